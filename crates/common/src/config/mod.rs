@@ -1,0 +1,355 @@
+//! walletd configuration: the typed shape of the YAML file, its defaults, and how it is loaded.
+//!
+//! Loading order (later wins): built-in defaults, the YAML file (`--config`), `${VAR}` expansion inside the YAML's
+//! string values, then `WALLET_<PATH>` environment overrides (`WALLET_SERVER__HTTP_PORT=9000`). Every struct denies
+//! unknown keys, and every error names the key path it is about, so a typo never silently falls back to a default.
+
+mod load;
+mod secret;
+
+pub use load::{ConfigError, load, load_from_str};
+pub use secret::{ConnectionUrl, Secret};
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub use walletd_egress::EgressConfig;
+// INTEGRATE: pub use walletd_trust::TrustConfig;
+
+use crate::roles::RoleSet;
+
+/// The development database used when walletd starts without a config file.
+pub const DEV_DATABASE_URL: &str = "sqlite://./data/walletd.db";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Roles to run when `--mode` is not given on the command line (`all`, or a comma-separated list).
+    pub mode: Option<String>,
+    /// Directory for generated state in development (signing key, SQLite file).
+    pub data_dir: DataDir,
+    pub server: ServerConfig,
+    /// Relational database. Required by auth, storage, backend; the engine never uses it.
+    pub database: Option<DatabaseConfig>,
+    pub cache: CacheConfig,
+    pub jwt: JwtConfig,
+    pub webauthn: WebauthnConfig,
+    pub tenants: TenantsConfig,
+    pub registry: RegistryConfig,
+    // INTEGRATE: pub trust: TrustConfig,
+    pub egress: EgressConfig,
+    /// The design document's older name for part of `egress`; `ssrf.blocked_cidrs` is merged into
+    /// `egress.blocked_cidrs` at load time.
+    #[serde(skip_serializing)]
+    pub ssrf: Option<SsrfAlias>,
+    pub admin: AdminConfig,
+    pub engine: EngineConfig,
+    pub features: FeaturesConfig,
+    pub logging: LoggingConfig,
+}
+
+impl Config {
+    /// The roles this configuration asks for, if it names any.
+    pub fn configured_roles(&self) -> Result<Option<RoleSet>, ConfigError> {
+        self.mode
+            .as_deref()
+            .map(|m| {
+                m.parse::<RoleSet>().map_err(|e| ConfigError::Invalid {
+                    key: "mode".into(),
+                    message: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Directory for state walletd generates itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DataDir(pub PathBuf);
+
+impl Default for DataDir {
+    fn default() -> Self {
+        DataDir(PathBuf::from("./data"))
+    }
+}
+
+/// Listeners and HTTP behaviour shared by every role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Every role's REST routes, health, metrics and the engine's `/api/v2/wallet`. `0` picks a free port.
+    pub http_port: u16,
+    /// Extra listener serving only `/api/v2/wallet` (engine role); `~` disables it.
+    pub ws_port: Option<u16>,
+    /// Admin API listener (backend role); `~` disables it.
+    pub admin_port: Option<u16>,
+    /// Address every listener binds to.
+    pub listen: IpAddr,
+    /// URL clients use to reach this deployment (used in tokens and generated links).
+    pub public_url: Url,
+    /// Origins allowed by CORS and at the WebSocket upgrade; `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// Serve `/metrics` on the admin listener instead of the main one.
+    pub metrics_on_admin_port: bool,
+    /// Largest request body accepted by default (routes with their own limits may lower or raise it).
+    pub max_body_bytes: usize,
+    /// Longest a single HTTP request may take before it is answered with 408.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// After SIGTERM/SIGINT: how long in-flight requests may run before the process exits anyway.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Deadline for each dependency check of `/readyz`.
+    #[serde(with = "humantime_serde")]
+    pub readiness_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            http_port: 8080,
+            ws_port: Some(8081),
+            admin_port: Some(8082),
+            listen: IpAddr::from([127, 0, 0, 1]),
+            public_url: Url::parse("http://localhost:8080").expect("static URL"),
+            cors_origins: vec![
+                "http://localhost:3000".into(),
+                "http://localhost:8080".into(),
+            ],
+            metrics_on_admin_port: false,
+            max_body_bytes: 2 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            readiness_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Database connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host:port/db`.
+    pub url: ConnectionUrl,
+    /// Largest number of pooled connections.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection.
+    #[serde(default = "default_acquire_timeout", with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+    /// SQLite only: how long a writer waits for the file lock before failing.
+    #[serde(default = "default_busy_timeout", with = "humantime_serde")]
+    pub busy_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    /// A database section with the given URL and default pool settings.
+    pub fn with_url(url: impl Into<String>) -> Self {
+        DatabaseConfig {
+            url: ConnectionUrl::new(url),
+            max_connections: default_max_connections(),
+            acquire_timeout: default_acquire_timeout(),
+            busy_timeout: default_busy_timeout(),
+        }
+    }
+}
+
+fn default_max_connections() -> u32 {
+    10
+}
+fn default_acquire_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_busy_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// Optional shared cache.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// `redis://host:port`; unset keeps caches in process.
+    pub redis_url: Option<ConnectionUrl>,
+}
+
+/// Token validation (every role) and signing (auth role).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtConfig {
+    /// `iss` of issued tokens, and the issuer required of validated ones.
+    pub issuer: String,
+    /// `aud` of the general access token handed to the web client; every role accepts it.
+    pub audience: String,
+    /// Where roles without the auth role fetch the signing keys.
+    pub jwks_url: Option<Url>,
+    /// Legacy HS256 shared secret. Accepted for validation only when set.
+    pub secret: Option<Secret>,
+    /// PKCS#8 PEM file of the ES256 signing key; generated on first start when missing. Defaults to
+    /// `<data_dir>/signing-key.pem`.
+    pub signing_key_file: Option<PathBuf>,
+    /// Lifetime of access tokens.
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    /// Clock skew tolerated on `exp`/`nbf`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    /// How long a fetched JWKS is used before it is fetched again.
+    #[serde(with = "humantime_serde")]
+    pub jwks_cache_ttl: Duration,
+    /// Least time between two JWKS fetches caused by unknown `kid`s (stops a flood of forged kids from hammering auth).
+    #[serde(with = "humantime_serde")]
+    pub jwks_refetch_interval: Duration,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        JwtConfig {
+            issuer: "walletd".into(),
+            audience: "walletd".into(),
+            jwks_url: None,
+            secret: None,
+            signing_key_file: None,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            leeway: Duration::from_secs(30),
+            jwks_cache_ttl: Duration::from_secs(300),
+            jwks_refetch_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// WebAuthn relying party (auth role); tenants may override `rp_id` and `rp_origins`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnConfig {
+    pub rp_id: String,
+    pub rp_name: String,
+    pub rp_origins: Vec<Url>,
+}
+
+impl Default for WebauthnConfig {
+    fn default() -> Self {
+        WebauthnConfig {
+            rp_id: "localhost".into(),
+            rp_name: "walletd".into(),
+            rp_origins: vec![
+                Url::parse("http://localhost:8080").expect("static URL"),
+                Url::parse("http://localhost:3000").expect("static URL"),
+            ],
+        }
+    }
+}
+
+/// Where tenant configuration comes from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantsConfig {
+    /// Database URL holding the tenants table, read-only (engine role). Roles with a `database` use that one.
+    pub source: Option<ConnectionUrl>,
+}
+
+/// The VCTM registry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// Base URL of the registry role, used by the engine (omit in `all` mode: it is in process).
+    pub url: Option<Url>,
+    /// Sources of VCTM documents polled by the registry role.
+    pub vctm_sources: Vec<String>,
+    /// Largest image embedded into type metadata as a `data:` URI.
+    pub max_image_bytes: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            url: None,
+            vctm_sources: Vec::new(),
+            max_image_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// `ssrf:` alias section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsrfAlias {
+    pub blocked_cidrs: Vec<ipnet::IpNet>,
+}
+
+/// Admin API (backend role).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Bearer token of the admin API. The admin listener refuses every request while it is unset.
+    pub token: Option<Secret>,
+}
+
+/// Engine (API v2 WebSocket) limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Largest frame accepted after the handshake.
+    pub max_message_bytes: usize,
+    /// Largest frame accepted before the handshake.
+    pub max_handshake_bytes: usize,
+    /// Concurrent flows per WebSocket session.
+    pub max_flows_per_session: usize,
+    /// WebSocket connections per process; more are refused with 503 at upgrade.
+    pub max_connections: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_handshake_bytes: 64 * 1024,
+            max_flows_per_session: 8,
+            max_connections: 100_000,
+        }
+    }
+}
+
+/// Compatibility features that are off by default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesConfig {
+    /// The v1 open proxy `POST /proxy` (egress-guarded). Being eliminated; off by default.
+    pub legacy_proxy: bool,
+    /// Server-side credential records `/storage/vc*`, `/storage/vp`. Off by default.
+    pub legacy_credential_records: bool,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// `trace`, `debug`, `info`, `warn`, `error`, or a tracing filter directive (`RUST_LOG` wins when set).
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: "info".into(),
+            format: LogFormat::Json,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (production, and what the test harness parses).
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Text,
+}

@@ -1,0 +1,76 @@
+//! The bearer-token extractor every authenticated route uses.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::ApiError;
+use crate::jwt::{JwtError, JwtValidator};
+
+/// Validates bearer tokens for one role: the validator plus the audiences that role accepts.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub validator: JwtValidator,
+    pub audiences: Arc<Vec<String>>,
+}
+
+impl Authenticator {
+    /// An authenticator accepting tokens for any of `audiences`.
+    pub fn new(validator: JwtValidator, audiences: Vec<String>) -> Self {
+        Authenticator {
+            validator,
+            audiences: Arc::new(audiences),
+        }
+    }
+
+    /// Validates a raw token.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, JwtError> {
+        let auds: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
+        let claims = self.validator.validate(token, &auds).await?;
+        Ok(AuthUser {
+            user_id: claims.subject,
+            tenant_id: claims.tenant_id,
+            expires_at: claims.expires_at,
+        })
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    pub user_id: String,
+    pub tenant_id: String,
+    /// Token expiry, seconds since the epoch.
+    pub expires_at: u64,
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    Authenticator: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Authenticator::from_ref(state);
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
+        auth.authenticate(token).await.map_err(|e| match e {
+            JwtError::KeysUnavailable => {
+                ApiError::unavailable("token keys are unavailable, try again")
+            }
+            other => ApiError::unauthorized(other.to_string()),
+        })
+    }
+}

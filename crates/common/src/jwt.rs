@@ -1,0 +1,508 @@
+//! Access-token validation shared by every role.
+//!
+//! The algorithm is always taken from the key, never from the token: a token whose header `alg` differs from its
+//! key's algorithm is rejected, `none` cannot be expressed, and HS256 is verified only with the configured shared
+//! secret (so an HS256 token "signed" with a public key fails). Keys come from the in-process signer (combined
+//! mode), a JWKS URL (split mode; cached, refetched on unknown `kid` at most every `jwks_refetch_interval`), or both.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::config::JwtConfig;
+use crate::tenant::DEFAULT_TENANT;
+
+/// Why a token was refused. The message never contains the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    #[error("token is malformed")]
+    Malformed,
+    #[error("token algorithm is not accepted")]
+    UnsupportedAlgorithm,
+    #[error("token is signed by an unknown key")]
+    UnknownKey,
+    #[error("token algorithm does not match its key")]
+    AlgorithmMismatch,
+    #[error("token is invalid: {0}")]
+    Invalid(String),
+    #[error("token has no subject")]
+    MissingSubject,
+    #[error("token signing keys are unavailable")]
+    KeysUnavailable,
+}
+
+/// The claims walletd uses from a validated token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaims {
+    /// The user id (`sub`, or the legacy `user_id`).
+    pub subject: String,
+    /// The tenant (`tenant_id`; `default` when absent).
+    pub tenant_id: String,
+    /// `exp`, seconds since the epoch.
+    pub expires_at: u64,
+    /// `jti`, when present.
+    pub token_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawClaims {
+    sub: Option<String>,
+    user_id: Option<Value>,
+    tenant_id: Option<String>,
+    exp: u64,
+    jti: Option<String>,
+}
+
+/// A verification key with the one algorithm it may be used with.
+#[derive(Clone)]
+pub struct VerificationKey {
+    kid: Option<String>,
+    alg: Algorithm,
+    key: DecodingKey,
+}
+
+impl VerificationKey {
+    /// Builds a key from a public JWK. Returns `None` for keys walletd does not accept for signatures.
+    pub fn from_jwk(jwk: &Value) -> Option<Self> {
+        if jwk
+            .get("use")
+            .and_then(Value::as_str)
+            .is_some_and(|u| u != "sig")
+        {
+            return None;
+        }
+        let alg = key_algorithm(jwk)?;
+        let parsed: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).ok()?;
+        let key = DecodingKey::from_jwk(&parsed).ok()?;
+        Some(VerificationKey {
+            kid: jwk.get("kid").and_then(Value::as_str).map(str::to_string),
+            alg,
+            key,
+        })
+    }
+
+    /// The key id, if it has one.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+/// The algorithm a JWK may sign with: its own `alg` when it is consistent with the key type, else the type's default.
+fn key_algorithm(jwk: &Value) -> Option<Algorithm> {
+    let kty = jwk.get("kty")?.as_str()?;
+    let crv = jwk.get("crv").and_then(Value::as_str);
+    let declared = jwk.get("alg").and_then(Value::as_str);
+    let alg = match (kty, crv) {
+        ("EC", Some("P-256")) => Algorithm::ES256,
+        ("EC", Some("P-384")) => Algorithm::ES384,
+        ("OKP", Some("Ed25519")) => Algorithm::EdDSA,
+        ("RSA", _) => match declared {
+            None | Some("RS256") => Algorithm::RS256,
+            Some("RS384") => Algorithm::RS384,
+            Some("RS512") => Algorithm::RS512,
+            Some("PS256") => Algorithm::PS256,
+            Some("PS384") => Algorithm::PS384,
+            Some("PS512") => Algorithm::PS512,
+            Some(_) => return None,
+        },
+        _ => return None,
+    };
+    match declared {
+        // A declared alg that contradicts the key type makes the key unusable rather than trusted for either.
+        Some(d) if kty != "RSA" && d != alg_name(alg) => None,
+        _ => Some(alg),
+    }
+}
+
+fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::EdDSA => "EdDSA",
+        _ => "",
+    }
+}
+
+/// Keys held in process, replaced as the auth role rotates its signer.
+#[derive(Default)]
+pub struct LocalKeys(RwLock<Vec<VerificationKey>>);
+
+impl LocalKeys {
+    /// Replaces the published keys (newest first).
+    pub fn set(&self, keys: Vec<VerificationKey>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = keys;
+    }
+
+    fn snapshot(&self) -> Vec<VerificationKey> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+struct RemoteJwks {
+    url: Url,
+    http: reqwest::Client,
+    cache_ttl: Duration,
+    refetch_interval: Duration,
+    keys: RwLock<Vec<VerificationKey>>,
+    /// Time of the last fetch attempt; the mutex also makes concurrent refetches coalesce into one.
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+impl RemoteJwks {
+    fn snapshot(&self) -> Vec<VerificationKey> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Fetches the JWKS when the cache is older than its TTL, or (with `unknown_kid`) when the last fetch is older
+    /// than the refetch interval.
+    async fn refresh(&self, unknown_kid: bool) -> Result<(), JwtError> {
+        let mut last = self.last_fetch.lock().await;
+        let due = match *last {
+            None => true,
+            Some(t) if unknown_kid => t.elapsed() >= self.refetch_interval,
+            Some(t) => t.elapsed() >= self.cache_ttl,
+        };
+        if !due {
+            return Ok(());
+        }
+        *last = Some(Instant::now());
+        let fetched = async {
+            let resp = self
+                .http
+                .get(self.url.clone())
+                .send()
+                .await
+                .ok()?
+                .error_for_status()
+                .ok()?;
+            let body: Value = resp.json().await.ok()?;
+            let keys: Vec<VerificationKey> = body
+                .get("keys")?
+                .as_array()?
+                .iter()
+                .filter_map(VerificationKey::from_jwk)
+                .collect();
+            Some(keys)
+        }
+        .await;
+        match fetched {
+            Some(keys) => {
+                *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+                Ok(())
+            }
+            None => {
+                tracing::warn!(jwks_url = %self.url, "fetching the JWKS failed; keeping the keys already known");
+                Err(JwtError::KeysUnavailable)
+            }
+        }
+    }
+}
+
+/// Validates access tokens. Cheap to clone.
+#[derive(Clone)]
+pub struct JwtValidator {
+    inner: Arc<ValidatorInner>,
+}
+
+struct ValidatorInner {
+    issuer: String,
+    leeway: u64,
+    hs256: Option<DecodingKey>,
+    local: Option<Arc<LocalKeys>>,
+    remote: Option<RemoteJwks>,
+}
+
+impl JwtValidator {
+    /// A validator for the given config; `local` holds the in-process signer's keys in combined mode.
+    pub fn new(cfg: &JwtConfig, local: Option<Arc<LocalKeys>>) -> Self {
+        let remote = cfg.jwks_url.clone().map(|url| RemoteJwks {
+            url,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("a reqwest client with static settings builds"),
+            cache_ttl: cfg.jwks_cache_ttl,
+            refetch_interval: cfg.jwks_refetch_interval,
+            keys: RwLock::new(Vec::new()),
+            last_fetch: Mutex::new(None),
+        });
+        JwtValidator {
+            inner: Arc::new(ValidatorInner {
+                issuer: cfg.issuer.clone(),
+                leeway: cfg.leeway.as_secs(),
+                hs256: cfg
+                    .secret
+                    .as_ref()
+                    .and_then(|s| DecodingKey::from_secret(s.expose().as_bytes()).ok()),
+                local,
+                remote,
+            }),
+        }
+    }
+
+    /// Whether any key source is configured at all.
+    pub fn has_keys(&self) -> bool {
+        self.inner.hs256.is_some() || self.inner.local.is_some() || self.inner.remote.is_some()
+    }
+
+    /// Validates `token` for one of `audiences` and returns its claims.
+    pub async fn validate(&self, token: &str, audiences: &[&str]) -> Result<TokenClaims, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
+        let (key, alg, legacy) = if header.alg == Algorithm::HS256 {
+            let key = self
+                .inner
+                .hs256
+                .clone()
+                .ok_or(JwtError::UnsupportedAlgorithm)?;
+            (key, Algorithm::HS256, true)
+        } else if matches!(header.alg, Algorithm::HS384 | Algorithm::HS512) {
+            return Err(JwtError::UnsupportedAlgorithm);
+        } else {
+            let key = self.find_key(header.kid.as_deref()).await?;
+            if key.alg != header.alg {
+                return Err(JwtError::AlgorithmMismatch);
+            }
+            (key.key, key.alg, false)
+        };
+
+        let mut validation = Validation::new(alg);
+        validation.leeway = self.inner.leeway;
+        validation.validate_nbf = true;
+        if legacy {
+            // Legacy HS256 app tokens of the older backend carry neither `iss` nor `aud`.
+            validation.validate_aud = false;
+            validation.set_required_spec_claims(&["exp"]);
+        } else {
+            validation.set_issuer(&[&self.inner.issuer]);
+            validation.set_audience(audiences);
+            validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        }
+        let data = jsonwebtoken::decode::<RawClaims>(token, &key, &validation)
+            .map_err(|e| JwtError::Invalid(describe(e.kind())))?;
+        let c = data.claims;
+        let subject = c
+            .sub
+            .filter(|s| !s.is_empty())
+            .or_else(|| match c.user_id {
+                Some(Value::String(s)) if !s.is_empty() => Some(s),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            })
+            .ok_or(JwtError::MissingSubject)?;
+        Ok(TokenClaims {
+            subject,
+            tenant_id: c
+                .tenant_id
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
+            expires_at: c.exp,
+            token_id: c.jti,
+        })
+    }
+
+    async fn find_key(&self, kid: Option<&str>) -> Result<VerificationKey, JwtError> {
+        let pick = |keys: Vec<VerificationKey>| -> Option<VerificationKey> {
+            match kid {
+                Some(kid) => keys.into_iter().find(|k| k.kid.as_deref() == Some(kid)),
+                // Without a kid, only an unambiguous single key may be used.
+                None if keys.len() == 1 => keys.into_iter().next(),
+                None => None,
+            }
+        };
+        if let Some(local) = &self.inner.local
+            && let Some(k) = pick(local.snapshot())
+        {
+            return Ok(k);
+        }
+        let Some(remote) = &self.inner.remote else {
+            return Err(JwtError::UnknownKey);
+        };
+        // Periodic refresh; failure keeps the keys already known.
+        let refreshed = remote.refresh(false).await;
+        if let Some(k) = pick(remote.snapshot()) {
+            return Ok(k);
+        }
+        match remote.refresh(true).await {
+            Ok(()) => pick(remote.snapshot()).ok_or(JwtError::UnknownKey),
+            Err(e) if remote.snapshot().is_empty() => Err(e),
+            Err(_) => refreshed.and(Err(JwtError::UnknownKey)),
+        }
+    }
+}
+
+fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match kind {
+        K::ExpiredSignature => "expired".into(),
+        K::ImmatureSignature => "not yet valid".into(),
+        K::InvalidAudience => "wrong audience".into(),
+        K::InvalidIssuer => "wrong issuer".into(),
+        K::InvalidSignature => "bad signature".into(),
+        K::MissingRequiredClaim(c) => format!("missing claim `{c}`"),
+        _ => "cannot be verified".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use crate::keys::SigningKey;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::json;
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn setup() -> (SigningKey, JwtValidator, JwtConfig) {
+        let (key, _) = SigningKey::generate().unwrap();
+        let local = Arc::new(LocalKeys::default());
+        local.set(vec![VerificationKey::from_jwk(key.public_jwk()).unwrap()]);
+        let cfg = JwtConfig {
+            secret: Some(Secret::new("legacy-shared-secret")),
+            ..JwtConfig::default()
+        };
+        let v = JwtValidator::new(&cfg, Some(local));
+        (key, v, cfg)
+    }
+
+    fn claims(aud: &str, exp: u64) -> Value {
+        json!({"iss": "walletd", "sub": "user-1", "aud": aud, "tenant_id": "acme", "exp": exp, "iat": now()})
+    }
+
+    #[tokio::test]
+    async fn valid_es256_token_is_accepted() {
+        let (key, v, _) = setup();
+        let t = key.sign(&claims("walletd", now() + 60)).unwrap();
+        let c = v.validate(&t, &["walletd"]).await.unwrap();
+        assert_eq!(c.subject, "user-1");
+        assert_eq!(c.tenant_id, "acme");
+    }
+
+    #[tokio::test]
+    async fn expired_and_wrong_audience_are_refused() {
+        let (key, v, _) = setup();
+        let t = key.sign(&claims("walletd", now() - 3600)).unwrap();
+        assert_eq!(
+            v.validate(&t, &["walletd"]).await,
+            Err(JwtError::Invalid("expired".into()))
+        );
+        let t = key.sign(&claims("storage", now() + 60)).unwrap();
+        assert_eq!(
+            v.validate(&t, &["engine"]).await,
+            Err(JwtError::Invalid("wrong audience".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn alg_none_is_refused() {
+        let (_, v, _) = setup();
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let p = URL_SAFE_NO_PAD.encode(claims("walletd", now() + 60).to_string());
+        let t = format!("{h}.{p}.");
+        assert_eq!(v.validate(&t, &["walletd"]).await, Err(JwtError::Malformed));
+    }
+
+    #[tokio::test]
+    async fn hs256_signed_with_the_public_key_is_refused() {
+        let (key, v, _) = setup();
+        // Algorithm confusion: use the public JWK's JSON (what an attacker has) as the HMAC secret.
+        let public = key.public_jwk().to_string();
+        let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+        header.kid = Some(key.kid().to_string());
+        let t = jsonwebtoken::encode(
+            &header,
+            &claims("walletd", now() + 60),
+            &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(
+            v.validate(&t, &["walletd"]).await,
+            Err(JwtError::Invalid("bad signature".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn legacy_hs256_with_the_shared_secret_is_accepted() {
+        let (_, v, _) = setup();
+        let t = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &json!({"user_id": "legacy-user", "exp": now() + 60}),
+            &jsonwebtoken::EncodingKey::from_secret(b"legacy-shared-secret"),
+        )
+        .unwrap();
+        let c = v.validate(&t, &["walletd"]).await.unwrap();
+        assert_eq!(c.subject, "legacy-user");
+        assert_eq!(c.tenant_id, "default");
+    }
+
+    #[tokio::test]
+    async fn hs256_without_configured_secret_is_refused() {
+        let (key, _, _) = setup();
+        let local = Arc::new(LocalKeys::default());
+        local.set(vec![VerificationKey::from_jwk(key.public_jwk()).unwrap()]);
+        let v = JwtValidator::new(&JwtConfig::default(), Some(local));
+        let t = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &json!({"sub": "x", "exp": now() + 60}),
+            &jsonwebtoken::EncodingKey::from_secret(b"anything"),
+        )
+        .unwrap();
+        assert_eq!(
+            v.validate(&t, &["walletd"]).await,
+            Err(JwtError::UnsupportedAlgorithm)
+        );
+    }
+
+    #[tokio::test]
+    async fn header_alg_must_match_key_alg() {
+        let (key, v, _) = setup();
+        // A token that claims ES384 but names the ES256 key's kid.
+        let t = key.sign(&claims("walletd", now() + 60)).unwrap();
+        let mut parts: Vec<String> = t.split('.').map(str::to_string).collect();
+        parts[0] = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"ES384","kid":"{}"}}"#, key.kid()));
+        let forged = parts.join(".");
+        assert_eq!(
+            v.validate(&forged, &["walletd"]).await,
+            Err(JwtError::AlgorithmMismatch)
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_and_garbage_are_refused() {
+        let (_, v, _) = setup();
+        let (other, _) = SigningKey::generate().unwrap();
+        let t = other.sign(&claims("walletd", now() + 60)).unwrap();
+        assert_eq!(
+            v.validate(&t, &["walletd"]).await,
+            Err(JwtError::UnknownKey)
+        );
+        assert_eq!(
+            v.validate("not a token", &["walletd"]).await,
+            Err(JwtError::Malformed)
+        );
+        assert_eq!(v.validate("", &["walletd"]).await, Err(JwtError::Malformed));
+    }
+
+    #[test]
+    fn jwk_with_contradicting_alg_is_not_usable() {
+        let (key, _) = SigningKey::generate().unwrap();
+        let mut jwk = key.public_jwk().clone();
+        jwk["alg"] = json!("HS256");
+        assert!(VerificationKey::from_jwk(&jwk).is_none());
+        jwk["alg"] = json!("ES256");
+        jwk["use"] = json!("enc");
+        assert!(VerificationKey::from_jwk(&jwk).is_none());
+    }
+}

@@ -1,0 +1,13 @@
+//! Shared building blocks of walletd: configuration, roles, errors, JWT validation, signing keys, tenants,
+//! HTTP plumbing and telemetry. Every role crate depends on this one; it depends on no role.
+
+pub mod config;
+pub mod http;
+pub mod jwt;
+pub mod keys;
+pub mod roles;
+pub mod telemetry;
+pub mod tenant;
+
+pub use config::Config;
+pub use roles::{Role, RoleSet};

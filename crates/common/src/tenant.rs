@@ -1,0 +1,99 @@
+//! The tenant model: one deployment serves several organisations, each with its own users, passkeys, blobs,
+//! registered issuers/verifiers, trust policy and optional WebAuthn relying-party overrides.
+
+use serde::{Deserialize, Serialize};
+
+/// The tenant every deployment has; created by migration, never deletable.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Whether `id` is a valid tenant id: `^[a-z0-9][a-z0-9_-]{0,62}$`.
+pub fn is_valid_tenant_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes[1..]
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+}
+
+/// A tenant and its settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub enabled: bool,
+    pub require_invite: bool,
+    #[serde(default)]
+    pub trust_config: TenantTrust,
+    /// Protocols the engine may run for this tenant (`oid4vci`, `oid4vp`); empty means all.
+    #[serde(default)]
+    pub allowed_protocols: Vec<String>,
+    /// WebAuthn relying-party overrides.
+    #[serde(default)]
+    pub webauthn: Option<TenantWebauthn>,
+}
+
+impl Tenant {
+    /// A new enabled tenant with default settings.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Tenant {
+            id: id.into(),
+            name: name.into(),
+            display_name: None,
+            enabled: true,
+            require_invite: false,
+            trust_config: TenantTrust::default(),
+            allowed_protocols: Vec::new(),
+            webauthn: None,
+        }
+    }
+}
+
+/// A tenant's trust policy: its own AuthZEN PDP and verdict lifetime.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantTrust {
+    pub pdp_url: Option<String>,
+    /// Seconds a trust verdict is cached.
+    pub trust_ttl: Option<u64>,
+}
+
+/// Per-tenant WebAuthn relying-party settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantWebauthn {
+    pub rp_id: Option<String>,
+    #[serde(default)]
+    pub rp_origins: Vec<String>,
+}
+
+/// The tenant a request acts for: the token's claim wins, then the `X-Tenant-ID` header, then `default`.
+pub fn resolve_tenant_id<'a>(token_tenant: Option<&'a str>, header: Option<&'a str>) -> &'a str {
+    token_tenant
+        .filter(|t| !t.is_empty())
+        .or(header.map(str::trim).filter(|t| !t.is_empty()))
+        .unwrap_or(DEFAULT_TENANT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_id_syntax() {
+        for ok in ["default", "a", "acme-corp", "t_1", "0abc", &"a".repeat(63)] {
+            assert!(is_valid_tenant_id(ok), "{ok}");
+        }
+        for bad in ["", "-a", "_a", "Acme", "a b", "a/b", "ä", &"a".repeat(64)] {
+            assert!(!is_valid_tenant_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_claim_wins_over_header_over_default() {
+        assert_eq!(resolve_tenant_id(Some("acme"), Some("other")), "acme");
+        assert_eq!(resolve_tenant_id(None, Some("other")), "other");
+        assert_eq!(resolve_tenant_id(None, Some("  ")), "default");
+        assert_eq!(resolve_tenant_id(None, None), "default");
+    }
+}

@@ -1,0 +1,57 @@
+//! Database access for walletd: one [`Store`] over SQLite (embedded default) and PostgreSQL (production), chosen
+//! by the URL scheme.
+//!
+//! Both dialects share one query text per operation through sqlx's `Any` driver: queries use `$N` placeholders
+//! (which SQLite accepts as numbered parameters) and only the types both dialects map identically (BIGINT integers,
+//! TEXT, BLOB/BYTEA). Schemas differ only where they must, so migrations are kept per dialect under
+//! `migrations/{sqlite,postgres}` and applied at start-up.
+
+mod connect;
+mod tenants;
+
+pub use connect::{Dialect, Store};
+pub use tenants::TenantUpdate;
+
+/// What can go wrong in the store. Messages name the operation, never row contents.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row exists already (unique key).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// No such row.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The operation is not allowed on this row (e.g. deleting the default tenant).
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    /// A stored value could not be decoded.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The configuration cannot be used to connect.
+    #[error("invalid database configuration: {0}")]
+    Config(String),
+}
+
+impl StoreError {
+    /// Whether a unique-constraint violation caused this error.
+    pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+        match e {
+            sqlx::Error::Database(db) => db.is_unique_violation(),
+            _ => false,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one timestamp representation in every table.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,206 @@
+//! What to run (the [`Plan`], checked without I/O) and the running application's parts (the [`App`]).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use walletd_auth::KeyRing;
+use walletd_common::config::{Config, ConfigError};
+use walletd_common::http::{self, HealthState, Readiness, StatusInfo};
+use walletd_common::jwt::JwtValidator;
+use walletd_common::{Role, RoleSet};
+use walletd_store::Store;
+
+use crate::checks;
+
+/// A validated decision of which roles run with which configuration. Building it does no I/O.
+pub struct Plan {
+    pub config: Config,
+    pub roles: RoleSet,
+}
+
+impl Plan {
+    /// Combines the configuration with `--mode` (which wins over `mode:` in the file; the default is all roles)
+    /// and checks that every chosen role has what it needs.
+    pub fn new(config: Config, cli_mode: Option<RoleSet>) -> Result<Plan, ConfigError> {
+        let roles = match cli_mode {
+            Some(r) => r,
+            None => config.configured_roles()?.unwrap_or_else(RoleSet::all),
+        };
+        if roles.needs_database() && config.database.is_none() {
+            let needing: Vec<&str> = roles
+                .iter()
+                .filter(|r| r.needs_database())
+                .map(Role::name)
+                .collect();
+            return Err(ConfigError::Invalid {
+                key: "database.url".into(),
+                message: format!(
+                    "the {} role(s) need a database; set database.url",
+                    needing.join(", ")
+                ),
+            });
+        }
+        let validates_tokens = roles.contains(Role::Storage)
+            || roles.contains(Role::Engine)
+            || roles.contains(Role::Backend);
+        if validates_tokens
+            && !roles.contains(Role::Auth)
+            && config.jwt.jwks_url.is_none()
+            && config.jwt.secret.is_none()
+        {
+            return Err(ConfigError::Invalid {
+                key: "jwt.jwks_url".into(),
+                message: "without the auth role in this process, tokens are validated with the auth role's JWKS: \
+                          set jwt.jwks_url (or the legacy jwt.secret)"
+                    .into(),
+            });
+        }
+        Ok(Plan { config, roles })
+    }
+
+    /// The effective configuration as YAML, secrets redacted, with `mode` showing the roles that will run.
+    pub fn effective_config_yaml(&self) -> String {
+        let mut config = self.config.clone();
+        config.mode = Some(self.roles.to_string());
+        serde_yaml_ng::to_string(&config)
+            .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+    }
+
+    /// Where the auth role keeps its signing key.
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.config
+            .jwt
+            .signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.config.data_dir.0.join("signing-key.pem"))
+    }
+}
+
+/// The routers of each listener plus what shutdown needs.
+pub struct App {
+    /// Main listener: health, metrics, every role's REST routes.
+    pub http: Router,
+    /// WebSocket-only listener (engine role), when configured.
+    pub ws: Option<Router>,
+    /// Admin listener (backend role), when configured.
+    pub admin: Option<Router>,
+    pub readiness: Readiness,
+    pub store: Option<Store>,
+}
+
+/// Connects what the roles need and assembles their routes.
+pub async fn build(plan: &Plan) -> anyhow::Result<App> {
+    let cfg = &plan.config;
+    let roles = &plan.roles;
+
+    let store = match (&cfg.database, roles.needs_database()) {
+        (Some(db), true) => Some(
+            Store::connect(db)
+                .await
+                .with_context(|| format!("cannot open the database {}", db.url.redacted()))?,
+        ),
+        _ => None,
+    };
+
+    let keyring = if roles.contains(Role::Auth) {
+        let path = plan.signing_key_path();
+        Some(
+            KeyRing::load_or_generate(&path)
+                .with_context(|| "cannot load or create the signing key")?,
+        )
+    } else {
+        None
+    };
+    let validator = JwtValidator::new(&cfg.jwt, keyring.as_ref().map(KeyRing::local_keys));
+    // Handed to the role services as they arrive; validation itself is exercised by the role routes.
+    let _ = &validator;
+
+    let mut readiness = Readiness::new(cfg.server.readiness_timeout);
+    if let Some(store) = &store {
+        let store = store.clone();
+        readiness.add("database", move || {
+            let store = store.clone();
+            async move {
+                store
+                    .ping()
+                    .await
+                    .map_err(|_| "database unreachable".to_string())
+            }
+        });
+    }
+    if let Some(redis) = &cfg.cache.redis_url {
+        let url = redis.clone();
+        readiness.add("redis", move || {
+            let url = url.clone();
+            async move { checks::redis_ping(url.expose()).await }
+        });
+    }
+    if roles.contains(Role::Engine)
+        && !roles.contains(Role::Registry)
+        && let Some(registry) = &cfg.registry.url
+    {
+        let health = registry
+            .join("healthz")
+            .context("registry.url cannot be joined with /healthz")?;
+        let client = checks::dependency_client(cfg.server.readiness_timeout);
+        readiness.add("registry", move || {
+            let (client, health) = (client.clone(), health.clone());
+            async move { checks::http_ok(&client, health).await }
+        });
+    }
+
+    let capabilities = BTreeSet::new();
+    let metrics = walletd_common::telemetry::metrics_handle();
+    let health = HealthState {
+        readiness: readiness.clone(),
+        status: Arc::new(StatusInfo {
+            roles: roles.names(),
+            capabilities,
+        }),
+        metrics: (!cfg.server.metrics_on_admin_port).then(|| metrics.clone()),
+    };
+
+    let mut routes = http::health_routes(health);
+    if let Some(ring) = &keyring {
+        routes = routes.merge(walletd_auth::jwks_routes(ring.clone()));
+    }
+    let http = http::with_plumbing(routes, &cfg.server);
+
+    let ws = match (roles.contains(Role::Engine), cfg.server.ws_port) {
+        // The engine's `/api/v2/wallet` joins this listener (and the main one) with the engine role's routes.
+        (true, Some(_)) => Some(http::with_plumbing(Router::new(), &cfg.server)),
+        _ => None,
+    };
+
+    let admin = match (roles.contains(Role::Backend), cfg.server.admin_port) {
+        (true, Some(_)) => {
+            let role_names = roles.names();
+            let mut admin = Router::new().route(
+                "/admin/status",
+                get(move || {
+                    let roles = role_names.clone();
+                    async move {
+                        axum::Json(serde_json::json!({"status": "ok", "service": "wallet-backend-admin", "roles": roles}))
+                    }
+                }),
+            );
+            if cfg.server.metrics_on_admin_port {
+                admin = admin.merge(http::metrics_route(metrics));
+            }
+            Some(http::with_plumbing(admin, &cfg.server))
+        }
+        _ => None,
+    };
+
+    Ok(App {
+        http,
+        ws,
+        admin,
+        readiness,
+        store,
+    })
+}

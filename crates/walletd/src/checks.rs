@@ -1,0 +1,56 @@
+//! Readiness checks of dependencies that are not the relational database.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// An HTTP client for operator-configured dependencies (registry, PDP): trusted URLs, so no egress guard, but never
+/// an environment proxy and always a timeout.
+pub fn dependency_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .expect("a reqwest client with static settings builds")
+}
+
+/// `Ok` when `url` answers 2xx.
+pub async fn http_ok(client: &reqwest::Client, url: url::Url) -> Result<(), String> {
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!("answered {}", r.status().as_u16())),
+        Err(e) if e.is_timeout() => Err("timed out".into()),
+        Err(_) => Err("unreachable".into()),
+    }
+}
+
+/// Sends a RESP `PING` to the Redis server of `url` and expects `+PONG`. Enough for readiness; the caches that use
+/// Redis bring their own client.
+pub async fn redis_ping(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|_| "invalid redis URL".to_string())?;
+    let host = parsed
+        .host_str()
+        .ok_or("redis URL has no host")?
+        .to_string();
+    let port = parsed.port().unwrap_or(6379);
+    let mut stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|_| "unreachable".to_string())?;
+    stream
+        .write_all(b"*1\r\n$4\r\nPING\r\n")
+        .await
+        .map_err(|_| "write failed".to_string())?;
+    let mut buf = [0u8; 64];
+    let n = stream
+        .read(&mut buf)
+        .await
+        .map_err(|_| "read failed".to_string())?;
+    let reply = &buf[..n];
+    if reply.starts_with(b"+PONG") {
+        Ok(())
+    } else if reply.starts_with(b"-NOAUTH") {
+        Err("authentication required".into())
+    } else {
+        Err("unexpected reply".into())
+    }
+}

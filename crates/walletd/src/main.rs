@@ -1,0 +1,62 @@
+//! The walletd binary: parse the command line, load the configuration, run the chosen roles.
+
+mod app;
+mod checks;
+mod cli;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit code for bad command-line or configuration input (same as clap's usage errors).
+const EXIT_USAGE: u8 = 2;
+/// Exit code for a failure while starting or running (a database that cannot be reached, a port in use).
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let config = match walletd_common::config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("walletd: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let plan = match app::Plan::new(config, cli.mode) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("walletd: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match cli.command {
+        Some(cli::Command::Config {
+            action: cli::ConfigAction::Check,
+        }) => {
+            print!("{}", plan.effective_config_yaml());
+            ExitCode::SUCCESS
+        }
+        None => {
+            walletd_common::telemetry::init_logging(&plan.config.logging);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("walletd: cannot start the async runtime: {e}");
+                    return ExitCode::from(EXIT_FAILURE);
+                }
+            };
+            match runtime.block_on(serve::run(plan)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "walletd stopped with an error");
+                    eprintln!("walletd: {e:#}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Listeners, the `started` announcement, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::ServiceExt;
+use axum::extract::Request;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::Layer as _;
+use tower::util::MapRequestLayer;
+use walletd_common::http::strip_tenant_prefix;
+
+use crate::app::{self, Plan};
+
+/// Runs walletd until SIGTERM/SIGINT, then drains: stop accepting, let in-flight requests finish within
+/// `server.shutdown_grace`, exit.
+pub async fn run(plan: Plan) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let app = app::build(&plan).await?;
+    let server = &plan.config.server;
+
+    let http = bind(server.listen, server.http_port, "http").await?;
+    let ws = match (&app.ws, server.ws_port) {
+        (Some(_), Some(port)) => Some(bind(server.listen, port, "ws").await?),
+        _ => None,
+    };
+    let admin = match (&app.admin, server.admin_port) {
+        (Some(_), Some(port)) => Some(bind(server.listen, port, "admin").await?),
+        _ => None,
+    };
+
+    let shutdown = CancellationToken::new();
+    let addr_of = |l: &Option<TcpListener>| {
+        l.as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+    };
+    tracing::info!(
+        roles = %plan.roles,
+        http = %http.local_addr()?,
+        ws = addr_of(&ws),
+        admin = addr_of(&admin),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "started"
+    );
+
+    let mut servers = tokio::task::JoinSet::new();
+    servers.spawn(serve_listener(http, app.http, shutdown.clone()));
+    if let (Some(l), Some(r)) = (ws, app.ws) {
+        servers.spawn(serve_listener(l, r, shutdown.clone()));
+    }
+    if let (Some(l), Some(r)) = (admin, app.admin) {
+        servers.spawn(serve_listener(l, r, shutdown.clone()));
+    }
+
+    tokio::select! {
+        signal = shutdown_signal() => {
+            tracing::info!(signal, grace_ms = server.shutdown_grace.as_millis() as u64, "shutting down");
+        }
+        Some(result) = servers.join_next() => {
+            // A listener ended without being asked to: that is a failure, not a shutdown.
+            result.context("listener task failed")??;
+            anyhow::bail!("a listener stopped unexpectedly");
+        }
+    }
+    app.readiness.start_draining();
+    shutdown.cancel();
+
+    let drained = tokio::time::timeout(server.shutdown_grace, async {
+        while let Some(result) = servers.join_next().await {
+            if let Ok(Err(e)) = result {
+                tracing::warn!(error = %e, "listener ended with an error during shutdown");
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("shutdown grace period over; closing the remaining connections");
+        servers.abort_all();
+    }
+    if let Some(store) = app.store {
+        // Bounded: a wedged database must not keep the process alive past its grace period.
+        let _ = tokio::time::timeout(Duration::from_secs(2), store.close()).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(ip: std::net::IpAddr, port: u16, name: &str) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::new(ip, port);
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({name} listener)"))
+}
+
+async fn serve_listener(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    // The `/t/{tenant}` alias must rewrite the path before routing, so it wraps the router from outside.
+    let app = MapRequestLayer::new(strip_tenant_prefix).layer(router);
+    axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+    .context("server error")
+}
+
+/// Resolves with the name of the first termination signal received.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "ctrl-c"
+    }
+}
