@@ -47,11 +47,7 @@ impl KeyRing {
 
     /// The key new tokens are signed with.
     pub fn active(&self) -> Arc<SigningKey> {
-        self.inner
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .active
-            .clone()
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).active.clone()
     }
 
     /// The public keys for in-process validation (combined mode), kept in step with the JWKS.
@@ -85,11 +81,7 @@ pub fn jwks_routes(ring: KeyRing) -> Router {
             let ring = ring.clone();
             async move {
                 // Short public caching: validators refetch on unknown kid anyway.
-                (
-                    [(header::CACHE_CONTROL, "public, max-age=300")],
-                    Json(ring.jwks()),
-                )
-                    .into_response()
+                ([(header::CACHE_CONTROL, "public, max-age=300")], Json(ring.jwks())).into_response()
             }
         }),
     )
@@ -107,10 +99,7 @@ mod tests {
         let ring = KeyRing::load_or_generate(&dir.path().join("k.pem")).unwrap();
         let jwks = ring.jwks();
         assert_eq!(jwks["keys"][0]["kid"], ring.active().kid());
-        assert!(
-            jwks["keys"][0].get("d").is_none(),
-            "never publish the private scalar"
-        );
+        assert!(jwks["keys"][0].get("d").is_none(), "never publish the private scalar");
 
         let validator = JwtValidator::new(&JwtConfig::default(), Some(ring.local_keys()));
         let exp = std::time::SystemTime::now()
@@ -122,13 +111,6 @@ mod tests {
             .active()
             .sign(&json!({"iss": "walletd", "aud": "walletd", "sub": "u", "exp": exp}))
             .unwrap();
-        assert_eq!(
-            validator
-                .validate(&token, &["walletd"])
-                .await
-                .unwrap()
-                .subject,
-            "u"
-        );
+        assert_eq!(validator.validate(&token, &["walletd"]).await.unwrap().subject, "u");
     }
 }

@@ -69,11 +69,7 @@ pub struct VerificationKey {
 impl VerificationKey {
     /// Builds a key from a public JWK. Returns `None` for keys walletd does not accept for signatures.
     pub fn from_jwk(jwk: &Value) -> Option<Self> {
-        if jwk
-            .get("use")
-            .and_then(Value::as_str)
-            .is_some_and(|u| u != "sig")
-        {
+        if jwk.get("use").and_then(Value::as_str).is_some_and(|u| u != "sig") {
             return None;
         }
         let alg = key_algorithm(jwk)?;
@@ -255,11 +251,7 @@ impl JwtValidator {
     pub async fn validate(&self, token: &str, audiences: &[&str]) -> Result<TokenClaims, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
         let (key, alg, legacy) = if header.alg == Algorithm::HS256 {
-            let key = self
-                .inner
-                .hs256
-                .clone()
-                .ok_or(JwtError::UnsupportedAlgorithm)?;
+            let key = self.inner.hs256.clone().ok_or(JwtError::UnsupportedAlgorithm)?;
             (key, Algorithm::HS256, true)
         } else if matches!(header.alg, Algorithm::HS384 | Algorithm::HS512) {
             return Err(JwtError::UnsupportedAlgorithm);
@@ -424,7 +416,7 @@ mod tests {
         let t = jsonwebtoken::encode(
             &header,
             &claims("walletd", now() + 60),
-            &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()),
+            &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()).unwrap(),
         )
         .unwrap();
         assert_eq!(
@@ -439,7 +431,7 @@ mod tests {
         let t = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(Algorithm::HS256),
             &json!({"user_id": "legacy-user", "exp": now() + 60}),
-            &jsonwebtoken::EncodingKey::from_secret(b"legacy-shared-secret"),
+            &jsonwebtoken::EncodingKey::from_secret(b"legacy-shared-secret").unwrap(),
         )
         .unwrap();
         let c = v.validate(&t, &["walletd"]).await.unwrap();
@@ -456,13 +448,10 @@ mod tests {
         let t = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(Algorithm::HS256),
             &json!({"sub": "x", "exp": now() + 60}),
-            &jsonwebtoken::EncodingKey::from_secret(b"anything"),
+            &jsonwebtoken::EncodingKey::from_secret(b"anything").unwrap(),
         )
         .unwrap();
-        assert_eq!(
-            v.validate(&t, &["walletd"]).await,
-            Err(JwtError::UnsupportedAlgorithm)
-        );
+        assert_eq!(v.validate(&t, &["walletd"]).await, Err(JwtError::UnsupportedAlgorithm));
     }
 
     #[tokio::test]
@@ -484,14 +473,8 @@ mod tests {
         let (_, v, _) = setup();
         let (other, _) = SigningKey::generate().unwrap();
         let t = other.sign(&claims("walletd", now() + 60)).unwrap();
-        assert_eq!(
-            v.validate(&t, &["walletd"]).await,
-            Err(JwtError::UnknownKey)
-        );
-        assert_eq!(
-            v.validate("not a token", &["walletd"]).await,
-            Err(JwtError::Malformed)
-        );
+        assert_eq!(v.validate(&t, &["walletd"]).await, Err(JwtError::UnknownKey));
+        assert_eq!(v.validate("not a token", &["walletd"]).await, Err(JwtError::Malformed));
         assert_eq!(v.validate("", &["walletd"]).await, Err(JwtError::Malformed));
     }
 

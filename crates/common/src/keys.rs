@@ -41,17 +41,15 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// Generates a fresh key; returns it with its PKCS#8 DER encoding (for persistence).
     pub fn generate() -> Result<(Self, Vec<u8>), KeyError> {
-        let doc =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .map_err(|_| KeyError::InvalidKey)?;
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| KeyError::InvalidKey)?;
         let der = doc.as_ref().to_vec();
         Ok((Self::from_pkcs8_der(&der)?, der))
     }
 
     /// Reads a PKCS#8 DER P-256 private key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-            .map_err(|_| KeyError::InvalidKey)?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| KeyError::InvalidKey)?;
         // The public key is the uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
         let point = pair.public_key().as_ref();
         if point.len() != 65 || point[0] != 0x04 {
@@ -76,14 +74,12 @@ impl SigningKey {
         };
         match std::fs::read_to_string(path) {
             Ok(pem) => {
-                let der = pem_decode(&pem)
-                    .ok_or_else(|| file_err("not a PEM \"PRIVATE KEY\" block".into()))?;
+                let der = pem_decode(&pem).ok_or_else(|| file_err("not a PEM \"PRIVATE KEY\" block".into()))?;
                 Self::from_pkcs8_der(&der)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let (key, der) = Self::generate()?;
-                write_private_file(path, pem_encode(&der).as_bytes())
-                    .map_err(|e| file_err(e.to_string()))?;
+                write_private_file(path, pem_encode(&der).as_bytes()).map_err(|e| file_err(e.to_string()))?;
                 Ok(key)
             }
             Err(e) => Err(file_err(e.to_string())),
@@ -104,8 +100,7 @@ impl SigningKey {
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| KeyError::Sign(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.to_string()))
     }
 }
 
@@ -194,14 +189,7 @@ mod tests {
         let path = dir.path().join("k.pem");
         std::fs::write(&path, "hello").unwrap();
         assert!(SigningKey::load_or_generate(&path).is_err());
-        std::fs::write(
-            &path,
-            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-        )
-        .unwrap();
-        assert!(matches!(
-            SigningKey::load_or_generate(&path),
-            Err(KeyError::InvalidKey)
-        ));
+        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+        assert!(matches!(SigningKey::load_or_generate(&path), Err(KeyError::InvalidKey)));
     }
 }

@@ -24,13 +24,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order `--mode=all` lists them.
-    pub const ALL: [Role; 5] = [
-        Role::Auth,
-        Role::Storage,
-        Role::Engine,
-        Role::Registry,
-        Role::Backend,
-    ];
+    pub const ALL: [Role; 5] = [Role::Auth, Role::Storage, Role::Engine, Role::Registry, Role::Backend];
 
     /// The role's name as written in `--mode`.
     pub fn name(self) -> &'static str {
@@ -61,9 +55,7 @@ pub struct RoleSet(BTreeSet<Role>);
 
 /// `--mode` named something that is not a role.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown role `{0}`; valid roles: all, auth, storage, engine, registry, backend (comma-separated to combine)"
-)]
+#[error("unknown role `{0}`; valid roles: all, auth, storage, engine, registry, backend (comma-separated to combine)")]
 pub struct UnknownRole(pub String);
 
 impl RoleSet {
@@ -160,17 +152,7 @@ mod tests {
 
     #[test]
     fn database_need_follows_roles() {
-        assert!(
-            !"engine,registry"
-                .parse::<RoleSet>()
-                .unwrap()
-                .needs_database()
-        );
-        assert!(
-            "engine,storage"
-                .parse::<RoleSet>()
-                .unwrap()
-                .needs_database()
-        );
+        assert!(!"engine,registry".parse::<RoleSet>().unwrap().needs_database());
+        assert!("engine,storage".parse::<RoleSet>().unwrap().needs_database());
     }
 }

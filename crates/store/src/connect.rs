@@ -53,24 +53,16 @@ impl Store {
             "sqlite" => Dialect::Sqlite,
             "postgres" | "postgresql" => Dialect::Postgres,
             other => {
-                return Err(StoreError::Config(format!(
-                    "unsupported database scheme `{other}`"
-                )));
+                return Err(StoreError::Config(format!("unsupported database scheme `{other}`")));
             }
         };
         let url = match dialect {
             Dialect::Sqlite => sqlite_url(raw, read_only)?,
-            Dialect::Postgres if read_only => {
-                with_query_param(raw, "options", "-c default_transaction_read_only=on")
-            }
+            Dialect::Postgres if read_only => with_query_param(raw, "options", "-c default_transaction_read_only=on"),
             Dialect::Postgres => raw.to_string(),
         };
-        let options = AnyConnectOptions::from_str(&url).map_err(|e| {
-            StoreError::Config(format!(
-                "cannot parse database URL: {}",
-                redact(&e.to_string(), raw)
-            ))
-        })?;
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Config(format!("cannot parse database URL: {}", redact(&e.to_string(), raw))))?;
         let busy_ms = cfg.busy_timeout.as_millis();
         let pool = AnyPoolOptions::new()
             .max_connections(cfg.max_connections)
@@ -84,10 +76,8 @@ impl Store {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                         }
                         // A number formatted by us: nothing user-supplied reaches this statement.
-                        conn.execute(sqlx::AssertSqlSafe(format!(
-                            "PRAGMA busy_timeout = {busy_ms}"
-                        )))
-                        .await?;
+                        conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {busy_ms}")))
+                            .await?;
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                     }
@@ -157,21 +147,14 @@ fn sqlite_url(raw: &str, read_only: bool) -> Result<String, StoreError> {
             .filter(|d| !d.as_os_str().is_empty())
         {
             std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Config(format!(
-                    "cannot create the SQLite directory {}: {e}",
-                    dir.display()
-                ))
+                StoreError::Config(format!("cannot create the SQLite directory {}: {e}", dir.display()))
             })?;
         }
     }
     if rest.contains("mode=") {
         return Ok(raw.to_string());
     }
-    Ok(with_query_param(
-        raw,
-        "mode",
-        if read_only { "ro" } else { "rwc" },
-    ))
+    Ok(with_query_param(raw, "mode", if read_only { "ro" } else { "rwc" }))
 }
 
 fn with_query_param(url: &str, key: &str, value: &str) -> String {

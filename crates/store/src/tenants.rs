@@ -3,9 +3,7 @@
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use walletd_common::tenant::{
-    DEFAULT_TENANT, Tenant, TenantTrust, TenantWebauthn, is_valid_tenant_id,
-};
+use walletd_common::tenant::{DEFAULT_TENANT, Tenant, TenantTrust, TenantWebauthn, is_valid_tenant_id};
 
 use crate::{Store, StoreError, now_millis};
 
@@ -24,28 +22,27 @@ pub struct TenantUpdate {
 impl Store {
     /// One tenant by id.
     pub async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError> {
-        let row = sqlx::query("SELECT id, name, display_name, enabled, require_invite, settings FROM tenants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, display_name, enabled, require_invite, settings FROM tenants WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|r| tenant_from_row(&r)).transpose()
     }
 
     /// Every tenant, ordered by id.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows = sqlx::query("SELECT id, name, display_name, enabled, require_invite, settings FROM tenants ORDER BY id")
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, name, display_name, enabled, require_invite, settings FROM tenants ORDER BY id")
+                .fetch_all(self.pool())
+                .await?;
         rows.iter().map(tenant_from_row).collect()
     }
 
     /// Creates a tenant; `Conflict` when the id is taken.
     pub async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
         if !is_valid_tenant_id(&t.id) {
-            return Err(StoreError::Forbidden(format!(
-                "`{}` is not a valid tenant id",
-                t.id
-            )));
+            return Err(StoreError::Forbidden(format!("`{}` is not a valid tenant id", t.id)));
         }
         let now = now_millis();
         let result = sqlx::query(
@@ -63,19 +60,13 @@ impl Store {
         .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if StoreError::is_unique_violation(&e) => {
-                Err(StoreError::Conflict(format!("tenant `{}`", t.id)))
-            }
+            Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(format!("tenant `{}`", t.id))),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Applies `update` to a tenant and returns the result; `NotFound` when it does not exist.
-    pub async fn update_tenant(
-        &self,
-        id: &str,
-        update: TenantUpdate,
-    ) -> Result<Tenant, StoreError> {
+    pub async fn update_tenant(&self, id: &str, update: TenantUpdate) -> Result<Tenant, StoreError> {
         let mut t = self
             .get_tenant(id)
             .await?
@@ -123,9 +114,7 @@ impl Store {
     /// Deletes a tenant. The default tenant cannot be deleted.
     pub async fn delete_tenant(&self, id: &str) -> Result<(), StoreError> {
         if id == DEFAULT_TENANT {
-            return Err(StoreError::Forbidden(
-                "the default tenant cannot be deleted".into(),
-            ));
+            return Err(StoreError::Forbidden("the default tenant cannot be deleted".into()));
         }
         let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(id)
@@ -150,14 +139,9 @@ fn settings_json(t: &Tenant) -> String {
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
     let id: String = row.try_get("id")?;
     let settings: String = row.try_get("settings")?;
-    let settings: serde_json::Value = serde_json::from_str(&settings)
-        .map_err(|_| StoreError::Corrupt(format!("settings of tenant `{id}`")))?;
-    let field = |name: &str| {
-        settings
-            .get(name)
-            .cloned()
-            .unwrap_or(serde_json::Value::Null)
-    };
+    let settings: serde_json::Value =
+        serde_json::from_str(&settings).map_err(|_| StoreError::Corrupt(format!("settings of tenant `{id}`")))?;
+    let field = |name: &str| settings.get(name).cloned().unwrap_or(serde_json::Value::Null);
     let corrupt = |_| StoreError::Corrupt(format!("settings of tenant `{id}`"));
     Ok(Tenant {
         name: row.try_get("name")?,

@@ -6,8 +6,7 @@ use sqlx::Connection;
 
 /// Base URL of the PostgreSQL used by tests: `WALLETD_TEST_PG_URL`, else the machine's local server.
 pub fn postgres_base_url() -> String {
-    std::env::var("WALLETD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("WALLETD_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 /// A database that exists for one test and is removed afterwards.
@@ -92,11 +91,9 @@ impl Drop for TestDatabase {
                     .await
                     .ok()?
                     .ok()?;
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                    )))
-                    .execute(&mut conn)
-                    .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                        .execute(&mut conn)
+                        .await;
                     let _ = conn.close().await;
                     Some(())
                 })

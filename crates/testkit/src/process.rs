@@ -104,19 +104,13 @@ impl WalletdBuilder {
                 {
                     let _ = tx.send(v);
                 }
-                out_logs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(line);
+                out_logs.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
         });
         let err_logs = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                err_logs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(line);
+                err_logs.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
         });
 

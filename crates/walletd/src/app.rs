@@ -31,22 +31,14 @@ impl Plan {
             None => config.configured_roles()?.unwrap_or_else(RoleSet::all),
         };
         if roles.needs_database() && config.database.is_none() {
-            let needing: Vec<&str> = roles
-                .iter()
-                .filter(|r| r.needs_database())
-                .map(Role::name)
-                .collect();
+            let needing: Vec<&str> = roles.iter().filter(|r| r.needs_database()).map(Role::name).collect();
             return Err(ConfigError::Invalid {
                 key: "database.url".into(),
-                message: format!(
-                    "the {} role(s) need a database; set database.url",
-                    needing.join(", ")
-                ),
+                message: format!("the {} role(s) need a database; set database.url", needing.join(", ")),
             });
         }
-        let validates_tokens = roles.contains(Role::Storage)
-            || roles.contains(Role::Engine)
-            || roles.contains(Role::Backend);
+        let validates_tokens =
+            roles.contains(Role::Storage) || roles.contains(Role::Engine) || roles.contains(Role::Backend);
         if validates_tokens
             && !roles.contains(Role::Auth)
             && config.jwt.jwks_url.is_none()
@@ -66,8 +58,7 @@ impl Plan {
     pub fn effective_config_yaml(&self) -> String {
         let mut config = self.config.clone();
         config.mode = Some(self.roles.to_string());
-        serde_yaml_ng::to_string(&config)
-            .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+        serde_yaml_ng::to_string(&config).unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
     }
 
     /// Where the auth role keeps its signing key.
@@ -108,10 +99,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
 
     let keyring = if roles.contains(Role::Auth) {
         let path = plan.signing_key_path();
-        Some(
-            KeyRing::load_or_generate(&path)
-                .with_context(|| "cannot load or create the signing key")?,
-        )
+        Some(KeyRing::load_or_generate(&path).with_context(|| "cannot load or create the signing key")?)
     } else {
         None
     };
@@ -124,12 +112,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let store = store.clone();
         readiness.add("database", move || {
             let store = store.clone();
-            async move {
-                store
-                    .ping()
-                    .await
-                    .map_err(|_| "database unreachable".to_string())
-            }
+            async move { store.ping().await.map_err(|_| "database unreachable".to_string()) }
         });
     }
     if let Some(redis) = &cfg.cache.redis_url {
@@ -184,7 +167,9 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
                 get(move || {
                     let roles = role_names.clone();
                     async move {
-                        axum::Json(serde_json::json!({"status": "ok", "service": "wallet-backend-admin", "roles": roles}))
+                        axum::Json(
+                            serde_json::json!({"status": "ok", "service": "wallet-backend-admin", "roles": roles}),
+                        )
                     }
                 }),
             );

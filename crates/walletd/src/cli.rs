@@ -40,6 +40,5 @@ pub enum ConfigAction {
 }
 
 fn parse_roles(s: &str) -> Result<RoleSet, String> {
-    s.parse()
-        .map_err(|e: walletd_common::roles::UnknownRole| e.to_string())
+    s.parse().map_err(|e: walletd_common::roles::UnknownRole| e.to_string())
 }

@@ -39,10 +39,7 @@ fn main() -> ExitCode {
         }
         None => {
             walletd_common::telemetry::init_logging(&plan.config.logging);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("walletd: cannot start the async runtime: {e}");

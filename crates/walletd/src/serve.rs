@@ -33,11 +33,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     };
 
     let shutdown = CancellationToken::new();
-    let addr_of = |l: &Option<TcpListener>| {
-        l.as_ref()
-            .and_then(|l| l.local_addr().ok())
-            .map(|a| a.to_string())
-    };
+    let addr_of = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.to_string());
     tracing::info!(
         roles = %plan.roles,
         http = %http.local_addr()?,
@@ -96,11 +92,7 @@ async fn bind(ip: std::net::IpAddr, port: u16, name: &str) -> anyhow::Result<Tcp
         .with_context(|| format!("cannot listen on {addr} ({name} listener)"))
 }
 
-async fn serve_listener(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+async fn serve_listener(listener: TcpListener, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
     // The `/t/{tenant}` alias must rewrite the path before routing, so it wraps the router from outside.
     let app = MapRequestLayer::new(strip_tenant_prefix).layer(router);
     axum::serve(

@@ -20,9 +20,7 @@ pub enum ConfigError {
     #[error("config file {path} is not valid YAML: {message}")]
     Syntax { path: String, message: String },
     /// A `${VAR}` reference names an unset variable.
-    #[error(
-        "config key `{key}`: environment variable {var} is not set (use ${{{var}:-default}} for a fallback)"
-    )]
+    #[error("config key `{key}`: environment variable {var} is not set (use ${{{var}:-default}} for a fallback)")]
     UnsetVariable { key: String, var: String },
     /// A key is unknown, has the wrong type, or an invalid value.
     #[error("config key `{key}`: {message}")]
@@ -42,10 +40,7 @@ impl ConfigError {
 /// Loads the configuration from an optional YAML file and the given environment (pass `std::env::vars()`).
 ///
 /// Without a file, the development defaults apply (SQLite under `./data`), so `walletd --mode=all` works as is.
-pub fn load(
-    path: Option<&Path>,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<Config, ConfigError> {
+pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
     let env: Vec<(String, String)> = env.into_iter().collect();
     let root = match path {
         Some(p) => {
@@ -61,10 +56,7 @@ pub fn load(
 }
 
 /// Loads the configuration from YAML text (tests, `config check` on stdin).
-pub fn load_from_str(
-    yaml: &str,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<Config, ConfigError> {
+pub fn load_from_str(yaml: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
     let env: Vec<(String, String)> = env.into_iter().collect();
     finish(parse_yaml(yaml, "<inline>")?, &env)
 }
@@ -114,8 +106,11 @@ fn invalid_key_error(path: &str, message: &str) -> ConfigError {
     if let Some(rest) = message.strip_prefix("unknown field `")
         && let Some((field, _)) = rest.split_once('`')
     {
+        // serde_path_to_error usually includes the unknown field in the path already.
         let key = if path.is_empty() {
             field.to_string()
+        } else if path == field || path.ends_with(&format!(".{field}")) {
+            path.to_string()
         } else {
             format!("{path}.{field}")
         };
@@ -135,11 +130,7 @@ fn invalid_key_error(path: &str, message: &str) -> ConfigError {
 }
 
 /// Replaces `${VAR}` and `${VAR:-fallback}` in every string value; `$${` stands for a literal `${`.
-fn expand_variables(
-    value: &mut Value,
-    path: &mut Vec<String>,
-    env: &[(String, String)],
-) -> Result<(), ConfigError> {
+fn expand_variables(value: &mut Value, path: &mut Vec<String>, env: &[(String, String)]) -> Result<(), ConfigError> {
     match value {
         Value::String(s) if s.contains('$') => {
             *s = expand_string(s, env).map_err(|var| ConfigError::UnsetVariable {
@@ -169,10 +160,7 @@ fn expand_variables(
 fn key_name(k: &Value) -> String {
     match k {
         Value::String(s) => s.clone(),
-        other => serde_yaml_ng::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
     }
 }
 
@@ -303,9 +291,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         if origin != "*" && url::Url::parse(origin).map(|u| u.origin().is_tuple()) != Ok(true) {
             return Err(ConfigError::Invalid {
                 key: format!("server.cors_origins.{i}"),
-                message: format!(
-                    "`{origin}` is not an origin like https://wallet.example.org or `*`"
-                ),
+                message: format!("`{origin}` is not an origin like https://wallet.example.org or `*`"),
             });
         }
     }
@@ -329,10 +315,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -365,11 +348,7 @@ mod tests {
     fn wrong_type_is_named_with_its_path() {
         let e = load_from_str("server:\n  http_port: lots\n", env(&[])).unwrap_err();
         assert_eq!(e.key(), Some("server.http_port"));
-        let e = load_from_str(
-            "database: { url: 'sqlite://x', max_connections: -1 }",
-            env(&[]),
-        )
-        .unwrap_err();
+        let e = load_from_str("database: { url: 'sqlite://x', max_connections: -1 }", env(&[])).unwrap_err();
         assert_eq!(e.key(), Some("database.max_connections"));
     }
 
@@ -395,10 +374,7 @@ mod tests {
             "server: { http_port: 9000 }",
             env(&[
                 ("WALLET_SERVER__HTTP_PORT", "9100"),
-                (
-                    "WALLET_SERVER__CORS_ORIGINS",
-                    "[\"https://a.example\", \"*\"]",
-                ),
+                ("WALLET_SERVER__CORS_ORIGINS", "[\"https://a.example\", \"*\"]"),
                 ("WALLET_FEATURES__LEGACY_PROXY", "true"),
                 ("WALLET_JWT__SECRET", "a: b"),
                 ("WALLET_DATABASE__URL", "postgres://u:p@127.0.0.1/test"),
@@ -426,12 +402,7 @@ mod tests {
             env(&[]),
         )
         .unwrap();
-        let cidrs: Vec<String> = c
-            .egress
-            .blocked_cidrs
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
+        let cidrs: Vec<String> = c.egress.blocked_cidrs.iter().map(|c| c.to_string()).collect();
         assert_eq!(cidrs, vec!["198.19.0.0/16", "203.0.114.0/24"]);
     }
 

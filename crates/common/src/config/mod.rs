@@ -118,10 +118,7 @@ impl Default for ServerConfig {
             admin_port: Some(8082),
             listen: IpAddr::from([127, 0, 0, 1]),
             public_url: Url::parse("http://localhost:8080").expect("static URL"),
-            cors_origins: vec![
-                "http://localhost:3000".into(),
-                "http://localhost:8080".into(),
-            ],
+            cors_origins: vec!["http://localhost:3000".into(), "http://localhost:8080".into()],
             metrics_on_admin_port: false,
             max_body_bytes: 2 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),

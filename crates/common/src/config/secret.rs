@@ -62,9 +62,9 @@ impl ConnectionUrl {
                 let _ = u.set_password(Some("[redacted]"));
                 u.to_string()
             }
-            Ok(_) => self.0.clone(),
-            // Not a URL we can parse: show only its scheme, the rest may hold anything.
-            Err(_) => match self.0.split_once(':') {
+            Ok(u) if u.has_host() => self.0.clone(),
+            // Not a URL with a host (or not one at all): show only its scheme, the rest may hold anything.
+            _ => match self.0.split_once(':') {
                 Some((scheme, _)) => format!("{scheme}:[redacted]"),
                 None => "[redacted]".into(),
             },

@@ -67,9 +67,7 @@ where
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
         auth.authenticate(token).await.map_err(|e| match e {
-            JwtError::KeysUnavailable => {
-                ApiError::unavailable("token keys are unavailable, try again")
-            }
+            JwtError::KeysUnavailable => ApiError::unavailable("token keys are unavailable, try again"),
             other => ApiError::unauthorized(other.to_string()),
         })
     }

@@ -41,8 +41,7 @@ impl Readiness {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
     {
-        self.checks
-            .push((name.into(), Arc::new(move || Box::pin(check()))));
+        self.checks.push((name.into(), Arc::new(move || Box::pin(check()))));
     }
 
     /// Marks the process as shutting down: `/readyz` answers 503 so load balancers stop sending traffic.
@@ -156,9 +155,5 @@ async fn metrics(State(state): State<HealthState>) -> Response {
 }
 
 fn render_metrics(handle: &PrometheusHandle) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle.render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }

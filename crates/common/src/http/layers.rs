@@ -11,9 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use super::ApiError;
@@ -37,13 +35,14 @@ pub const TENANT_HEADER: &str = "x-tenant-id";
 pub fn with_plumbing(router: Router, server: &ServerConfig) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     router
-        .layer(middleware::from_fn(json_limit_errors))
+        .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(server.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             server.request_timeout,
         ))
-        .layer(RequestBodyLimitLayer::new(server.max_body_bytes))
-        .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes))
+        // Outside the limit layers, so it sees (and reshapes) their plain-text answers.
+        .layer(middleware::from_fn(json_limit_errors))
         .layer(middleware::from_fn(access_log_and_metrics))
         .layer(cors_layer(&server.cors_origins))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
@@ -63,13 +62,7 @@ pub fn cors_layer(origins: &[String]) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
         .allow_headers(CORS_ALLOW_HEADERS.map(HeaderName::from_static))
         .expose_headers([HeaderName::from_static("x-private-data-etag"), header::ETAG])
         .max_age(Duration::from_secs(3600))
@@ -118,12 +111,9 @@ async fn json_limit_errors(req: Request, next: Next) -> Response {
             "request body is too large",
         )
         .into_response(),
-        StatusCode::REQUEST_TIMEOUT => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            "request took too long",
-        )
-        .into_response(),
+        StatusCode::REQUEST_TIMEOUT => {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "request took too long").into_response()
+        }
         _ => response,
     }
 }
@@ -152,8 +142,7 @@ pub fn strip_tenant_prefix(mut req: Request<Body>) -> Request<Body> {
         return req;
     };
     *req.uri_mut() = uri;
-    req.headers_mut()
-        .insert(HeaderName::from_static(TENANT_HEADER), value);
+    req.headers_mut().insert(HeaderName::from_static(TENANT_HEADER), value);
     req
 }
 
@@ -174,14 +163,8 @@ mod tests {
 
     #[test]
     fn tenant_prefix_becomes_header() {
-        assert_eq!(
-            alias("/t/acme/status"),
-            ("/status".into(), Some("acme".into()))
-        );
-        assert_eq!(
-            alias("/t/acme/user/x?a=1"),
-            ("/user/x?a=1".into(), Some("acme".into()))
-        );
+        assert_eq!(alias("/t/acme/status"), ("/status".into(), Some("acme".into())));
+        assert_eq!(alias("/t/acme/user/x?a=1"), ("/user/x?a=1".into(), Some("acme".into())));
         assert_eq!(alias("/t/acme"), ("/".into(), Some("acme".into())));
     }
 

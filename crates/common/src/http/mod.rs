@@ -8,6 +8,4 @@ mod layers;
 pub use auth::{AuthUser, Authenticator};
 pub use error::ApiError;
 pub use health::{CheckFn, HealthState, Readiness, StatusInfo, health_routes, metrics_route};
-pub use layers::{
-    CORS_ALLOW_HEADERS, TENANT_HEADER, cors_layer, strip_tenant_prefix, with_plumbing,
-};
+pub use layers::{CORS_ALLOW_HEADERS, TENANT_HEADER, cors_layer, strip_tenant_prefix, with_plumbing};

@@ -1,0 +1,178 @@
+//! The store suite: every test runs against SQLite and against PostgreSQL (a fresh schema each), through the same
+//! `Store` interface the roles use.
+
+use walletd_common::config::DatabaseConfig;
+use walletd_common::tenant::{Tenant, TenantTrust, TenantWebauthn};
+use walletd_store::{Dialect, Store, StoreError, TenantUpdate};
+use walletd_testkit::TestDatabase;
+
+/// Generates `<name>_sqlite` and `<name>_postgres` tests from one async body taking a `TestDatabase`.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(walletd_testkit::TestDatabase::sqlite()).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(walletd_testkit::TestDatabase::postgres().await).await; })*
+        }
+    };
+}
+
+on_both_databases!(
+    migrations_are_applied_and_idempotent,
+    default_tenant_exists_after_migration,
+    tenant_crud_round_trip,
+    duplicate_tenant_is_a_conflict,
+    default_tenant_cannot_be_deleted,
+    unknown_tenant_is_not_found,
+    invalid_tenant_id_is_refused,
+    read_only_connection_refuses_writes,
+    concurrent_startups_migrate_once,
+);
+
+async fn open(db: &TestDatabase) -> Store {
+    Store::connect(&DatabaseConfig::with_url(db.url()))
+        .await
+        .expect("connect")
+}
+
+async fn migrations_are_applied_and_idempotent(db: TestDatabase) {
+    let first = open(&db).await;
+    let version = first.schema_version().await.unwrap();
+    assert!(version >= 1, "at least the first migration is applied");
+    first.close().await;
+    // A second start applies nothing new and fails on nothing.
+    let second = open(&db).await;
+    assert_eq!(second.schema_version().await.unwrap(), version);
+    second.ping().await.unwrap();
+    let expected = if db.kind() == "sqlite" {
+        Dialect::Sqlite
+    } else {
+        Dialect::Postgres
+    };
+    assert_eq!(second.dialect(), expected);
+}
+
+async fn default_tenant_exists_after_migration(db: TestDatabase) {
+    let store = open(&db).await;
+    let t = store.get_tenant("default").await.unwrap().expect("default tenant");
+    assert!(t.enabled);
+    assert!(!t.require_invite);
+    assert_eq!(store.list_tenants().await.unwrap().len(), 1);
+}
+
+async fn tenant_crud_round_trip(db: TestDatabase) {
+    let store = open(&db).await;
+    let mut t = Tenant::new("acme", "ACME");
+    t.display_name = Some("ACME Corp".into());
+    t.require_invite = true;
+    t.trust_config = TenantTrust {
+        pdp_url: Some("http://pdp.internal:8090".into()),
+        trust_ttl: Some(600),
+    };
+    t.allowed_protocols = vec!["oid4vci".into()];
+    t.webauthn = Some(TenantWebauthn {
+        rp_id: Some("acme.example".into()),
+        rp_origins: vec!["https://wallet.acme.example".into()],
+    });
+    store.create_tenant(&t).await.unwrap();
+    assert_eq!(store.get_tenant("acme").await.unwrap(), Some(t.clone()));
+
+    let updated = store
+        .update_tenant(
+            "acme",
+            TenantUpdate {
+                enabled: Some(false),
+                display_name: Some(None),
+                ..TenantUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!updated.enabled);
+    assert_eq!(updated.display_name, None);
+    assert_eq!(
+        updated.trust_config, t.trust_config,
+        "fields not named in the update are kept"
+    );
+    assert_eq!(store.get_tenant("acme").await.unwrap(), Some(updated));
+
+    let ids: Vec<String> = store.list_tenants().await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(ids, vec!["acme", "default"]);
+
+    store.delete_tenant("acme").await.unwrap();
+    assert_eq!(store.get_tenant("acme").await.unwrap(), None);
+}
+
+async fn duplicate_tenant_is_a_conflict(db: TestDatabase) {
+    let store = open(&db).await;
+    store.create_tenant(&Tenant::new("dup", "one")).await.unwrap();
+    let err = store.create_tenant(&Tenant::new("dup", "two")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.get_tenant("dup").await.unwrap().unwrap().name,
+        "one",
+        "the first one is intact"
+    );
+}
+
+async fn default_tenant_cannot_be_deleted(db: TestDatabase) {
+    let store = open(&db).await;
+    let err = store.delete_tenant("default").await.unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+    assert!(store.get_tenant("default").await.unwrap().is_some());
+}
+
+async fn unknown_tenant_is_not_found(db: TestDatabase) {
+    let store = open(&db).await;
+    assert!(matches!(
+        store.delete_tenant("ghost").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.update_tenant("ghost", TenantUpdate::default()).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn invalid_tenant_id_is_refused(db: TestDatabase) {
+    let store = open(&db).await;
+    for bad in ["", "Upper", "-lead", "has space", "x/y"] {
+        assert!(store.create_tenant(&Tenant::new(bad, "x")).await.is_err(), "{bad:?}");
+    }
+    assert_eq!(store.list_tenants().await.unwrap().len(), 1);
+}
+
+async fn read_only_connection_refuses_writes(db: TestDatabase) {
+    let writer = open(&db).await;
+    writer.create_tenant(&Tenant::new("ro-check", "x")).await.unwrap();
+    let reader = Store::connect_read_only(&DatabaseConfig::with_url(db.url()))
+        .await
+        .unwrap();
+    assert!(reader.get_tenant("ro-check").await.unwrap().is_some(), "reads work");
+    let err = reader.create_tenant(&Tenant::new("sneaky", "x")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert!(writer.get_tenant("sneaky").await.unwrap().is_none());
+}
+
+async fn concurrent_startups_migrate_once(db: TestDatabase) {
+    // Several replicas starting at once against one database must all come up, with one migration history.
+    let cfg = DatabaseConfig::with_url(db.url());
+    let starts = (0..4).map(|_| Store::connect(&cfg));
+    let stores: Vec<Store> = futures::future::join_all(starts)
+        .await
+        .into_iter()
+        .map(|r| r.expect("start"))
+        .collect();
+    let versions: Vec<i64> = futures::future::join_all(stores.iter().map(|s| s.schema_version()))
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(versions.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(
+        stores[0].list_tenants().await.unwrap().len(),
+        1,
+        "the default tenant was inserted once"
+    );
+}
