@@ -6,19 +6,7 @@ use walletd_common::tenant::{Tenant, TenantTrust, TenantWebauthn};
 use walletd_store::{Dialect, Store, StoreError, TenantUpdate};
 use walletd_testkit::TestDatabase;
 
-/// Generates `<name>_sqlite` and `<name>_postgres` tests from one async body taking a `TestDatabase`.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(walletd_testkit::TestDatabase::sqlite()).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(walletd_testkit::TestDatabase::postgres().await).await; })*
-        }
-    };
-}
-
-on_both_databases!(
+walletd_testkit::on_both_databases!(
     migrations_are_applied_and_idempotent,
     default_tenant_exists_after_migration,
     tenant_crud_round_trip,

@@ -17,3 +17,22 @@ pub fn http_client() -> reqwest::Client {
         .build()
         .expect("static client settings")
 }
+
+/// Generates, for each named async function taking a [`TestDatabase`], one `#[tokio::test]` on SQLite (in module
+/// `sqlite`) and one on PostgreSQL (in module `postgres`), so a suite runs unchanged against both databases.
+///
+/// ```ignore
+/// walletd_testkit::on_both_databases!(round_trip, conflict);
+/// async fn round_trip(db: TestDatabase) { /* ... */ }
+/// ```
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name($crate::TestDatabase::sqlite()).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name($crate::TestDatabase::postgres().await).await; })*
+        }
+    };
+}

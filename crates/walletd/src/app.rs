@@ -148,9 +148,13 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     };
 
     let mut routes = http::health_routes(health);
+    // Role routes: one block per role, each merging the role's routers (service API and compat API).
+    // -- auth --
     if let Some(ring) = &keyring {
         routes = routes.merge(walletd_auth::jwks_routes(ring.clone()));
     }
+    // -- storage --
+    // -- end of role routes --
     let http = http::with_plumbing(routes, &cfg.server);
 
     let ws = match (roles.contains(Role::Engine), cfg.server.ws_port) {
