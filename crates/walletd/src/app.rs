@@ -136,7 +136,17 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         });
     }
 
-    let capabilities = BTreeSet::new();
+    // Role routes: one block per role, each merging the role's routers (service API and compat API) into `routes`
+    // and naming what it offers in `capabilities` (reported sorted by `/status`; the web client reads them).
+    let mut routes = Router::new();
+    let mut capabilities: BTreeSet<String> = BTreeSet::new();
+    // -- auth --
+    if let Some(ring) = &keyring {
+        routes = routes.merge(walletd_auth::jwks_routes(ring.clone()));
+    }
+    // -- storage --
+    // -- end of role routes --
+
     let metrics = walletd_common::telemetry::metrics_handle();
     let health = HealthState {
         readiness: readiness.clone(),
@@ -146,15 +156,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         }),
         metrics: (!cfg.server.metrics_on_admin_port).then(|| metrics.clone()),
     };
-
-    let mut routes = http::health_routes(health);
-    // Role routes: one block per role, each merging the role's routers (service API and compat API).
-    // -- auth --
-    if let Some(ring) = &keyring {
-        routes = routes.merge(walletd_auth::jwks_routes(ring.clone()));
-    }
-    // -- storage --
-    // -- end of role routes --
+    let routes = routes.merge(http::health_routes(health));
     let http = http::with_plumbing(routes, &cfg.server);
 
     let ws = match (roles.contains(Role::Engine), cfg.server.ws_port) {
