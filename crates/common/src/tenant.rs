@@ -33,6 +33,9 @@ pub struct Tenant {
     /// WebAuthn relying-party overrides.
     #[serde(default)]
     pub webauthn: Option<TenantWebauthn>,
+    /// Storage quota overrides; unset fields fall back to the `storage.*` configuration.
+    #[serde(default)]
+    pub storage_quota: Option<TenantStorageQuota>,
 }
 
 impl Tenant {
@@ -47,6 +50,7 @@ impl Tenant {
             trust_config: TenantTrust::default(),
             allowed_protocols: Vec::new(),
             webauthn: None,
+            storage_quota: None,
         }
     }
 }
@@ -57,6 +61,15 @@ pub struct TenantTrust {
     pub pdp_url: Option<String>,
     /// Seconds a trust verdict is cached.
     pub trust_ttl: Option<u64>,
+}
+
+/// Per-tenant storage quotas; each unset field uses the global `storage.*` value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantStorageQuota {
+    pub max_blob_bytes: Option<u64>,
+    pub max_blobs_per_user: Option<u64>,
+    pub max_bytes_per_user: Option<u64>,
 }
 
 /// Per-tenant WebAuthn relying-party settings.

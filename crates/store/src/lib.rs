@@ -6,9 +6,11 @@
 //! TEXT, BLOB/BYTEA). Schemas differ only where they must, so migrations are kept per dialect under
 //! `migrations/{sqlite,postgres}` and applied at start-up.
 
+mod blobs;
 mod connect;
 mod tenants;
 
+pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome};
 pub use connect::{Dialect, Store};
 pub use tenants::TenantUpdate;
 

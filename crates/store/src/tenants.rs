@@ -3,7 +3,9 @@
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use walletd_common::tenant::{DEFAULT_TENANT, Tenant, TenantTrust, TenantWebauthn, is_valid_tenant_id};
+use walletd_common::tenant::{
+    DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrust, TenantWebauthn, is_valid_tenant_id,
+};
 
 use crate::{Store, StoreError, now_millis};
 
@@ -17,6 +19,7 @@ pub struct TenantUpdate {
     pub trust_config: Option<TenantTrust>,
     pub allowed_protocols: Option<Vec<String>>,
     pub webauthn: Option<Option<TenantWebauthn>>,
+    pub storage_quota: Option<Option<TenantStorageQuota>>,
 }
 
 impl Store {
@@ -92,6 +95,9 @@ impl Store {
         if let Some(v) = update.webauthn {
             t.webauthn = v;
         }
+        if let Some(v) = update.storage_quota {
+            t.storage_quota = v;
+        }
         let done = sqlx::query(
             "UPDATE tenants SET name = $2, display_name = $3, enabled = $4, require_invite = $5, settings = $6, \
              updated_at = $7 WHERE id = $1",
@@ -132,6 +138,7 @@ fn settings_json(t: &Tenant) -> String {
         "trust_config": t.trust_config,
         "allowed_protocols": t.allowed_protocols,
         "webauthn": t.webauthn,
+        "storage_quota": t.storage_quota,
     })
     .to_string()
 }
@@ -157,6 +164,7 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
             v => serde_json::from_value(v).map_err(corrupt)?,
         },
         webauthn: serde_json::from_value(field("webauthn")).map_err(corrupt)?,
+        storage_quota: serde_json::from_value(field("storage_quota")).map_err(corrupt)?,
         id,
     })
 }
