@@ -104,8 +104,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         None
     };
     let validator = JwtValidator::new(&cfg.jwt, keyring.as_ref().map(KeyRing::local_keys));
-    // Handed to the role services as they arrive; validation itself is exercised by the role routes.
-    let _ = &validator;
 
     let mut readiness = Readiness::new(cfg.server.readiness_timeout);
     if let Some(store) = &store {
@@ -145,6 +143,39 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         routes = routes.merge(walletd_auth::jwks_routes(ring.clone()));
     }
     // -- storage --
+    if roles.contains(Role::Storage) {
+        let store = store.clone().context("the storage role needs the database")?;
+        let service = walletd_storage::StorageService::new(store, cfg.storage.clone());
+        // The general access token (aud `jwt.audience`) and a storage-scoped one (aud `storage`) are both accepted.
+        let auth = http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone(), "storage".into()]);
+        routes = routes
+            .merge(walletd_storage::routes(service.clone(), auth.clone()))
+            .merge(walletd_storage::compat_routes(
+                service.clone(),
+                auth,
+                cfg.features.legacy_credential_records,
+            ));
+        // Tombstones expire even when no backend role runs beside storage; the purge is idempotent, so replicas
+        // and the backend worker may all run it.
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                if let Err(e) = service.purge_expired_tombstones().await {
+                    tracing::warn!(error = %e, "tombstone purge failed");
+                }
+            }
+        });
+        capabilities.insert("storage".into());
+        capabilities.insert("private-data".into());
+    }
+    // -- engine --
+    // `engine_routes` serves `/api/v2/wallet`; it is merged into the main listener and is the whole WebSocket-only
+    // listener.
+    let engine_routes = Router::new();
+    routes = routes.merge(engine_routes.clone());
+    // -- registry --
+    // -- backend --
     // -- end of role routes --
 
     let metrics = walletd_common::telemetry::metrics_handle();
@@ -161,7 +192,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
 
     let ws = match (roles.contains(Role::Engine), cfg.server.ws_port) {
         // The engine's `/api/v2/wallet` joins this listener (and the main one) with the engine role's routes.
-        (true, Some(_)) => Some(http::with_plumbing(Router::new(), &cfg.server)),
+        (true, Some(_)) => Some(http::with_plumbing(engine_routes, &cfg.server)),
         _ => None,
     };
 
