@@ -7,12 +7,16 @@
 //! `migrations/{sqlite,postgres}` and applied at start-up.
 
 mod blobs;
+mod auth_state;
 mod connect;
 mod tenants;
+mod users;
 
 pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome};
 pub use connect::{Dialect, Store};
 pub use tenants::TenantUpdate;
+pub use auth_state::{Challenge, Invite, RefreshOutcome};
+pub use users::{CredentialDeletion, User, WebauthnCredential};
 
 /// What can go wrong in the store. Messages name the operation, never row contents.
 #[derive(Debug, thiserror::Error)]

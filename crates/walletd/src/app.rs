@@ -141,6 +141,17 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     // -- auth --
     if let Some(ring) = &keyring {
         routes = routes.merge(walletd_auth::jwks_routes(ring.clone()));
+        let store = store.clone().context("the auth role needs the database")?;
+        // privateData is the storage role's keystore blob: auth reads and writes it through the storage service
+        // (same database), also when the storage role runs in another process.
+        let private: Arc<dyn walletd_auth::PrivateDataStore> =
+            Arc::new(walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()));
+        let service = Arc::new(walletd_auth::AuthService::new(store.clone(), cfg, ring.clone(), private));
+        let auth = http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
+        routes = routes.merge(walletd_auth::routes(service, auth));
+        walletd_auth::spawn_maintenance(ring.clone(), store, cfg);
+        capabilities.insert("webauthn".into());
+        capabilities.insert("multi-tenancy".into());
     }
     // -- storage --
     if roles.contains(Role::Storage) {

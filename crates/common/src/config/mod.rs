@@ -39,6 +39,8 @@ pub struct Config {
     pub cache: CacheConfig,
     pub jwt: JwtConfig,
     pub webauthn: WebauthnConfig,
+    /// Auth role: token lifetimes, ceremony limits, brute-force protection, attestation policy, key rotation.
+    pub auth: AuthConfig,
     pub tenants: TenantsConfig,
     pub registry: RegistryConfig,
     // INTEGRATE: pub trust: TrustConfig,
@@ -242,6 +244,79 @@ impl Default for WebauthnConfig {
             ],
         }
     }
+}
+
+/// Auth role settings beyond `jwt` (token signing) and `webauthn` (the relying party).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of refresh tokens (each use rotates the token; the new one gets a fresh lifetime).
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    /// How long a WebAuthn ceremony may take between begin and finish.
+    #[serde(with = "humantime_serde")]
+    pub challenge_ttl: Duration,
+    /// Ceremony and token requests allowed per client IP per minute (begin, finish, token refresh); more get 429.
+    pub rate_limit_per_ip: u32,
+    /// Login finishes allowed per passkey (credential id) per minute; more get 429.
+    pub rate_limit_per_credential: u32,
+    /// What a sign-count regression (possible cloned authenticator) does.
+    pub sign_count_policy: SignCountPolicy,
+    /// Attestation requested at registration.
+    pub attestation: AttestationPolicy,
+    /// With `attestation: direct`: AAGUIDs allowed to register (empty allows any not denied).
+    pub aaguid_allow: Vec<String>,
+    /// AAGUIDs refused at registration.
+    pub aaguid_deny: Vec<String>,
+    /// How often the token signing key is rotated; `~` never rotates automatically.
+    #[serde(with = "humantime_serde")]
+    pub key_rotation_interval: Option<Duration>,
+    /// How long a new signing key is published in the JWKS before it signs tokens, so validators that cached the
+    /// JWKS learn it first.
+    #[serde(with = "humantime_serde")]
+    pub key_publish_delay: Duration,
+    /// Most passkeys one account may hold.
+    pub max_passkeys_per_user: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            challenge_ttl: Duration::from_secs(5 * 60),
+            rate_limit_per_ip: 60,
+            rate_limit_per_credential: 20,
+            sign_count_policy: SignCountPolicy::Flag,
+            attestation: AttestationPolicy::None,
+            aaguid_allow: Vec::new(),
+            aaguid_deny: Vec::new(),
+            key_rotation_interval: None,
+            key_publish_delay: Duration::from_secs(10 * 60),
+            max_passkeys_per_user: 20,
+        }
+    }
+}
+
+/// Reaction to a passkey whose signature counter did not increase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignCountPolicy {
+    /// Accept the login, mark the passkey and log a warning.
+    #[default]
+    Flag,
+    /// Refuse the login (401 `sign_count_regression`).
+    Reject,
+}
+
+/// Attestation conveyance requested at registration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttestationPolicy {
+    /// No attestation: the privacy-friendly default.
+    #[default]
+    None,
+    /// Ask for the authenticator's attestation, verify its statement and apply `aaguid_allow`/`aaguid_deny`.
+    Direct,
 }
 
 /// Where tenant configuration comes from.

@@ -1,0 +1,178 @@
+//! The auth role's service API: `/auth/webauthn/{register,login}/{begin,finish}`, `/auth/register`,
+//! `/auth/login`, `/auth/token`, `/auth/logout`. Binaries are plain base64url strings here (tagged ones are
+//! accepted too).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router, middleware};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::http::{AuthState, ClientIp, HttpError, JsonBody, no_store, tenant_header};
+use crate::service::{Ceremony, RegistrationFinish, RegistrationStart, Session};
+use crate::tagged::decode_value;
+
+/// The service API router.
+pub fn service_routes(state: AuthState) -> Router {
+    Router::new()
+        .route("/auth/webauthn/register/begin", post(register_begin))
+        .route("/auth/webauthn/register/finish", post(register_finish))
+        .route("/auth/register", post(register_finish))
+        .route("/auth/webauthn/login/begin", post(login_begin))
+        .route("/auth/webauthn/login/finish", post(login_finish))
+        .route("/auth/login", post(login_finish))
+        .route("/auth/token", post(token))
+        .route("/auth/logout", post(logout))
+        .layer(middleware::from_fn(no_store))
+        .with_state(state)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct BeginBody {
+    tenant_id: Option<String>,
+    display_name: Option<String>,
+    invite_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FinishBody {
+    challenge_id: String,
+    credential: Value,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    nickname: Option<String>,
+    #[serde(default)]
+    private_data: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenBody {
+    refresh_token: String,
+    #[serde(default)]
+    audience: Option<String>,
+}
+
+fn ceremony_body(c: Ceremony) -> Value {
+    json!({"challengeId": c.challenge_id, "options": c.options})
+}
+
+fn session_body(s: &Session) -> Value {
+    json!({
+        "userId": s.user.id,
+        "tenantId": s.tenant.id,
+        "accessToken": s.access_token.token,
+        "tokenType": "Bearer",
+        "expiresIn": s.access_token.expires_in,
+        "refreshToken": s.refresh_token,
+        "rpId": s.rp_id,
+    })
+}
+
+async fn register_begin(
+    State(st): State<AuthState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<BeginBody>,
+) -> Result<Json<Value>, HttpError> {
+    st.service.check_ip(ip)?;
+    let c = st
+        .service
+        .register_begin(RegistrationStart {
+            tenant_id: body.tenant_id.or_else(|| tenant_header(&headers)),
+            display_name: body.display_name,
+            invite_code: body.invite_code,
+        })
+        .await?;
+    Ok(Json(ceremony_body(c)))
+}
+
+async fn register_finish(
+    State(st): State<AuthState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(body): JsonBody<FinishBody>,
+) -> Result<Json<Value>, HttpError> {
+    st.service.check_ip(ip)?;
+    let private_data = decode_private_data(body.private_data.as_ref())?;
+    let s = st
+        .service
+        .register_finish(RegistrationFinish {
+            challenge_id: body.challenge_id,
+            credential: body.credential,
+            display_name: body.display_name,
+            nickname: body.nickname,
+            private_data,
+            private_data_if_match: None,
+        })
+        .await?;
+    Ok(Json(session_body(&s)))
+}
+
+async fn login_begin(
+    State(st): State<AuthState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<BeginBody>,
+) -> Result<Json<Value>, HttpError> {
+    st.service.check_ip(ip)?;
+    let hint = body.tenant_id.or_else(|| tenant_header(&headers));
+    Ok(Json(ceremony_body(st.service.login_begin(hint.as_deref()).await?)))
+}
+
+async fn login_finish(
+    State(st): State<AuthState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(body): JsonBody<FinishBody>,
+) -> Result<Json<Value>, HttpError> {
+    st.service.check_ip(ip)?;
+    let s = st.service.login_finish(&body.challenge_id, &body.credential).await?;
+    Ok(Json(session_body(&s)))
+}
+
+async fn token(
+    State(st): State<AuthState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(body): JsonBody<TokenBody>,
+) -> Result<Json<Value>, HttpError> {
+    st.service.check_ip(ip)?;
+    let audience = body
+        .audience
+        .clone()
+        .unwrap_or_else(|| st.service.audience().to_string());
+    let t = st.service.refresh(&body.refresh_token, Some(&audience)).await?;
+    Ok(Json(json!({
+        "accessToken": t.access_token.token,
+        "tokenType": "Bearer",
+        "expiresIn": t.access_token.expires_in,
+        "audience": audience,
+        "refreshToken": t.refresh_token,
+    })))
+}
+
+async fn logout(
+    State(st): State<AuthState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(body): JsonBody<TokenBody>,
+) -> Result<Response, HttpError> {
+    st.service.check_ip(ip)?;
+    st.service.logout(&body.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Decodes an optional `privateData` value (tagged or plain base64url).
+pub(crate) fn decode_private_data(v: Option<&Value>) -> Result<Option<Vec<u8>>, HttpError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => decode_value(v).map(Some).ok_or_else(|| {
+            HttpError(crate::error::AuthError::bad_request(
+                "malformed_private_data",
+                "`privateData` is not base64url",
+            ))
+        }),
+    }
+}
