@@ -347,8 +347,8 @@ impl StorageService {
     pub async fn sync(&self, owner: &Owner, since: Option<&str>, limit: Option<u32>) -> Result<SyncPage, StorageError> {
         self.limits(owner).await?;
         let cfg = &self.inner.cfg;
-        let mut since = match since.filter(|c| !c.is_empty()) {
-            None => 0,
+        let (mut since, mut mark) = match since.filter(|c| !c.is_empty()) {
+            None => (0, 0),
             Some(c) => decode_sync_cursor(c)?,
         };
         let limit = effective_limit(limit, cfg.sync_limit_default, cfg.sync_limit_max)?;
@@ -368,9 +368,12 @@ impl StorageService {
             };
             // Read after the changes: a purge that removed a tombstone this page should have carried is visible.
             let (head, purged) = store.blob_seq_marks(owner.key()).await?;
-            if since > 0 && (since < purged || since > head) {
+            // A device is behind a purge when its position is below the newest purged tombstone, unless its cursor
+            // already accounts for that purge (it is paging through a reset that started after it).
+            let behind_purge = since < purged && mark < purged;
+            if since > 0 && (behind_purge || since > head) {
                 reset_required = true;
-                since = 0;
+                (since, mark) = (0, 0);
                 continue;
             }
             let cutoff = self.tombstone_cutoff();
@@ -380,7 +383,8 @@ impl StorageService {
             let cursor_seq = changes.last().map_or(since, |c| c.seq);
             return Ok(SyncPage {
                 has_more: metas.len() > take,
-                cursor: encode_cursor(CURSOR_SYNC, &cursor_seq.to_be_bytes()),
+                // The device is now consistent with every purge up to `purged`.
+                cursor: encode_sync_cursor(cursor_seq, purged.max(mark)),
                 reset_required,
                 changes: changes
                     .into_iter()
@@ -672,11 +676,23 @@ fn decode_cursor(kind: u8, cursor: &str) -> Option<Vec<u8>> {
     }
 }
 
-fn decode_sync_cursor(cursor: &str) -> Result<i64, StorageError> {
+/// A sync cursor: the last sequence number the device has and the purge mark it is consistent with.
+fn encode_sync_cursor(seq: i64, purge_mark: i64) -> String {
+    let mut body = [0u8; 16];
+    body[..8].copy_from_slice(&seq.to_be_bytes());
+    body[8..].copy_from_slice(&purge_mark.to_be_bytes());
+    encode_cursor(CURSOR_SYNC, &body)
+}
+
+fn decode_sync_cursor(cursor: &str) -> Result<(i64, i64), StorageError> {
     decode_cursor(CURSOR_SYNC, cursor)
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map(i64::from_be_bytes)
-        .filter(|s| *s >= 0)
+        .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
+        .map(|b| {
+            let (seq, mark) = b.split_at(8);
+            let n = |x: &[u8]| i64::from_be_bytes(x.try_into().unwrap_or_default());
+            (n(seq), n(mark))
+        })
+        .filter(|(seq, mark)| *seq >= 0 && *mark >= 0)
         .ok_or_else(|| StorageError::BadRequest("malformed sync cursor".into()))
 }
 
@@ -703,8 +719,8 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let c = encode_cursor(CURSOR_SYNC, &42i64.to_be_bytes());
-        assert_eq!(decode_sync_cursor(&c).unwrap(), 42);
+        let c = encode_sync_cursor(42, 7);
+        assert_eq!(decode_sync_cursor(&c).unwrap(), (42, 7));
         assert!(decode_list_cursor(&c).is_err(), "a sync cursor is not a list cursor");
         let l = encode_cursor(CURSOR_LIST, b"abc");
         assert_eq!(decode_list_cursor(&l).unwrap(), "abc");
@@ -712,7 +728,7 @@ mod tests {
         for bad in ["!!!", "AQ", "zzzzzzzzzzzzzzzz", &"A".repeat(300)] {
             assert!(decode_sync_cursor(bad).is_err(), "{bad}");
         }
-        let negative = encode_cursor(CURSOR_SYNC, &(-1i64).to_be_bytes());
+        let negative = encode_sync_cursor(-1, 0);
         assert!(decode_sync_cursor(&negative).is_err());
     }
 
