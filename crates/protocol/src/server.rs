@@ -1,0 +1,215 @@
+//! Frames the engine sends. Every frame carries `timestamp` (added by [`ServerFrame`]).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::codes::ErrorCode;
+
+/// The engine's capabilities, sorted (reported in `handshake_complete`).
+pub fn capabilities() -> Vec<String> {
+    vec!["oid4vci".into(), "oid4vp".into(), "vctm".into()]
+}
+
+/// A server message plus its `timestamp`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerFrame {
+    /// The message.
+    #[serde(flatten)]
+    pub message: ServerMessage,
+    /// RFC 3339 UTC.
+    pub timestamp: String,
+}
+
+impl ServerFrame {
+    /// Stamps `message` with the current time.
+    pub fn now(message: ServerMessage) -> Self {
+        ServerFrame {
+            message,
+            timestamp: crate::time::rfc3339_now(),
+        }
+    }
+
+    /// The JSON text of the frame.
+    pub fn to_json(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// `{code, message, details?}` as used inside `flow_error.error` and `error.error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable; never contains secrets.
+    pub message: String,
+    /// Extra structured data (`{"error":"invalid_grant"}`, `{"transaction_id":...}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+/// `sign_request.action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignAction {
+    /// OID4VCI proof of possession.
+    GenerateProof,
+    /// OID4VP presentation.
+    SignPresentation,
+}
+
+/// One issued credential in `flow_complete.credentials`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuedCredential {
+    /// `dc+sd-jwt`, `vc+sd-jwt`, `mso_mdoc`, `jwt_vc_json` (as the metadata names it).
+    pub format: String,
+    /// The credential as the issuer returned it.
+    pub credential: Value,
+    /// SD-JWT VC type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vct: Option<String>,
+    /// Type metadata from the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_metadata: Option<Value>,
+    /// For `credential_notification`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_id: Option<String>,
+}
+
+/// `flow_complete`: one struct for every protocol (absent members are omitted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct FlowComplete {
+    pub flow_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Vec<IssuedCredential>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_credential_configuration_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jwk: Option<Value>,
+    /// OID4VP: where the verifier sends the user next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// VCTM result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_metadata: Option<Value>,
+}
+
+/// A top-level `error` (outside any flow): `code`/`message` twice, as the web client reads both places.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopLevelError {
+    /// Code.
+    pub code: ErrorCode,
+    /// Message.
+    pub message: String,
+    /// Same code and message.
+    pub error: ErrorBody,
+}
+
+/// Every server message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum ServerMessage {
+    HandshakeComplete {
+        session_id: String,
+        capabilities: Vec<String>,
+        features: Vec<String>,
+    },
+    FlowProgress {
+        flow_id: String,
+        step: String,
+        #[serde(default)]
+        payload: Value,
+    },
+    SignRequest {
+        flow_id: String,
+        message_id: String,
+        action: SignAction,
+        params: Value,
+    },
+    MatchRequest {
+        flow_id: String,
+        message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dcql_query: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        presentation_definition: Option<Value>,
+    },
+    FlowComplete(FlowComplete),
+    FlowError {
+        flow_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        error: ErrorBody,
+    },
+    NotificationAck {
+        flow_id: String,
+        notification_id: String,
+        /// `forwarded` or `rejected`.
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorBody>,
+    },
+    Error(TopLevelError),
+}
+
+impl ServerMessage {
+    /// A top-level `error`.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ServerMessage::Error(TopLevelError {
+            code,
+            message: message.clone(),
+            error: ErrorBody {
+                code,
+                message,
+                details: None,
+            },
+        })
+    }
+
+    /// A `flow_error`.
+    pub fn flow_error(flow_id: &str, step: Option<&str>, code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMessage::FlowError {
+            flow_id: flow_id.to_string(),
+            step: step.map(str::to_string),
+            error: ErrorBody {
+                code,
+                message: message.into(),
+                details: None,
+            },
+        }
+    }
+
+    /// A `flow_progress`.
+    pub fn progress(flow_id: &str, step: &str, payload: Value) -> Self {
+        ServerMessage::FlowProgress {
+            flow_id: flow_id.to_string(),
+            step: step.to_string(),
+            payload,
+        }
+    }
+
+    /// The flow this message is about.
+    pub fn flow_id(&self) -> Option<&str> {
+        match self {
+            ServerMessage::HandshakeComplete { .. } | ServerMessage::Error(_) => None,
+            ServerMessage::FlowProgress { flow_id, .. }
+            | ServerMessage::SignRequest { flow_id, .. }
+            | ServerMessage::MatchRequest { flow_id, .. }
+            | ServerMessage::FlowError { flow_id, .. }
+            | ServerMessage::NotificationAck { flow_id, .. } => Some(flow_id),
+            ServerMessage::FlowComplete(c) => Some(&c.flow_id),
+        }
+    }
+
+    /// Whether this message ends its flow.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, ServerMessage::FlowComplete(_) | ServerMessage::FlowError { .. })
+    }
+}
