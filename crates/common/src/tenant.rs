@@ -88,6 +88,18 @@ pub fn resolve_tenant_id<'a>(token_tenant: Option<&'a str>, header: Option<&'a s
         .unwrap_or(DEFAULT_TENANT)
 }
 
+/// The trust client's view of a tenant: its own PDP (an unparsable URL counts as none, so the global PDP or
+/// "unknown" applies rather than an error) and verdict lifetime.
+impl Tenant {
+    pub fn trust_settings(&self) -> walletd_trust::TenantTrust {
+        walletd_trust::TenantTrust {
+            tenant_id: self.id.clone(),
+            pdp_url: self.trust_config.pdp_url.as_deref().and_then(|u| url::Url::parse(u).ok()),
+            cache_ttl: self.trust_config.trust_ttl.map(std::time::Duration::from_secs),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

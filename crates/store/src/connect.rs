@@ -141,15 +141,12 @@ fn sqlite_url(raw: &str, read_only: bool) -> Result<String, StoreError> {
     if path.is_empty() {
         return Err(StoreError::Config("the SQLite URL names no file".into()));
     }
-    if !read_only && path != ":memory:" {
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Config(format!("cannot create the SQLite directory {}: {e}", dir.display()))
-            })?;
-        }
+    if !read_only
+        && path != ":memory:"
+        && let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Config(format!("cannot create the SQLite directory {}: {e}", dir.display())))?;
     }
     if rest.contains("mode=") {
         return Ok(raw.to_string());

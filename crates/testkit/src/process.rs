@@ -203,6 +203,29 @@ impl Walletd {
         }
     }
 
+    /// An access token for `user` in `tenant`, signed with this process's own auth key (`<data_dir>/signing-key.pem`,
+    /// present when the auth role runs), exactly as the auth role would issue it.
+    pub fn token_for(&self, user: &str, tenant: &str) -> String {
+        self.token_with(serde_json::json!({"sub": user, "tenant_id": tenant}))
+    }
+
+    /// A token with the standard claims (`iss`, `aud` = `walletd`, `iat`, `exp` in 5 min) overlaid by `claims`.
+    pub fn token_with(&self, claims: serde_json::Value) -> String {
+        let key = walletd_common::keys::SigningKey::load_or_generate(&self.dir.path().join("signing-key.pem"))
+            .expect("the auth role's signing key");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut full = serde_json::json!({"iss": "walletd", "aud": "walletd", "iat": now, "exp": now + 300});
+        if let (Some(base), Some(extra)) = (full.as_object_mut(), claims.as_object()) {
+            for (k, v) in extra {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+        key.sign(&full).expect("sign")
+    }
+
     /// Every line written so far to stdout and stderr.
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -1,1 +1,121 @@
-fn main() {}
+//! Start-up time of `walletd --mode=all` until ready, with an existing SQLite file and signing key.
+//!
+//! Run: `cargo bench -p walletd --bench startup` (optional argument: number of runs, default 20).
+//! Each run spawns the release binary, waits for its `started` log line (every listener bound, migrations checked,
+//! key loaded), then for a 200 from `/readyz` (database answered), then stops it with SIGTERM. The first run
+//! creates the database and key and is reported apart ("cold").
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Sample {
+    started: Duration,
+    ready: Duration,
+}
+
+fn main() {
+    let runs: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(20)
+        .clamp(1, 1000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cold = run_once(dir.path());
+    let mut samples: Vec<Sample> = (0..runs).map(|_| run_once(dir.path())).collect();
+
+    println!("walletd --mode=all start-up (SQLite, release build), {runs} warm runs");
+    println!(
+        "cold (creates DB + key): started {:.1} ms, ready {:.1} ms",
+        ms(cold.started),
+        ms(cold.ready)
+    );
+    samples.sort_by_key(|s| s.ready);
+    let ready: Vec<Duration> = samples.iter().map(|s| s.ready).collect();
+    let mut started: Vec<Duration> = samples.iter().map(|s| s.started).collect();
+    started.sort();
+    println!(
+        "started line: min {:.1} ms, median {:.1} ms, p95 {:.1} ms",
+        ms(started[0]),
+        ms(pct(&started, 50)),
+        ms(pct(&started, 95))
+    );
+    println!(
+        "ready (/readyz 200): min {:.1} ms, median {:.1} ms, p95 {:.1} ms, max {:.1} ms (target < 300 ms)",
+        ms(ready[0]),
+        ms(pct(&ready, 50)),
+        ms(pct(&ready, 95)),
+        ms(ready[ready.len() - 1])
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn pct(sorted: &[Duration], p: usize) -> Duration {
+    sorted[((sorted.len() - 1) * p) / 100]
+}
+
+fn run_once(dir: &std::path::Path) -> Sample {
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_walletd"))
+        .arg("--mode=all")
+        .current_dir(dir)
+        .env("WALLET_SERVER__HTTP_PORT", "0")
+        .env("WALLET_SERVER__WS_PORT", "0")
+        .env("WALLET_SERVER__ADMIN_PORT", "0")
+        .env("WALLET_LOGGING__LEVEL", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn walletd");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("walletd exited before starting").expect("read log");
+        let v: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        if v["message"] == "started" {
+            break v["http"].as_str().expect("http address").to_string();
+        }
+    };
+    let started = t0.elapsed();
+    while !ready(&addr) {
+        assert!(t0.elapsed() < Duration::from_secs(30), "not ready within 30 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let ready_at = t0.elapsed();
+    stop(&mut child);
+    // Drain the rest of the log so the child never blocks on a full pipe.
+    for _ in lines {}
+    Sample {
+        started,
+        ready: ready_at,
+    }
+}
+
+fn ready(addr: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}
+
+fn stop(child: &mut Child) {
+    // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let _ = child.wait();
+}

@@ -9,7 +9,9 @@ use axum::Router;
 use axum::routing::get;
 use walletd_auth::KeyRing;
 use walletd_common::config::{Config, ConfigError};
-use walletd_common::http::{self, HealthState, Readiness, StatusInfo};
+use walletd_common::http::{self, Authenticator, HealthState, Readiness, StatusInfo};
+use walletd_egress::EgressClient;
+use walletd_trust::TrustClient;
 use walletd_common::jwt::JwtValidator;
 use walletd_common::{Role, RoleSet};
 use walletd_store::Store;
@@ -187,6 +189,28 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     routes = routes.merge(engine_routes.clone());
     // -- registry --
     // -- backend --
+    if roles.contains(Role::Backend)
+        && let Some(store) = &store
+    {
+        let auth = Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone(), "backend".into()]);
+        let trust = TrustClient::new(cfg.trust.clone()).context("invalid trust configuration")?;
+        let egress = EgressClient::new(cfg.egress.clone()).context("invalid egress configuration")?;
+        routes = routes
+            .merge(walletd_backend::trust_routes(walletd_backend::TrustRoutesState {
+                store: store.clone(),
+                trust,
+                auth: auth.clone(),
+            }))
+            .merge(walletd_backend::proxy_routes(walletd_backend::ProxyState {
+                enabled: cfg.features.legacy_proxy,
+                max_response_bytes: cfg.features.legacy_proxy_max_response_bytes,
+                egress,
+                auth,
+            }));
+        if cfg.features.legacy_proxy {
+            capabilities.insert("proxy".into());
+        }
+    }
     // -- end of role routes --
 
     let metrics = walletd_common::telemetry::metrics_handle();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use walletd_egress::EgressConfig;
-// INTEGRATE: pub use walletd_trust::TrustConfig;
+pub use walletd_trust::TrustConfig;
 
 use crate::roles::RoleSet;
 
@@ -43,7 +43,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub tenants: TenantsConfig,
     pub registry: RegistryConfig,
-    // INTEGRATE: pub trust: TrustConfig,
+    pub trust: TrustConfig,
     pub egress: EgressConfig,
     /// The design document's older name for part of `egress`; `ssrf.blocked_cidrs` is merged into
     /// `egress.blocked_cidrs` at load time.
@@ -376,6 +376,44 @@ pub struct EngineConfig {
     pub max_flows_per_session: usize,
     /// WebSocket connections per process; more are refused with 503 at upgrade.
     pub max_connections: usize,
+    /// How long a new socket may take to send its handshake frame.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// Interval of the server's WebSocket pings.
+    #[serde(with = "humantime_serde")]
+    pub ping_interval: Duration,
+    /// A socket from which nothing (frame or pong) arrives for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
+    /// Longest a whole flow may run.
+    #[serde(with = "humantime_serde")]
+    pub flow_timeout: Duration,
+    /// Longest wait for a user action (PIN, selection, consent, authorization code).
+    #[serde(with = "humantime_serde")]
+    pub user_action_timeout: Duration,
+    /// Longest wait for a `sign_response`.
+    #[serde(with = "humantime_serde")]
+    pub sign_timeout: Duration,
+    /// Longest wait for a client-mediated `trust_result`.
+    #[serde(with = "humantime_serde")]
+    pub trust_timeout: Duration,
+    /// Total deadline of each outbound request to an issuer or verifier (kept under the web client's 60 s).
+    #[serde(with = "humantime_serde")]
+    pub outbound_timeout: Duration,
+    /// How long a web-profile client's deferred issuance is polled before the flow ends with `CREDENTIAL_ERROR`.
+    #[serde(with = "humantime_serde")]
+    pub web_deferred_window: Duration,
+    /// How long what a `credential_notification` needs is kept in memory after `flow_complete`.
+    #[serde(with = "humantime_serde")]
+    pub notification_ttl: Duration,
+    /// Frames queued for one flow before further frames for it are refused with `TOO_MANY_REQUESTS`.
+    pub flow_inbox_frames: usize,
+    /// Frames that arrive before the handshake and are buffered until it is verified; more close the socket.
+    pub max_buffered_frames: usize,
+    /// WebSocket read buffer per socket (bytes); small keeps idle sockets cheap, frames grow it as needed.
+    pub ws_read_buffer_bytes: usize,
+    /// WebSocket write buffer per socket (bytes).
+    pub ws_write_buffer_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -385,6 +423,20 @@ impl Default for EngineConfig {
             max_handshake_bytes: 64 * 1024,
             max_flows_per_session: 8,
             max_connections: 100_000,
+            handshake_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+            flow_timeout: Duration::from_secs(10 * 60),
+            user_action_timeout: Duration::from_secs(5 * 60),
+            sign_timeout: Duration::from_secs(60),
+            trust_timeout: Duration::from_secs(2 * 60),
+            outbound_timeout: Duration::from_secs(15),
+            web_deferred_window: Duration::from_secs(40),
+            notification_ttl: Duration::from_secs(5 * 60),
+            flow_inbox_frames: 16,
+            max_buffered_frames: 16,
+            ws_read_buffer_bytes: 4 * 1024,
+            ws_write_buffer_bytes: 4 * 1024,
         }
     }
 }
@@ -433,13 +485,25 @@ impl Default for StorageConfig {
 }
 
 /// Compatibility features that are off by default.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeaturesConfig {
     /// The v1 open proxy `POST /proxy` (egress-guarded). Being eliminated; off by default.
     pub legacy_proxy: bool,
+    /// Largest upstream response body the legacy proxy relays.
+    pub legacy_proxy_max_response_bytes: usize,
     /// Server-side credential records `/storage/vc*`, `/storage/vp`. Off by default.
     pub legacy_credential_records: bool,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        FeaturesConfig {
+            legacy_proxy: false,
+            legacy_proxy_max_response_bytes: 4 * 1024 * 1024,
+            legacy_credential_records: false,
+        }
+    }
 }
 
 /// Log output.
