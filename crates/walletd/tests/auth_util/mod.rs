@@ -325,3 +325,34 @@ pub fn tagged_bytes(v: &Value) -> Vec<u8> {
             .unwrap_or_else(|| panic!("not a tagged binary: {v}")),
     )
 }
+
+/// Rewrites the authenticator data inside a tagged `attestationObject` (attestation `none` carries no signature
+/// over it, so the server's own checks are what must catch the change).
+pub fn tamper_attestation(credential: &mut Value, mut edit: impl FnMut(&mut Vec<u8>)) {
+    let bytes = tagged_bytes(&credential["response"]["attestationObject"]);
+    let mut value: ciborium::Value = ciborium::de::from_reader(bytes.as_slice()).unwrap();
+    let map = value.as_map_mut().unwrap();
+    for (k, v) in map.iter_mut() {
+        if k.as_text() == Some("authData")
+            && let ciborium::Value::Bytes(b) = v
+        {
+            edit(b);
+        }
+    }
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&value, &mut out).unwrap();
+    credential["response"]["attestationObject"] = json!({"$b64u": b64u(&out)});
+}
+
+/// Rewrites a tagged binary field of a credential (`/response/authenticatorData`, `/rawId`, ...).
+pub fn tamper_field(credential: &mut Value, pointer: &str, edit: impl FnOnce(&mut Vec<u8>)) {
+    let mut bytes = tagged_bytes(credential.pointer(pointer).unwrap());
+    edit(&mut bytes);
+    *credential.pointer_mut(pointer).unwrap() = json!({"$b64u": b64u(&bytes)});
+}
+
+/// The claims of a JWT (not verified).
+pub fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&unb64u(payload)).unwrap()
+}
