@@ -70,7 +70,7 @@ impl RelyingParty {
             AttestationPolicy::None => AttestationConveyancePreference::None,
             AttestationPolicy::Direct => AttestationConveyancePreference::Direct,
         };
-        let exclude: Vec<CredentialID> = exclude.into_iter().map(CredentialID::from).collect();
+        let exclude: Vec<CredentialID> = exclude;
         let (ccr, state) = quiet(|| {
             let builder = self
                 .core
