@@ -26,7 +26,10 @@ pub const PRIVATE_DATA_ETAG: &str = "x-private-data-etag";
 /// The compat router: private data always; the legacy records answer 404 unless `legacy_credential_records`.
 pub fn compat_routes(service: StorageService, auth: Authenticator, legacy_credential_records: bool) -> Router {
     Router::new()
-        .route("/user/session/private-data", get(get_private_data).post(post_private_data))
+        .route(
+            "/user/session/private-data",
+            get(get_private_data).post(post_private_data),
+        )
         .route("/storage/vc", get(vc_list).post(vc_store))
         .route("/storage/vc/update", post(vc_update))
         .route("/storage/vc/{credential_identifier}", get(vc_get).delete(vc_delete))
@@ -99,19 +102,18 @@ fn private_data_body(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     b64u_decode(text, "the private data")
 }
 
-async fn post_private_data(
-    State(s): State<StorageState>,
-    user: AuthUser,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn post_private_data(State(s): State<StorageState>, user: AuthUser, headers: HeaderMap, body: Bytes) -> Response {
     let parsed = header_str(&headers, "x-private-data-if-match")
         .and_then(|m| Ok((m.map(str::to_string), private_data_body(&body)?)));
     let (if_match, bytes) = match parsed {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    match s.service.put_private_data(&owner(&user), bytes, if_match.as_deref()).await {
+    match s
+        .service
+        .put_private_data(&owner(&user), bytes, if_match.as_deref())
+        .await
+    {
         Ok(etag) => {
             let mut r = StatusCode::NO_CONTENT.into_response();
             set_header(r.headers_mut(), PRIVATE_DATA_ETAG, &etag);

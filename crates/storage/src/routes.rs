@@ -107,7 +107,10 @@ async fn get_one(
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
+        });
     let mut r = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -129,15 +132,10 @@ fn precondition(headers: &HeaderMap, allow_absent: bool) -> Result<Precondition,
     let if_match = header_str(headers, "if-match")?.map(str::trim);
     let if_none = header_str(headers, "if-none-match")?.map(str::trim);
     match (if_match, if_none) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "send either If-Match or If-None-Match, not both",
-        )),
+        (Some(_), Some(_)) => Err(ApiError::bad_request("send either If-Match or If-None-Match, not both")),
         (Some("*"), None) => Ok(Precondition::Exists),
         (Some(tag), None) => {
-            let inner = tag
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .unwrap_or(tag);
+            let inner = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(tag);
             inner
                 .parse::<i64>()
                 .ok()

@@ -212,7 +212,10 @@ impl StorageService {
         if tenant.as_ref().is_some_and(|t| !t.enabled) {
             return Err(StorageError::TenantDisabled);
         }
-        let over = tenant.as_ref().and_then(|t| t.storage_quota.clone()).unwrap_or_default();
+        let over = tenant
+            .as_ref()
+            .and_then(|t| t.storage_quota.clone())
+            .unwrap_or_default();
         let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         Ok(Limits {
             max_blob_bytes: over.max_blob_bytes.unwrap_or(cfg.max_blob_bytes),
@@ -421,10 +424,12 @@ impl StorageService {
     /// The current quoted etag of the keystore, without reading its bytes (for 304 answers).
     pub async fn private_data_etag(&self, owner: &Owner) -> Result<String, StorageError> {
         self.limits(owner).await?;
-        Ok(match self.inner.store.blob_get(owner.key(), KEYSTORE_ID, false).await? {
-            Some(rec) => quote(&rec.digest),
-            None => quote(&digest(&[])),
-        })
+        Ok(
+            match self.inner.store.blob_get(owner.key(), KEYSTORE_ID, false).await? {
+                Some(rec) => quote(&rec.digest),
+                None => quote(&digest(&[])),
+            },
+        )
     }
 
     /// Atomic replace; `if_match` = the client's X-Private-Data-If-Match (a quoted etag); mismatch ->
@@ -505,7 +510,9 @@ impl StorageService {
     ) -> Result<(), StorageError> {
         let limits = self.limits(owner).await?;
         if record_id.is_empty() || record_id.len() > 1024 {
-            return Err(StorageError::BadRequest("the record identifier must be 1..1024 bytes".into()));
+            return Err(StorageError::BadRequest(
+                "the record identifier must be 1..1024 bytes".into(),
+            ));
         }
         let text = body.to_string();
         check_size(text.len(), limits.max_blob_bytes)?;
@@ -517,7 +524,12 @@ impl StorageService {
     }
 
     /// One legacy record.
-    pub async fn legacy_get(&self, owner: &Owner, kind: &str, record_id: &str) -> Result<serde_json::Value, StorageError> {
+    pub async fn legacy_get(
+        &self,
+        owner: &Owner,
+        kind: &str,
+        record_id: &str,
+    ) -> Result<serde_json::Value, StorageError> {
         self.limits(owner).await?;
         let text = self
             .inner

@@ -31,25 +31,49 @@ async fn crud_and_versions(db: TestDatabase) {
     let s = service(&db).await;
     let o = alice();
     let w = s
-        .put(&o, "c1", b"one".to_vec(), Some("application/jwt".into()), Precondition::None)
+        .put(
+            &o,
+            "c1",
+            b"one".to_vec(),
+            Some("application/jwt".into()),
+            Precondition::None,
+        )
         .await
         .unwrap();
     assert_eq!((w.version, w.created), (1, true));
-    let w = s.put(&o, "c1", b"two".to_vec(), None, Precondition::None).await.unwrap();
+    let w = s
+        .put(&o, "c1", b"two".to_vec(), None, Precondition::None)
+        .await
+        .unwrap();
     assert_eq!((w.version, w.created), (2, false));
     let b = s.get(&o, "c1").await.unwrap();
     assert_eq!((b.version, b.data.as_deref(), b.size), (2, Some(&b"two"[..]), 3));
     assert_eq!(b.content_type, None, "a replace without content_type clears it");
 
     // Compare-and-swap.
-    let err = s.put(&o, "c1", b"x".to_vec(), None, Precondition::Version(1)).await.unwrap_err();
-    assert!(matches!(err, StorageError::VersionMismatch { current_version: 2 }), "{err:?}");
+    let err = s
+        .put(&o, "c1", b"x".to_vec(), None, Precondition::Version(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StorageError::VersionMismatch { current_version: 2 }),
+        "{err:?}"
+    );
     assert_eq!(
-        s.put(&o, "c1", b"three".to_vec(), None, Precondition::Version(2)).await.unwrap().version,
+        s.put(&o, "c1", b"three".to_vec(), None, Precondition::Version(2))
+            .await
+            .unwrap()
+            .version,
         3
     );
-    let err = s.put(&o, "c1", b"x".to_vec(), None, Precondition::Absent).await.unwrap_err();
-    assert!(matches!(err, StorageError::VersionMismatch { current_version: 3 }), "{err:?}");
+    let err = s
+        .put(&o, "c1", b"x".to_vec(), None, Precondition::Absent)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StorageError::VersionMismatch { current_version: 3 }),
+        "{err:?}"
+    );
     assert!(matches!(
         s.put(&o, "nope", b"x".to_vec(), None, Precondition::Version(1)).await,
         Err(StorageError::NotFound)
@@ -68,7 +92,10 @@ async fn crud_and_versions(db: TestDatabase) {
     assert!(matches!(s.get(&o, "c1").await, Err(StorageError::NotFound)));
     assert!(matches!(s.delete(&o, "c1", None).await, Err(StorageError::NotFound)));
     // Re-creating after a delete is a create (201) and never reuses a version (no ABA on If-Match).
-    let w = s.put(&o, "c1", b"again".to_vec(), None, Precondition::Absent).await.unwrap();
+    let w = s
+        .put(&o, "c1", b"again".to_vec(), None, Precondition::Absent)
+        .await
+        .unwrap();
     assert_eq!((w.version, w.created), (5, true));
 
     // Bad ids never reach the database.
@@ -109,7 +136,10 @@ async fn listing_pages(db: TestDatabase) {
         s.list(&o, Some("garbage!"), None, false).await,
         Err(StorageError::BadRequest(_))
     ));
-    assert!(matches!(s.list(&o, None, Some(0), false).await, Err(StorageError::BadRequest(_))));
+    assert!(matches!(
+        s.list(&o, None, Some(0), false).await,
+        Err(StorageError::BadRequest(_))
+    ));
 }
 
 async fn sync_feed_with_tombstones(db: TestDatabase) {
@@ -117,7 +147,9 @@ async fn sync_feed_with_tombstones(db: TestDatabase) {
     let o = alice();
     // Device A writes three blobs and deletes one.
     for id in ["a", "b", "c"] {
-        s.put(&o, id, id.as_bytes().to_vec(), None, Precondition::None).await.unwrap();
+        s.put(&o, id, id.as_bytes().to_vec(), None, Precondition::None)
+            .await
+            .unwrap();
     }
     s.delete(&o, "b", None).await.unwrap();
     // Device B syncs from scratch: the live set plus the tombstone.
@@ -153,7 +185,10 @@ async fn sync_feed_with_tombstones(db: TestDatabase) {
         }
     }
     assert_eq!(all, ["c", "b", "d", "a"], "latest change per blob, ordered by sequence");
-    assert!(matches!(s.sync(&o, Some("%%%"), None).await, Err(StorageError::BadRequest(_))));
+    assert!(matches!(
+        s.sync(&o, Some("%%%"), None).await,
+        Err(StorageError::BadRequest(_))
+    ));
 }
 
 async fn expired_tombstones_force_a_reset(db: TestDatabase) {
@@ -163,13 +198,19 @@ async fn expired_tombstones_force_a_reset(db: TestDatabase) {
     };
     let (_, s) = service_with(&db, cfg).await;
     let o = alice();
-    s.put(&o, "keep", b"k".to_vec(), None, Precondition::None).await.unwrap();
+    s.put(&o, "keep", b"k".to_vec(), None, Precondition::None)
+        .await
+        .unwrap();
     let early = s.sync(&o, None, None).await.unwrap().cursor;
-    s.put(&o, "gone", b"g".to_vec(), None, Precondition::None).await.unwrap();
+    s.put(&o, "gone", b"g".to_vec(), None, Precondition::None)
+        .await
+        .unwrap();
     s.delete(&o, "gone", None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(s.purge_expired_tombstones().await.unwrap(), 1);
-    s.put(&o, "keep2", b"k2".to_vec(), None, Precondition::None).await.unwrap();
+    s.put(&o, "keep2", b"k2".to_vec(), None, Precondition::None)
+        .await
+        .unwrap();
     let page = s.sync(&o, Some(&early), Some(1)).await.unwrap();
     assert!(page.reset_required, "the cursor predates a purged tombstone");
     let ids: Vec<&str> = page.changes.iter().map(|c| c.id.as_str()).collect();
@@ -193,17 +234,28 @@ async fn private_data_is_the_keystore_blob(db: TestDatabase) {
     assert!(empty.bytes.is_empty());
     assert_eq!(empty.etag, format!("\"{}\"", digest(b"")));
     // The etag of "nothing" lets the first write through; a wrong one does not.
-    let err = s.put_private_data(&o, b"ks1".to_vec(), Some("\"nope\"")).await.unwrap_err();
+    let err = s
+        .put_private_data(&o, b"ks1".to_vec(), Some("\"nope\""))
+        .await
+        .unwrap_err();
     assert!(matches!(&err, StorageError::PreconditionFailed { current_etag } if *current_etag == empty.etag));
-    let e1 = s.put_private_data(&o, b"ks1".to_vec(), Some(&empty.etag)).await.unwrap();
+    let e1 = s
+        .put_private_data(&o, b"ks1".to_vec(), Some(&empty.etag))
+        .await
+        .unwrap();
     assert_eq!(e1, format!("\"{}\"", digest(b"ks1")));
-    let err = s.put_private_data(&o, b"ks2".to_vec(), Some(&empty.etag)).await.unwrap_err();
+    let err = s
+        .put_private_data(&o, b"ks2".to_vec(), Some(&empty.etag))
+        .await
+        .unwrap_err();
     assert!(matches!(&err, StorageError::PreconditionFailed { current_etag } if *current_etag == e1));
     let e2 = s.put_private_data(&o, b"ks2".to_vec(), Some(&e1)).await.unwrap();
     // The same bytes and versions through the service API.
     let blob = s.get(&o, "keystore").await.unwrap();
     assert_eq!((blob.version, blob.data.as_deref()), (2, Some(&b"ks2"[..])));
-    s.put(&o, "keystore", b"ks3".to_vec(), None, Precondition::Version(2)).await.unwrap();
+    s.put(&o, "keystore", b"ks3".to_vec(), None, Precondition::Version(2))
+        .await
+        .unwrap();
     let pd = s.get_private_data(&o).await.unwrap();
     assert_eq!(pd.bytes, b"ks3");
     assert!(matches!(
@@ -212,7 +264,9 @@ async fn private_data_is_the_keystore_blob(db: TestDatabase) {
     ));
     // Unconditional write, then account deletion removes everything.
     s.put_private_data(&o, b"ks4".to_vec(), None).await.unwrap();
-    s.put(&o, "other", b"o".to_vec(), None, Precondition::None).await.unwrap();
+    s.put(&o, "other", b"o".to_vec(), None, Precondition::None)
+        .await
+        .unwrap();
     s.delete_user(&o).await.unwrap();
     assert!(s.get_private_data(&o).await.unwrap().bytes.is_empty());
     assert!(s.list(&o, None, None, false).await.unwrap().items.is_empty());
@@ -235,11 +289,17 @@ async fn quotas_and_tenant_overrides(db: TestDatabase) {
     s.put(&o, "a", vec![0; 100], None, Precondition::None).await.unwrap();
     // 100 + 60 > 150 bytes.
     let err = s.put(&o, "b", vec![0; 60], None, Precondition::None).await.unwrap_err();
-    assert!(matches!(&err, StorageError::QuotaExceeded(m) if m.contains("150 bytes")), "{err:?}");
+    assert!(
+        matches!(&err, StorageError::QuotaExceeded(m) if m.contains("150 bytes")),
+        "{err:?}"
+    );
     s.put(&o, "b", vec![0; 25], None, Precondition::None).await.unwrap();
     s.put(&o, "c", vec![0; 25], None, Precondition::None).await.unwrap();
     let err = s.put(&o, "d", vec![0; 1], None, Precondition::None).await.unwrap_err();
-    assert!(matches!(&err, StorageError::QuotaExceeded(m) if m.contains("3 blobs")), "{err:?}");
+    assert!(
+        matches!(&err, StorageError::QuotaExceeded(m) if m.contains("3 blobs")),
+        "{err:?}"
+    );
     // Shrinking and replacing within the limits still works; a delete frees room.
     s.put(&o, "a", vec![0; 10], None, Precondition::None).await.unwrap();
     s.delete(&o, "c", None).await.unwrap();
@@ -254,10 +314,7 @@ async fn quotas_and_tenant_overrides(db: TestDatabase) {
     });
     store.create_tenant(&t).await.unwrap();
     let bob = Owner::new("acme", "bob");
-    assert!(matches!(
-        s.put(&bob, "a", vec![0; 140], None, Precondition::None).await,
-        Ok(_)
-    ));
+    s.put(&bob, "a", vec![0; 140], None, Precondition::None).await.unwrap();
     assert!(matches!(
         s.put(&bob, "b", vec![0; 1], None, Precondition::None).await,
         Err(StorageError::QuotaExceeded(_))
@@ -269,7 +326,9 @@ async fn owners_are_isolated(db: TestDatabase) {
     let a = alice();
     let b = Owner::new("default", "bob");
     let a_other_tenant = Owner::new("acme", "alice");
-    s.put(&a, "x", b"secret".to_vec(), None, Precondition::None).await.unwrap();
+    s.put(&a, "x", b"secret".to_vec(), None, Precondition::None)
+        .await
+        .unwrap();
     for other in [&b, &a_other_tenant] {
         assert!(matches!(s.get(other, "x").await, Err(StorageError::NotFound)));
         assert!(matches!(s.delete(other, "x", None).await, Err(StorageError::NotFound)));
@@ -294,8 +353,14 @@ async fn concurrent_cas_has_one_winner_per_version(db: TestDatabase) {
             .map(|w| {
                 let (s, o) = (s.clone(), o.clone());
                 tokio::spawn(async move {
-                    s.put(&o, "hot", format!("{round}-{w}").into_bytes(), None, Precondition::Version(round))
-                        .await
+                    s.put(
+                        &o,
+                        "hot",
+                        format!("{round}-{w}").into_bytes(),
+                        None,
+                        Precondition::Version(round),
+                    )
+                    .await
                 })
             })
             .collect();
@@ -324,9 +389,15 @@ async fn concurrent_writes_get_distinct_sequence_numbers(db: TestDatabase) {
             let (s, o) = (s.clone(), o.clone());
             tokio::spawn(async move {
                 for j in 0..3 {
-                    s.put(&o, &format!("b{i}"), format!("{i}-{j}").into_bytes(), None, Precondition::None)
-                        .await
-                        .unwrap();
+                    s.put(
+                        &o,
+                        &format!("b{i}"),
+                        format!("{i}-{j}").into_bytes(),
+                        None,
+                        Precondition::None,
+                    )
+                    .await
+                    .unwrap();
                 }
             })
         })

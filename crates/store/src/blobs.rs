@@ -193,11 +193,7 @@ impl Store {
         let version: i64 = row.try_get(0)?;
         let prev_size: i64 = row.try_get(1)?;
         let was_deleted = row.try_get::<i64, _>(2)? != 0;
-        let (d_count, d_bytes) = if was_deleted {
-            (1, size)
-        } else {
-            (0, size - prev_size)
-        };
+        let (d_count, d_bytes) = if was_deleted { (1, size) } else { (0, size - prev_size) };
         if let Some(exceeded) = adjust_counters(&mut tx, owner, d_count, d_bytes, Some(quota)).await? {
             tx.rollback().await?;
             return Ok(exceeded);
@@ -224,7 +220,11 @@ impl Store {
             "UPDATE storage_blobs SET prev_size = size, prev_deleted = deleted, version = version + 1, seq = $4, \
              deleted = 1, data = $5, size = 0, digest = '', content_type = NULL, updated_at = $6 \
              WHERE tenant_id = $1 AND user_id = $2 AND id = $3 AND deleted = 0{} RETURNING version, prev_size",
-            if expected_version.is_some() { " AND version = $7" } else { "" }
+            if expected_version.is_some() {
+                " AND version = $7"
+            } else {
+                ""
+            }
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner.tenant_id)
@@ -244,7 +244,10 @@ impl Store {
         let prev_size: i64 = row.try_get(1)?;
         adjust_counters(&mut tx, owner, -1, -prev_size, None).await?;
         tx.commit().await?;
-        Ok(WriteOutcome::Written { version, created: false })
+        Ok(WriteOutcome::Written {
+            version,
+            created: false,
+        })
     }
 
     /// After a conditional statement matched no row: why (for the 404/412 answer). The write has already been

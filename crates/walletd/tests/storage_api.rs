@@ -110,7 +110,10 @@ async fn crud_listing_and_conditional_requests(db: TestDatabase) {
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(resp.headers()["etag"], "\"1\"");
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"id": "cred-1", "version": 1}));
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"id": "cred-1", "version": 1})
+    );
     let (st, body) = d.put("cred-1", b"sealed-2", Some(1)).await;
     assert_eq!((st, body["version"].as_i64()), (StatusCode::OK, Some(2)));
     // Raw bytes.
@@ -129,9 +132,16 @@ async fn crud_listing_and_conditional_requests(db: TestDatabase) {
     assert_eq!(resp.headers()["etag"], "\"2\"");
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let body: Value = resp.json().await.unwrap();
-    assert_eq!((body["id"].as_str(), body["version"].as_i64()), (Some("cred-1"), Some(2)));
+    assert_eq!(
+        (body["id"].as_str(), body["version"].as_i64()),
+        (Some("cred-1"), Some(2))
+    );
     assert_eq!(data_of(&body), b"sealed-2");
-    assert_eq!(body["content_type"], Value::Null, "a replace without content_type clears it");
+    assert_eq!(
+        body["content_type"],
+        Value::Null,
+        "a replace without content_type clears it"
+    );
     let resp = d
         .req(Method::GET, "/storage/credentials/cred-1")
         .header("if-none-match", "\"2\"")
@@ -151,14 +161,20 @@ async fn crud_listing_and_conditional_requests(db: TestDatabase) {
     assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
     assert_eq!(resp.headers()["etag"], "\"2\"");
     let body: Value = resp.json().await.unwrap();
-    assert_eq!((body["error"].as_str(), body["current_version"].as_i64()), (Some("precondition_failed"), Some(2)));
+    assert_eq!(
+        (body["error"].as_str(), body["current_version"].as_i64()),
+        (Some("precondition_failed"), Some(2))
+    );
     let (st, body) = send(
         d.req(Method::PUT, "/storage/credentials/cred-1")
             .header("if-none-match", "*")
             .json(&json!({"data": "AA"})),
     )
     .await;
-    assert_eq!((st, body["current_version"].as_i64()), (StatusCode::PRECONDITION_FAILED, Some(2)));
+    assert_eq!(
+        (st, body["current_version"].as_i64()),
+        (StatusCode::PRECONDITION_FAILED, Some(2))
+    );
     let (st, _) = send(
         d.req(Method::PUT, "/storage/credentials/fresh")
             .header("if-none-match", "*")
@@ -174,7 +190,11 @@ async fn crud_listing_and_conditional_requests(db: TestDatabase) {
     let mut ids = Vec::new();
     let mut cursor = String::new();
     for _ in 0..10 {
-        let q = if cursor.is_empty() { "?limit=5".to_string() } else { format!("?limit=5&cursor={cursor}") };
+        let q = if cursor.is_empty() {
+            "?limit=5".to_string()
+        } else {
+            format!("?limit=5&cursor={cursor}")
+        };
         let (st, page) = send(d.req(Method::GET, &format!("/storage/credentials{q}"))).await;
         assert_eq!(st, StatusCode::OK, "{page}");
         for it in page["items"].as_array().unwrap() {
@@ -195,9 +215,17 @@ async fn crud_listing_and_conditional_requests(db: TestDatabase) {
     assert_eq!(data_of(&page["items"][0]), b"sealed-2");
 
     // Delete honours If-Match, then the blob is gone.
-    let (st, _) = send(d.req(Method::DELETE, "/storage/credentials/cred-1").header("if-match", "\"1\"")).await;
+    let (st, _) = send(
+        d.req(Method::DELETE, "/storage/credentials/cred-1")
+            .header("if-match", "\"1\""),
+    )
+    .await;
     assert_eq!(st, StatusCode::PRECONDITION_FAILED);
-    let (st, _) = send(d.req(Method::DELETE, "/storage/credentials/cred-1").header("if-match", "\"2\"")).await;
+    let (st, _) = send(
+        d.req(Method::DELETE, "/storage/credentials/cred-1")
+            .header("if-match", "\"2\""),
+    )
+    .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, body) = d.get("cred-1").await;
     assert_eq!((st, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
@@ -206,7 +234,12 @@ async fn crud_listing_and_conditional_requests(db: TestDatabase) {
 
     // The role announces itself.
     let (_, status) = send(http_client().get(format!("{}/status", w.http_url()))).await;
-    let caps: Vec<&str> = status["capabilities"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let caps: Vec<&str> = status["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert!(caps.contains(&"storage") && caps.contains(&"private-data"), "{status}");
 }
 
@@ -217,7 +250,10 @@ async fn sync_between_devices(db: TestDatabase) {
     for id in ["x", "y", "z"] {
         assert_eq!(a.put(id, id.as_bytes(), None).await.0, StatusCode::CREATED);
     }
-    assert_eq!(send(a.req(Method::DELETE, "/storage/credentials/y")).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(a.req(Method::DELETE, "/storage/credentials/y")).await.0,
+        StatusCode::NO_CONTENT
+    );
     let page = b.sync("").await;
     let changes = page["changes"].as_array().unwrap();
     let got: BTreeMap<&str, bool> = changes
@@ -232,13 +268,21 @@ async fn sync_between_devices(db: TestDatabase) {
             assert!(c.get("data").is_none());
         }
     }
-    assert_eq!((page["has_more"].as_bool(), page["reset_required"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(
+        (page["has_more"].as_bool(), page["reset_required"].as_bool()),
+        (Some(false), Some(false))
+    );
     let cursor = page["cursor"].as_str().unwrap().to_string();
     // Only what changed since the cursor.
     a.put("x", b"x2", Some(1)).await;
     a.put("w", b"w", None).await;
     let next = b.sync(&cursor).await;
-    let ids: Vec<&str> = next["changes"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = next["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["x", "w"]);
     let last = b.sync(next["cursor"].as_str().unwrap()).await;
     assert!(last["changes"].as_array().unwrap().is_empty());
@@ -249,7 +293,11 @@ async fn list_all(d: &Dev) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut cursor = String::new();
     for _ in 0..1000 {
-        let (st, page) = send(d.req(Method::GET, &format!("/storage/credentials?include=data&cursor={cursor}"))).await;
+        let (st, page) = send(d.req(
+            Method::GET,
+            &format!("/storage/credentials?include=data&cursor={cursor}"),
+        ))
+        .await;
         assert_eq!(st, StatusCode::OK, "{page}");
         for it in page["items"].as_array().unwrap() {
             out.insert(it["id"].as_str().unwrap().to_string(), data_of(it));
@@ -298,7 +346,8 @@ async fn two_devices_writing_and_syncing_converge(db: TestDatabase) {
                 let mut cursor = String::new();
                 for i in 0..30 {
                     // Own blobs, a shared blob, and some deletes, interleaved with syncs.
-                    dev.put(&format!("d{n}-{}", i % 7), format!("{n}:{i}").as_bytes(), None).await;
+                    dev.put(&format!("d{n}-{}", i % 7), format!("{n}:{i}").as_bytes(), None)
+                        .await;
                     dev.put("shared", format!("{n}:{i}").as_bytes(), None).await;
                     if i % 5 == 4 {
                         send(dev.req(Method::DELETE, &format!("/storage/credentials/d{n}-{}", i % 3))).await;
@@ -380,7 +429,11 @@ async fn concurrent_if_match_writers(db: TestDatabase) {
     let (_, cur) = d.get("set").await;
     let marks = String::from_utf8(data_of(&cur)).unwrap();
     for n in 0..50 {
-        assert_eq!(marks.matches(&format!("[{n}]")).count(), 1, "mark {n} lost or doubled: {marks}");
+        assert_eq!(
+            marks.matches(&format!("[{n}]")).count(),
+            1,
+            "mark {n} lost or doubled: {marks}"
+        );
     }
     assert_eq!(cur["version"].as_i64(), Some(51), "one version per successful write");
 }
@@ -399,7 +452,10 @@ async fn users_and_tenants_are_isolated(db: TestDatabase) {
     for o in &others {
         assert_eq!(o.get("mine").await.0, StatusCode::NOT_FOUND);
         assert_eq!(o.put("mine", b"hijack", Some(1)).await.0, StatusCode::NOT_FOUND);
-        assert_eq!(send(o.req(Method::DELETE, "/storage/credentials/mine")).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            send(o.req(Method::DELETE, "/storage/credentials/mine")).await.0,
+            StatusCode::NOT_FOUND
+        );
         let (_, list) = send(o.req(Method::GET, "/storage/credentials")).await;
         assert_eq!(list["items"], json!([]));
         assert_eq!(o.sync("").await["changes"], json!([]));
@@ -409,7 +465,10 @@ async fn users_and_tenants_are_isolated(db: TestDatabase) {
         assert_eq!(o.put("mine", b"theirs", None).await.0, StatusCode::CREATED);
     }
     let (_, mine) = owner.get("mine").await;
-    assert_eq!((data_of(&mine), mine["version"].as_i64()), (b"private".to_vec(), Some(1)));
+    assert_eq!(
+        (data_of(&mine), mine["version"].as_i64()),
+        (b"private".to_vec(), Some(1))
+    );
     assert_eq!(owner.sync("").await["changes"].as_array().unwrap().len(), 2);
     // Without a token: 401.
     let (st, _) = send(http_client().get(format!("{}/storage/credentials", w.http_url()))).await;
@@ -422,7 +481,8 @@ async fn bad_input_is_a_clear_4xx(db: TestDatabase) {
     d.put("ok", b"fine", None).await;
     let cases: Vec<(RequestBuilder, StatusCode, &str)> = vec![
         (
-            d.req(Method::PUT, "/storage/credentials/a").json(&json!({"data": "not base64!"})),
+            d.req(Method::PUT, "/storage/credentials/a")
+                .json(&json!({"data": "not base64!"})),
             StatusCode::BAD_REQUEST,
             "malformed base64",
         ),
@@ -439,12 +499,14 @@ async fn bad_input_is_a_clear_4xx(db: TestDatabase) {
             "broken JSON",
         ),
         (
-            d.req(Method::PUT, "/storage/credentials/a").json(&json!({"data": B64.encode([0u8; 1025])})),
+            d.req(Method::PUT, "/storage/credentials/a")
+                .json(&json!({"data": B64.encode([0u8; 1025])})),
             StatusCode::PAYLOAD_TOO_LARGE,
             "oversized blob",
         ),
         (
-            d.req(Method::PUT, "/storage/credentials/a%20b").json(&json!({"data": "AA"})),
+            d.req(Method::PUT, "/storage/credentials/a%20b")
+                .json(&json!({"data": "AA"})),
             StatusCode::BAD_REQUEST,
             "bad id",
         ),
@@ -462,17 +524,39 @@ async fn bad_input_is_a_clear_4xx(db: TestDatabase) {
             "bad If-Match",
         ),
         (
-            d.req(Method::DELETE, "/storage/credentials/ok").header("if-match", "W/x"),
+            d.req(Method::DELETE, "/storage/credentials/ok")
+                .header("if-match", "W/x"),
             StatusCode::BAD_REQUEST,
             "bad If-Match on delete",
         ),
-        (d.req(Method::GET, "/storage/sync?since=%%%"), StatusCode::BAD_REQUEST, "bad cursor"),
-        (d.req(Method::GET, "/storage/sync?since=AAAA"), StatusCode::BAD_REQUEST, "short cursor"),
-        (d.req(Method::GET, "/storage/sync?limit=-1"), StatusCode::BAD_REQUEST, "bad limit"),
-        (d.req(Method::GET, "/storage/credentials?cursor=zz"), StatusCode::BAD_REQUEST, "bad list cursor"),
-        (d.req(Method::GET, "/storage/credentials?include=all"), StatusCode::BAD_REQUEST, "bad include"),
         (
-            d.req(Method::POST, "/user/session/private-data").json(&json!({"$b64u": "***"})),
+            d.req(Method::GET, "/storage/sync?since=%%%"),
+            StatusCode::BAD_REQUEST,
+            "bad cursor",
+        ),
+        (
+            d.req(Method::GET, "/storage/sync?since=AAAA"),
+            StatusCode::BAD_REQUEST,
+            "short cursor",
+        ),
+        (
+            d.req(Method::GET, "/storage/sync?limit=-1"),
+            StatusCode::BAD_REQUEST,
+            "bad limit",
+        ),
+        (
+            d.req(Method::GET, "/storage/credentials?cursor=zz"),
+            StatusCode::BAD_REQUEST,
+            "bad list cursor",
+        ),
+        (
+            d.req(Method::GET, "/storage/credentials?include=all"),
+            StatusCode::BAD_REQUEST,
+            "bad include",
+        ),
+        (
+            d.req(Method::POST, "/user/session/private-data")
+                .json(&json!({"$b64u": "***"})),
             StatusCode::BAD_REQUEST,
             "bad private data",
         ),
@@ -485,7 +569,10 @@ async fn bad_input_is_a_clear_4xx(db: TestDatabase) {
     for (req, expected, what) in cases {
         let (st, body) = send(req).await;
         assert_eq!(st, expected, "{what}: {body}");
-        assert!(body["error"].is_string() && body["message"].is_string(), "{what}: {body}");
+        assert!(
+            body["error"].is_string() && body["message"].is_string(),
+            "{what}: {body}"
+        );
     }
     // Nothing of the above changed the stored blob.
     assert_eq!(data_of(&d.get("ok").await.1), b"fine");
@@ -506,15 +593,24 @@ async fn quotas_answer_413_with_tenant_overrides(db: TestDatabase) {
 
     let d = Dev::new(&w, "default", "hank");
     for i in 0..3 {
-        assert_eq!(d.put(&format!("b{i}"), b"0123456789abcdef", None).await.0, StatusCode::CREATED);
+        assert_eq!(
+            d.put(&format!("b{i}"), b"0123456789abcdef", None).await.0,
+            StatusCode::CREATED
+        );
     }
     let (st, body) = d.put("b3", b"x", None).await;
-    assert_eq!((st, body["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("quota_exceeded")));
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("quota_exceeded"))
+    );
     assert!(body["message"].as_str().unwrap().contains("3 blobs"), "{body}");
 
     let s = Dev::new(&w, "small", "ivy");
     let (st, body) = s.put("a", b"01234567890", None).await;
-    assert_eq!((st, body["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("blob_too_large")));
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("blob_too_large"))
+    );
     assert_eq!(s.put("a", b"0123456789", None).await.0, StatusCode::CREATED);
     let (st, body) = s.put("b", b"012345", None).await;
     assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "15 bytes per user: {body}");
@@ -535,7 +631,10 @@ async fn private_data_compat_semantics(db: TestDatabase) {
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let empty_etag = resp.headers()["x-private-data-etag"].to_str().unwrap().to_string();
     assert!(empty_etag.starts_with('"') && empty_etag.ends_with('"'));
-    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"privateData": {"$b64u": ""}}));
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"privateData": {"$b64u": ""}})
+    );
 
     // Write with the etag of "nothing": 204 + new etag.
     let resp = d
@@ -553,9 +652,17 @@ async fn private_data_compat_semantics(db: TestDatabase) {
     let resp = d.req(Method::GET, "/user/session/private-data").send().await.unwrap();
     assert_eq!(resp.headers()["x-private-data-etag"].to_str().unwrap(), etag1);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(B64.decode(body["privateData"]["$b64u"].as_str().unwrap()).unwrap(), b"keystore-v1");
+    assert_eq!(
+        B64.decode(body["privateData"]["$b64u"].as_str().unwrap()).unwrap(),
+        b"keystore-v1"
+    );
     for h in ["if-none-match", "x-private-data-if-none-match"] {
-        let resp = d.req(Method::GET, "/user/session/private-data").header(h, &etag1).send().await.unwrap();
+        let resp = d
+            .req(Method::GET, "/user/session/private-data")
+            .header(h, &etag1)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_MODIFIED, "{h}");
         assert_eq!(resp.headers()["x-private-data-etag"].to_str().unwrap(), etag1);
     }
@@ -593,7 +700,10 @@ async fn private_data_compat_semantics(db: TestDatabase) {
     assert_eq!(data_of(&blob), b"keystore-v2");
     assert_eq!(d.put("keystore", b"keystore-v3", Some(2)).await.0, StatusCode::OK);
     let (_, body) = send(d.req(Method::GET, "/user/session/private-data")).await;
-    assert_eq!(B64.decode(body["privateData"]["$b64u"].as_str().unwrap()).unwrap(), b"keystore-v3");
+    assert_eq!(
+        B64.decode(body["privateData"]["$b64u"].as_str().unwrap()).unwrap(),
+        b"keystore-v3"
+    );
 }
 
 async fn legacy_records_follow_the_feature_switch(db: TestDatabase) {
@@ -608,7 +718,11 @@ async fn legacy_records_follow_the_feature_switch(db: TestDatabase) {
         (Method::GET, "/storage/vp"),
     ] {
         let (st, body) = send(d.req(m.clone(), p).json(&json!({}))).await;
-        assert_eq!((st, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{m} {p}");
+        assert_eq!(
+            (st, body["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{m} {p}"
+        );
     }
     drop(off);
 
@@ -620,14 +734,24 @@ async fn legacy_records_follow_the_feature_switch(db: TestDatabase) {
     let (_, list) = send(d.req(Method::GET, "/storage/vc")).await;
     assert_eq!(list["vc_list"][0]["credentialIdentifier"], "c-1");
     let updated = json!({"credentialIdentifier": "c-1", "credential": "new", "format": "vc+sd-jwt"});
-    let (st, _) = send(d.req(Method::POST, "/storage/vc/update").json(&json!({"credential": updated}))).await;
+    let (st, _) = send(
+        d.req(Method::POST, "/storage/vc/update")
+            .json(&json!({"credential": updated})),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     let (_, one) = send(d.req(Method::GET, "/storage/vc/c-1")).await;
     assert_eq!(one["credential"], "new");
     let other = Dev::new(&on, "default", "lou");
-    assert_eq!(send(other.req(Method::GET, "/storage/vc/c-1")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(other.req(Method::GET, "/storage/vc/c-1")).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(send(d.req(Method::DELETE, "/storage/vc/c-1")).await.0, StatusCode::OK);
-    assert_eq!(send(d.req(Method::GET, "/storage/vc/c-1")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(d.req(Method::GET, "/storage/vc/c-1")).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (_, vp) = send(d.req(Method::GET, "/storage/vp")).await;
     assert_eq!(vp["vp_list"], json!([]));
 }
@@ -641,7 +765,11 @@ async fn acknowledged_writes_survive_sigkill(db: TestDatabase) {
         // Everything acknowledged in earlier rounds is there.
         let present = list_all(&d).await;
         for (id, data) in &acked {
-            assert_eq!(present.get(id), Some(data), "round {round}: acknowledged write {id} lost");
+            assert_eq!(
+                present.get(id),
+                Some(data),
+                "round {round}: acknowledged write {id} lost"
+            );
         }
         // Write concurrently until the process is killed under the writers.
         let writers: Vec<_> = (0..4)
