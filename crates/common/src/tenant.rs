@@ -94,7 +94,11 @@ impl Tenant {
     pub fn trust_settings(&self) -> walletd_trust::TenantTrust {
         walletd_trust::TenantTrust {
             tenant_id: self.id.clone(),
-            pdp_url: self.trust_config.pdp_url.as_deref().and_then(|u| url::Url::parse(u).ok()),
+            pdp_url: self
+                .trust_config
+                .pdp_url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok()),
             cache_ttl: self.trust_config.trust_ttl.map(std::time::Duration::from_secs),
         }
     }

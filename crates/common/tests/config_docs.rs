@@ -23,7 +23,11 @@ fn collect(v: &Value, prefix: String, out: &mut BTreeSet<String>) {
     match v {
         Value::Object(map) if !map.is_empty() || prefix.is_empty() => {
             for (k, child) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 collect(child, path, out);
             }
         }
@@ -45,7 +49,10 @@ fn documented_keys() -> BTreeSet<String> {
 fn every_config_key_is_documented() {
     let documented = documented_keys();
     let missing: Vec<_> = config_keys().into_iter().filter(|k| !documented.contains(k)).collect();
-    assert!(missing.is_empty(), "keys missing from docs/configuration.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys missing from docs/configuration.md: {missing:?}"
+    );
 }
 
 #[test]

@@ -143,7 +143,9 @@ fn sqlite_url(raw: &str, read_only: bool) -> Result<String, StoreError> {
     }
     if !read_only
         && path != ":memory:"
-        && let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+        && let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
     {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Config(format!("cannot create the SQLite directory {}: {e}", dir.display())))?;
