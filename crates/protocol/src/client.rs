@@ -13,7 +13,7 @@ pub enum ClientMessage {
     /// First frame: authenticates the socket.
     Handshake(Handshake),
     /// Starts (or restarts, same id) a flow.
-    FlowStart(FlowStart),
+    FlowStart(Box<FlowStart>),
     /// A user/client decision inside a running flow.
     FlowAction(FlowAction),
     /// Answer to a `sign_request`.

@@ -7,12 +7,19 @@ use serde_json::Value;
 use walletd_protocol::{ClientMessage, ErrorCode, ServerFrame, ServerMessage, parse_client_frame};
 
 fn fixtures(kind: &str) -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(kind);
     let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     assert!(!out.is_empty(), "no fixtures in {}", dir.display());
@@ -87,10 +94,16 @@ fn malformed_frames_are_refused_with_reasons() {
         assert!(!e.message.is_empty());
     }
     let long = "é".repeat(129);
-    let e = parse_client_frame(&format!(r#"{{"type":"flow_action","flow_id":"{long}","action":"cancel"}}"#)).unwrap_err();
+    let e = parse_client_frame(&format!(
+        r#"{{"type":"flow_action","flow_id":"{long}","action":"cancel"}}"#
+    ))
+    .unwrap_err();
     assert!(e.message.contains("128"));
     let ok = "é".repeat(128);
-    parse_client_frame(&format!(r#"{{"type":"flow_action","flow_id":"{ok}","action":"cancel"}}"#)).unwrap();
+    parse_client_frame(&format!(
+        r#"{{"type":"flow_action","flow_id":"{ok}","action":"cancel"}}"#
+    ))
+    .unwrap();
     parse_client_frame(r#"{"type":"flow_action","flow_id":"1","action":"cancel"}"#).unwrap();
 }
 

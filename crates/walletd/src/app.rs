@@ -83,6 +83,8 @@ pub struct App {
     pub admin: Option<Router>,
     pub readiness: Readiness,
     pub store: Option<Store>,
+    /// The engine role, closed (1001) at shutdown before the listeners stop.
+    pub engine: Option<walletd_engine::Engine>,
 }
 
 /// Connects what the roles need and assembles their routes.
@@ -185,7 +187,30 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     // -- engine --
     // `engine_routes` serves `/api/v2/wallet`; it is merged into the main listener and is the whole WebSocket-only
     // listener.
-    let engine_routes = Router::new();
+    let mut engine_routes = Router::new();
+    let engine = if roles.contains(Role::Engine) {
+        // The upgrade accepts the CORS origins and the WebAuthn RP origins (a missing Origin is a native client).
+        let mut origins = cfg.server.cors_origins.clone();
+        origins.extend(cfg.webauthn.rp_origins.iter().map(|u| u.origin().ascii_serialization()));
+        let trust = match &cfg.trust.default_endpoint {
+            Some(_) => Some(walletd_trust::TrustClient::new(cfg.trust.clone()).context("cannot build the trust client")?),
+            None => None,
+        };
+        let engine = walletd_engine::Engine::new(walletd_engine::EngineOptions {
+            config: cfg.engine.clone(),
+            authenticator: http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]),
+            egress: cfg.egress.clone(),
+            allowed_origins: origins,
+            trust,
+            registry_url: cfg.registry.url.clone(),
+        })
+        .context("cannot build the engine")?;
+        engine_routes = engine.router();
+        capabilities.insert("websocket".into());
+        Some(engine)
+    } else {
+        None
+    };
     routes = routes.merge(engine_routes.clone());
     // -- registry --
     // -- backend --
@@ -259,5 +284,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         admin,
         readiness,
         store,
+        engine,
     })
 }

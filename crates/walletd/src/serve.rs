@@ -63,6 +63,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         }
     }
     app.readiness.start_draining();
+    if let Some(engine) = &app.engine {
+        // WebSockets outlive axum's graceful shutdown (they are upgraded): close them with 1001 first.
+        engine.shutdown(server.shutdown_grace.min(Duration::from_secs(5))).await;
+    }
     shutdown.cancel();
 
     let drained = tokio::time::timeout(server.shutdown_grace, async {

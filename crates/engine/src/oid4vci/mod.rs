@@ -1,0 +1,441 @@
+//! The OID4VCI flow (spec steps 1-11). Each step is in its own module; this one strings them together and sends
+//! the progress frames the web client expects.
+
+pub mod credential;
+pub mod dpop;
+pub mod metadata;
+pub(crate) mod notify;
+pub mod offer;
+pub mod token;
+
+use serde_json::{Value, json};
+use walletd_egress::METADATA_MAX_BYTES;
+use walletd_protocol::{ErrorCode, FlowComplete, FlowStart, IssuedCredential};
+use walletd_trust::{EvaluationRequest, TenantTrust};
+
+use self::credential::Issued;
+use self::dpop::Dpop;
+use self::metadata::IssuerMetadata;
+use self::offer::{CredentialOffer, OfferSource};
+use self::token::{ClientAuth, Tokens};
+use crate::failure::{FlowFailure, FlowResult};
+use crate::flow::{FlowCtx, NotificationTarget};
+use crate::session::complete;
+use crate::vctm;
+
+/// Runs one issuance flow to its `flow_complete`.
+pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowComplete> {
+    // 1. Offer
+    ctx.progress("parsing_offer", json!({})).await;
+    let offer = resolve_offer(ctx, &start).await?;
+    ctx.progress(
+        "offer_parsed",
+        json!({
+            "credential_issuer": offer.credential_issuer,
+            "credential_configuration_ids": offer.credential_configuration_ids,
+            "grants": offer.grants,
+        }),
+    )
+    .await;
+    let issuer = offer.credential_issuer.clone();
+
+    // 2. Metadata
+    ctx.progress("fetching_metadata", json!({"credential_issuer": issuer}))
+        .await;
+    let meta = metadata::fetch_issuer(ctx, &issuer).await?;
+    ctx.progress(
+        "metadata_fetched",
+        json!({
+            "credential_issuer": issuer,
+            "credential_endpoint": meta.str("credential_endpoint"),
+            "display": meta.json.get("display").cloned().unwrap_or(Value::Null),
+            "validated": meta.signed,
+        }),
+    )
+    .await;
+
+    // 3. Trust (server-side PDP when one is configured)
+    evaluate_trust(ctx, &issuer).await?;
+
+    // 4. Configuration
+    let resume = start.auth_code.is_some();
+    let config_id = choose_configuration(ctx, &offer, &meta, resume).await?;
+    let config = meta.configuration(&config_id).cloned().ok_or_else(|| {
+        FlowFailure::new(
+            ErrorCode::MetadataFetchError,
+            "the offered configuration is not in the metadata",
+        )
+    })?;
+
+    // 5. Token
+    let as_issuer = meta
+        .json
+        .get("authorization_servers")
+        .and_then(|a| a.get(0))
+        .and_then(Value::as_str)
+        .unwrap_or(&issuer)
+        .to_string();
+    let as_meta = metadata::fetch_as(ctx, &as_issuer).await?;
+    let mut dpop = match start.dpop_jwk.as_ref().and_then(crate::jose::EcKey::from_private_jwk) {
+        Some(key) => Dpop { key, nonce: None },
+        None => Dpop::new(),
+    };
+    let attestation = start
+        .client_attestation
+        .clone()
+        .zip(start.client_attestation_pop.clone());
+    let tokens = obtain_token(
+        ctx,
+        &start,
+        &offer,
+        &config_id,
+        &config,
+        &as_meta,
+        &mut dpop,
+        attestation,
+    )
+    .await?;
+    ctx.progress("token_obtained", json!({"token_type": tokens.token_type}))
+        .await;
+
+    // 6-8. Nonce, proofs, credential request (one invalid_nonce retry)
+    let proof_types = credential::proof_types(&config);
+    let client_id = client_id_for(&start, offer.pre_authorized_code().is_some());
+    let mut issued = None;
+    for attempt in 0..2 {
+        let mut body = json!({"credential_configuration_id": config_id});
+        if let Some(pt) = &proof_types {
+            let n = credential::nonce(ctx, &meta, &tokens).await?;
+            let proofs = credential::request_proofs(ctx, &issuer, n.as_deref(), client_id.as_deref(), pt, 1).await?;
+            body["proofs"] = proofs;
+        }
+        ctx.progress(
+            "requesting_credential",
+            json!({"credential_configuration_id": config_id}),
+        )
+        .await;
+        match credential::request_credential(ctx, &meta, &tokens, &mut dpop, &body).await {
+            Ok(i) => {
+                issued = Some(i);
+                break;
+            }
+            Err(None) if attempt == 0 && proof_types.is_some() => continue,
+            Err(None) => {
+                return Err(FlowFailure::new(
+                    ErrorCode::CredentialError,
+                    "the issuer refused the proof nonce twice",
+                ));
+            }
+            Err(Some(f)) => return Err(f),
+        }
+    }
+    let issued = issued.ok_or_else(|| FlowFailure::new(ErrorCode::CredentialError, "no credential was issued"))?;
+
+    // 9. Deferred
+    let (creds, notification_id) = match issued {
+        Issued::Now(c, n) => (c, n),
+        Issued::Deferred(tx, interval) => {
+            ctx.progress("deferred", json!({"transaction_id": tx, "interval": interval}))
+                .await;
+            let window = if ctx.web_profile || !ctx.has_feature("deferred") {
+                ctx.engine().config().web_deferred_window
+            } else {
+                ctx.engine().config().flow_timeout
+            };
+            credential::poll_deferred(ctx, &meta, &tokens, &mut dpop, &tx, interval, window).await?
+        }
+    };
+
+    // 10. Type metadata (failure just omits it)
+    let format = config
+        .get("format")
+        .and_then(Value::as_str)
+        .unwrap_or("dc+sd-jwt")
+        .to_string();
+    let vct = config.get("vct").and_then(Value::as_str).map(str::to_string);
+    let type_metadata = match &vct {
+        Some(v) => vctm::lookup(ctx.engine(), v).await.ok(),
+        None => None,
+    };
+
+    // 11. Complete; keep only what a notification needs, in memory.
+    if let (Some(endpoint), Some(id)) = (meta.str("notification_endpoint"), &notification_id) {
+        ctx.notification = Some(NotificationTarget {
+            endpoint: endpoint.to_string(),
+            access_token: tokens.access_token.clone(),
+            token_type: if tokens.token_type.eq_ignore_ascii_case("dpop") {
+                "DPoP".into()
+            } else {
+                "Bearer".into()
+            },
+            dpop_jwk: Some(dpop.key.private_jwk()),
+            ids: vec![id.clone()],
+        });
+    }
+    let mut done = complete(&ctx.flow_id);
+    done.credentials = Some(
+        creds
+            .into_iter()
+            .map(|credential| IssuedCredential {
+                format: format.clone(),
+                credential,
+                vct: vct.clone(),
+                type_metadata: type_metadata.clone(),
+                notification_id: notification_id.clone(),
+            })
+            .collect(),
+    );
+    done.credential_issuer = Some(issuer);
+    done.selected_credential_configuration_id = Some(config_id);
+    done.refresh_token = tokens.refresh_token;
+    Ok(done)
+}
+
+async fn resolve_offer(ctx: &FlowCtx, start: &FlowStart) -> FlowResult<CredentialOffer> {
+    let bad = |m: String| FlowFailure::new(ErrorCode::OfferParseError, m);
+    let source = match (&start.offer, &start.credential_offer_uri) {
+        (Some(o), _) if !o.is_null() && o.as_str() != Some("") => offer::parse_offer_input(o).map_err(bad)?,
+        (_, Some(uri)) if !uri.is_empty() => {
+            if uri.contains("://") && !uri.starts_with("http") {
+                offer::parse_offer_url(uri).map_err(bad)?
+            } else {
+                OfferSource::Reference(uri.clone())
+            }
+        }
+        _ => return Err(bad("flow_start needs `offer` or `credential_offer_uri`".into())),
+    };
+    match source {
+        OfferSource::Value(o) => Ok(o),
+        OfferSource::Reference(url) => {
+            let code = ErrorCode::OfferParseError;
+            let resp = ctx
+                .outbound(
+                    code,
+                    "credential offer",
+                    ctx.engine().egress().get(&url, METADATA_MAX_BYTES),
+                )
+                .await?;
+            if !resp.status.is_success() {
+                return Err(bad(format!(
+                    "the offer location answered HTTP {}",
+                    resp.status.as_u16()
+                )));
+            }
+            let v: Value = resp.json().map_err(|_| bad("the fetched offer is not JSON".into()))?;
+            offer::parse_offer_object(&v).map_err(bad)
+        }
+    }
+}
+
+async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str) -> FlowResult<()> {
+    let Some(trust) = ctx.engine().trust().cloned() else {
+        return Ok(());
+    };
+    if trust.pdp_for(None).is_none() {
+        return Ok(());
+    }
+    let tenant = TenantTrust::new(&ctx.user.tenant_id);
+    let req = EvaluationRequest::resolution(issuer, Some("credential_issuer"), None)
+        .with_context("role", json!("credential_issuer"));
+    let verdict = tokio::time::timeout(ctx.engine().config().trust_timeout, trust.evaluate(&tenant, &req))
+        .await
+        .map_err(|_| {
+            FlowFailure::new(
+                ErrorCode::UntrustedIssuer,
+                "issuer trust could not be evaluated in time",
+            )
+        })?;
+    ctx.progress(
+        "trust_evaluated",
+        json!({"trusted": verdict.is_trusted(), "framework": verdict.framework, "reason": verdict.reason}),
+    )
+    .await;
+    if !verdict.is_trusted() {
+        return Err(FlowFailure::new(
+            ErrorCode::UntrustedIssuer,
+            format!(
+                "the issuer is not trusted: {}",
+                verdict.reason.as_deref().unwrap_or("no reason given")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn choose_configuration(
+    ctx: &mut FlowCtx,
+    offer: &CredentialOffer,
+    meta: &IssuerMetadata,
+    resume: bool,
+) -> FlowResult<String> {
+    let ids = &offer.credential_configuration_ids;
+    if ids.len() == 1 || resume || !ctx.has_feature("select_credential") {
+        // Web profile (and resume): the first offered id.
+        return Ok(ids[0].clone());
+    }
+    let available: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let c = meta.configuration(id).cloned().unwrap_or(Value::Null);
+            let display = c
+                .get("credential_metadata")
+                .and_then(|m| m.get("display"))
+                .or_else(|| c.get("display"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            json!({"id": id, "display": display, "format": c.get("format"), "vct": c.get("vct")})
+        })
+        .collect();
+    ctx.progress("awaiting_selection", json!({"available_credentials": available}))
+        .await;
+    let timeout = ctx.engine().config().user_action_timeout;
+    let a = ctx
+        .wait_action(&["select_credential"], timeout, ErrorCode::CredentialError)
+        .await?;
+    let chosen = a.payload_str("credential_configuration_id").unwrap_or_default();
+    ids.iter()
+        .find(|i| *i == chosen)
+        .cloned()
+        .ok_or_else(|| FlowFailure::new(ErrorCode::InvalidMessage, "the selected configuration was not offered"))
+}
+
+fn client_id_for(start: &FlowStart, pre_authorized: bool) -> Option<String> {
+    if pre_authorized {
+        // Anonymous pre-authorized access: no client_id, no `iss` in proofs.
+        return None;
+    }
+    start.client_id.clone().or_else(|| {
+        start
+            .redirect_uri
+            .as_ref()
+            .and_then(|r| url::Url::parse(r).ok())
+            .map(|u| u.origin().ascii_serialization())
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn obtain_token(
+    ctx: &mut FlowCtx,
+    start: &FlowStart,
+    offer: &CredentialOffer,
+    config_id: &str,
+    config: &Value,
+    as_meta: &Value,
+    dpop: &mut Dpop,
+    attestation: Option<(String, String)>,
+) -> FlowResult<Tokens> {
+    let issuer = offer.credential_issuer.clone();
+    // Same-tab resume: straight to the token request with the code the client brought back.
+    if let (Some(code), Some(verifier)) = (&start.auth_code, &start.code_verifier) {
+        let redirect = start.redirect_uri.clone().unwrap_or_default();
+        let auth = ClientAuth {
+            client_id: client_id_for(start, false),
+            attestation,
+        };
+        ctx.progress("exchanging_token", json!({})).await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("redirect_uri", redirect.as_str()),
+        ];
+        return token::request_token(ctx, as_meta, &form, dpop, &auth).await;
+    }
+    if let Some(pre) = offer.pre_authorized_code() {
+        let pre = pre.to_string();
+        let mut tx_value = None;
+        if let Some(tx) = offer.tx_code() {
+            let mut tx_obj = tx.clone();
+            if let Some(mode) = tx.get("input_mode").cloned() {
+                tx_obj["inputMode"] = mode;
+            }
+            let mut payload = json!({
+                "type": "tx_code",
+                "pre_authorized_code": pre,
+                "tx_code": tx_obj,
+                "credential_issuer": issuer,
+            });
+            if let Some(d) = tx.get("description") {
+                payload["message"] = d.clone();
+            }
+            ctx.progress("authorization_required", payload).await;
+            let timeout = ctx.engine().config().user_action_timeout;
+            let a = ctx
+                .wait_action(&["provide_pin"], timeout, ErrorCode::TokenError)
+                .await?;
+            tx_value = Some(a.payload_str("tx_code").unwrap_or_default().to_string());
+        }
+        ctx.progress("exchanging_token", json!({})).await;
+        let form = token::pre_authorized_form(&pre, tx_value.as_deref());
+        let auth = ClientAuth {
+            client_id: None,
+            attestation,
+        };
+        return token::request_token(ctx, as_meta, &form, dpop, &auth).await;
+    }
+    // Authorization code.
+    let grant = offer.authorization_code().cloned().unwrap_or(json!({}));
+    let redirect = start.redirect_uri.clone().ok_or_else(|| {
+        FlowFailure::new(
+            ErrorCode::AuthorizationFailed,
+            "the authorization code flow needs redirect_uri",
+        )
+    })?;
+    let client_id = client_id_for(start, false).unwrap_or_else(|| redirect.clone());
+    let (verifier, challenge) = token::pkce();
+    let state = token::random_token();
+    let scope = config.get("scope").and_then(Value::as_str);
+    let details = scope
+        .is_none()
+        .then(|| json!([{"type": "openid_credential", "credential_configuration_id": config_id}]).to_string());
+    let url = token::authorization_url(
+        ctx,
+        as_meta,
+        &client_id,
+        &redirect,
+        &state,
+        &challenge,
+        grant.get("issuer_state").and_then(Value::as_str),
+        scope,
+        details,
+    )
+    .await?;
+    ctx.progress(
+        "authorization_required",
+        json!({
+            "authorization_url": url,
+            "expected_redirect_uri": redirect,
+            "state": state,
+            "code_verifier": verifier,
+            "credential_offer": offer.narrowed_json(config_id),
+        }),
+    )
+    .await;
+    let timeout = ctx.engine().config().user_action_timeout;
+    let a = ctx
+        .wait_action(&["authorization_complete"], timeout, ErrorCode::AuthorizationFailed)
+        .await?;
+    if a.payload_str("state") != Some(state.as_str()) {
+        return Err(FlowFailure::new(
+            ErrorCode::AuthorizationFailed,
+            "the authorization response has the wrong state",
+        ));
+    }
+    let code = a
+        .payload_str("code")
+        .ok_or_else(|| FlowFailure::new(ErrorCode::AuthorizationFailed, "authorization_complete needs `code`"))?
+        .to_string();
+    let verifier = a.payload_str("code_verifier").map(str::to_string).unwrap_or(verifier);
+    ctx.progress("exchanging_token", json!({})).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+        ("redirect_uri", redirect.as_str()),
+    ];
+    let auth = ClientAuth {
+        client_id: Some(client_id),
+        attestation,
+    };
+    token::request_token(ctx, as_meta, &form, dpop, &auth).await
+}

@@ -1,0 +1,255 @@
+//! An API v2 client over tokio-tungstenite: connect, handshake, send frames, and complete issuance flows.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use crate::Holder;
+
+/// Client errors.
+#[derive(Debug)]
+pub enum ClientError {
+    /// Connecting, sending or receiving failed.
+    Transport(String),
+    /// Nothing arrived in time.
+    Timeout,
+    /// The server closed the socket (with its close code).
+    Closed(Option<u16>),
+    /// The flow ended with a `flow_error` (the frame).
+    Flow(Value),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Transport(e) => write!(f, "transport: {e}"),
+            ClientError::Timeout => f.write_str("timed out"),
+            ClientError::Closed(c) => write!(f, "closed ({c:?})"),
+            ClientError::Flow(v) => write!(f, "flow_error: {v}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Follows an `authorization_url` the way a browser would and returns the redirect URL carrying `code`/`state`.
+pub type Authorizer = Box<dyn Fn(String) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
+
+/// One WebSocket connection to an engine.
+pub struct EngineClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Frames read while waiting for something else (other flows' frames).
+    pending: Vec<Value>,
+}
+
+impl EngineClient {
+    /// Connects to `ws://host:port/api/v2/wallet`.
+    pub async fn connect(url: &str) -> Result<Self, ClientError> {
+        let (ws, _) = connect_async(url)
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        Ok(EngineClient {
+            ws,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Sends the handshake and returns `handshake_complete` (or the error frame as `Flow`).
+    pub async fn handshake(&mut self, token: &str, features: Option<&[&str]>) -> Result<Value, ClientError> {
+        let mut hs = json!({"type": "handshake", "app_token": token});
+        if let Some(f) = features {
+            hs["features"] = json!(f);
+        }
+        self.send(&hs).await?;
+        let v = self.recv(Duration::from_secs(10)).await?;
+        if v["type"] == "handshake_complete" {
+            Ok(v)
+        } else {
+            Err(ClientError::Flow(v))
+        }
+    }
+
+    /// Sends a JSON frame.
+    pub async fn send(&mut self, v: &Value) -> Result<(), ClientError> {
+        self.send_text(&v.to_string()).await
+    }
+
+    /// Sends a raw text frame.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), ClientError> {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))
+    }
+
+    /// The next JSON frame (pings are answered by the library).
+    pub async fn recv(&mut self, timeout: Duration) -> Result<Value, ClientError> {
+        if !self.pending.is_empty() {
+            return Ok(self.pending.remove(0));
+        }
+        self.recv_socket(timeout).await
+    }
+
+    async fn recv_socket(&mut self, timeout: Duration) -> Result<Value, ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .map_err(|_| ClientError::Timeout)?;
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    return serde_json::from_str(t.as_str()).map_err(|e| ClientError::Transport(e.to_string()));
+                }
+                Some(Ok(Message::Close(c))) => return Err(ClientError::Closed(c.map(|c| c.code.into()))),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(ClientError::Transport(e.to_string())),
+                None => return Err(ClientError::Closed(None)),
+            }
+        }
+    }
+
+    /// The next frame of `flow_id` (frames of other flows are kept for later).
+    pub async fn recv_flow(&mut self, flow_id: &str, timeout: Duration) -> Result<Value, ClientError> {
+        if let Some(i) = self.pending.iter().position(|v| v["flow_id"] == flow_id) {
+            return Ok(self.pending.remove(i));
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let v = self.recv_socket(left).await?;
+            if v["flow_id"] == flow_id {
+                return Ok(v);
+            }
+            if self.pending.len() < 1024 {
+                self.pending.push(v);
+            }
+        }
+    }
+
+    /// Waits for the close frame and returns its code.
+    pub async fn recv_close(&mut self, timeout: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(Message::Close(c)))) => return c.map(|c| c.code.into()),
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Closes the socket.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
+    /// Runs an OID4VCI flow started by `start` (a `flow_start` frame without `type`/`flow_id`) to its end: answers
+    /// `sign_request`s with `holder`'s proofs, `tx_code` prompts with `tx_code`, and authorization with
+    /// `authorizer`. Returns the `flow_complete` frame.
+    pub async fn run_issuance(
+        &mut self,
+        holder: &Holder,
+        flow_id: &str,
+        mut start: Value,
+        tx_code: Option<&str>,
+        authorizer: Option<&Authorizer>,
+    ) -> Result<Value, ClientError> {
+        start["type"] = json!("flow_start");
+        start["flow_id"] = json!(flow_id);
+        start["protocol"] = json!("oid4vci");
+        self.send(&start).await?;
+        // Bounded: a flow has a handful of steps; 200 frames is far beyond any legitimate flow.
+        for _ in 0..200 {
+            let v = self.recv_flow(flow_id, Duration::from_secs(60)).await?;
+            match v["type"].as_str().unwrap_or("") {
+                "flow_complete" => return Ok(v),
+                "flow_error" => return Err(ClientError::Flow(v)),
+                "sign_request" => {
+                    let proofs = holder.proofs_for(&v["params"]);
+                    let reply = json!({"type": "sign_response", "flow_id": flow_id, "message_id": v["message_id"], "proofs": proofs});
+                    self.send(&reply).await?;
+                }
+                "flow_progress" if v["step"] == "authorization_required" => {
+                    let p = &v["payload"];
+                    if p["type"] == "tx_code" {
+                        let reply = json!({"type": "flow_action", "flow_id": flow_id, "action": "provide_pin",
+                            "payload": {"tx_code": tx_code.unwrap_or_default()}});
+                        self.send(&reply).await?;
+                    } else if let (Some(url), Some(auth)) = (p["authorization_url"].as_str(), authorizer) {
+                        let redirect = auth(url.to_string())
+                            .await
+                            .ok_or(ClientError::Transport("authorization failed".into()))?;
+                        let (code, state) = code_and_state(&redirect);
+                        let reply = json!({"type": "flow_action", "flow_id": flow_id, "action": "authorization_complete",
+                            "payload": {"code": code, "state": state}});
+                        self.send(&reply).await?;
+                    } else {
+                        return Err(ClientError::Transport(
+                            "authorization required but no authorizer".into(),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(ClientError::Transport("the flow sent too many frames".into()))
+    }
+}
+
+/// `code` and `state` from a redirect URL's query.
+pub fn code_and_state(redirect: &str) -> (String, String) {
+    let query = redirect.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let mut code = String::new();
+    let mut state = String::new();
+    for pair in query.split('&') {
+        if let Some((k, v)) = pair.split_once('=') {
+            let v = percent_decode(v);
+            match k {
+                "code" => code = v,
+                "state" => state = v,
+                _ => {}
+            }
+        }
+    }
+    (code, state)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

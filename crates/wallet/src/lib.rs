@@ -1,0 +1,77 @@
+//! # walletd-wallet: the holder side in Rust
+//!
+//! Keys never leave the holder: the engine asks, the holder signs. This crate has the holder's P-256 key and
+//! proof JWTs ([`Holder`]), SD-JWT VC verification and key binding ([`sdjwt`]), and an API v2 client
+//! ([`client::EngineClient`]) that completes flows against a remote engine.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod sdjwt;
+
+use serde_json::{Value, json};
+pub use walletd_engine::jose::EcKey;
+
+/// A holder with one P-256 key.
+#[derive(Debug)]
+pub struct Holder {
+    key: EcKey,
+}
+
+impl Default for Holder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Holder {
+    /// A holder with a fresh key.
+    pub fn new() -> Self {
+        Holder { key: EcKey::generate() }
+    }
+
+    /// The holder's public JWK.
+    pub fn public_jwk(&self) -> &Value {
+        self.key.public_jwk()
+    }
+
+    /// The holder's key.
+    pub fn key(&self) -> &EcKey {
+        &self.key
+    }
+
+    /// An OID4VCI JWT proof (`typ openid4vci-proof+jwt`, `jwk` in the header).
+    pub fn proof_jwt(&self, audience: &str, nonce: Option<&str>, issuer: Option<&str>) -> String {
+        let mut claims = json!({"aud": audience, "iat": now()});
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
+        if let Some(i) = issuer {
+            claims["iss"] = json!(i);
+        }
+        self.key.sign_jwt(
+            &json!({"typ": "openid4vci-proof+jwt", "jwk": self.key.public_jwk()}),
+            &claims,
+        )
+    }
+
+    /// Answers a `generate_proof` request's `params` with `count` JWT proofs (the `proofs` array of a
+    /// `sign_response`).
+    pub fn proofs_for(&self, params: &Value) -> Value {
+        let aud = params.get("audience").and_then(Value::as_str).unwrap_or_default();
+        let nonce = params.get("nonce").and_then(Value::as_str);
+        let iss = params.get("issuer").and_then(Value::as_str);
+        let count = params.get("count").and_then(Value::as_u64).unwrap_or(1).clamp(1, 100);
+        let proofs: Vec<Value> = (0..count)
+            .map(|_| json!({"proof_type": "jwt", "jwt": self.proof_jwt(aud, nonce, iss)}))
+            .collect();
+        Value::Array(proofs)
+    }
+}
+
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}

@@ -1,0 +1,154 @@
+//! Shared by the engine tests: a walletd engine process with an HS256 secret, tokens, the Node issuer.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use walletd_testkit::{Walletd, WalletdBuilder};
+
+pub const SECRET: &str = "engine-test-shared-secret";
+
+/// An engine-only walletd that can reach 127.0.0.1 (the local issuer) over http; `extra` is appended YAML.
+pub async fn engine(extra_engine: &str) -> Walletd {
+    let yaml = format!(
+        "jwt:\n  secret: {SECRET}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n  outbound_timeout: 3s\n{extra_engine}"
+    );
+    WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
+        .mode("engine")
+        .config(&yaml)
+        .spawn()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An engine WITHOUT the 127.0.0.1 hole.
+pub async fn engine_no_hole() -> Walletd {
+    let yaml = format!("jwt:\n  secret: {SECRET}\negress:\n  allow_http: true\n");
+    WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
+        .mode("engine")
+        .config(&yaml)
+        .spawn()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn ws_url(w: &Walletd) -> String {
+    format!("{}/api/v2/wallet", w.http_url().replace("http://", "ws://"))
+}
+
+/// An HS256 access token (the legacy shared secret) for `sub`, valid `ttl_secs`.
+pub fn token(sub: &str, ttl_secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = json!({"sub": sub, "tenant_id": "default", "iss": "walletd", "aud": "walletd", "iat": now, "exp": now + ttl_secs});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+/// The Node issuer of tests/interop, started on a free port. Killed on drop.
+pub struct NodeIssuer {
+    child: Child,
+    pub url: String,
+}
+
+impl NodeIssuer {
+    /// Starts `node tests/interop/issuer.mjs 0` (needs `npm ci` in tests/interop first).
+    // The child is reaped by `Drop` (or killed and waited on the start-timeout path).
+    #[allow(clippy::zombie_processes)]
+    pub fn start() -> NodeIssuer {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
+        assert!(
+            dir.join("node_modules/@openid4vc/openid4vci").exists(),
+            "run `npm ci` in tests/interop first"
+        );
+        let mut child = Command::new("node")
+            .arg("issuer.mjs")
+            .arg("0")
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node on PATH");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100))
+                && let Ok(v) = serde_json::from_str::<Value>(&line)
+                && let Some(u) = v["url"].as_str()
+            {
+                return NodeIssuer {
+                    child,
+                    url: u.to_string(),
+                };
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the Node issuer did not start");
+            }
+        }
+    }
+
+    /// A fresh offer: `{offer, offer_json, tx_code_value}`.
+    pub async fn offer(&self, opts: Value) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}/test/offer", self.url))
+            .json(&opts)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The SD-JWT VC issuer key.
+    pub async fn issuer_jwk(&self) -> Value {
+        let v: Value = reqwest::get(format!("{}/.well-known/jwt-vc-issuer", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["jwks"]["keys"][0].clone()
+    }
+
+    pub async fn notifications(&self) -> Value {
+        reqwest::get(format!("{}/test/notifications", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for NodeIssuer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Decodes a JWT's claims without verification (test inspection only).
+pub fn claims(jwt: &str) -> Value {
+    let p = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
+}

@@ -1,0 +1,330 @@
+// Independent OID4VCI issuer for walletd's interop tests. Built on the public @openid4vc/* libraries, @sd-jwt/*
+// and jose; it shares no code with walletd. Listens on 127.0.0.1 only.
+//
+//   node issuer.mjs [port]        (or ISSUER_PORT=...; 0 or nothing picks a free port)
+//
+// Prints one JSON line {"url": "http://127.0.0.1:<port>"} when listening. Test hooks (not part of OID4VCI):
+//   POST /test/offer {grant: "pre"|"auth", tx_code: bool, config_id, by_reference: bool}
+//        -> {offer (openid-credential-offer:// URL), offer_json, tx_code_value?}
+//   GET  /test/notifications -> every notification the issuer received
+//   GET  /.well-known/jwt-vc-issuer -> {issuer, jwks} (SD-JWT VC issuer key, for the holder's verification)
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { Oauth2AuthorizationServer } from '@openid4vc/oauth2';
+import { Openid4vciIssuer } from '@openid4vc/openid4vci';
+import { setGlobalConfig } from '@openid4vc/utils';
+import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
+import { digest, generateSalt, ES256 } from '@sd-jwt/crypto-nodejs';
+import * as jose from 'jose';
+
+setGlobalConfig({ allowInsecureUrls: true });
+
+const port = Number(process.argv[2] ?? process.env.ISSUER_PORT ?? 0);
+const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+const issuerJwk = { ...(await jose.exportJWK(publicKey)), kid: 'issuer-key-1', alg: 'ES256', use: 'sig' };
+const issuerPrivJwk = await jose.exportJWK(privateKey);
+
+const callbacks = {
+  hash: (data, alg) => crypto.createHash(alg.replace('-', '').toLowerCase()).update(data).digest(),
+  generateRandom: (n) => crypto.randomBytes(n),
+  signJwt: async (signer, { header, payload }) => {
+    const jwt = await new jose.SignJWT(payload).setProtectedHeader(header).sign(privateKey);
+    return { jwt, signerJwk: issuerJwk };
+  },
+  verifyJwt: async (signer, { compact }) => {
+    const jwk = signer.publicJwk;
+    if (!jwk) return { verified: false };
+    try {
+      await jose.compactVerify(compact, await jose.importJWK(jwk, signer.alg ?? 'ES256'));
+      return { verified: true, signerJwk: jwk };
+    } catch {
+      return { verified: false, signerJwk: jwk };
+    }
+  },
+  clientAuthentication: () => {},
+};
+const as = new Oauth2AuthorizationServer({ callbacks });
+const vci = new Openid4vciIssuer({ callbacks });
+const sdjwt = new SDJwtVcInstance({
+  signer: await ES256.getSigner(issuerPrivJwk),
+  signAlg: 'ES256',
+  hasher: digest,
+  hashAlg: 'sha-256',
+  saltGenerator: generateSalt,
+});
+
+const state = {
+  preAuth: new Map(), // code -> {txCode, configId}
+  authCodes: new Map(), // code -> {configId, codeChallenge, redirectUri}
+  par: new Map(), // request_uri -> params
+  tokens: new Map(), // access token -> {configId, dpopJkt}
+  nonces: new Set(),
+  dpopNonces: new Set(),
+  deferred: new Map(), // transaction_id -> {polls, credentials}
+  notifications: [],
+};
+let base = '';
+let credentialIssuerMetadata;
+let asMetadata;
+
+function configs() {
+  const common = {
+    format: 'dc+sd-jwt',
+    cryptographic_binding_methods_supported: ['jwk'],
+    credential_signing_alg_values_supported: ['ES256'],
+    proof_types_supported: { jwt: { proof_signing_alg_values_supported: ['ES256'] } },
+  };
+  return {
+    pid: { ...common, vct: `${base}/vct/pid`, scope: 'pid', credential_metadata: { display: [{ name: 'Interop PID' }] } },
+    'pid-deferred': { ...common, vct: `${base}/vct/pid`, credential_metadata: { display: [{ name: 'Deferred PID' }] } },
+  };
+}
+
+function issuerMetadataResult() {
+  return {
+    originalDraftVersion: 'v1',
+    credentialIssuer: credentialIssuerMetadata,
+    authorizationServers: [asMetadata],
+    knownCredentialConfigurations: credentialIssuerMetadata.credential_configurations_supported,
+  };
+}
+
+const rand = () => crypto.randomBytes(16).toString('base64url');
+
+async function issue(holderJwk, configId) {
+  const now = Math.floor(Date.now() / 1000);
+  return sdjwt.issue(
+    { iss: base, iat: now, vct: configs()[configId].vct, cnf: { jwk: holderJwk }, given_name: 'Erika', family_name: 'Mustermann' },
+    { _sd: ['given_name', 'family_name'] },
+    { header: { typ: 'dc+sd-jwt', kid: issuerJwk.kid } },
+  );
+}
+
+function send(res, status, body, headers = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const c of req) {
+    size += c.length;
+    if (size > 1 << 20) throw new Error('body too large');
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function requestLike(req, url) {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) headers.set(k, Array.isArray(v) ? v.join(',') : v);
+  return { method: req.method, url: `${base}${url.pathname}`, headers };
+}
+
+function dpopNonceOf(jwt) {
+  try {
+    return jose.decodeJwt(jwt).nonce;
+  } catch {
+    return undefined;
+  }
+}
+
+async function token(req, url, raw, res) {
+  const body = Object.fromEntries(new URLSearchParams(raw));
+  const request = requestLike(req, url);
+  const parsed = as.parseAccessTokenRequest({ request, accessTokenRequest: body });
+  // DPoP nonce (RFC 9449 §8): the first DPoP proof without our nonce is answered with use_dpop_nonce.
+  if (parsed.dpop?.jwt && !state.dpopNonces.has(dpopNonceOf(parsed.dpop.jwt))) {
+    const nonce = rand();
+    state.dpopNonces.add(nonce);
+    return send(res, 400, { error: 'use_dpop_nonce' }, { 'DPoP-Nonce': nonce });
+  }
+  let configId;
+  let verified;
+  if (parsed.grant.grantType === 'urn:ietf:params:oauth:grant-type:pre-authorized_code') {
+    const entry = state.preAuth.get(parsed.grant.preAuthorizedCode);
+    if (!entry) return send(res, 400, { error: 'invalid_grant' });
+    try {
+      verified = await as.verifyPreAuthorizedCodeAccessTokenRequest({
+        authorizationServerMetadata: asMetadata,
+        grant: parsed.grant,
+        accessTokenRequest: parsed.accessTokenRequest,
+        request,
+        expectedPreAuthorizedCode: parsed.grant.preAuthorizedCode,
+        expectedTxCode: entry.txCode,
+        dpop: { jwt: parsed.dpop?.jwt, allowedSigningAlgs: ['ES256'] },
+      });
+    } catch (e) {
+      return send(res, 400, { error: 'invalid_grant', error_description: String(e.message ?? e).slice(0, 200) });
+    }
+    state.preAuth.delete(parsed.grant.preAuthorizedCode);
+    configId = entry.configId;
+  } else if (parsed.grant.grantType === 'authorization_code') {
+    const entry = state.authCodes.get(parsed.grant.code);
+    if (!entry) return send(res, 400, { error: 'invalid_grant' });
+    try {
+      verified = await as.verifyAuthorizationCodeAccessTokenRequest({
+        authorizationServerMetadata: asMetadata,
+        grant: parsed.grant,
+        accessTokenRequest: parsed.accessTokenRequest,
+        request,
+        expectedCode: parsed.grant.code,
+        dpop: { jwt: parsed.dpop?.jwt, allowedSigningAlgs: ['ES256'] },
+        pkce: { codeVerifier: parsed.pkceCodeVerifier, codeChallenge: entry.codeChallenge, codeChallengeMethod: 'S256' },
+      });
+    } catch (e) {
+      return send(res, 400, { error: 'invalid_grant', error_description: String(e.message ?? e).slice(0, 200) });
+    }
+    state.authCodes.delete(parsed.grant.code);
+    configId = entry.configId;
+  } else {
+    return send(res, 400, { error: 'unsupported_grant_type' });
+  }
+  const response = await as.createAccessTokenResponse({
+    authorizationServer: base,
+    audience: base,
+    expiresInSeconds: 600,
+    signer: { method: 'jwk', alg: 'ES256', publicJwk: issuerJwk },
+    dpop: verified?.dpop ? { jwk: verified.dpop.jwk } : undefined,
+    subject: 'holder',
+  });
+  state.tokens.set(response.access_token, { configId });
+  return send(res, 200, response);
+}
+
+async function credential(req, url, raw, res) {
+  const auth = req.headers.authorization ?? '';
+  const tokenValue = auth.replace(/^(DPoP|Bearer) /i, '');
+  const session = state.tokens.get(tokenValue);
+  if (!session) return send(res, 401, { error: 'invalid_token' });
+  const parsed = vci.parseCredentialRequest({ issuerMetadata: issuerMetadataResult(), credentialRequest: JSON.parse(raw) });
+  const jwts = parsed.proofs?.jwt ?? [];
+  if (jwts.length === 0) return send(res, 400, { error: 'invalid_proof', error_description: 'jwt proofs required' });
+  const holderKeys = [];
+  for (const jwt of jwts) {
+    const nonce = jose.decodeJwt(jwt).nonce;
+    if (!state.nonces.has(nonce)) return send(res, 400, { error: 'invalid_nonce' });
+    try {
+      const v = await vci.verifyCredentialRequestJwtProof({ issuerMetadata: issuerMetadataResult(), jwt, expectedNonce: nonce, nonceExpiresAt: new Date(Date.now() + 60000) });
+      holderKeys.push(v.signer.publicJwk);
+    } catch (e) {
+      return send(res, 400, { error: 'invalid_proof', error_description: String(e.message ?? e).slice(0, 200) });
+    }
+  }
+  for (const jwt of jwts) state.nonces.delete(jose.decodeJwt(jwt).nonce);
+  const configId = parsed.credentialConfigurationId ?? session.configId;
+  const credentials = [];
+  for (const k of holderKeys) credentials.push({ credential: await issue(k, configId) });
+  if (configId === 'pid-deferred') {
+    const transactionId = rand();
+    state.deferred.set(transactionId, { polls: 0, credentials });
+    return send(res, 202, vci.createCredentialResponse({ credentialRequest: parsed, transactionId, interval: 1 }));
+  }
+  return send(res, 200, vci.createCredentialResponse({ credentialRequest: parsed, credentials, notificationId: rand() }));
+}
+
+async function route(req, res) {
+  const url = new URL(req.url, base);
+  const raw = req.method === 'POST' ? await readBody(req) : '';
+  const p = url.pathname;
+  if (req.method === 'GET' && p === '/.well-known/openid-credential-issuer') return send(res, 200, credentialIssuerMetadata);
+  if (req.method === 'GET' && (p === '/.well-known/oauth-authorization-server' || p === '/.well-known/openid-configuration')) return send(res, 200, asMetadata);
+  if (req.method === 'GET' && p === '/.well-known/jwt-vc-issuer') return send(res, 200, { issuer: base, jwks: { keys: [issuerJwk] } });
+  if (req.method === 'POST' && p === '/token') return token(req, url, raw, res);
+  if (req.method === 'POST' && p === '/nonce') {
+    const cNonce = rand();
+    state.nonces.add(cNonce);
+    return send(res, 200, vci.createNonceResponse({ cNonce, cNonceExpiresIn: 60 }));
+  }
+  if (req.method === 'POST' && p === '/credential') return credential(req, url, raw, res);
+  if (req.method === 'POST' && p === '/deferred') {
+    const { transaction_id } = JSON.parse(raw);
+    const entry = state.deferred.get(transaction_id);
+    if (!entry) return send(res, 400, { error: 'invalid_transaction_id' });
+    entry.polls += 1;
+    if (entry.polls < 2) return send(res, 400, { error: 'issuance_pending', interval: 1 });
+    state.deferred.delete(transaction_id);
+    return send(res, 200, { credentials: entry.credentials, notification_id: rand() });
+  }
+  if (req.method === 'POST' && p === '/notification') {
+    state.notifications.push({ body: JSON.parse(raw), authorization: req.headers.authorization ?? null });
+    res.writeHead(204);
+    return res.end();
+  }
+  if (req.method === 'POST' && p === '/par') {
+    const params = Object.fromEntries(new URLSearchParams(raw));
+    const requestUri = `urn:ietf:params:oauth:request_uri:${rand()}`;
+    state.par.set(requestUri, params);
+    return send(res, 201, { request_uri: requestUri, expires_in: 60 });
+  }
+  if (req.method === 'GET' && p === '/authorize') {
+    // Auto-consent: redirects straight back with a code (no login UI in a test issuer).
+    let params = Object.fromEntries(url.searchParams);
+    if (params.request_uri) params = { ...state.par.get(params.request_uri), ...params };
+    const code = rand();
+    const configId = params.authorization_details ? JSON.parse(params.authorization_details)[0]?.credential_configuration_id : 'pid';
+    state.authCodes.set(code, { configId: configId ?? 'pid', codeChallenge: params.code_challenge });
+    const target = new URL(params.redirect_uri);
+    target.searchParams.set('code', code);
+    if (params.state) target.searchParams.set('state', params.state);
+    res.writeHead(302, { location: target.toString() });
+    return res.end();
+  }
+  if (req.method === 'POST' && p === '/test/offer') {
+    const opts = raw ? JSON.parse(raw) : {};
+    const configId = opts.config_id ?? 'pid';
+    const grants = {};
+    let txCodeValue;
+    if ((opts.grant ?? 'pre') === 'pre') {
+      const code = rand();
+      const grant = { 'pre-authorized_code': code };
+      if (opts.tx_code) {
+        txCodeValue = String(crypto.randomInt(100000, 999999));
+        grant.tx_code = { input_mode: 'numeric', length: 6, description: 'Code sent by mail' };
+      }
+      state.preAuth.set(code, { txCode: txCodeValue, configId });
+      grants['urn:ietf:params:oauth:grant-type:pre-authorized_code'] = grant;
+    } else {
+      grants.authorization_code = { issuer_state: rand() };
+    }
+    const { credentialOffer, credentialOfferObject } = await vci.createCredentialOffer({
+      issuerMetadata: issuerMetadataResult(),
+      credentialConfigurationIds: [configId],
+      grants,
+    });
+    return send(res, 200, { offer: credentialOffer, offer_json: credentialOfferObject, tx_code_value: txCodeValue });
+  }
+  if (req.method === 'GET' && p === '/test/notifications') return send(res, 200, state.notifications);
+  return send(res, 404, { error: 'not_found' });
+}
+
+const server = http.createServer((req, res) => {
+  route(req, res).catch((e) => {
+    if (!res.headersSent) send(res, 500, { error: 'server_error', error_description: String(e.message ?? e).slice(0, 300) });
+  });
+});
+server.listen(port, '127.0.0.1', () => {
+  base = `http://127.0.0.1:${server.address().port}`;
+  credentialIssuerMetadata = vci.createCredentialIssuerMetadata({
+    credential_issuer: base,
+    credential_endpoint: `${base}/credential`,
+    nonce_endpoint: `${base}/nonce`,
+    deferred_credential_endpoint: `${base}/deferred`,
+    notification_endpoint: `${base}/notification`,
+    batch_credential_issuance: { batch_size: 5 },
+    display: [{ name: 'walletd interop issuer' }],
+    credential_configurations_supported: configs(),
+  });
+  asMetadata = as.createAuthorizationServerMetadata({
+    issuer: base,
+    token_endpoint: `${base}/token`,
+    authorization_endpoint: `${base}/authorize`,
+    pushed_authorization_request_endpoint: `${base}/par`,
+    code_challenge_methods_supported: ['S256'],
+    dpop_signing_alg_values_supported: ['ES256'],
+    'pre-authorized_grant_anonymous_access_supported': true,
+  });
+  console.log(JSON.stringify({ url: base }));
+});
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
