@@ -196,7 +196,8 @@ async fn resolve_offer(ctx: &FlowCtx, start: &FlowStart) -> FlowResult<Credentia
     let source = match (&start.offer, &start.credential_offer_uri) {
         (Some(o), _) if !o.is_null() && o.as_str() != Some("") => offer::parse_offer_input(o).map_err(bad)?,
         (_, Some(uri)) if !uri.is_empty() => {
-            if uri.contains("://") && !uri.starts_with("http") {
+            // Any other scheme (file:, gopher:, ...) is fetched through the egress guard, which refuses it.
+            if uri.starts_with("openid-credential-offer:") {
                 offer::parse_offer_url(uri).map_err(bad)?
             } else {
                 OfferSource::Reference(uri.clone())

@@ -15,8 +15,14 @@ pub const SECRET: &str = "engine-test-shared-secret";
 
 /// An engine-only walletd that can reach 127.0.0.1 (the local issuer) over http; `extra` is appended YAML.
 pub async fn engine(extra_engine: &str) -> Walletd {
+    // Outbound calls get 3 s unless the test sets its own (slow-issuer tests stay short).
+    let outbound = if extra_engine.contains("outbound_timeout") {
+        ""
+    } else {
+        "  outbound_timeout: 3s\n"
+    };
     let yaml = format!(
-        "jwt:\n  secret: {SECRET}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n  outbound_timeout: 3s\n{extra_engine}"
+        "jwt:\n  secret: {SECRET}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n{outbound}{extra_engine}"
     );
     WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
         .mode("engine")
