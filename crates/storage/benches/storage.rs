@@ -145,6 +145,20 @@ async fn bench_db(db: TestDatabase, tasks: u64, secs: Duration, out: &mut Vec<Ro
             }
         })
         .await;
+        // The same read straight through the repository: separates SQL cost from service overhead.
+        let (st, t2) = (store.clone(), tag.clone());
+        let get_repo = run(tasks, secs, move |t, i| {
+            let st = st.clone();
+            let (user, id) = (format!("{t2}-u{t}"), format!("g{}", i % 50));
+            async move {
+                let owner = walletd_store::BlobOwner {
+                    tenant_id: "default",
+                    user_id: &user,
+                };
+                st.blob_get(owner, &id, true).await.expect("get").expect("present");
+            }
+        })
+        .await;
         // Sync: each task reads its user's whole feed from the start in pages of 100; counts changes delivered.
         let delivered = Arc::new(AtomicU64::new(0));
         let (s, t2, dl) = (svc.clone(), tag.clone(), delivered.clone());
@@ -172,6 +186,7 @@ async fn bench_db(db: TestDatabase, tasks: u64, secs: Duration, out: &mut Vec<Ro
             ("PUT (service)", put),
             ("raw SELECT (reference)", raw_select),
             ("GET (service)", get),
+            ("GET (repository only)", get_repo),
             ("sync (changes/s)", sync),
         ] {
             out.push(Row {
