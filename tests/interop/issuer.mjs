@@ -8,8 +8,17 @@
 //        -> {offer (openid-credential-offer:// URL), offer_json, tx_code_value?}
 //   GET  /test/notifications -> every notification the issuer received
 //   GET  /.well-known/jwt-vc-issuer -> {issuer, jwks} (SD-JWT VC issuer key, for the holder's verification)
+//
+// Options (ISSUER_OPTIONS, a JSON object): encryption: true advertises and requires credential_response_encryption
+// (ECDH-ES, A128GCM/A256GCM) and encrypts credential responses with jose; signed_metadata: true serves the issuer
+// metadata as a JWT (typ openidvci-issuer-metadata+jwt) signed by a fresh self-signed P-256 certificate (x5c, made
+// with the openssl CLI); bad_metadata_signature: true signs it with another key than the certificate's.
 import http from 'node:http';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Oauth2AuthorizationServer } from '@openid4vc/oauth2';
 import { Openid4vciIssuer } from '@openid4vc/openid4vci';
 import { setGlobalConfig } from '@openid4vc/utils';
@@ -18,6 +27,7 @@ import { digest, generateSalt, ES256 } from '@sd-jwt/crypto-nodejs';
 import * as jose from 'jose';
 
 setGlobalConfig({ allowInsecureUrls: true });
+const options = JSON.parse(process.env.ISSUER_OPTIONS || '{}');
 
 const port = Number(process.argv[2] ?? process.env.ISSUER_PORT ?? 0);
 const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
@@ -221,14 +231,57 @@ async function credential(req, url, raw, res) {
     state.deferred.set(transactionId, { polls: 0, credentials });
     return send(res, 202, vci.createCredentialResponse({ credentialRequest: parsed, transactionId, interval: 1 }));
   }
-  return send(res, 200, vci.createCredentialResponse({ credentialRequest: parsed, credentials, notificationId: rand() }));
+  const response = vci.createCredentialResponse({ credentialRequest: parsed, credentials, notificationId: rand() });
+  const encryption = JSON.parse(raw).credential_response_encryption;
+  if (options.encryption) {
+    if (!encryption?.jwk || !encryption?.enc) return send(res, 400, { error: 'invalid_encryption_parameters' });
+    const key = await jose.importJWK(encryption.jwk, 'ECDH-ES');
+    const jwe = await new jose.CompactEncrypt(new TextEncoder().encode(JSON.stringify(response)))
+      .setProtectedHeader({ alg: 'ECDH-ES', enc: encryption.enc })
+      .encrypt(key);
+    res.writeHead(200, { 'content-type': 'application/jwt', 'cache-control': 'no-store' });
+    return res.end(jwe);
+  }
+  return send(res, 200, response);
+}
+
+// A self-signed P-256 certificate for signed metadata (openssl CLI; Node has no certificate builder).
+function selfSignedCertificate() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'issuer-cert-'));
+  const keyPath = path.join(dir, 'key.pem');
+  const certPath = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyPath,
+    '-out', certPath, '-days', '1', '-subj', '/CN=walletd interop issuer'], { stdio: 'ignore' });
+  const key = crypto.createPrivateKey(fs.readFileSync(keyPath));
+  const der = new crypto.X509Certificate(fs.readFileSync(certPath)).raw.toString('base64');
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { key, der };
+}
+
+let signedMetadataJwt;
+async function signedMetadata() {
+  if (!signedMetadataJwt) {
+    const { key, der } = selfSignedCertificate();
+    const signer = options.bad_metadata_signature ? privateKey : key;
+    signedMetadataJwt = await new jose.SignJWT({ ...credentialIssuerMetadata, sub: base, iss: base })
+      .setProtectedHeader({ alg: 'ES256', typ: 'openidvci-issuer-metadata+jwt', x5c: [der] })
+      .setIssuedAt()
+      .sign(signer);
+  }
+  return signedMetadataJwt;
 }
 
 async function route(req, res) {
   const url = new URL(req.url, base);
   const raw = req.method === 'POST' ? await readBody(req) : '';
   const p = url.pathname;
-  if (req.method === 'GET' && p === '/.well-known/openid-credential-issuer') return send(res, 200, credentialIssuerMetadata);
+  if (req.method === 'GET' && p === '/.well-known/openid-credential-issuer') {
+    if (options.signed_metadata && (req.headers.accept ?? '').includes('application/jwt')) {
+      res.writeHead(200, { 'content-type': 'application/jwt', 'cache-control': 'no-store' });
+      return res.end(await signedMetadata());
+    }
+    return send(res, 200, credentialIssuerMetadata);
+  }
   if (req.method === 'GET' && (p === '/.well-known/oauth-authorization-server' || p === '/.well-known/openid-configuration')) return send(res, 200, asMetadata);
   if (req.method === 'GET' && p === '/.well-known/jwt-vc-issuer') return send(res, 200, { issuer: base, jwks: { keys: [issuerJwk] } });
   if (req.method === 'POST' && p === '/token') return token(req, url, raw, res);
@@ -290,7 +343,7 @@ async function route(req, res) {
     }
     const { credentialOffer, credentialOfferObject } = await vci.createCredentialOffer({
       issuerMetadata: issuerMetadataResult(),
-      credentialConfigurationIds: [configId],
+      credentialConfigurationIds: opts.config_ids ?? [configId],
       grants,
     });
     return send(res, 200, { offer: credentialOffer, offer_json: credentialOfferObject, tx_code_value: txCodeValue });
@@ -313,6 +366,9 @@ server.listen(port, '127.0.0.1', () => {
     deferred_credential_endpoint: `${base}/deferred`,
     notification_endpoint: `${base}/notification`,
     batch_credential_issuance: { batch_size: 5 },
+    ...(options.encryption
+      ? { credential_response_encryption: { alg_values_supported: ['ECDH-ES'], enc_values_supported: ['A128GCM', 'A256GCM'], encryption_required: true } }
+      : {}),
     display: [{ name: 'walletd interop issuer' }],
     credential_configurations_supported: configs(),
   });

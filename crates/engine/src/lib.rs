@@ -52,7 +52,13 @@ pub struct EngineOptions {
     pub trust: Option<TrustClient>,
     /// The registry role's base URL (type metadata); `None` skips type metadata.
     pub registry_url: Option<Url>,
+    /// A tenant's trust settings (its own PDP); `None` (or a lookup answering `None`) uses the global PDP.
+    pub tenant_trust: Option<TenantTrustLookup>,
 }
+
+/// Looks up a tenant's trust settings (read-only tenant configuration; the engine itself has no database).
+pub type TenantTrustLookup =
+    Arc<dyn Fn(String) -> futures::future::BoxFuture<'static, Option<walletd_trust::TenantTrust>> + Send + Sync>;
 
 /// The engine. Cheap to clone.
 #[derive(Clone)]
@@ -67,6 +73,7 @@ struct Inner {
     origins: Vec<String>,
     trust: Option<TrustClient>,
     registry_url: Option<Url>,
+    tenant_trust: Option<TenantTrustLookup>,
     registry_http: reqwest::Client,
     connections: AtomicUsize,
     shutdown: CancellationToken,
@@ -107,6 +114,7 @@ impl Engine {
                     .collect(),
                 trust: opts.trust,
                 registry_url: opts.registry_url,
+                tenant_trust: opts.tenant_trust,
                 registry_http,
                 connections: AtomicUsize::new(0),
                 shutdown: CancellationToken::new(),
@@ -153,6 +161,16 @@ impl Engine {
 
     pub(crate) fn trust(&self) -> Option<&TrustClient> {
         self.inner.trust.as_ref()
+    }
+
+    /// The trust settings of `tenant_id` (its own PDP when it has one).
+    pub(crate) async fn tenant_trust(&self, tenant_id: &str) -> walletd_trust::TenantTrust {
+        match &self.inner.tenant_trust {
+            Some(lookup) => lookup(tenant_id.to_string())
+                .await
+                .unwrap_or_else(|| walletd_trust::TenantTrust::new(tenant_id)),
+            None => walletd_trust::TenantTrust::new(tenant_id),
+        }
     }
 
     pub(crate) fn registry(&self) -> Option<(&Url, &reqwest::Client)> {

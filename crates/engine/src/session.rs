@@ -53,7 +53,9 @@ struct FlowHandle {
 struct Done {
     flow_id: String,
     generation: u64,
-    notification: Option<NotificationTarget>,
+    // Boxed: tokio's mpsc allocates its first block of 32 slots when the channel is created, so the slot size is
+    // paid by every idle session (docs/performance.md, "Engine").
+    notification: Option<Box<NotificationTarget>>,
 }
 
 struct Session {
@@ -320,7 +322,7 @@ impl Session {
         }
         if let Some(n) = done.notification {
             let ttl = self.engine.config().notification_ttl;
-            self.notifications.insert(done.flow_id, (n, Instant::now() + ttl));
+            self.notifications.insert(done.flow_id, (*n, Instant::now() + ttl));
         }
     }
 
@@ -551,7 +553,7 @@ async fn run_flow(
         .send(Done {
             flow_id,
             generation,
-            notification: ctx.notification.take(),
+            notification: ctx.notification.take().map(Box::new),
         })
         .await;
 }

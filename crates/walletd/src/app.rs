@@ -10,11 +10,11 @@ use axum::routing::get;
 use walletd_auth::KeyRing;
 use walletd_common::config::{Config, ConfigError};
 use walletd_common::http::{self, Authenticator, HealthState, Readiness, StatusInfo};
-use walletd_egress::EgressClient;
-use walletd_trust::TrustClient;
 use walletd_common::jwt::JwtValidator;
 use walletd_common::{Role, RoleSet};
+use walletd_egress::EgressClient;
 use walletd_store::Store;
+use walletd_trust::TrustClient;
 
 use crate::checks;
 
@@ -150,7 +150,12 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         // (same database), also when the storage role runs in another process.
         let private: Arc<dyn walletd_auth::PrivateDataStore> =
             Arc::new(walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()));
-        let service = Arc::new(walletd_auth::AuthService::new(store.clone(), cfg, ring.clone(), private));
+        let service = Arc::new(walletd_auth::AuthService::new(
+            store.clone(),
+            cfg,
+            ring.clone(),
+            private,
+        ));
         let auth = http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
         routes = routes.merge(walletd_auth::routes(service, auth));
         walletd_auth::spawn_maintenance(ring.clone(), store, cfg);
@@ -192,10 +197,34 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         // The upgrade accepts the CORS origins and the WebAuthn RP origins (a missing Origin is a native client).
         let mut origins = cfg.server.cors_origins.clone();
         origins.extend(cfg.webauthn.rp_origins.iter().map(|u| u.origin().ascii_serialization()));
-        let trust = match &cfg.trust.default_endpoint {
-            Some(_) => Some(walletd_trust::TrustClient::new(cfg.trust.clone()).context("cannot build the trust client")?),
-            None => None,
+        // The trust client always exists: a tenant may have its own PDP even when there is no global one.
+        let trust = Some(walletd_trust::TrustClient::new(cfg.trust.clone()).context("cannot build the trust client")?);
+        // Tenant trust settings: this process's own store (all-mode), else `tenants.source` opened read-only.
+        let tenants = match (&store, &cfg.tenants.source) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(url)) => Some(
+                Store::connect_read_only(&walletd_common::config::DatabaseConfig::with_url(url.expose()))
+                    .await
+                    .with_context(|| format!("cannot open tenants.source {}", url.redacted()))?,
+            ),
+            (None, None) => None,
         };
+        let tenant_trust: Option<walletd_engine::TenantTrustLookup> = tenants.map(|store| {
+            let lookup: walletd_engine::TenantTrustLookup = Arc::new(move |id: String| {
+                let store = store.clone();
+                Box::pin(async move {
+                    match store.get_tenant(&id).await {
+                        Ok(t) => t.map(|t| t.trust_settings()),
+                        Err(e) => {
+                            // The global PDP (or none) still applies; the PDP call itself fails closed.
+                            tracing::warn!(tenant = %id, error = %e, "cannot read the tenant's trust settings");
+                            None
+                        }
+                    }
+                })
+            });
+            lookup
+        });
         let engine = walletd_engine::Engine::new(walletd_engine::EngineOptions {
             config: cfg.engine.clone(),
             authenticator: http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]),
@@ -203,6 +232,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             allowed_origins: origins,
             trust,
             registry_url: cfg.registry.url.clone(),
+            tenant_trust,
         })
         .context("cannot build the engine")?;
         engine_routes = engine.router();

@@ -99,6 +99,13 @@ async fn bind(ip: std::net::IpAddr, port: u16, name: &str) -> anyhow::Result<Tcp
 async fn serve_listener(listener: TcpListener, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
     // The `/t/{tenant}` alias must rewrite the path before routing, so it wraps the router from outside.
     let app = MapRequestLayer::new(strip_tenant_prefix).layer(router);
+    // Small frames written back to back (WebSocket progress frames, then the terminal frame) must not wait for the
+    // peer's delayed ACK: without TCP_NODELAY every engine flow lost ~80 ms to Nagle (see docs/performance.md).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),

@@ -412,8 +412,13 @@ pub struct EngineConfig {
     pub max_buffered_frames: usize,
     /// WebSocket read buffer per socket (bytes); small keeps idle sockets cheap, frames grow it as needed.
     pub ws_read_buffer_bytes: usize,
-    /// WebSocket write buffer per socket (bytes).
+    /// WebSocket write buffer per socket (bytes); 0 writes each frame at once (the engine flushes every frame).
     pub ws_write_buffer_bytes: usize,
+    /// Most credentials requested in one credential request (`count` of `generate_proof`), further capped by the
+    /// issuer's `batch_credential_issuance.batch_size`. 1 (the default) never asks for a batch.
+    pub max_batch_size: usize,
+    /// Issuer trust is decided by the client (`evaluating_trust` + `trust_result`) instead of the PDP.
+    pub client_mediated_trust: bool,
 }
 
 impl Default for EngineConfig {
@@ -435,8 +440,11 @@ impl Default for EngineConfig {
             notification_ttl: Duration::from_secs(5 * 60),
             flow_inbox_frames: 16,
             max_buffered_frames: 16,
-            ws_read_buffer_bytes: 4 * 1024,
-            ws_write_buffer_bytes: 4 * 1024,
+            // Sized for idle sockets (docs/performance.md "Engine"): large frames still arrive, in more reads.
+            ws_read_buffer_bytes: 1024,
+            ws_write_buffer_bytes: 0,
+            max_batch_size: 1,
+            client_mediated_trust: false,
         }
     }
 }

@@ -6,6 +6,7 @@ use walletd_egress::{CREDENTIAL_MAX_BYTES, METADATA_MAX_BYTES, Method};
 use walletd_protocol::{ErrorCode, SignAction};
 
 use super::dpop::Dpop;
+use super::jwe::ResponseKey;
 use super::metadata::IssuerMetadata;
 use super::token::Tokens;
 use crate::failure::{FlowFailure, FlowResult};
@@ -120,10 +121,17 @@ pub async fn request_credential(
     tokens: &Tokens,
     dpop: &mut Dpop,
     body: &Value,
+    enc: Option<&ResponseKey>,
 ) -> Result<Issued, Option<FlowFailure>> {
     let code = ErrorCode::CredentialError;
     let endpoint = meta.str("credential_endpoint").unwrap_or_default().to_string();
     let resp = authorized_post(ctx, &endpoint, tokens, dpop, body, CREDENTIAL_MAX_BYTES).await?;
+    if resp.status.is_success()
+        && let Some(key) = enc
+    {
+        let v = decrypt_json(&resp, key).map_err(|m| Some(FlowFailure::new(code, m)))?;
+        return parse_issued(&v).map_err(|m| Some(FlowFailure::new(code, m)));
+    }
     let v: Option<Value> = resp.json().ok();
     if !resp.status.is_success() {
         let err = v
@@ -148,6 +156,18 @@ pub async fn request_credential(
     }
     let v = v.ok_or_else(|| Some(FlowFailure::new(code, "the credential response is not JSON")))?;
     parse_issued(&v).map_err(|m| Some(FlowFailure::new(code, m)))
+}
+
+/// The JSON inside an encrypted (`application/jwt`, compact JWE) credential response. Error responses stay plain
+/// JSON (OpenID4VCI encrypts only successful responses), and a plain JSON answer to an encrypted request is refused:
+/// the issuer ignored what it advertised.
+fn decrypt_json(resp: &walletd_egress::EgressResponse, key: &ResponseKey) -> Result<Value, String> {
+    let text = resp.text();
+    if text.trim_start().starts_with('{') {
+        return Err("the issuer answered in clear although response encryption was requested".into());
+    }
+    let plain = key.decrypt(&text)?;
+    serde_json::from_slice(&plain).map_err(|_| "the decrypted credential response is not JSON".to_string())
 }
 
 fn parse_issued(v: &Value) -> Result<Issued, String> {
@@ -209,6 +229,7 @@ async fn authorized_post(
 }
 
 /// Polls the metadata's `deferred_credential_endpoint` until credentials arrive or `window` ends.
+#[allow(clippy::too_many_arguments)]
 pub async fn poll_deferred(
     ctx: &FlowCtx,
     meta: &IssuerMetadata,
@@ -217,6 +238,7 @@ pub async fn poll_deferred(
     transaction_id: &str,
     mut interval: u64,
     window: std::time::Duration,
+    enc: Option<&ResponseKey>,
 ) -> FlowResult<(Vec<Value>, Option<String>)> {
     let code = ErrorCode::CredentialError;
     let pending = || {
@@ -233,11 +255,17 @@ pub async fn poll_deferred(
             return Err(pending());
         }
         tokio::time::sleep_until(wake).await;
-        let body = json!({"transaction_id": transaction_id});
+        let mut body = json!({"transaction_id": transaction_id});
+        if let Some(k) = enc {
+            body["credential_response_encryption"] = k.request_member();
+        }
         let resp = authorized_post(ctx, &endpoint, tokens, dpop, &body, CREDENTIAL_MAX_BYTES)
             .await
             .map_err(|e| e.unwrap_or_else(pending))?;
-        let v: Value = resp.json().unwrap_or(Value::Null);
+        let v: Value = match enc {
+            Some(k) if resp.status.is_success() => decrypt_json(&resp, k).map_err(|m| FlowFailure::new(code, m))?,
+            _ => resp.json().unwrap_or(Value::Null),
+        };
         if resp.status.is_success() {
             match parse_issued(&v) {
                 Ok(Issued::Now(c, n)) => return Ok((c, n)),

@@ -22,8 +22,10 @@ pub fn well_known(issuer: &str, name: &str) -> Option<String> {
 pub struct IssuerMetadata {
     /// The metadata object (from the JWT's claims when signed).
     pub json: Value,
-    /// Whether it came as a signed JWT.
+    /// Whether it came as a signed JWT whose signature verifies with its x5c leaf certificate (`validated`).
     pub signed: bool,
+    /// The signed metadata's certificate chain (DER, leaf first): the key material for the trust evaluation.
+    pub x5c: Vec<Vec<u8>>,
 }
 
 impl IssuerMetadata {
@@ -62,25 +64,22 @@ pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<IssuerMetad
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let (json, signed) = if ctype.starts_with("application/jwt") {
-        // Signed metadata: claims are taken after checking the type; the x5c chain is not validated yet.
+    let (json, signed, x5c) = if ctype.starts_with("application/jwt") {
+        // Signed metadata: the signature must verify with the x5c leaf; whether that certificate belongs to a
+        // trusted issuer is the PDP's question (the chain goes to the trust evaluation).
         let text = resp.text();
-        let jwt = jose::decode_jwt(text.trim())
-            .ok_or_else(|| FlowFailure::new(code, "signed issuer metadata is not a JWT"))?;
-        if jwt.header.get("typ").and_then(Value::as_str) != Some("openidvci-issuer-metadata+jwt") {
-            return Err(FlowFailure::new(code, "signed issuer metadata has the wrong typ"));
-        }
-        (jwt.claims, true)
+        let (claims, chain) = verify_signed_metadata(text.trim()).map_err(|m| FlowFailure::new(code, m))?;
+        (claims, true, chain)
     } else {
         let v: Value = resp
             .json()
             .map_err(|_| FlowFailure::new(code, "issuer metadata is not valid JSON"))?;
-        (v, false)
+        (v, false, Vec::new())
     };
     if !json.is_object() {
         return Err(FlowFailure::new(code, "issuer metadata is not an object"));
     }
-    let meta = IssuerMetadata { json, signed };
+    let meta = IssuerMetadata { json, signed, x5c };
     if meta.str("credential_issuer").map(|s| s.trim_end_matches('/')) != Some(issuer.trim_end_matches('/')) {
         return Err(FlowFailure::new(
             code,
@@ -91,6 +90,102 @@ pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<IssuerMetad
         return Err(FlowFailure::new(code, "issuer metadata has no credential_endpoint"));
     }
     Ok(meta)
+}
+
+/// Verifies signed issuer metadata (`typ openidvci-issuer-metadata+jwt`, ES256 or RS256, x5c in the header) with
+/// its leaf certificate's key; returns the claims and the chain (DER).
+pub fn verify_signed_metadata(jwt: &str) -> Result<(Value, Vec<Vec<u8>>), String> {
+    let d = jose::decode_jwt(jwt).ok_or("signed issuer metadata is not a JWT")?;
+    if d.header.get("typ").and_then(Value::as_str) != Some("openidvci-issuer-metadata+jwt") {
+        return Err("signed issuer metadata has the wrong typ".into());
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let chain: Vec<Vec<u8>> = d
+        .header
+        .get("x5c")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|c| base64::Engine::decode(&b64, c).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let leaf = chain.first().ok_or("signed issuer metadata has no x5c certificate")?;
+    let (alg_oid, key) = der::spki_of_certificate(leaf).ok_or("the x5c leaf certificate cannot be parsed")?;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+    let alg = d.header.get("alg").and_then(Value::as_str).unwrap_or_default();
+    let ok = match (alg, alg_oid) {
+        ("ES256", der::Key::Ec) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key)
+            .verify(d.signing_input.as_bytes(), &d.signature)
+            .is_ok(),
+        ("RS256", der::Key::Rsa) => UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key)
+            .verify(d.signing_input.as_bytes(), &d.signature)
+            .is_ok(),
+        _ => return Err("signed issuer metadata uses an unsupported algorithm (ES256, RS256)".into()),
+    };
+    if !ok {
+        return Err("the signature of the issuer metadata does not verify with its x5c certificate".into());
+    }
+    Ok((d.claims, chain))
+}
+
+/// Just enough DER to find a certificate's subject public key (no dependency for one lookup).
+mod der {
+    /// The key type of a subject public key.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Key {
+        Ec,
+        Rsa,
+    }
+
+    const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+
+    /// One TLV: (tag, contents, rest).
+    fn tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, d) = d.split_first()?;
+        let (&l0, mut d) = d.split_first()?;
+        let len = if l0 < 0x80 {
+            l0 as usize
+        } else {
+            let n = (l0 & 0x7f) as usize;
+            if n == 0 || n > 4 || d.len() < n {
+                return None;
+            }
+            let len = d[..n].iter().fold(0usize, |a, b| (a << 8) | *b as usize);
+            d = &d[n..];
+            len
+        };
+        (d.len() >= len).then(|| (tag, &d[..len], &d[len..]))
+    }
+
+    /// The subject public key (the BIT STRING's bytes: SEC1 point or PKCS#1 RSAPublicKey) and its type.
+    pub fn spki_of_certificate(cert: &[u8]) -> Option<(Key, &[u8])> {
+        let (0x30, cert, _) = tlv(cert)? else { return None };
+        let (0x30, tbs, _) = tlv(cert)? else { return None };
+        let mut rest = tbs;
+        // [0] version (optional), serial, signature, issuer, validity, subject, then subjectPublicKeyInfo.
+        if rest.first() == Some(&0xa0) {
+            rest = tlv(rest)?.2;
+        }
+        for _ in 0..5 {
+            rest = tlv(rest)?.2;
+        }
+        let (0x30, spki, _) = tlv(rest)? else { return None };
+        let (0x30, alg, after) = tlv(spki)? else { return None };
+        let (0x06, oid, _) = tlv(alg)? else { return None };
+        let key = match oid {
+            OID_EC => Key::Ec,
+            OID_RSA => Key::Rsa,
+            _ => return None,
+        };
+        let (0x03, bits, _) = tlv(after)? else { return None };
+        let (0, bits) = bits.split_first().map(|(u, b)| (*u, b))? else {
+            return None;
+        };
+        Some((key, bits))
+    }
 }
 
 /// Authorization server metadata: RFC 8414 first, then OpenID Connect discovery.

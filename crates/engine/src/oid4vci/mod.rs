@@ -3,6 +3,7 @@
 
 pub mod credential;
 pub mod dpop;
+pub mod jwe;
 pub mod metadata;
 pub(crate) mod notify;
 pub mod offer;
@@ -11,7 +12,7 @@ pub mod token;
 use serde_json::{Value, json};
 use walletd_egress::METADATA_MAX_BYTES;
 use walletd_protocol::{ErrorCode, FlowComplete, FlowStart, IssuedCredential};
-use walletd_trust::{EvaluationRequest, TenantTrust};
+use walletd_trust::{EvaluationRequest, Role};
 
 use self::credential::Issued;
 use self::dpop::Dpop;
@@ -55,7 +56,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     .await;
 
     // 3. Trust (server-side PDP when one is configured)
-    evaluate_trust(ctx, &issuer).await?;
+    evaluate_trust(ctx, &issuer, &meta).await?;
 
     // 4. Configuration
     let resume = start.auth_code.is_some();
@@ -101,20 +102,39 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     // 6-8. Nonce, proofs, credential request (one invalid_nonce retry)
     let proof_types = credential::proof_types(&config);
     let client_id = client_id_for(&start, offer.pre_authorized_code().is_some());
+    let count = batch_count(&meta, ctx.engine().config().max_batch_size);
+    let enc_key = match jwe::choose(meta.json.get("credential_response_encryption")) {
+        jwe::Support::None => None,
+        jwe::Support::Use(enc) => {
+            Some(jwe::ResponseKey::generate(enc).ok_or_else(|| {
+                FlowFailure::new(ErrorCode::InternalError, "cannot create the response encryption key")
+            })?)
+        }
+        jwe::Support::RequiredUnsupported => {
+            return Err(FlowFailure::new(
+                ErrorCode::CredentialError,
+                "the issuer requires response encryption with algorithms the engine does not implement (ECDH-ES with AES-GCM)",
+            ));
+        }
+    };
     let mut issued = None;
     for attempt in 0..2 {
         let mut body = json!({"credential_configuration_id": config_id});
         if let Some(pt) = &proof_types {
             let n = credential::nonce(ctx, &meta, &tokens).await?;
-            let proofs = credential::request_proofs(ctx, &issuer, n.as_deref(), client_id.as_deref(), pt, 1).await?;
+            let proofs =
+                credential::request_proofs(ctx, &issuer, n.as_deref(), client_id.as_deref(), pt, count).await?;
             body["proofs"] = proofs;
+        }
+        if let Some(k) = &enc_key {
+            body["credential_response_encryption"] = k.request_member();
         }
         ctx.progress(
             "requesting_credential",
             json!({"credential_configuration_id": config_id}),
         )
         .await;
-        match credential::request_credential(ctx, &meta, &tokens, &mut dpop, &body).await {
+        match credential::request_credential(ctx, &meta, &tokens, &mut dpop, &body, enc_key.as_ref()).await {
             Ok(i) => {
                 issued = Some(i);
                 break;
@@ -142,7 +162,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
             } else {
                 ctx.engine().config().flow_timeout
             };
-            credential::poll_deferred(ctx, &meta, &tokens, &mut dpop, &tx, interval, window).await?
+            credential::poll_deferred(ctx, &meta, &tokens, &mut dpop, &tx, interval, window, enc_key.as_ref()).await?
         }
     };
 
@@ -191,6 +211,19 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     Ok(done)
 }
 
+/// How many credentials to ask for: the issuer's `batch_credential_issuance.batch_size` (absent: no batching),
+/// capped by `engine.max_batch_size`; at least 1.
+fn batch_count(meta: &IssuerMetadata, max: usize) -> usize {
+    let issuer_max = meta
+        .json
+        .get("batch_credential_issuance")
+        .and_then(|b| b.get("batch_size"))
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .min(usize::MAX as u64) as usize;
+    issuer_max.min(max).max(1)
+}
+
 async fn resolve_offer(ctx: &FlowCtx, start: &FlowStart) -> FlowResult<CredentialOffer> {
     let bad = |m: String| FlowFailure::new(ErrorCode::OfferParseError, m);
     let source = match (&start.offer, &start.credential_offer_uri) {
@@ -228,37 +261,79 @@ async fn resolve_offer(ctx: &FlowCtx, start: &FlowStart) -> FlowResult<Credentia
     }
 }
 
-async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str) -> FlowResult<()> {
+/// Issuer trust (spec step 3). Key material: the signed metadata's x5c chain, else the JWKS the metadata carries
+/// (`jwks`), else a resolution-only request (the PDP resolves the issuer identifier itself).
+async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) -> FlowResult<()> {
+    let untrusted = |m: String| FlowFailure::new(ErrorCode::UntrustedIssuer, m);
+    let jwks = meta.json.get("jwks").filter(|j| j.get("keys").is_some());
+    if ctx.engine().config().client_mediated_trust {
+        let key_material = if !meta.x5c.is_empty() {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let chain: Vec<String> = meta.x5c.iter().map(|c| base64::Engine::encode(&b64, c)).collect();
+            json!({"type": "x5c", "x5c": chain})
+        } else if let Some(j) = jwks {
+            json!({"type": "jwks", "jwks": j})
+        } else {
+            Value::Null
+        };
+        let mut request = json!({
+            "subject_id": issuer,
+            "subject_type": "credential_issuer",
+            "requires_resolution": key_material.is_null(),
+            "context": {"metadata_signed": meta.signed},
+        });
+        if !key_material.is_null() {
+            request["key_material"] = key_material;
+        }
+        ctx.progress(
+            "evaluating_trust",
+            json!({"trust_evaluation_required": true, "request": request}),
+        )
+        .await;
+        let timeout = ctx.engine().config().trust_timeout;
+        let a = ctx
+            .wait_action(&["trust_result"], timeout, ErrorCode::UntrustedIssuer)
+            .await?;
+        let trusted = a.payload.get("trusted").and_then(Value::as_bool).unwrap_or(false);
+        if !trusted {
+            let reason: String = a
+                .payload_str("reason")
+                .unwrap_or("not trusted")
+                .chars()
+                .take(200)
+                .collect();
+            return Err(untrusted(format!("the issuer is not trusted: {reason}")));
+        }
+        return Ok(());
+    }
     let Some(trust) = ctx.engine().trust().cloned() else {
         return Ok(());
     };
-    if trust.pdp_for(None).is_none() {
+    let tenant = ctx.engine().tenant_trust(&ctx.user.tenant_id).await;
+    if trust.pdp_for(tenant.pdp_url.as_ref()).is_none() {
         return Ok(());
     }
-    let tenant = TenantTrust::new(&ctx.user.tenant_id);
-    let req = EvaluationRequest::resolution(issuer, Some("credential_issuer"), None)
-        .with_context("role", json!("credential_issuer"));
+    let req = if !meta.x5c.is_empty() {
+        EvaluationRequest::x5c(issuer, &meta.x5c, Role::CredentialIssuer)
+    } else if let Some(r) = jwks.and_then(|j| EvaluationRequest::jwks(issuer, j, Role::CredentialIssuer).ok()) {
+        r
+    } else {
+        EvaluationRequest::resolution(issuer, Some("credential_issuer"), None)
+            .with_context("role", json!("credential_issuer"))
+    };
     let verdict = tokio::time::timeout(ctx.engine().config().trust_timeout, trust.evaluate(&tenant, &req))
         .await
-        .map_err(|_| {
-            FlowFailure::new(
-                ErrorCode::UntrustedIssuer,
-                "issuer trust could not be evaluated in time",
-            )
-        })?;
+        .map_err(|_| untrusted("issuer trust could not be evaluated in time".into()))?;
     ctx.progress(
         "trust_evaluated",
         json!({"trusted": verdict.is_trusted(), "framework": verdict.framework, "reason": verdict.reason}),
     )
     .await;
     if !verdict.is_trusted() {
-        return Err(FlowFailure::new(
-            ErrorCode::UntrustedIssuer,
-            format!(
-                "the issuer is not trusted: {}",
-                verdict.reason.as_deref().unwrap_or("no reason given")
-            ),
-        ));
+        return Err(untrusted(format!(
+            "the issuer is not trusted: {}",
+            verdict.reason.as_deref().unwrap_or("no reason given")
+        )));
     }
     Ok(())
 }

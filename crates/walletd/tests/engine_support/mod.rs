@@ -15,6 +15,11 @@ pub const SECRET: &str = "engine-test-shared-secret";
 
 /// An engine-only walletd that can reach 127.0.0.1 (the local issuer) over http; `extra` is appended YAML.
 pub async fn engine(extra_engine: &str) -> Walletd {
+    engine_with_env(extra_engine, &[]).await
+}
+
+/// [`engine`] with extra environment variables for the process (e.g. `RUST_LOG`).
+pub async fn engine_with_env(extra_engine: &str, env: &[(&str, &str)]) -> Walletd {
     // Outbound calls get 3 s unless the test sets its own (slow-issuer tests stay short).
     let outbound = if extra_engine.contains("outbound_timeout") {
         ""
@@ -24,12 +29,13 @@ pub async fn engine(extra_engine: &str) -> Walletd {
     let yaml = format!(
         "jwt:\n  secret: {SECRET}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n{outbound}{extra_engine}"
     );
-    WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
+    let mut b = WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
         .mode("engine")
-        .config(&yaml)
-        .spawn()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .config(&yaml);
+    for (k, v) in env {
+        b = b.env(k, v);
+    }
+    b.spawn().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// An engine WITHOUT the 127.0.0.1 hole.
@@ -73,6 +79,12 @@ impl NodeIssuer {
     // The child is reaped by `Drop` (or killed and waited on the start-timeout path).
     #[allow(clippy::zombie_processes)]
     pub fn start() -> NodeIssuer {
+        Self::start_with(json!({}))
+    }
+
+    /// Starts the issuer with `ISSUER_OPTIONS` (see tests/interop/issuer.mjs).
+    #[allow(clippy::zombie_processes)]
+    pub fn start_with(options: Value) -> NodeIssuer {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
         assert!(
             dir.join("node_modules/@openid4vc/openid4vci").exists(),
@@ -81,6 +93,7 @@ impl NodeIssuer {
         let mut child = Command::new("node")
             .arg("issuer.mjs")
             .arg("0")
+            .env("ISSUER_OPTIONS", options.to_string())
             .current_dir(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
