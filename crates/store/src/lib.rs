@@ -6,16 +6,16 @@
 //! TEXT, BLOB/BYTEA). Schemas differ only where they must, so migrations are kept per dialect under
 //! `migrations/{sqlite,postgres}` and applied at start-up.
 
-mod blobs;
 mod auth_state;
+mod blobs;
 mod connect;
 mod tenants;
 mod users;
 
+pub use auth_state::{Challenge, Invite, RefreshOutcome};
 pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome};
 pub use connect::{Dialect, Store};
 pub use tenants::TenantUpdate;
-pub use auth_state::{Challenge, Invite, RefreshOutcome};
 pub use users::{CredentialDeletion, User, WebauthnCredential};
 
 /// What can go wrong in the store. Messages name the operation, never row contents.

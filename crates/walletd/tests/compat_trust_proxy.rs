@@ -23,11 +23,13 @@ async fn pdp(name: &'static str) -> (String, Seen) {
     let app = Router::new()
         .route(
             "/evaluation",
-            post(|State((seen, name)): State<(Seen, &'static str)>, axum::Json(body): axum::Json<Value>| async move {
-                seen.lock().unwrap().push(body.clone());
-                let id = body["subject"]["id"].as_str().unwrap_or_default();
-                axum::Json(json!({"decision": id.starts_with("good"), "context": {"reason": name}}))
-            }),
+            post(
+                |State((seen, name)): State<(Seen, &'static str)>, axum::Json(body): axum::Json<Value>| async move {
+                    seen.lock().unwrap().push(body.clone());
+                    let id = body["subject"]["id"].as_str().unwrap_or_default();
+                    axum::Json(json!({"decision": id.starts_with("good"), "context": {"reason": name}}))
+                },
+            ),
         )
         .with_state((seen.clone(), name));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -60,7 +62,9 @@ async fn evaluate_and_resolve_go_to_the_callers_tenant_pdp() {
     let (own, own_seen) = pdp("acme-pdp").await;
     let db = TestDatabase::sqlite();
     let w = start(&db, &format!("trust:\n  default_endpoint: {global}\n")).await;
-    let store = Store::connect(&walletd_common::config::DatabaseConfig::with_url(db.url())).await.unwrap();
+    let store = Store::connect(&walletd_common::config::DatabaseConfig::with_url(db.url()))
+        .await
+        .unwrap();
     let mut acme = Tenant::new("acme", "ACME");
     acme.trust_config.pdp_url = Some(own.clone());
     store.create_tenant(&acme).await.unwrap();
@@ -74,15 +78,27 @@ async fn evaluate_and_resolve_go_to_the_callers_tenant_pdp() {
     let default_token = w.token_for("u1", "default");
     let (status, body) = post_json(&w, "/v1/evaluate", Some(&default_token), request.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"decision": true, "context": {"reason": "global"}}), "the PDP's answer, unchanged");
-    assert_eq!(global_seen.lock().unwrap().last().unwrap(), &request, "the body, unchanged");
+    assert_eq!(
+        body,
+        json!({"decision": true, "context": {"reason": "global"}}),
+        "the PDP's answer, unchanged"
+    );
+    assert_eq!(
+        global_seen.lock().unwrap().last().unwrap(),
+        &request,
+        "the body, unchanged"
+    );
 
     let acme_token = w.token_for("u2", "acme");
     let (status, body) = post_json(&w, "/v1/evaluate", Some(&acme_token), request.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["context"]["reason"], "acme-pdp");
     assert_eq!(own_seen.lock().unwrap().len(), 1);
-    assert_eq!(global_seen.lock().unwrap().len(), 1, "acme's request did not reach the global PDP");
+    assert_eq!(
+        global_seen.lock().unwrap().len(),
+        1,
+        "acme's request did not reach the global PDP"
+    );
 
     let (status, body) = post_json(
         &w,
@@ -94,7 +110,10 @@ async fn evaluate_and_resolve_go_to_the_callers_tenant_pdp() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let sent = own_seen.lock().unwrap().last().unwrap().clone();
     assert_eq!(sent["subject"]["id"], "did:web:verifier.example");
-    assert!(sent["resource"].get("key").is_none(), "resolution-only: no key material: {sent}");
+    assert!(
+        sent["resource"].get("key").is_none(),
+        "resolution-only: no key material: {sent}"
+    );
 }
 
 #[tokio::test]
@@ -102,7 +121,9 @@ async fn trust_passthrough_refuses_bad_callers_and_fails_closed() {
     let (global, _) = pdp("global").await;
     let db = TestDatabase::sqlite();
     let w = start(&db, &format!("trust:\n  default_endpoint: {global}\n  timeout: 1s\n")).await;
-    let store = Store::connect(&walletd_common::config::DatabaseConfig::with_url(db.url())).await.unwrap();
+    let store = Store::connect(&walletd_common::config::DatabaseConfig::with_url(db.url()))
+        .await
+        .unwrap();
     let body = json!({"subject": {"type": "key", "id": "x"}});
 
     let (status, _) = post_json(&w, "/v1/evaluate", None, body.clone()).await;
@@ -175,15 +196,24 @@ async fn upstream(hits: Seen) -> SocketAddr {
     let app = Router::new()
         .route(
             "/echo",
-            post(|State(hits): State<Seen>, headers: HeaderMap, body: String| async move {
-                let names: Vec<String> = headers.keys().map(|k| k.as_str().to_string()).collect();
-                hits.lock().unwrap().push(json!({"path": "/echo", "headers": names, "body": body}));
-                axum::Json(json!({"received_headers": names, "body": body}))
-            }),
+            post(
+                |State(hits): State<Seen>, headers: HeaderMap, body: String| async move {
+                    let names: Vec<String> = headers.keys().map(|k| k.as_str().to_string()).collect();
+                    hits.lock()
+                        .unwrap()
+                        .push(json!({"path": "/echo", "headers": names, "body": body}));
+                    axum::Json(json!({"received_headers": names, "body": body}))
+                },
+            ),
         )
         .route(
             "/logo.png",
-            get(|| async { ([("content-type", "image/png")], vec![0x89u8, b'P', b'N', b'G', 0, 1, 2, 3]) }),
+            get(|| async {
+                (
+                    [("content-type", "image/png")],
+                    vec![0x89u8, b'P', b'N', b'G', 0, 1, 2, 3],
+                )
+            }),
         )
         .route(
             "/redirect",
@@ -232,7 +262,10 @@ async fn enabled_proxy_is_guarded_stripped_capped_and_counted() {
     let received: Vec<String> = serde_json::from_value(body["data"]["received_headers"].clone()).unwrap();
     assert!(received.contains(&"authorization".to_string()));
     for dropped in ["cookie", "x-forwarded-for", "referer"] {
-        assert!(!received.contains(&dropped.to_string()), "{dropped} relayed: {received:?}");
+        assert!(
+            !received.contains(&dropped.to_string()),
+            "{dropped} relayed: {received:?}"
+        );
     }
 
     // Images come back as raw bytes.
@@ -244,11 +277,19 @@ async fn enabled_proxy_is_guarded_stripped_capped_and_counted() {
         .await
         .unwrap();
     assert_eq!(r.headers()["content-type"], "image/png");
-    assert_eq!(r.bytes().await.unwrap().as_ref(), &[0x89u8, b'P', b'N', b'G', 0, 1, 2, 3]);
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        &[0x89u8, b'P', b'N', b'G', 0, 1, 2, 3]
+    );
 
     // Redirects are handed back, not followed.
-    let (status, body) =
-        post_json(&w, "/proxy", Some(&token), json!({"url": format!("http://{up}/redirect")})).await;
+    let (status, body) = post_json(
+        &w,
+        "/proxy",
+        Some(&token),
+        json!({"url": format!("http://{up}/redirect")}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], 302);
 
@@ -282,16 +323,29 @@ async fn enabled_proxy_is_guarded_stripped_capped_and_counted() {
     let mut blocked = 0;
     for url in &probes {
         let (status, body) = post_json(&w, "/proxy", Some(&token), json!({"url": url})).await;
-        if status == StatusCode::BAD_REQUEST && ["egress_blocked", "invalid_url"].contains(&body["error"].as_str().unwrap_or("")) {
+        if status == StatusCode::BAD_REQUEST
+            && ["egress_blocked", "invalid_url"].contains(&body["error"].as_str().unwrap_or(""))
+        {
             blocked += 1;
         } else {
             panic!("{url} was not blocked: {status} {body}");
         }
     }
     println!("{blocked}/{} proxy probes blocked", probes.len());
-    assert_eq!(hits.lock().unwrap().len(), 1, "only the one allowed POST reached the upstream");
+    assert_eq!(
+        hits.lock().unwrap().len(),
+        1,
+        "only the one allowed POST reached the upstream"
+    );
 
-    let metrics = http_client().get(format!("{}/metrics", w.http_url())).send().await.unwrap().text().await.unwrap();
+    let metrics = http_client()
+        .get(format!("{}/metrics", w.http_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("walletd_legacy_proxy_requests_total"), "{metrics}");
     assert!(metrics.contains("outcome=\"EGRESS_BLOCKED\""), "{metrics}");
     let status: Value = http_client()
