@@ -36,6 +36,13 @@ impl Store {
     /// created when missing, and WAL with a busy timeout is enabled.
     pub async fn connect(cfg: &DatabaseConfig) -> Result<Store, StoreError> {
         let store = Self::open(cfg, false).await?;
+        // sqlx serialises concurrent migrators on PostgreSQL with an advisory lock but has nothing equivalent for
+        // SQLite, where two processes starting on one file would both apply the first migration. An exclusive OS
+        // lock on a file beside the database gives SQLite the same guarantee.
+        let _migration_lock = match (store.dialect, sqlite_file(cfg.url.expose())) {
+            (Dialect::Sqlite, Some(db_file)) => Some(lock_beside(db_file).await?),
+            _ => None,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -128,6 +135,27 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The database file of a SQLite URL, `None` for in-memory databases.
+fn sqlite_file(raw: &str) -> Option<std::path::PathBuf> {
+    let rest = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:" && !rest.contains("mode=memory")).then(|| path.into())
+}
+
+/// Takes an exclusive lock on `<db file>.migrate-lock`, held until the returned file is dropped.
+async fn lock_beside(db_file: std::path::PathBuf) -> Result<std::fs::File, StoreError> {
+    let mut lock_path = db_file.into_os_string();
+    lock_path.push(".migrate-lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| StoreError::Config(format!("migration lock task failed: {e}")))?
+    .map_err(|e| StoreError::Config(format!("cannot lock the SQLite migration lock file: {e}")))
 }
 
 /// Normalises a SQLite URL: creates the parent directory and asks for the file to be created (`mode=rwc`) unless

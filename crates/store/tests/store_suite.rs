@@ -146,7 +146,7 @@ async fn read_only_connection_refuses_writes(db: TestDatabase) {
 async fn concurrent_startups_migrate_once(db: TestDatabase) {
     // Several replicas starting at once against one database must all come up, with one migration history.
     let cfg = DatabaseConfig::with_url(db.url());
-    let starts = (0..4).map(|_| Store::connect(&cfg));
+    let starts = (0..8).map(|_| Store::connect(&cfg));
     let stores: Vec<Store> = futures::future::join_all(starts)
         .await
         .into_iter()
