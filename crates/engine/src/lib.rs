@@ -12,6 +12,7 @@ mod failure;
 mod flow;
 pub mod jose;
 pub mod oid4vci;
+pub mod oid4vp;
 mod session;
 mod vctm;
 

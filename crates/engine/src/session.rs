@@ -17,7 +17,7 @@ use walletd_protocol::{
 
 use crate::failure::FlowFailure;
 use crate::flow::{FlowCtx, FlowInput, NotificationTarget};
-use crate::{ConnectionSlot, Engine, oid4vci, vctm};
+use crate::{ConnectionSlot, Engine, oid4vci, oid4vp, vctm};
 
 /// Close codes used by the engine.
 const CLOSE_AUTH: u16 = 4001;
@@ -517,10 +517,7 @@ async fn run_flow(
             match protocol {
                 Protocol::Oid4vci => oid4vci::run(&mut ctx, start).await,
                 Protocol::Vctm => vctm::run(&mut ctx, start).await,
-                Protocol::Oid4vp => Err(FlowFailure::new(
-                    ErrorCode::PresentationError,
-                    "OpenID4VP is not available on this engine yet",
-                )),
+                Protocol::Oid4vp => oid4vp::run(&mut ctx, start).await,
             }
         };
         tokio::select! {

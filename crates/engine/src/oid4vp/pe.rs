@@ -1,0 +1,245 @@
+//! DIF Presentation Exchange 2.0 for clients that only speak DCQL (the web profile): a presentation definition
+//! becomes an equivalent DCQL query (one credential query per input descriptor, ids kept), and the client's
+//! per-query presentations become a `presentation_submission`.
+
+use serde_json::{Map, Value, json};
+
+/// Formats whose claims are addressed at the top level of the credential (SD-JWT VC).
+const SD_JWT_FORMATS: [&str; 2] = ["dc+sd-jwt", "vc+sd-jwt"];
+
+/// Checks a presentation definition's structure.
+pub fn check(pd: &Value) -> Result<(), String> {
+    pd.get("id")
+        .and_then(Value::as_str)
+        .ok_or("presentation_definition has no id")?;
+    let ds = pd
+        .get("input_descriptors")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or("presentation_definition needs input_descriptors")?;
+    let mut ids: Vec<&str> = Vec::new();
+    for d in ds {
+        let id = d
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or("an input descriptor has no id")?;
+        if ids.contains(&id) {
+            return Err("input descriptor ids must be unique".into());
+        }
+        ids.push(id);
+        for f in fields(d) {
+            let paths = f.get("path").and_then(Value::as_array).ok_or("a field has no path")?;
+            if paths.is_empty()
+                || !paths
+                    .iter()
+                    .all(|p| p.as_str().is_some_and(|s| parse_path(s).is_some()))
+            {
+                return Err("a field path is not a supported JSONPath ($.a.b, $['a'], $.a[0])".into());
+            }
+        }
+    }
+    if pd.get("submission_requirements").is_some() {
+        return Err("submission_requirements are not supported".into());
+    }
+    Ok(())
+}
+
+fn fields(d: &Value) -> impl Iterator<Item = &Value> {
+    d.get("constraints")
+        .and_then(|c| c.get("fields"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+/// The format an input descriptor asks for (its own `format`, else the definition's), as named there.
+pub fn descriptor_format(pd: &Value, d: &Value) -> String {
+    let first_key = |v: Option<&Value>| v.and_then(Value::as_object).and_then(|m| m.keys().next().cloned());
+    first_key(d.get("format"))
+        .or_else(|| first_key(pd.get("format")))
+        .unwrap_or_else(|| "dc+sd-jwt".to_string())
+}
+
+/// Parses the JSONPath subset PE definitions use: `$.a.b`, `$['a']["b"]`, `$.a[0]`, `$.a[*]`.
+pub fn parse_path(p: &str) -> Option<Vec<Value>> {
+    let mut rest = p.trim().strip_prefix('$')?;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let name = &r[..end];
+            if name.is_empty() {
+                return None;
+            }
+            out.push(if name == "*" { Value::Null } else { json!(name) });
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            let inner = r[..end].trim();
+            rest = &r[end + 1..];
+            if inner == "*" {
+                out.push(Value::Null);
+            } else if let Ok(i) = inner.parse::<u64>() {
+                out.push(json!(i));
+            } else {
+                let q = inner.chars().next()?;
+                let name = inner.strip_prefix(q)?.strip_suffix(q)?;
+                if !matches!(q, '\'' | '"') || name.is_empty() {
+                    return None;
+                }
+                out.push(json!(name));
+            }
+        } else {
+            return None;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The DCQL query equivalent to a (checked) presentation definition. `vct` (or `type`) fields with a `const` or
+/// `enum` filter become `meta.vct_values`; every other field becomes a claim with the first of its paths.
+pub fn to_dcql(pd: &Value) -> Value {
+    let mut creds = Vec::new();
+    for d in pd
+        .get("input_descriptors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let format = descriptor_format(pd, d);
+        let sd_jwt = SD_JWT_FORMATS.contains(&format.as_str());
+        let mut claims = Vec::new();
+        let mut vct_values: Vec<Value> = Vec::new();
+        for f in fields(d) {
+            let Some(path) = f
+                .get("path")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+                .and_then(parse_path)
+            else {
+                continue;
+            };
+            if sd_jwt && path.len() == 1 && (path[0] == "vct" || path[0] == "type") {
+                let filter = f.get("filter");
+                if let Some(c) = filter.and_then(|f| f.get("const")) {
+                    vct_values.push(c.clone());
+                } else if let Some(e) = filter.and_then(|f| f.get("enum")).and_then(Value::as_array) {
+                    vct_values.extend(e.iter().cloned());
+                }
+                continue;
+            }
+            let mut claim = json!({"path": path});
+            if let Some(c) = f.get("filter").and_then(|f| f.get("const")) {
+                claim["values"] = json!([c]);
+            }
+            claims.push(claim);
+        }
+        let mut q = Map::new();
+        q.insert("id".into(), d["id"].clone());
+        q.insert(
+            "format".into(),
+            json!(if sd_jwt { "dc+sd-jwt" } else { format.as_str() }),
+        );
+        if sd_jwt {
+            q.insert("meta".into(), json!({"vct_values": vct_values}));
+        }
+        if !claims.is_empty() {
+            q.insert("claims".into(), Value::Array(claims));
+        }
+        creds.push(Value::Object(q));
+    }
+    let ids: Vec<Value> = creds.iter().map(|c| c["id"].clone()).collect();
+    let mut query = json!({"credentials": creds});
+    let purpose = pd.get("purpose").or_else(|| pd.get("name")).and_then(Value::as_str);
+    if let Some(p) = purpose {
+        query["credential_sets"] = json!([{"options": [ids], "required": true, "purpose": p}]);
+    }
+    query
+}
+
+/// The `vp_token` and `presentation_submission` for presentations per input descriptor id, in the definition's
+/// order: one presentation is the token itself (`$`), several make an array (`$[i]`).
+pub fn submission(pd: &Value, per_query: &Map<String, Value>) -> (Value, Value) {
+    let mut tokens = Vec::new();
+    let mut map = Vec::new();
+    for d in pd
+        .get("input_descriptors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let id = d["id"].as_str().unwrap_or_default();
+        for p in per_query.get(id).and_then(Value::as_array).into_iter().flatten() {
+            map.push((id.to_string(), descriptor_format(pd, d)));
+            tokens.push(p.clone());
+        }
+    }
+    let single = tokens.len() == 1;
+    let descriptor_map: Vec<Value> = map
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, format))| {
+            let path = if single { "$".to_string() } else { format!("$[{i}]") };
+            json!({"id": id, "format": format, "path": path})
+        })
+        .collect();
+    let token = if single { tokens.remove(0) } else { Value::Array(tokens) };
+    let sub = json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "definition_id": pd["id"],
+        "descriptor_map": descriptor_map,
+    });
+    (token, sub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pd() -> Value {
+        json!({"id": "pd-1", "purpose": "age check", "input_descriptors": [{
+        "id": "pid", "format": {"vc+sd-jwt": {"sd-jwt_alg_values": ["ES256"]}},
+        "constraints": {"limit_disclosure": "required", "fields": [
+            {"path": ["$.vct"], "filter": {"type": "string", "const": "https://x/pid"}},
+            {"path": ["$.given_name", "$.first_name"]},
+            {"path": ["$['address']['locality']"]}
+        ]}}]})
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(parse_path("$.a.b"), Some(vec![json!("a"), json!("b")]));
+        assert_eq!(
+            parse_path("$['a'][\"b\"][0][*]"),
+            Some(vec![json!("a"), json!("b"), json!(0), Value::Null])
+        );
+        assert_eq!(parse_path("$"), None);
+        assert_eq!(parse_path("a.b"), None);
+        assert_eq!(parse_path("$..a"), None);
+        assert_eq!(parse_path("$[a]"), None);
+    }
+
+    #[test]
+    fn translation_and_submission() {
+        check(&pd()).unwrap();
+        let q = to_dcql(&pd());
+        super::super::dcql::check(&q).unwrap();
+        assert_eq!(q["credentials"][0]["id"], "pid");
+        assert_eq!(q["credentials"][0]["format"], "dc+sd-jwt");
+        assert_eq!(q["credentials"][0]["meta"]["vct_values"], json!(["https://x/pid"]));
+        assert_eq!(
+            q["credentials"][0]["claims"],
+            json!([{"path": ["given_name"]}, {"path": ["address", "locality"]}])
+        );
+        assert_eq!(q["credential_sets"][0]["purpose"], "age check");
+        let per = json!({"pid": ["sdjwt~"]});
+        let (token, sub) = submission(&pd(), per.as_object().unwrap());
+        assert_eq!(token, "sdjwt~");
+        assert_eq!(sub["definition_id"], "pd-1");
+        assert_eq!(
+            sub["descriptor_map"],
+            json!([{"id": "pid", "format": "vc+sd-jwt", "path": "$"}])
+        );
+    }
+}
