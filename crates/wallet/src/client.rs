@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 use crate::Holder;
+use crate::present::{StoredCredential, answer_sign_presentation};
 
 /// Client errors.
 #[derive(Debug)]
@@ -194,6 +195,90 @@ impl EngineClient {
                             "authorization required but no authorizer".into(),
                         ));
                     }
+                }
+                _ => {}
+            }
+        }
+        Err(ClientError::Transport("the flow sent too many frames".into()))
+    }
+}
+
+/// How the holder answers a presentation flow (the negative paths are for tests of the engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresentAnswer {
+    /// Consent to the matched credentials and sign.
+    Consent,
+    /// Decline at the selection.
+    Decline,
+    /// Consent, then answer the sign request with `error`.
+    SignError,
+    /// Consent, then answer with an empty `vp_token` (`{}`).
+    EmptyVpToken,
+}
+
+impl EngineClient {
+    /// Runs an OID4VP flow started by `start` (`request_uri`/`request_uri_ref`/`client_id`): matches the query
+    /// (DCQL, or PE when the engine sends a definition) against `wallet`, consents, and signs the presentation with
+    /// `holder`'s key. Returns the `flow_complete` frame.
+    pub async fn run_presentation(
+        &mut self,
+        holder: &Holder,
+        wallet: &[StoredCredential],
+        flow_id: &str,
+        mut start: Value,
+        answer: PresentAnswer,
+    ) -> Result<Value, ClientError> {
+        start["type"] = json!("flow_start");
+        start["flow_id"] = json!(flow_id);
+        start["protocol"] = json!("oid4vp");
+        self.send(&start).await?;
+        // Bounded: a presentation has a handful of steps.
+        for _ in 0..100 {
+            let v = self.recv_flow(flow_id, Duration::from_secs(60)).await?;
+            match v["type"].as_str().unwrap_or("") {
+                "flow_complete" => return Ok(v),
+                "flow_error" => return Err(ClientError::Flow(v)),
+                "flow_progress" if v["step"] == "credential_selection" => {
+                    let p = &v["payload"];
+                    let matches = match (p.get("dcql_query"), p.get("presentation_definition")) {
+                        (Some(q), _) => crate::dcql::match_query(q, wallet),
+                        (None, Some(pd)) => crate::pe::match_definition(pd, wallet),
+                        _ => None,
+                    };
+                    let reply = match (matches, answer) {
+                        (Some(m), a) if a != PresentAnswer::Decline => {
+                            let selected: Vec<Value> = m
+                                .iter()
+                                .map(|m| {
+                                    json!({"credential_id": m.credential_id, "credential_query_id": m.query_id,
+                                    "disclosed_claims": m.disclosed_claims})
+                                })
+                                .collect();
+                            json!({"type": "flow_action", "flow_id": flow_id, "action": "consent",
+                                "payload": {"selected_credentials": selected}})
+                        }
+                        (m, _) => {
+                            let reason = if m.is_none() {
+                                "no matching credential"
+                            } else {
+                                "user declined"
+                            };
+                            json!({"type": "flow_action", "flow_id": flow_id, "action": "decline", "payload": {"reason": reason}})
+                        }
+                    };
+                    self.send(&reply).await?;
+                }
+                "sign_request" => {
+                    let mut reply = json!({"type": "sign_response", "flow_id": flow_id, "message_id": v["message_id"]});
+                    match answer {
+                        PresentAnswer::SignError => reply["error"] = json!("user cancelled signing"),
+                        PresentAnswer::EmptyVpToken => reply["vp_token"] = json!("{}"),
+                        _ => match answer_sign_presentation(&v["params"], wallet, holder.key()) {
+                            Ok(t) => reply["vp_token"] = json!(t),
+                            Err(e) => reply["error"] = json!(e),
+                        },
+                    }
+                    self.send(&reply).await?;
                 }
                 _ => {}
             }

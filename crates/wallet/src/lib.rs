@@ -7,6 +7,9 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod dcql;
+pub mod pe;
+pub mod present;
 pub mod sdjwt;
 
 use serde_json::{Value, json};
