@@ -175,10 +175,10 @@ async function verifyPresentation(presentation, entry) {
   const sdjwt = new SDJwtVcInstance({
     hasher: digest,
     verifier: async (data, sig) => {
-      for (const k of jwks.keys) if (await ES256.getVerifier(k)(data, sig)) return true;
+      for (const k of jwks.keys) if (await (await ES256.getVerifier(k))(data, sig)) return true;
       return false;
     },
-    kbVerifier: async (data, sig, payload) => ES256.getVerifier(payload.cnf.jwk)(data, sig),
+    kbVerifier: async (data, sig, payload) => (await ES256.getVerifier(payload.cnf.jwk))(data, sig),
   });
   const r = await sdjwt.verify(presentation, { keyBindingNonce: entry.payload.nonce, requireKeyBindings: true });
   const kb = r.kb?.payload;
@@ -248,6 +248,7 @@ async function handleResponse(entry, raw) {
   } catch (e) {
     entry.result.verified = false;
     entry.result.reason = String(e?.message ?? e).slice(0, 500);
+    if (process.env.VERIFIER_DEBUG) console.error('verifier rejected:', e);
     return { status: 400, body: { error: 'invalid_request', error_description: entry.result.reason } };
   }
 }

@@ -1,0 +1,407 @@
+//! Real OID4VP flows through a real walletd engine process: a credential issued by the Node issuer through the
+//! engine is presented, through the engine, to the independent Node verifier (tests/interop/verifier.mjs), which
+//! verifies signature, disclosures, key binding, nonce and audience; the tests assert its verdict.
+
+mod engine_support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::routing::post;
+use serde_json::{Value, json};
+use walletd_wallet::Holder;
+use walletd_wallet::client::{ClientError, EngineClient, PresentAnswer};
+use walletd_wallet::present::StoredCredential;
+
+use engine_support::{NodeIssuer, engine, token, ws_url};
+
+/// The Node verifier of tests/interop, started on a free port. Killed on drop.
+struct NodeVerifier {
+    child: Child,
+    url: String,
+}
+
+impl NodeVerifier {
+    // The child is reaped by `Drop` (or killed and waited on the start-timeout path).
+    #[allow(clippy::zombie_processes)]
+    fn start() -> NodeVerifier {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
+        assert!(
+            dir.join("node_modules/@openid4vc/openid4vp").exists(),
+            "run `npm ci` in tests/interop first"
+        );
+        let mut child = Command::new("node")
+            .arg("verifier.mjs")
+            .arg("0")
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node on PATH");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100))
+                && let Ok(v) = serde_json::from_str::<Value>(&line)
+                && let Some(u) = v["url"].as_str()
+            {
+                return NodeVerifier {
+                    child,
+                    url: u.to_string(),
+                };
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the Node verifier did not start");
+            }
+        }
+    }
+
+    /// A fresh authorization request: `{id, state, nonce, client_id, request_uri_ref, url}`.
+    async fn request(&self, opts: Value) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}/test/request", self.url))
+            .json(&opts)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The verifier's verdict for a request: `{posts, verified, reason?, disclosed, error?}`.
+    async fn result(&self, id: &Value) -> Value {
+        reqwest::get(format!("{}/result/{}", self.url, id.as_str().unwrap()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for NodeVerifier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connected(w: &walletd_testkit::Walletd, features: Option<&[&str]>) -> EngineClient {
+    let mut c = EngineClient::connect(&ws_url(w)).await.unwrap();
+    c.handshake(&token("holder-1", 600), features).await.unwrap();
+    c
+}
+
+/// Issues the interop PID (given_name, family_name disclosable) to `holder` through the engine.
+async fn issued(w: &walletd_testkit::Walletd, issuer: &NodeIssuer, holder: &Holder) -> Vec<StoredCredential> {
+    let mut c = connected(w, None).await;
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    let done = c
+        .run_issuance(holder, "issue", json!({"offer": offer["offer"]}), None, None)
+        .await
+        .unwrap();
+    vec![StoredCredential::new(
+        "cred-1",
+        done["credentials"][0]["credential"].as_str().unwrap(),
+    )]
+}
+
+fn flow_error(r: Result<Value, ClientError>) -> Value {
+    match r {
+        Err(ClientError::Flow(v)) => v,
+        other => panic!("expected a flow_error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn presents_for_every_query_mode_and_client_id_prefix() {
+    let issuer = NodeIssuer::start();
+    let verifier = NodeVerifier::start();
+    let w = engine("").await;
+    let holder = Holder::new();
+    let wallet = issued(&w, &issuer, &holder).await;
+    let vct = format!("{}/vct/pid", issuer.url);
+    let mut c = connected(&w, None).await;
+    let mut n = 0;
+    for query in ["dcql", "pe"] {
+        for mode in ["direct_post", "direct_post.jwt"] {
+            for scheme in ["x509_san_dns", "x509_hash", "redirect_uri"] {
+                let req = verifier
+                    .request(
+                        json!({"query": query, "mode": mode, "scheme": scheme, "claims": ["given_name"], "vct": vct}),
+                    )
+                    .await;
+                // What the web client sends: request_uri_ref and client_id.
+                let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+                let case = format!("{query}/{mode}/{scheme}");
+                let done = c
+                    .run_presentation(&holder, &wallet, &format!("p{n}"), start, PresentAnswer::Consent)
+                    .await
+                    .unwrap_or_else(|e| panic!("{case}: {e}"));
+                let verdict = verifier.result(&req["id"]).await;
+                assert_eq!(verdict["verified"], true, "{case}: {verdict}");
+                assert_eq!(verdict["disclosed"], json!(["given_name"]), "{case}: {verdict}");
+                assert_eq!(verdict["encrypted"], mode == "direct_post.jwt", "{case}: {verdict}");
+                assert_eq!(verdict["posts"], 1, "{case}");
+                let redirect = done["redirect_uri"].as_str().unwrap_or_default();
+                assert!(
+                    redirect.ends_with(&format!("/done/{}", req["id"].as_str().unwrap())),
+                    "{case}: {done}"
+                );
+                n += 1;
+            }
+        }
+    }
+    assert_eq!(n, 12);
+}
+
+#[tokio::test]
+async fn full_profile_variants() {
+    let issuer = NodeIssuer::start();
+    let verifier = NodeVerifier::start();
+    let w = engine("").await;
+    let holder = Holder::new();
+    let wallet = issued(&w, &issuer, &holder).await;
+    let mut c = connected(&w, Some(&["presentation_definition", "transaction_data"])).await;
+
+    // PE as is, both claims, A256GCM, request_uri_method=post through the openid4vp:// URL.
+    let req = verifier
+        .request(
+            json!({"query": "pe", "mode": "direct_post.jwt", "enc": "A256GCM", "request_uri_method": "post",
+            "claims": ["given_name", "family_name"]}),
+        )
+        .await;
+    c.run_presentation(
+        &holder,
+        &wallet,
+        "pe",
+        json!({"request_uri": req["url"]}),
+        PresentAnswer::Consent,
+    )
+    .await
+    .unwrap();
+    let v = verifier.result(&req["id"]).await;
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["disclosed"], json!(["family_name", "given_name"]), "{v}");
+    assert_eq!(
+        v["wallet_metadata"]["vp_formats_supported"]["dc+sd-jwt"]["kb-jwt_alg_values"],
+        json!(["ES256"])
+    );
+
+    // transaction_data: hashed into the KB-JWT by a client that declared the feature.
+    let req = verifier
+        .request(
+            json!({"query": "dcql", "mode": "direct_post", "scheme": "x509_hash", "transaction_data": true,
+            "vct": format!("{}/vct/pid", issuer.url)}),
+        )
+        .await;
+    c.run_presentation(
+        &holder,
+        &wallet,
+        "td",
+        json!({"request_uri": req["url"]}),
+        PresentAnswer::Consent,
+    )
+    .await
+    .unwrap();
+    let v = verifier.result(&req["id"]).await;
+    assert_eq!(v["verified"], true, "{v}");
+
+    // ... and refused early for the web profile, nothing posted.
+    let mut web = connected(&w, None).await;
+    let req = verifier
+        .request(json!({"query": "dcql", "mode": "direct_post", "transaction_data": true}))
+        .await;
+    let e = flow_error(
+        web.run_presentation(
+            &holder,
+            &wallet,
+            "td-web",
+            json!({"request_uri": req["url"]}),
+            PresentAnswer::Consent,
+        )
+        .await,
+    );
+    assert_eq!(e["error"]["code"], "PRESENTATION_ERROR", "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("transaction_data"),
+        "{e}"
+    );
+    assert_eq!(verifier.result(&req["id"]).await["posts"], 0);
+}
+
+/// A small AuthZEN PDP on 127.0.0.1 answering `decision`, recording the requests it gets.
+async fn pdp(decision: bool) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/evaluation",
+        post(move |Json(body): Json<Value>| {
+            let s = s.clone();
+            async move {
+                s.lock().unwrap().push(body);
+                Json(json!({"decision": decision, "context": {"reason": "not on the list"}}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn refusals_post_nothing() {
+    let issuer = NodeIssuer::start();
+    let verifier = NodeVerifier::start();
+    let w = engine("").await;
+    let holder = Holder::new();
+    let wallet = issued(&w, &issuer, &holder).await;
+    let mut c = connected(&w, None).await;
+    let cases: [(&str, Value, Option<&str>, &str, &str); 6] = [
+        (
+            "bad-sig",
+            json!({"tamper": "bad_signature"}),
+            None,
+            "PRESENTATION_ERROR",
+            "signature",
+        ),
+        (
+            "san",
+            json!({"tamper": "san_mismatch"}),
+            None,
+            "PRESENTATION_ERROR",
+            "SAN",
+        ),
+        (
+            "cid",
+            json!({}),
+            Some("x509_san_dns:evil.example"),
+            "PRESENTATION_ERROR",
+            "client_id",
+        ),
+        (
+            "nonce",
+            json!({"tamper": "no_nonce"}),
+            None,
+            "PRESENTATION_ERROR",
+            "nonce",
+        ),
+        (
+            "redir",
+            json!({"tamper": "redirect_uri"}),
+            None,
+            "PRESENTATION_ERROR",
+            "redirect_uri",
+        ),
+        (
+            "exp",
+            json!({"tamper": "expired"}),
+            None,
+            "PRESENTATION_ERROR",
+            "expired",
+        ),
+    ];
+    for (name, opts, client_id, code, words) in cases {
+        let req = verifier.request(opts).await;
+        let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": client_id.map(Value::from).unwrap_or(req["client_id"].clone())});
+        let e = flow_error(
+            c.run_presentation(&holder, &wallet, name, start, PresentAnswer::Consent)
+                .await,
+        );
+        assert_eq!(e["error"]["code"], code, "{name}: {e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains(words), "{name}: {e}");
+        assert_eq!(verifier.result(&req["id"]).await["posts"], 0, "{name}");
+    }
+
+    // The client refuses to sign, or signs nothing: SIGN_ERROR, nothing posted.
+    for (name, answer) in [
+        ("sign-err", PresentAnswer::SignError),
+        ("empty", PresentAnswer::EmptyVpToken),
+    ] {
+        let req = verifier.request(json!({})).await;
+        let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+        let e = flow_error(c.run_presentation(&holder, &wallet, name, start, answer).await);
+        assert_eq!(e["error"]["code"], "SIGN_ERROR", "{name}: {e}");
+        assert_eq!(verifier.result(&req["id"]).await["posts"], 0, "{name}");
+    }
+
+    // Decline: access_denied (+state) posted, the verifier's redirect_uri handed back.
+    let req = verifier.request(json!({})).await;
+    let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+    let e = flow_error(
+        c.run_presentation(&holder, &wallet, "decline", start, PresentAnswer::Decline)
+            .await,
+    );
+    assert_eq!(e["error"]["code"], "PRESENTATION_ERROR", "{e}");
+    let id = req["id"].as_str().unwrap();
+    assert!(
+        e["error"]["details"]["redirect_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/declined/{id}")),
+        "{e}"
+    );
+    let v = verifier.result(&req["id"]).await;
+    assert_eq!(
+        (v["posts"].clone(), v["error"].clone(), v["error_state_ok"].clone()),
+        (json!(1), json!("access_denied"), json!(true))
+    );
+}
+
+#[tokio::test]
+async fn untrusted_verifier_and_verifier_down() {
+    let issuer = NodeIssuer::start();
+    let verifier = NodeVerifier::start();
+    let holder = Holder::new();
+    let (pdp_url, seen) = pdp(false).await;
+    let w = engine_support::engine("").await;
+    let wallet = issued(&w, &issuer, &holder).await;
+    let yaml = format!(
+        "jwt:\n  secret: {}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n  outbound_timeout: 3s\ntrust:\n  default_endpoint: {pdp_url}\n  timeout: 2s\n",
+        engine_support::SECRET
+    );
+    let guarded = walletd_testkit::WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
+        .mode("engine")
+        .config(&yaml)
+        .spawn()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut c = connected(&guarded, None).await;
+    let req = verifier.request(json!({"scheme": "x509_san_dns"})).await;
+    let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+    let e = flow_error(
+        c.run_presentation(&holder, &wallet, "untrusted", start, PresentAnswer::Consent)
+            .await,
+    );
+    assert_eq!(e["error"]["code"], "UNTRUSTED_VERIFIER", "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("not trusted"), "{e}");
+    assert_eq!(verifier.result(&req["id"]).await["posts"], 0);
+    let asked = seen.lock().unwrap()[0].clone();
+    assert_eq!(asked["resource"]["type"], "x5c", "{asked}");
+    assert_eq!(asked["resource"]["id"], "x509_san_dns:localhost", "{asked}");
+
+    // Verifier down: the request object cannot be fetched.
+    let mut c = connected(&w, None).await;
+    let req = verifier.request(json!({})).await;
+    drop(verifier);
+    let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+    let e = flow_error(
+        c.run_presentation(&holder, &wallet, "down", start, PresentAnswer::Consent)
+            .await,
+    );
+    assert_eq!(e["error"]["code"], "PRESENTATION_ERROR", "{e}");
+}
