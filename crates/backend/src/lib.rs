@@ -1,9 +1,20 @@
-//! The backend role. So far: the web client's trust passthrough (`/v1/evaluate`, `/v1/resolve`) and the legacy
-//! v1 proxy (`/proxy`, off by default), both thin adapters onto the trust client and the egress guard.
+//! The backend role: the admin API (tenants, issuers, verifiers, invites, memberships, audit log) on the admin
+//! listener, the web client's reads of registered issuers/verifiers, background workers (trust refresh, cleanup,
+//! key-rotation hook), the OpenAPI document, and the web client's trust passthrough and legacy proxy.
 
+mod admin;
+mod compat;
 mod compat_trust;
 mod legacy_proxy;
+mod openapi;
+mod routing;
 mod tenant_lookup;
+pub mod workers;
 
+pub use admin::{AUDIT_ACTOR_HEADER, AdminState, admin_route_table, admin_routes};
+pub use compat::{CompatState, compat_route_table, compat_routes, openid4vci_metadata_url};
 pub use compat_trust::{TrustRoutesState, trust_routes};
 pub use legacy_proxy::{ProxyState, proxy_routes};
+pub use openapi::{OPENAPI_JSON, openapi_routes};
+pub use routing::Routes;
+pub use workers::{Clock, ManualClock, SystemClock, WorkerSettings, Workers};

@@ -6,15 +6,21 @@
 //! TEXT, BLOB/BYTEA). Schemas differ only where they must, so migrations are kept per dialect under
 //! `migrations/{sqlite,postgres}` and applied at start-up.
 
+mod audit;
 mod auth_state;
 mod blobs;
 mod connect;
+mod issuers;
+mod memberships;
 mod tenants;
 mod users;
+mod vctm;
 
+pub use audit::AuditEntry;
 pub use auth_state::{Challenge, Invite, RefreshOutcome};
 pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome};
 pub use connect::{Dialect, Store};
+pub use issuers::{EntityKind, IssuerRecord, IssuerWrite, TrustDue, TrustState, VerifierRecord, VerifierWrite};
 pub use tenants::TenantUpdate;
 pub use users::{CredentialDeletion, User, WebauthnCredential};
 

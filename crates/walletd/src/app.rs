@@ -244,6 +244,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     routes = routes.merge(engine_routes.clone());
     // -- registry --
     // -- backend --
+    let mut admin_routes: Option<Router> = None;
     if roles.contains(Role::Backend)
         && let Some(store) = &store
     {
@@ -265,6 +266,34 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         if cfg.features.legacy_proxy {
             capabilities.insert("proxy".into());
         }
+        let egress = EgressClient::new(cfg.egress.clone()).context("invalid egress configuration")?;
+        routes = routes.merge(walletd_backend::compat_routes(walletd_backend::CompatState {
+            store: store.clone(),
+            auth: Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone(), "backend".into()]),
+            egress,
+        }));
+        admin_routes = Some(walletd_backend::admin_routes(walletd_backend::AdminState {
+            store: store.clone(),
+            token: cfg.admin.token.clone(),
+        }));
+        // Key rotation stays with the auth role's maintenance task (KeyRing::rotate on auth.key_rotation_interval);
+        // the backend's hook is left unset so keys are never rotated twice.
+        let settings = walletd_backend::WorkerSettings {
+            default_trust_ttl: cfg.trust.cache_ttl,
+            tombstone_retention: cfg.storage.tombstone_retention,
+            ..Default::default()
+        };
+        walletd_backend::Workers::new(
+            store.clone(),
+            &cfg.trust,
+            Arc::new(walletd_backend::SystemClock),
+            settings,
+        )
+        .context("invalid trust configuration")?
+        .spawn();
+    }
+    if roles.contains(Role::Backend) || roles.contains(Role::Registry) {
+        routes = routes.merge(walletd_backend::openapi_routes());
     }
     // -- end of role routes --
 
@@ -302,6 +331,9 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             );
             if cfg.server.metrics_on_admin_port {
                 admin = admin.merge(http::metrics_route(metrics));
+            }
+            if let Some(extra) = admin_routes {
+                admin = admin.merge(extra);
             }
             Some(http::with_plumbing(admin, &cfg.server))
         }

@@ -1,0 +1,221 @@
+//! The admin API (spec v1-rest.md "Backend mode") on the admin listener: tenants, issuers, verifiers, invites,
+//! memberships and the audit log. Every route requires `Authorization: Bearer <admin.token>` (compared in constant
+//! time); while no token is configured every request is refused. Every write is audit-logged.
+
+mod entities;
+mod members;
+mod tenants;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use walletd_common::config::Secret;
+use walletd_common::http::ApiError;
+use walletd_store::{AuditEntry, Store, StoreError, now_millis};
+
+use crate::routing::Routes;
+
+/// Header an operator's tooling may set to name who acts; recorded in the audit log (default `admin`).
+pub const AUDIT_ACTOR_HEADER: &str = "x-audit-actor";
+
+/// What the admin routes need.
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: Store,
+    /// `admin.token`; `None` refuses every request.
+    pub token: Option<Secret>,
+}
+
+fn build() -> Routes<AdminState> {
+    Routes::default()
+        .add("GET", "/admin/tenants", tenants::list)
+        .add("POST", "/admin/tenants", tenants::create)
+        .add("GET", "/admin/tenants/{id}", tenants::get_one)
+        .add("PUT", "/admin/tenants/{id}", tenants::update)
+        .add("DELETE", "/admin/tenants/{id}", tenants::delete)
+        .add("GET", "/admin/tenants/{id}/issuers", entities::list_issuers)
+        .add("POST", "/admin/tenants/{id}/issuers", entities::create_issuer)
+        .add("GET", "/admin/tenants/{id}/issuers/{issuer_id}", entities::get_issuer)
+        .add(
+            "PUT",
+            "/admin/tenants/{id}/issuers/{issuer_id}",
+            entities::update_issuer,
+        )
+        .add(
+            "DELETE",
+            "/admin/tenants/{id}/issuers/{issuer_id}",
+            entities::delete_issuer,
+        )
+        .add("GET", "/admin/tenants/{id}/verifiers", entities::list_verifiers)
+        .add("POST", "/admin/tenants/{id}/verifiers", entities::create_verifier)
+        .add(
+            "GET",
+            "/admin/tenants/{id}/verifiers/{verifier_id}",
+            entities::get_verifier,
+        )
+        .add(
+            "PUT",
+            "/admin/tenants/{id}/verifiers/{verifier_id}",
+            entities::update_verifier,
+        )
+        .add(
+            "DELETE",
+            "/admin/tenants/{id}/verifiers/{verifier_id}",
+            entities::delete_verifier,
+        )
+        .add("GET", "/admin/tenants/{id}/invites", members::list_invites)
+        .add("POST", "/admin/tenants/{id}/invites", members::create_invite)
+        .add("DELETE", "/admin/tenants/{id}/invites/{code}", members::delete_invite)
+        .add("GET", "/admin/tenants/{id}/users", members::list_users)
+        .add("DELETE", "/admin/tenants/{id}/users/{user_id}", members::delete_user)
+        .add("GET", "/admin/audit", members::list_audit)
+}
+
+/// `(METHOD, path)` of every admin route this crate serves (without `/admin/status`, which the binary adds).
+pub fn admin_route_table() -> Vec<(&'static str, &'static str)> {
+    build().table
+}
+
+/// The admin routes behind the bearer check. Unknown paths answer 401 without a valid token, else 404, so the
+/// listener reveals nothing to callers without the token.
+pub fn admin_routes(state: AdminState) -> Router {
+    build()
+        .router
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), require_admin))
+        .with_state(state)
+}
+
+async fn fallback() -> ApiError {
+    ApiError::not_found("no such admin route")
+}
+
+/// Constant-time bearer check against `admin.token`.
+async fn require_admin(State(state): State<AdminState>, req: Request, next: Next) -> Response {
+    let Some(expected) = &state.token else {
+        return ApiError::unauthorized("the admin API is disabled: admin.token is not configured").into_response();
+    };
+    let presented = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim)
+        .unwrap_or("");
+    // ct_eq on slices of different lengths returns false without comparing; the length of the token is not
+    // a secret worth protecting (it is fixed by the operator's generator).
+    let ok: bool = presented.as_bytes().ct_eq(expected.expose().as_bytes()).into();
+    if presented.is_empty() || !ok {
+        return ApiError::unauthorized("missing or wrong admin token").into_response();
+    }
+    next.run(req).await
+}
+
+/// Who performs an admin write, for the audit log: the `X-Audit-Actor` label (printable, at most 64 characters)
+/// or `admin`. Never derived from the token.
+pub struct Actor(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Actor(actor_label(&parts.headers)))
+    }
+}
+
+fn actor_label(headers: &HeaderMap) -> String {
+    headers
+        .get(AUDIT_ACTOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| {
+            !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._@:-+ ".contains(c))
+        })
+        .map(|s| format!("admin:{s}"))
+        .unwrap_or_else(|| "admin".to_string())
+}
+
+/// Records an admin write. A failure to audit fails the request (503) so no write goes unrecorded; the write
+/// itself has happened by then, which the log line says.
+pub(crate) async fn audit(
+    store: &Store,
+    actor: &Actor,
+    action: &str,
+    tenant_id: Option<&str>,
+    target: Option<String>,
+    detail: Value,
+) -> Result<(), ApiError> {
+    let entry = AuditEntry {
+        id: 0,
+        at: now_millis(),
+        actor: actor.0.clone(),
+        action: action.to_string(),
+        tenant_id: tenant_id.map(str::to_string),
+        target,
+        detail,
+    };
+    store.append_audit(&entry).await.map_err(|e| {
+        tracing::error!(error = %e, action, "admin write done but not audit-logged");
+        ApiError::unavailable("the change was applied but could not be audit-logged")
+    })?;
+    tracing::info!(actor = %actor.0, action, tenant = tenant_id.unwrap_or(""), "admin write");
+    Ok(())
+}
+
+/// Store errors as API errors: 409 duplicates, 404 unknown, 403 not allowed, 503 database trouble.
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
+        StoreError::NotFound(what) => ApiError::not_found(format!("unknown {what}")),
+        StoreError::Forbidden(why) => ApiError::forbidden(why),
+        other => {
+            tracing::error!(error = %other, "admin store operation failed");
+            ApiError::unavailable("the database failed, try again")
+        }
+    }
+}
+
+/// 400 for a body that is not the expected JSON.
+pub(crate) fn bad_json(e: axum::extract::rejection::JsonRejection) -> ApiError {
+    ApiError::bad_request(e.body_text())
+}
+
+/// The tenant named in the path, or 404.
+pub(crate) async fn existing_tenant(store: &Store, id: &str) -> Result<walletd_common::tenant::Tenant, ApiError> {
+    store
+        .get_tenant(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found(format!("unknown tenant `{id}`")))
+}
+
+/// 201 with the created object.
+pub(crate) fn created(v: Value) -> Response {
+    (StatusCode::CREATED, axum::Json(v)).into_response()
+}
+
+/// Deletes answer 200 with a message.
+pub(crate) fn deleted(what: &str) -> Response {
+    axum::Json(serde_json::json!({"message": format!("{what} deleted")})).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actor_labels_are_sanitised() {
+        let mut h = HeaderMap::new();
+        assert_eq!(actor_label(&h), "admin");
+        h.insert(AUDIT_ACTOR_HEADER, "ops@example.org".parse().unwrap());
+        assert_eq!(actor_label(&h), "admin:ops@example.org");
+        h.insert(AUDIT_ACTOR_HEADER, "a\"b<script>".parse().unwrap());
+        assert_eq!(actor_label(&h), "admin");
+    }
+}

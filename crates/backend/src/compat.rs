@@ -1,0 +1,169 @@
+//! The web client's reads of its tenant's registered issuers and verifiers on the main listener:
+//! `GET /issuer/all`, `GET /issuer/{id}/metadata`, `GET /verifier/all` (camelCase, the caller's tenant only).
+
+use axum::Json;
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use walletd_common::http::{ApiError, AuthUser, Authenticator};
+use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
+use walletd_store::Store;
+
+use crate::routing::Routes;
+use crate::tenant_lookup::enabled_tenant;
+
+/// What the compat reads need.
+#[derive(Clone)]
+pub struct CompatState {
+    pub store: Store,
+    pub auth: Authenticator,
+    /// Fetches issuer metadata (the identifier is operator-registered, but the host it names is not ours).
+    pub egress: EgressClient,
+}
+
+impl FromRef<CompatState> for Authenticator {
+    fn from_ref(s: &CompatState) -> Authenticator {
+        s.auth.clone()
+    }
+}
+
+fn build() -> Routes<CompatState> {
+    Routes::default()
+        .add("GET", "/issuer/all", all_issuers)
+        .add("GET", "/issuer/{id}/metadata", issuer_metadata)
+        .add("GET", "/verifier/all", all_verifiers)
+}
+
+/// `(METHOD, path)` of every compat read.
+pub fn compat_route_table() -> Vec<(&'static str, &'static str)> {
+    build().table
+}
+
+/// The compat read routes (authenticated).
+pub fn compat_routes(state: CompatState) -> axum::Router {
+    build().router.with_state(state)
+}
+
+fn no_store(v: Value) -> Response {
+    let mut r = Json(v).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn db_error(e: walletd_store::StoreError) -> ApiError {
+    tracing::error!(error = %e, "compat read failed");
+    ApiError::unavailable("the database failed, try again")
+}
+
+async fn all_issuers(State(s): State<CompatState>, user: AuthUser) -> Result<Response, ApiError> {
+    let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
+    let list = s.store.list_issuers(&tenant.id).await.map_err(db_error)?;
+    let out: Vec<Value> = list
+        .iter()
+        .map(|i| {
+            json!({
+                "id": i.id,
+                "credentialIssuerIdentifier": i.credential_issuer_identifier,
+                "clientId": i.client_id,
+                "visible": i.visible,
+                "trustStatus": i.trust.status,
+                "trustFramework": i.trust.framework,
+            })
+        })
+        .collect();
+    Ok(no_store(Value::Array(out)))
+}
+
+async fn all_verifiers(State(s): State<CompatState>, user: AuthUser) -> Result<Response, ApiError> {
+    let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
+    let list = s.store.list_verifiers(&tenant.id).await.map_err(db_error)?;
+    let out: Vec<Value> = list
+        .iter()
+        .map(|v| {
+            json!({
+                "id": v.id,
+                "name": v.name,
+                "url": v.url,
+                "clientId": v.client_id,
+                "clientIdScheme": v.client_id_scheme,
+            })
+        })
+        .collect();
+    Ok(no_store(Value::Array(out)))
+}
+
+/// The OpenID4VCI well-known URL of an issuer identifier (path appended after the well-known segment, per
+/// OpenID4VCI section 12.2.2).
+pub fn openid4vci_metadata_url(identifier: &str) -> Option<url::Url> {
+    let u = url::Url::parse(identifier).ok()?;
+    let path = u.path().trim_end_matches('/');
+    let mut out = u.clone();
+    out.set_path(&format!("/.well-known/openid-credential-issuer{path}"));
+    out.set_query(None);
+    out.set_fragment(None);
+    Some(out)
+}
+
+async fn issuer_metadata(
+    State(s): State<CompatState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
+    let unknown = || ApiError::not_found(format!("unknown issuer `{id}`"));
+    let num = id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(unknown)?;
+    let issuer = s
+        .store
+        .get_issuer(&tenant.id, num)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(unknown)?;
+    let url = openid4vci_metadata_url(&issuer.credential_issuer_identifier).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "the issuer identifier is not a URL",
+        )
+    })?;
+    let resp = s
+        .egress
+        .get(url.as_str(), METADATA_MAX_BYTES)
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| {
+            let status = if e.code() == "EGRESS_TIMEOUT" {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            ApiError::new(status, "upstream_error", e.to_string())
+        })?;
+    let meta: Value = resp.json().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "the issuer metadata is not JSON",
+        )
+    })?;
+    Ok(no_store(meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_path_is_inserted() {
+        let u = |s| openid4vci_metadata_url(s).unwrap().to_string();
+        assert_eq!(
+            u("https://iss.example"),
+            "https://iss.example/.well-known/openid-credential-issuer"
+        );
+        assert_eq!(
+            u("https://iss.example/tenant/a/"),
+            "https://iss.example/.well-known/openid-credential-issuer/tenant/a"
+        );
+    }
+}
