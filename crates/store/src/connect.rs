@@ -149,7 +149,11 @@ async fn lock_beside(db_file: std::path::PathBuf) -> Result<std::fs::File, Store
     let mut lock_path = db_file.into_os_string();
     lock_path.push(".migrate-lock");
     tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
         file.lock()?;
         Ok::<_, std::io::Error>(file)
     })
