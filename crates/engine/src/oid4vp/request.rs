@@ -205,7 +205,7 @@ pub fn verify_request_object(
     if let Some(exp) = claims.get("exp") {
         let exp = exp.as_u64().ok_or("the request object's exp is not a number")?;
         // A minute of clock skew.
-        if exp + 60 < now {
+        if exp.saturating_add(60) < now {
             return Err("the request object has expired".into());
         }
     }
