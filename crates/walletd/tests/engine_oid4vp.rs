@@ -405,3 +405,108 @@ async fn untrusted_verifier_and_verifier_down() {
     );
     assert_eq!(e["error"]["code"], "PRESENTATION_ERROR", "{e}");
 }
+
+#[tokio::test]
+async fn user_action_timeout_tells_the_verifier() {
+    let verifier = NodeVerifier::start();
+    let w = engine("  user_action_timeout: 1s\n").await;
+    let mut c = connected(&w, None).await;
+    let req = verifier.request(json!({"scheme": "redirect_uri"})).await;
+    c.send(&json!({"type": "flow_start", "flow_id": "t", "protocol": "oid4vp",
+        "request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]}))
+        .await
+        .unwrap();
+    // Bounded: progress frames, then the terminal frame.
+    let mut terminal = Value::Null;
+    for _ in 0..20 {
+        let v = c.recv_flow("t", Duration::from_secs(10)).await.unwrap();
+        if v["type"] == "flow_progress" && v["step"] == "credential_selection" {
+            let verifier_info = &v["payload"]["verifier"];
+            assert_eq!(verifier_info["client_id_scheme"], "redirect_uri", "{v}");
+            assert_eq!(verifier_info["name"], "walletd interop verifier", "{v}");
+            assert_eq!(verifier_info["domain"], "127.0.0.1", "{v}");
+            assert_eq!(v["payload"]["dcql_query"]["credentials"][0]["id"], "pid", "{v}");
+        }
+        if v["type"] != "flow_progress" {
+            terminal = v;
+            break;
+        }
+    }
+    assert_eq!(terminal["type"], "flow_error", "{terminal}");
+    assert_eq!(terminal["error"]["code"], "FLOW_TIMEOUT", "{terminal}");
+    assert!(terminal["error"]["details"]["redirect_uri"].is_string(), "{terminal}");
+    let v = verifier.result(&req["id"]).await;
+    assert_eq!(v["error"], "access_denied", "{v}");
+}
+
+/// Presentations per second, engine-mediated vs the holder talking to the verifier itself (same verifier, same
+/// credential, same run; DCQL, direct_post, x509_san_dns). Run with
+/// `cargo test -p walletd --test engine_oid4vp bench_presentations -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn bench_presentations() {
+    use walletd_engine::oid4vp::request;
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let issuer = NodeIssuer::start();
+    let verifier = NodeVerifier::start();
+    let w = engine("").await;
+    let holder = Holder::new();
+    let wallet = issued(&w, &issuer, &holder).await;
+    let opts = json!({"vct": format!("{}/vct/pid", issuer.url)});
+    let mut c = connected(&w, None).await;
+    let http = reqwest::Client::new();
+
+    let t = Instant::now();
+    for i in 0..n {
+        let req = verifier.request(opts.clone()).await;
+        let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+        c.run_presentation(&holder, &wallet, &format!("b{i}"), start, PresentAnswer::Consent)
+            .await
+            .unwrap();
+    }
+    let engine_rate = n as f64 / t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    for _ in 0..n {
+        let req = verifier.request(opts.clone()).await;
+        let text = http
+            .get(req["request_uri_ref"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let a = request::verify_request_object(&text, req["client_id"].as_str(), None, now).unwrap();
+        let r = request::validate(a).unwrap();
+        let m = walletd_wallet::dcql::match_query(r.dcql_query.as_ref().unwrap(), &wallet).unwrap();
+        let params = json!({"audience": r.client_id, "nonce": r.nonce, "credentials_to_include": m.iter().map(|m|
+            json!({"credential_id": m.credential_id, "credential_query_id": m.query_id, "disclosed_claims": m.disclosed_claims})).collect::<Vec<_>>()});
+        let token = walletd_wallet::present::answer_sign_presentation(&params, &wallet, holder.key()).unwrap();
+        let resp = http
+            .post(&r.response_uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("vp_token", &token)
+                    .append_pair("state", r.state.as_deref().unwrap_or_default())
+                    .finish(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+    }
+    let direct_rate = n as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "presentations: n={n} engine-mediated {engine_rate:.1}/s, holder direct {direct_rate:.1}/s, ratio {:.2}",
+        engine_rate / direct_rate
+    );
+}
