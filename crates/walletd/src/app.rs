@@ -243,6 +243,25 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     };
     routes = routes.merge(engine_routes.clone());
     // -- registry --
+    if roles.contains(Role::Registry) {
+        let egress = EgressClient::new(cfg.egress.clone()).context("invalid egress configuration")?;
+        let rc = &cfg.registry;
+        let cache = match &cfg.cache.redis_url {
+            Some(url) => walletd_registry::Cache::redis(url.expose(), &rc.cache_prefix).map_err(anyhow::Error::msg)?,
+            None => walletd_registry::Cache::memory(10_000, rc.max_ttl + rc.stale_ttl),
+        };
+        let registry = walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone()).await;
+        registry.spawn_polling();
+        let trust = TrustClient::new(cfg.trust.clone()).context("invalid trust configuration")?;
+        let issuers = walletd_registry::IssuerMetadata::new(egress, trust, rc.issuer_metadata_ttl);
+        routes = routes.merge(walletd_registry::registry_routes(walletd_registry::RegistryState {
+            registry,
+            issuers,
+            store: store.clone(),
+            admin_token: cfg.admin.token.clone(),
+        }));
+        capabilities.insert("vctm-registry".into());
+    }
     // -- backend --
     let mut admin_routes: Option<Router> = None;
     if roles.contains(Role::Backend)

@@ -1,0 +1,194 @@
+//! The resolved-metadata cache: in process (moka) by default, Redis when `cache.redis_url` is set so replicas
+//! share entries. Entries carry their own freshness and stale deadlines; a short Redis lock lets one replica
+//! fetch while the others wait for its result (cross-process coalescing). Redis trouble degrades to misses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+/// One cached answer.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The serialised JSON answer.
+    pub body: Bytes,
+    /// Strong validator of `body` (unquoted).
+    pub etag: String,
+    /// Milliseconds since the epoch until which the entry is fresh.
+    pub fresh_until: i64,
+    /// Milliseconds since the epoch until which the entry may be served when upstream fails.
+    pub stale_until: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireEntry {
+    body: String,
+    etag: String,
+    fresh_until: i64,
+    stale_until: i64,
+}
+
+/// Where entries live.
+#[derive(Clone)]
+pub enum Cache {
+    /// In this process only.
+    Memory(moka::future::Cache<String, Arc<Entry>>),
+    /// Shared through Redis (connected lazily; errors count as misses).
+    Redis(Arc<RedisCache>),
+}
+
+/// The Redis side: URL, key prefix and the lazily made connection.
+pub struct RedisCache {
+    client: redis::Client,
+    prefix: String,
+    conn: OnceCell<ConnectionManager>,
+}
+
+/// How long one replica may hold the fetch lock of a key.
+pub const LOCK_TTL: Duration = Duration::from_secs(15);
+
+impl Cache {
+    /// An in-process cache holding at most `capacity` entries, each for at most `max_life`.
+    pub fn memory(capacity: u64, max_life: Duration) -> Cache {
+        Cache::Memory(
+            moka::future::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(max_life)
+                .build(),
+        )
+    }
+
+    /// A Redis cache; `prefix` starts every key.
+    pub fn redis(url: &str, prefix: &str) -> Result<Cache, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("invalid cache.redis_url: {e}"))?;
+        Ok(Cache::Redis(Arc::new(RedisCache {
+            client,
+            prefix: prefix.to_string(),
+            conn: OnceCell::new(),
+        })))
+    }
+
+    /// The entry under `key`, fresh or stale.
+    pub async fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        match self {
+            Cache::Memory(m) => m.get(key).await,
+            Cache::Redis(r) => {
+                let mut conn = r.connection().await?;
+                let raw: Option<String> = conn
+                    .get(r.key(key))
+                    .await
+                    .map_err(|e| tracing::warn!(error = %e, "redis GET failed"))
+                    .ok()?;
+                let w: WireEntry = serde_json::from_str(&raw?).ok()?;
+                Some(Arc::new(Entry {
+                    body: Bytes::from(w.body),
+                    etag: w.etag,
+                    fresh_until: w.fresh_until,
+                    stale_until: w.stale_until,
+                }))
+            }
+        }
+    }
+
+    /// Stores an entry until its stale deadline.
+    pub async fn put(&self, key: &str, entry: Arc<Entry>, now: i64) {
+        let life_ms = (entry.stale_until - now).max(1) as u64;
+        match self {
+            Cache::Memory(m) => m.insert(key.to_string(), entry).await,
+            Cache::Redis(r) => {
+                let Some(mut conn) = r.connection().await else { return };
+                let wire = WireEntry {
+                    body: String::from_utf8_lossy(&entry.body).into_owned(),
+                    etag: entry.etag.clone(),
+                    fresh_until: entry.fresh_until,
+                    stale_until: entry.stale_until,
+                };
+                let Ok(text) = serde_json::to_string(&wire) else { return };
+                let done: Result<(), _> = conn.pset_ex(r.key(key), text, life_ms).await;
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "redis SET failed");
+                }
+            }
+        }
+    }
+
+    /// Removes an entry (a registered document changed).
+    pub async fn remove(&self, key: &str) {
+        match self {
+            Cache::Memory(m) => m.invalidate(key).await,
+            Cache::Redis(r) => {
+                if let Some(mut conn) = r.connection().await {
+                    let _: Result<(), _> = conn.del(r.key(key)).await;
+                }
+            }
+        }
+    }
+
+    /// Drops every in-process entry (sources changed). Redis entries expire on their own deadlines.
+    pub fn clear_local(&self) {
+        if let Cache::Memory(m) = self {
+            m.invalidate_all();
+        }
+    }
+
+    /// Takes the cross-replica fetch lock of `key`; `true` when this replica should fetch. Always `true` in memory
+    /// (in-process coalescing is done by the caller) and when Redis is unreachable.
+    pub async fn try_lock(&self, key: &str) -> bool {
+        let Cache::Redis(r) = self else { return true };
+        let Some(mut conn) = r.connection().await else {
+            return true;
+        };
+        let got: Result<Option<String>, _> = redis::cmd("SET")
+            .arg(r.key(&format!("lock:{key}")))
+            .arg("1")
+            .arg("NX")
+            .arg("PX")
+            .arg(LOCK_TTL.as_millis() as u64)
+            .query_async(&mut conn)
+            .await;
+        got.map(|v| v.is_some()).unwrap_or(true)
+    }
+
+    /// Releases the fetch lock of `key`.
+    pub async fn unlock(&self, key: &str) {
+        if let Cache::Redis(r) = self
+            && let Some(mut conn) = r.connection().await
+        {
+            let _: Result<(), _> = conn.del(r.key(&format!("lock:{key}"))).await;
+        }
+    }
+
+    /// Whether entries are shared with other replicas.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Cache::Redis(_))
+    }
+}
+
+impl RedisCache {
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    async fn connection(&self) -> Option<ConnectionManager> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                tokio::time::timeout(Duration::from_secs(2), ConnectionManager::new(self.client.clone()))
+                    .await
+                    .map_err(|_| "timeout".to_string())?
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        match conn {
+            Ok(c) => Some(c.clone()),
+            Err(e) => {
+                tracing::warn!(error = %e, "redis unavailable; the registry cache falls back to misses");
+                None
+            }
+        }
+    }
+}
