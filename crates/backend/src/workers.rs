@@ -200,7 +200,10 @@ impl Workers {
             .map(|t| {
                 let ttl = ttl_of(t.trust_config.trust_ttl);
                 let margin = (millis(ttl) as f64 * self.settings.refresh_fraction) as i64;
-                (t.id.clone(), (t.trust_settings(), margin))
+                let mut settings = t.trust_settings();
+                // The tenant's TTL decides when to refresh; the client must not answer from its own cache.
+                settings.cache_ttl = Some(Duration::ZERO);
+                (t.id.clone(), (settings, margin))
             })
             .collect();
         // The shortest refresh margin of any tenant selects the candidates; each is then checked against its own.
