@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use walletd_common::http::AuthUser;
 use walletd_common::tenant::Tenant;
+use walletd_protocol::format_unix_millis;
 
 use crate::http::{AuthState, ClientIp, ETAG_HEADER, HttpError, JsonBody, header_str, no_store, tenant_header};
 use crate::routes::decode_private_data;
@@ -209,8 +210,8 @@ async fn account_info(State(st): State<AuthState>, user: AuthUser) -> Result<Jso
                 "credentialId": tagged(&p.credential_id),
                 "nickname": p.nickname,
                 "prfCapable": p.prf_capable,
-                "createTime": rfc3339(p.created_at),
-                "lastUseTime": rfc3339(p.last_used_at),
+                "createTime": format_unix_millis(p.created_at),
+                "lastUseTime": format_unix_millis(p.last_used_at),
             })
         })
         .collect();
@@ -331,40 +332,4 @@ async fn tenant_config(State(st): State<AuthState>, Path(id): Path<String>) -> R
         "display_name": t.display_name,
         "require_invite": t.require_invite,
     })))
-}
-
-/// Milliseconds since the epoch as an RFC 3339 UTC timestamp (`2024-05-01T12:00:00.000Z`).
-pub(crate) fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        tod / 3600,
-        (tod % 3600) / 60,
-        tod % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn timestamps_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(rfc3339(1_735_689_599_999), "2024-12-31T23:59:59.999Z");
-    }
 }

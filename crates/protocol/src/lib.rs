@@ -19,7 +19,7 @@ pub use codes::ErrorCode;
 pub use server::{
     ErrorBody, FlowComplete, IssuedCredential, ServerFrame, ServerMessage, SignAction, TopLevelError, capabilities,
 };
-pub use time::rfc3339_now;
+pub use time::{format_unix_millis, rfc3339_now};
 
 /// Features a full-profile client may declare in its handshake; anything else is dropped from the reply.
 pub const KNOWN_FEATURES: &[&str] = &[

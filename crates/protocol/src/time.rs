@@ -9,7 +9,7 @@ pub fn rfc3339_now() -> String {
 }
 
 /// Formats milliseconds since the epoch as RFC 3339 UTC.
-pub(crate) fn format_unix_millis(ms: i64) -> String {
+pub fn format_unix_millis(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
@@ -41,5 +41,6 @@ mod tests {
         assert_eq!(format_unix_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_unix_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(format_unix_millis(1_735_689_599_000), "2024-12-31T23:59:59.000Z");
+        assert_eq!(format_unix_millis(1_735_689_599_999), "2024-12-31T23:59:59.999Z");
     }
 }
