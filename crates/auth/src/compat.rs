@@ -13,9 +13,9 @@ use walletd_common::http::AuthUser;
 use walletd_common::tenant::Tenant;
 use walletd_protocol::format_unix_millis;
 
+use crate::bodies::{BeginBody, FinishBody, decode_private_data};
 use crate::http::{AuthState, ClientIp, ETAG_HEADER, HttpError, JsonBody, header_str, no_store, tenant_header};
-use crate::routes::decode_private_data;
-use crate::service::{Ceremony, RegistrationFinish, RegistrationStart, Session};
+use crate::service::{Ceremony, RegistrationFinish, Session};
 use crate::tagged::{tag_at, tagged};
 
 /// The compatibility router.
@@ -41,27 +41,6 @@ pub fn compat_routes(state: AuthState) -> Router {
         .route("/api/v1/tenants/{id}/config", get(tenant_config))
         .route("/tenant/{id}/config", get(tenant_config))
         .with_state(state)
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct BeginBody {
-    display_name: Option<String>,
-    invite_code: Option<String>,
-    tenant_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FinishBody {
-    challenge_id: String,
-    credential: Value,
-    #[serde(default)]
-    display_name: Option<String>,
-    #[serde(default)]
-    nickname: Option<String>,
-    #[serde(default)]
-    private_data: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -126,14 +105,7 @@ async fn register_begin(
     JsonBody(body): JsonBody<BeginBody>,
 ) -> Result<Json<Value>, HttpError> {
     st.service.check_ip(ip)?;
-    let c = st
-        .service
-        .register_begin(RegistrationStart {
-            tenant_id: body.tenant_id.or_else(|| tenant_header(&headers)),
-            display_name: body.display_name,
-            invite_code: body.invite_code,
-        })
-        .await?;
+    let c = st.service.register_begin(body.registration_start(&headers)).await?;
     Ok(Json(create_options(&c)))
 }
 
@@ -143,18 +115,7 @@ async fn register_finish(
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Response, HttpError> {
     st.service.check_ip(ip)?;
-    let private_data = decode_private_data(body.private_data.as_ref())?;
-    let s = st
-        .service
-        .register_finish(RegistrationFinish {
-            challenge_id: body.challenge_id,
-            credential: body.credential,
-            display_name: body.display_name,
-            nickname: body.nickname,
-            private_data,
-            private_data_if_match: None,
-        })
-        .await?;
+    let s = st.service.register_finish(body.into_registration()?).await?;
     Ok(session_response(&s))
 }
 

@@ -4,6 +4,7 @@
 //! [`AuthService`] holds the logic; [`service_routes`] (the service API) and [`compat_routes`] (the web client's
 //! `/user/*` API) are thin adapters onto it.
 
+mod bodies;
 mod compat;
 mod error;
 mod handle;

@@ -10,9 +10,9 @@ use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::bodies::{BeginBody, FinishBody};
 use crate::http::{AuthState, ClientIp, HttpError, JsonBody, no_store, tenant_header};
-use crate::service::{Ceremony, RegistrationFinish, RegistrationStart, Session};
-use crate::tagged::decode_value;
+use crate::service::{Ceremony, Session};
 
 /// The service API router.
 pub fn service_routes(state: AuthState) -> Router {
@@ -27,27 +27,6 @@ pub fn service_routes(state: AuthState) -> Router {
         .route("/auth/logout", post(logout))
         .layer(middleware::from_fn(no_store))
         .with_state(state)
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct BeginBody {
-    tenant_id: Option<String>,
-    display_name: Option<String>,
-    invite_code: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FinishBody {
-    challenge_id: String,
-    credential: Value,
-    #[serde(default)]
-    display_name: Option<String>,
-    #[serde(default)]
-    nickname: Option<String>,
-    #[serde(default)]
-    private_data: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -81,14 +60,7 @@ async fn register_begin(
     JsonBody(body): JsonBody<BeginBody>,
 ) -> Result<Json<Value>, HttpError> {
     st.service.check_ip(ip)?;
-    let c = st
-        .service
-        .register_begin(RegistrationStart {
-            tenant_id: body.tenant_id.or_else(|| tenant_header(&headers)),
-            display_name: body.display_name,
-            invite_code: body.invite_code,
-        })
-        .await?;
+    let c = st.service.register_begin(body.registration_start(&headers)).await?;
     Ok(Json(ceremony_body(c)))
 }
 
@@ -98,18 +70,7 @@ async fn register_finish(
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Json<Value>, HttpError> {
     st.service.check_ip(ip)?;
-    let private_data = decode_private_data(body.private_data.as_ref())?;
-    let s = st
-        .service
-        .register_finish(RegistrationFinish {
-            challenge_id: body.challenge_id,
-            credential: body.credential,
-            display_name: body.display_name,
-            nickname: body.nickname,
-            private_data,
-            private_data_if_match: None,
-        })
-        .await?;
+    let s = st.service.register_finish(body.into_registration()?).await?;
     Ok(Json(session_body(&s)))
 }
 
@@ -162,17 +123,4 @@ async fn logout(
     st.service.check_ip(ip)?;
     st.service.logout(&body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Decodes an optional `privateData` value (tagged or plain base64url).
-pub(crate) fn decode_private_data(v: Option<&Value>) -> Result<Option<Vec<u8>>, HttpError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => decode_value(v).map(Some).ok_or_else(|| {
-            HttpError(crate::error::AuthError::bad_request(
-                "malformed_private_data",
-                "`privateData` is not base64url",
-            ))
-        }),
-    }
 }
