@@ -9,8 +9,9 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
@@ -25,21 +26,26 @@ pub const PRIVATE_DATA_ETAG: &str = "x-private-data-etag";
 
 /// The compat router: private data always; the legacy records answer 404 unless `legacy_credential_records`.
 pub fn compat_routes(service: StorageService, auth: Authenticator, legacy_credential_records: bool) -> Router {
+    let state = StorageState {
+        service,
+        auth,
+        legacy_records: legacy_credential_records,
+    };
+    // The switch is checked before anything else (authentication included), so a disabled feature reveals nothing.
+    let legacy = Router::new()
+        .route("/storage/vc", get(vc_list).post(vc_store))
+        .route("/storage/vc/update", post(vc_update))
+        .route("/storage/vc/{credential_identifier}", get(vc_get).delete(vc_delete))
+        .route("/storage/vp", get(vp_list))
+        .route_layer(middleware::from_fn_with_state(state.clone(), legacy_switch));
     Router::new()
         .route(
             "/user/session/private-data",
             get(get_private_data).post(post_private_data),
         )
-        .route("/storage/vc", get(vc_list).post(vc_store))
-        .route("/storage/vc/update", post(vc_update))
-        .route("/storage/vc/{credential_identifier}", get(vc_get).delete(vc_delete))
-        .route("/storage/vp", get(vp_list))
+        .merge(legacy)
         .layer(middleware::map_response(no_store))
-        .with_state(StorageState {
-            service,
-            auth,
-            legacy_records: legacy_credential_records,
-        })
+        .with_state(state)
 }
 
 /// `"x"`, `W/"x"` and `x` compare equal.
@@ -135,8 +141,12 @@ async fn post_private_data(State(s): State<StorageState>, user: AuthUser, header
 
 // -- legacy credential records --
 
-fn legacy_off() -> Response {
-    ApiError::not_found("legacy credential records are disabled").into_response()
+/// 404 for every legacy route while `features.legacy_credential_records` is off.
+async fn legacy_switch(State(s): State<StorageState>, request: Request, next: Next) -> Response {
+    if !s.legacy_records {
+        return ApiError::not_found("legacy credential records are disabled").into_response();
+    }
+    next.run(request).await
 }
 
 fn legacy_error(e: StorageError) -> Response {
@@ -156,28 +166,14 @@ fn record_id(record: &Value) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::bad_request("each credential needs a `credentialIdentifier` string"))
 }
 
-async fn vc_list(State(s): State<StorageState>, user: Result<AuthUser, ApiError>) -> Response {
-    if !s.legacy_records {
-        return legacy_off();
-    }
-    let user = match user {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
+async fn vc_list(State(s): State<StorageState>, user: AuthUser) -> Response {
     match s.service.legacy_list(&owner(&user), "vc").await {
         Ok(list) => Json(json!({"vc_list": list})).into_response(),
         Err(e) => legacy_error(e),
     }
 }
 
-async fn vp_list(State(s): State<StorageState>, user: Result<AuthUser, ApiError>) -> Response {
-    if !s.legacy_records {
-        return legacy_off();
-    }
-    let user = match user {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
+async fn vp_list(State(s): State<StorageState>, user: AuthUser) -> Response {
     match s.service.legacy_list(&owner(&user), "vp").await {
         Ok(list) => Json(json!({"vp_list": list})).into_response(),
         Err(e) => legacy_error(e),
@@ -185,14 +181,7 @@ async fn vp_list(State(s): State<StorageState>, user: Result<AuthUser, ApiError>
 }
 
 /// `POST /storage/vc` with `{"credentials":[...]}` (or one record): stores each record by its identifier.
-async fn vc_store(State(s): State<StorageState>, user: Result<AuthUser, ApiError>, body: Bytes) -> Response {
-    if !s.legacy_records {
-        return legacy_off();
-    }
-    let user = match user {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
+async fn vc_store(State(s): State<StorageState>, user: AuthUser, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return ApiError::bad_request("the body must be JSON").into_response();
     };
@@ -216,14 +205,7 @@ async fn vc_store(State(s): State<StorageState>, user: Result<AuthUser, ApiError
 }
 
 /// `POST /storage/vc/update` with `{"credential":{...}}`: replaces an existing record.
-async fn vc_update(State(s): State<StorageState>, user: Result<AuthUser, ApiError>, body: Bytes) -> Response {
-    if !s.legacy_records {
-        return legacy_off();
-    }
-    let user = match user {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
+async fn vc_update(State(s): State<StorageState>, user: AuthUser, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return ApiError::bad_request("the body must be JSON").into_response();
     };
@@ -242,18 +224,7 @@ async fn vc_update(State(s): State<StorageState>, user: Result<AuthUser, ApiErro
     }
 }
 
-async fn vc_get(
-    State(s): State<StorageState>,
-    user: Result<AuthUser, ApiError>,
-    path: Result<Path<String>, PathRejection>,
-) -> Response {
-    if !s.legacy_records {
-        return legacy_off();
-    }
-    let user = match user {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
+async fn vc_get(State(s): State<StorageState>, user: AuthUser, path: Result<Path<String>, PathRejection>) -> Response {
     let Ok(Path(id)) = path else {
         return ApiError::bad_request("the credential identifier in the path is not valid").into_response();
     };
@@ -265,16 +236,9 @@ async fn vc_get(
 
 async fn vc_delete(
     State(s): State<StorageState>,
-    user: Result<AuthUser, ApiError>,
+    user: AuthUser,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
-    if !s.legacy_records {
-        return legacy_off();
-    }
-    let user = match user {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
     let Ok(Path(id)) = path else {
         return ApiError::bad_request("the credential identifier in the path is not valid").into_response();
     };
