@@ -298,7 +298,11 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         // Key rotation stays with the auth role's maintenance task (KeyRing::rotate on auth.key_rotation_interval);
         // the backend's hook is left unset so keys are never rotated twice.
         let settings = walletd_backend::WorkerSettings {
+            trust_interval: cfg.workers.trust_interval,
             default_trust_ttl: cfg.trust.cache_ttl,
+            refresh_fraction: cfg.workers.trust_refresh_fraction,
+            trust_batch: i64::from(cfg.workers.trust_batch),
+            cleanup_interval: cfg.workers.cleanup_interval,
             tombstone_retention: cfg.storage.tombstone_retention,
             ..Default::default()
         };

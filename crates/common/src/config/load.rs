@@ -295,6 +295,19 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             });
         }
     }
+    let w = &config.workers;
+    if !(w.trust_refresh_fraction > 0.0 && w.trust_refresh_fraction <= 1.0) {
+        return Err(ConfigError::Invalid {
+            key: "workers.trust_refresh_fraction".into(),
+            message: "must be greater than 0 and at most 1".into(),
+        });
+    }
+    if w.trust_batch == 0 || w.trust_interval.is_zero() || w.cleanup_interval.is_zero() {
+        return Err(ConfigError::Invalid {
+            key: "workers".into(),
+            message: "intervals and trust_batch must be greater than 0".into(),
+        });
+    }
     if config.server.max_body_bytes == 0 {
         return Err(ConfigError::Invalid {
             key: "server.max_body_bytes".into(),
@@ -414,6 +427,16 @@ mod tests {
         assert_eq!(e.key(), Some("mode"));
         let e = load_from_str("server: { cors_origins: ['not an origin'] }", env(&[])).unwrap_err();
         assert_eq!(e.key(), Some("server.cors_origins.0"));
+    }
+
+    #[test]
+    fn worker_settings_are_validated() {
+        let e = load_from_str("workers: { trust_refresh_fraction: 1.5 }", env(&[])).unwrap_err();
+        assert_eq!(e.key(), Some("workers.trust_refresh_fraction"));
+        let e = load_from_str("workers: { trust_batch: 0 }", env(&[])).unwrap_err();
+        assert_eq!(e.key(), Some("workers"));
+        let c = load_from_str("workers: { cleanup_interval: 1m }", env(&[])).unwrap();
+        assert_eq!(c.workers.cleanup_interval, std::time::Duration::from_secs(60));
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub struct Config {
     #[serde(skip_serializing)]
     pub ssrf: Option<SsrfAlias>,
     pub admin: AdminConfig,
+    pub workers: WorkersConfig,
     pub engine: EngineConfig,
     /// Storage role: quotas, tombstone retention and page sizes.
     pub storage: StorageConfig,
@@ -403,6 +404,33 @@ pub struct SsrfAlias {
 pub struct AdminConfig {
     /// Bearer token of the admin API. The admin listener refuses every request while it is unset.
     pub token: Option<Secret>,
+}
+
+/// Background workers of the backend role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// How often the trust worker looks for registered issuers/verifiers whose verdict is due.
+    #[serde(with = "humantime_serde")]
+    pub trust_interval: Duration,
+    /// A verdict is refreshed once this fraction of its TTL has passed, so it never expires in use (0 < f <= 1).
+    pub trust_refresh_fraction: f64,
+    /// Most entities of each kind re-evaluated per trust run (bounds the load one run puts on the PDP).
+    pub trust_batch: u32,
+    /// How often expired challenges and old tombstones are removed.
+    #[serde(with = "humantime_serde")]
+    pub cleanup_interval: Duration,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        WorkersConfig {
+            trust_interval: Duration::from_secs(60),
+            trust_refresh_fraction: 0.8,
+            trust_batch: 200,
+            cleanup_interval: Duration::from_secs(300),
+        }
+    }
 }
 
 /// Engine (API v2 WebSocket) limits.
