@@ -4,9 +4,6 @@
 
 mod engine_support;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,54 +14,20 @@ use walletd_wallet::Holder;
 use walletd_wallet::client::{ClientError, EngineClient, PresentAnswer};
 use walletd_wallet::present::StoredCredential;
 
-use engine_support::{NodeIssuer, engine, token, ws_url};
+use engine_support::{NodeIssuer, NodePeer, engine, token, ws_url};
 
 /// The Node verifier of tests/interop, started on a free port. Killed on drop.
 struct NodeVerifier {
-    child: Child,
+    _peer: NodePeer,
     url: String,
 }
 
 impl NodeVerifier {
-    // The child is reaped by `Drop` (or killed and waited on the start-timeout path).
-    #[allow(clippy::zombie_processes)]
     fn start() -> NodeVerifier {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
-        assert!(
-            dir.join("node_modules/@openid4vc/openid4vp").exists(),
-            "run `npm ci` in tests/interop first"
-        );
-        let mut child = Command::new("node")
-            .arg("verifier.mjs")
-            .arg("0")
-            .current_dir(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node on PATH");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100))
-                && let Ok(v) = serde_json::from_str::<Value>(&line)
-                && let Some(u) = v["url"].as_str()
-            {
-                return NodeVerifier {
-                    child,
-                    url: u.to_string(),
-                };
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the Node verifier did not start");
-            }
+        let peer = NodePeer::start("verifier.mjs", "@openid4vc/openid4vp", &[], Duration::from_secs(30));
+        NodeVerifier {
+            url: peer.url.clone(),
+            _peer: peer,
         }
     }
 
@@ -89,13 +52,6 @@ impl NodeVerifier {
             .json()
             .await
             .unwrap()
-    }
-}
-
-impl Drop for NodeVerifier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -68,37 +68,35 @@ pub fn token(sub: &str, ttl_secs: i64) -> String {
     .unwrap()
 }
 
-/// The Node issuer of tests/interop, started on a free port. Killed on drop.
-pub struct NodeIssuer {
+/// A Node peer of tests/interop (`node <script> 0` on a free loopback port), started once its
+/// `{"url": ...}` line appears on stdout. Killed on drop.
+pub struct NodePeer {
     child: Child,
     pub url: String,
 }
 
-impl NodeIssuer {
-    /// Starts `node tests/interop/issuer.mjs 0` (needs `npm ci` in tests/interop first).
+impl NodePeer {
+    /// Starts `script` with `env`; `module` is a package the script needs (checked so a missing `npm ci` is a clear
+    /// failure); fails after `startup` without a URL line.
     // The child is reaped by `Drop` (or killed and waited on the start-timeout path).
     #[allow(clippy::zombie_processes)]
-    pub fn start() -> NodeIssuer {
-        Self::start_with(json!({}))
-    }
-
-    /// Starts the issuer with `ISSUER_OPTIONS` (see tests/interop/issuer.mjs).
-    #[allow(clippy::zombie_processes)]
-    pub fn start_with(options: Value) -> NodeIssuer {
+    pub fn start(script: &str, module: &str, env: &[(&str, String)], startup: Duration) -> NodePeer {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
         assert!(
-            dir.join("node_modules/@openid4vc/openid4vci").exists(),
+            dir.join("node_modules").join(module).exists(),
             "run `npm ci` in tests/interop first"
         );
-        let mut child = Command::new("node")
-            .arg("issuer.mjs")
+        let mut command = Command::new("node");
+        command
+            .arg(script)
             .arg("0")
-            .env("ISSUER_OPTIONS", options.to_string())
             .current_dir(&dir)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node on PATH");
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("node on PATH");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -106,13 +104,13 @@ impl NodeIssuer {
                 let _ = tx.send(line);
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + startup;
         loop {
             if let Ok(line) = rx.recv_timeout(Duration::from_millis(100))
                 && let Ok(v) = serde_json::from_str::<Value>(&line)
                 && let Some(u) = v["url"].as_str()
             {
-                return NodeIssuer {
+                return NodePeer {
                     child,
                     url: u.to_string(),
                 };
@@ -120,8 +118,42 @@ impl NodeIssuer {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("the Node issuer did not start");
+                panic!("the Node peer {script} did not start");
             }
+        }
+    }
+}
+
+impl Drop for NodePeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Node issuer of tests/interop, started on a free port. Killed on drop.
+pub struct NodeIssuer {
+    _peer: NodePeer,
+    pub url: String,
+}
+
+impl NodeIssuer {
+    /// Starts `node tests/interop/issuer.mjs 0` (needs `npm ci` in tests/interop first).
+    pub fn start() -> NodeIssuer {
+        Self::start_with(json!({}))
+    }
+
+    /// Starts the issuer with `ISSUER_OPTIONS` (see tests/interop/issuer.mjs).
+    pub fn start_with(options: Value) -> NodeIssuer {
+        let peer = NodePeer::start(
+            "issuer.mjs",
+            "@openid4vc/openid4vci",
+            &[("ISSUER_OPTIONS", options.to_string())],
+            Duration::from_secs(20),
+        );
+        NodeIssuer {
+            url: peer.url.clone(),
+            _peer: peer,
         }
     }
 
@@ -156,13 +188,6 @@ impl NodeIssuer {
             .json()
             .await
             .unwrap()
-    }
-}
-
-impl Drop for NodeIssuer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
