@@ -7,36 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use walletd_wallet::Holder;
-use walletd_wallet::client::{Authorizer, ClientError, EngineClient, code_and_state};
-use walletd_wallet::sdjwt;
+use walletd_wallet::client::{Authorizer, ClientError, code_and_state};
 
-use engine_support::{NodeIssuer, engine, token, ws_url};
-
-async fn connected(w: &walletd_testkit::Walletd, features: Option<&[&str]>) -> EngineClient {
-    let mut c = EngineClient::connect(&ws_url(w)).await.unwrap();
-    c.handshake(&token("holder-1", 600), features).await.unwrap();
-    c
-}
-
-/// Verifies every credential of a flow_complete against the issuer key and the holder key.
-async fn verify_all(issuer: &NodeIssuer, holder: &Holder, done: &Value) -> usize {
-    let ikey = issuer.issuer_jwk().await;
-    let creds = done["credentials"].as_array().unwrap();
-    for c in creds {
-        assert_eq!(c["format"], "dc+sd-jwt");
-        let v = sdjwt::verify_sd_jwt_vc(c["credential"].as_str().unwrap(), &ikey, holder.public_jwk()).unwrap();
-        assert_eq!(v.claims["given_name"], "Erika");
-        let p = sdjwt::present(
-            c["credential"].as_str().unwrap(),
-            holder.key(),
-            "https://verifier.example",
-            "n-1",
-        );
-        sdjwt::verify_key_binding(&p, &v.cnf_jwk, "https://verifier.example", "n-1").unwrap();
-    }
-    assert_eq!(done["credential_issuer"], issuer.url);
-    creds.len()
-}
+use engine_support::{NodeIssuer, connected, engine, verify_all};
 
 #[tokio::test]
 async fn pre_authorized_without_tx_code_web_profile() {

@@ -11,26 +11,8 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
-use walletd_wallet::sdjwt;
 
-use engine_support::{NodeIssuer, engine, token, ws_url};
-
-async fn connected(w: &walletd_testkit::Walletd, features: Option<&[&str]>) -> EngineClient {
-    let mut c = EngineClient::connect(&ws_url(w)).await.unwrap();
-    c.handshake(&token("holder-1", 600), features).await.unwrap();
-    c
-}
-
-async fn verify_all(issuer: &NodeIssuer, holder: &Holder, done: &Value) -> usize {
-    let ikey = issuer.issuer_jwk().await;
-    let creds = done["credentials"].as_array().unwrap();
-    for c in creds {
-        assert_eq!(c["format"], "dc+sd-jwt");
-        let v = sdjwt::verify_sd_jwt_vc(c["credential"].as_str().unwrap(), &ikey, holder.public_jwk()).unwrap();
-        assert_eq!(v.claims["given_name"], "Erika");
-    }
-    creds.len()
-}
+use engine_support::{NodeIssuer, connected, engine, verify_all, ws_url};
 
 /// Runs a flow and collects every progress step name on the way.
 async fn run_collecting(

@@ -11,10 +11,10 @@ use axum::Json;
 use axum::routing::post;
 use serde_json::{Value, json};
 use walletd_wallet::Holder;
-use walletd_wallet::client::{ClientError, EngineClient, PresentAnswer};
+use walletd_wallet::client::{ClientError, PresentAnswer};
 use walletd_wallet::present::StoredCredential;
 
-use engine_support::{NodeIssuer, NodePeer, engine, token, ws_url};
+use engine_support::{NodeIssuer, NodePeer, connected, engine};
 
 /// The Node verifier of tests/interop, started on a free port. Killed on drop.
 struct NodeVerifier {
@@ -53,12 +53,6 @@ impl NodeVerifier {
             .await
             .unwrap()
     }
-}
-
-async fn connected(w: &walletd_testkit::Walletd, features: Option<&[&str]>) -> EngineClient {
-    let mut c = EngineClient::connect(&ws_url(w)).await.unwrap();
-    c.handshake(&token("holder-1", 600), features).await.unwrap();
-    c
 }
 
 /// Issues the interop PID (given_name, family_name disclosable) to `holder` through the engine.

@@ -191,6 +191,34 @@ impl NodeIssuer {
     }
 }
 
+/// A holder session on the engine of `w`, handshaken as `holder-1` with the given features.
+pub async fn connected(w: &Walletd, features: Option<&[&str]>) -> walletd_wallet::client::EngineClient {
+    let mut c = walletd_wallet::client::EngineClient::connect(&ws_url(w)).await.unwrap();
+    c.handshake(&token("holder-1", 600), features).await.unwrap();
+    c
+}
+
+/// Verifies every credential of a flow_complete against the issuer key and the holder key.
+pub async fn verify_all(issuer: &NodeIssuer, holder: &walletd_wallet::Holder, done: &Value) -> usize {
+    let ikey = issuer.issuer_jwk().await;
+    let creds = done["credentials"].as_array().unwrap();
+    for c in creds {
+        assert_eq!(c["format"], "dc+sd-jwt");
+        let v = walletd_wallet::sdjwt::verify_sd_jwt_vc(c["credential"].as_str().unwrap(), &ikey, holder.public_jwk())
+            .unwrap();
+        assert_eq!(v.claims["given_name"], "Erika");
+        let p = walletd_wallet::sdjwt::present(
+            c["credential"].as_str().unwrap(),
+            holder.key(),
+            "https://verifier.example",
+            "n-1",
+        );
+        walletd_wallet::sdjwt::verify_key_binding(&p, &v.cnf_jwk, "https://verifier.example", "n-1").unwrap();
+    }
+    assert_eq!(done["credential_issuer"], issuer.url);
+    creds.len()
+}
+
 /// Decodes a JWT's claims without verification (test inspection only).
 pub fn claims(jwt: &str) -> Value {
     let p = jwt.split('.').nth(1).unwrap();
