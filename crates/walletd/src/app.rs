@@ -175,17 +175,20 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
                 auth,
                 cfg.features.legacy_credential_records,
             ));
-        // Tombstones expire even when no backend role runs beside storage; the purge is idempotent, so replicas
-        // and the backend worker may all run it.
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-            loop {
-                every.tick().await;
-                if let Err(e) = service.purge_expired_tombstones().await {
-                    tracing::warn!(error = %e, "tombstone purge failed");
+        // Tombstones expire even when no backend role runs beside storage. With the backend role in this process
+        // its cleanup worker purges them (every workers.cleanup_interval), so this hourly task would only repeat it.
+        // The purge is idempotent, so separate storage replicas may all run it.
+        if !roles.contains(Role::Backend) {
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    every.tick().await;
+                    if let Err(e) = service.purge_expired_tombstones().await {
+                        tracing::warn!(error = %e, "tombstone purge failed");
+                    }
                 }
-            }
-        });
+            });
+        }
         capabilities.insert("storage".into());
         capabilities.insert("private-data".into());
     }
@@ -279,16 +282,15 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             .merge(walletd_backend::proxy_routes(walletd_backend::ProxyState {
                 enabled: cfg.features.legacy_proxy,
                 max_response_bytes: cfg.features.legacy_proxy_max_response_bytes,
-                egress,
-                auth,
+                egress: egress.clone(),
+                auth: auth.clone(),
             }));
         if cfg.features.legacy_proxy {
             capabilities.insert("proxy".into());
         }
-        let egress = EgressClient::new(cfg.egress.clone()).context("invalid egress configuration")?;
         routes = routes.merge(walletd_backend::compat_routes(walletd_backend::CompatState {
             store: store.clone(),
-            auth: Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone(), "backend".into()]),
+            auth,
             egress,
         }));
         admin_routes = Some(walletd_backend::admin_routes(walletd_backend::AdminState {
