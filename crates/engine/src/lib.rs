@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod directory;
 mod failure;
 mod flow;
 pub mod jose;
@@ -30,9 +31,10 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 use walletd_common::config::EngineConfig;
 use walletd_common::http::Authenticator;
-use walletd_egress::{EgressClient, EgressConfig};
+use walletd_egress::EgressClient;
 use walletd_trust::TrustClient;
 
+pub use directory::{IssuerClient, RegisteredVerifier, TenantDirectory};
 pub use failure::{FlowFailure, FlowResult};
 pub use flow::{FlowCtx, FlowInput, NotificationTarget};
 
@@ -45,21 +47,17 @@ pub struct EngineOptions {
     pub config: EngineConfig,
     /// Token validation (the general access token's audience).
     pub authenticator: Authenticator,
-    /// The egress guard's configuration.
-    pub egress: EgressConfig,
+    /// The egress guard (shared with the other roles of the process: one connection pool).
+    pub egress: EgressClient,
     /// Allowed `Origin`s (CORS origins plus WebAuthn RP origins); `*` allows all. A missing Origin is accepted.
     pub allowed_origins: Vec<String>,
     /// The AuthZEN client, when issuer trust is evaluated server-side.
     pub trust: Option<TrustClient>,
     /// The registry role's base URL (type metadata); `None` skips type metadata.
     pub registry_url: Option<Url>,
-    /// A tenant's trust settings (its own PDP); `None` (or a lookup answering `None`) uses the global PDP.
-    pub tenant_trust: Option<TenantTrustLookup>,
+    /// Read-only tenant configuration (trust settings, issuer registrations, verifiers); `None` means none.
+    pub directory: Option<Arc<dyn TenantDirectory>>,
 }
-
-/// Looks up a tenant's trust settings (read-only tenant configuration; the engine itself has no database).
-pub type TenantTrustLookup =
-    Arc<dyn Fn(String) -> futures::future::BoxFuture<'static, Option<walletd_trust::TenantTrust>> + Send + Sync>;
 
 /// The engine. Cheap to clone.
 #[derive(Clone)]
@@ -74,7 +72,7 @@ struct Inner {
     origins: Vec<String>,
     trust: Option<TrustClient>,
     registry_url: Option<Url>,
-    tenant_trust: Option<TenantTrustLookup>,
+    directory: Option<Arc<dyn TenantDirectory>>,
     registry_http: reqwest::Client,
     connections: AtomicUsize,
     shutdown: CancellationToken,
@@ -93,9 +91,8 @@ impl std::fmt::Display for EngineError {
 impl std::error::Error for EngineError {}
 
 impl Engine {
-    /// Builds the engine (the egress client and the registry's HTTP client).
+    /// Builds the engine (and the registry's HTTP client).
     pub fn new(opts: EngineOptions) -> Result<Engine, EngineError> {
-        let egress = EgressClient::new(opts.egress).map_err(|e| EngineError(format!("egress guard: {e}")))?;
         // The registry is operator configuration (trusted, may be private): a plain client with a short deadline.
         let registry_http = reqwest::Client::builder()
             .no_proxy()
@@ -107,7 +104,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 cfg: opts.config,
                 auth: opts.authenticator,
-                egress,
+                egress: opts.egress,
                 origins: opts
                     .allowed_origins
                     .into_iter()
@@ -115,7 +112,7 @@ impl Engine {
                     .collect(),
                 trust: opts.trust,
                 registry_url: opts.registry_url,
-                tenant_trust: opts.tenant_trust,
+                directory: opts.directory,
                 registry_http,
                 connections: AtomicUsize::new(0),
                 shutdown: CancellationToken::new(),
@@ -166,12 +163,19 @@ impl Engine {
 
     /// The trust settings of `tenant_id` (its own PDP when it has one).
     pub(crate) async fn tenant_trust(&self, tenant_id: &str) -> walletd_trust::TenantTrust {
-        match &self.inner.tenant_trust {
-            Some(lookup) => lookup(tenant_id.to_string())
+        match &self.inner.directory {
+            Some(d) => d
+                .trust_settings(tenant_id)
                 .await
                 .unwrap_or_else(|| walletd_trust::TenantTrust::new(tenant_id)),
             None => walletd_trust::TenantTrust::new(tenant_id),
         }
+    }
+
+    /// The tenant's read-only configuration, when the process has one.
+    #[allow(dead_code)] // until the OID4VCI client authentication and OID4VP pre-registered verifiers use it
+    pub(crate) fn directory(&self) -> Option<&dyn TenantDirectory> {
+        self.inner.directory.as_deref()
     }
 
     pub(crate) fn registry(&self) -> Option<(&Url, &reqwest::Client)> {

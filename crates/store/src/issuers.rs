@@ -144,6 +144,22 @@ impl Store {
         row.map(|r| issuer_from_row(&r)).transpose()
     }
 
+    /// A tenant's issuer registered under `identifier` (the credential issuer identifier, exact match).
+    pub async fn find_issuer_by_identifier(
+        &self,
+        tenant_id: &str,
+        identifier: &str,
+    ) -> Result<Option<IssuerRecord>, StoreError> {
+        let sql =
+            format!("SELECT {ISSUER_COLUMNS} FROM issuers WHERE tenant_id = $1 AND credential_issuer_identifier = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(identifier)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| issuer_from_row(&r)).transpose()
+    }
+
     /// Replaces an issuer's fields (the trust verdict stays); `NotFound`, or `Conflict` on a duplicate identifier.
     pub async fn update_issuer(&self, tenant_id: &str, id: i64, w: &IssuerWrite) -> Result<IssuerRecord, StoreError> {
         let sql = format!(
@@ -206,6 +222,23 @@ impl Store {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant_id)
             .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| verifier_from_row(&r)).transpose()
+    }
+
+    /// A tenant's verifier registered with `client_id` (exact match; the oldest when several share it).
+    pub async fn find_verifier_by_client_id(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+    ) -> Result<Option<VerifierRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {VERIFIER_COLUMNS} FROM verifiers WHERE tenant_id = $1 AND client_id = $2 ORDER BY id LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(client_id)
             .fetch_optional(self.pool())
             .await?;
         row.map(|r| verifier_from_row(&r)).transpose()

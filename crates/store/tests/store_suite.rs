@@ -3,7 +3,7 @@
 
 use walletd_common::config::DatabaseConfig;
 use walletd_common::tenant::{Tenant, TenantTrust, TenantWebauthn};
-use walletd_store::{Dialect, Store, StoreError, TenantUpdate};
+use walletd_store::{Dialect, IssuerWrite, Store, StoreError, TenantUpdate, VerifierWrite};
 use walletd_testkit::TestDatabase;
 
 walletd_testkit::on_both_databases!(
@@ -16,6 +16,7 @@ walletd_testkit::on_both_databases!(
     invalid_tenant_id_is_refused,
     read_only_connection_refuses_writes,
     concurrent_startups_migrate_once,
+    registrations_are_found_by_identifier_within_their_tenant,
 );
 
 async fn open(db: &TestDatabase) -> Store {
@@ -162,5 +163,66 @@ async fn concurrent_startups_migrate_once(db: TestDatabase) {
         stores[0].list_tenants().await.unwrap().len(),
         1,
         "the default tenant was inserted once"
+    );
+}
+
+async fn registrations_are_found_by_identifier_within_their_tenant(db: TestDatabase) {
+    let store = open(&db).await;
+    store.create_tenant(&Tenant::new("acme", "ACME")).await.unwrap();
+    let issuer = IssuerWrite {
+        credential_issuer_identifier: "https://issuer.example".into(),
+        client_id: Some("wallet-acme".into()),
+        client_jwk: Some(r#"{"kty":"EC"}"#.into()),
+        visible: true,
+    };
+    store.create_issuer("acme", &issuer).await.unwrap();
+    let found = store
+        .find_issuer_by_identifier("acme", "https://issuer.example")
+        .await
+        .unwrap()
+        .expect("registered issuer");
+    assert_eq!(found.client_id.as_deref(), Some("wallet-acme"));
+    // Another tenant, or a near-miss identifier, finds nothing.
+    assert!(
+        store
+            .find_issuer_by_identifier("default", "https://issuer.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_issuer_by_identifier("acme", "https://issuer.example/")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let verifier = VerifierWrite {
+        name: "Shop".into(),
+        url: "https://shop.example".into(),
+        client_id: Some("shop-client".into()),
+        client_id_scheme: Some("pre-registered".into()),
+    };
+    store.create_verifier("acme", &verifier).await.unwrap();
+    let v = store
+        .find_verifier_by_client_id("acme", "shop-client")
+        .await
+        .unwrap()
+        .expect("registered verifier");
+    assert_eq!(v.name, "Shop");
+    assert!(
+        store
+            .find_verifier_by_client_id("default", "shop-client")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_verifier_by_client_id("acme", "other")
+            .await
+            .unwrap()
+            .is_none()
     );
 }

@@ -17,6 +17,7 @@ use walletd_store::Store;
 use walletd_trust::TrustClient;
 
 use crate::checks;
+use crate::tenant_directory::StoreDirectory;
 
 /// A validated decision of which roles run with which configuration. Building it does no I/O.
 pub struct Plan {
@@ -102,8 +103,15 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     };
 
     let keyring = if roles.contains(Role::Auth) {
+        // The signing key ring lives in the database, shared by every auth replica; the key file seeds it and its
+        // key wraps the stored keys (docs/keyring.md).
         let path = plan.signing_key_path();
-        Some(KeyRing::load_or_generate(&path).with_context(|| "cannot load or create the signing key")?)
+        let ring_store = store.clone().context("the auth role needs the database")?;
+        Some(
+            KeyRing::open(ring_store, &path, walletd_auth::RingSettings::from_config(cfg))
+                .await
+                .with_context(|| "cannot open the signing key ring")?,
+        )
     } else {
         None
     };
@@ -142,9 +150,14 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     // and naming what it offers in `capabilities` (reported sorted by `/status`; the web client reads them).
     let mut routes = Router::new();
     let mut capabilities: BTreeSet<String> = BTreeSet::new();
+    // One egress guard and one trust client for every role of the process: one outbound connection pool and one
+    // verdict cache (an issuer the engine found trusted is not asked about again by the registry). Both are cheap to
+    // build and clone; the backend's trust worker keeps its own uncached client on purpose.
+    let egress = EgressClient::new(cfg.egress.clone()).context("invalid egress configuration")?;
+    let trust = TrustClient::new(cfg.trust.clone()).context("invalid trust configuration")?;
     // -- auth --
     if let Some(ring) = &keyring {
-        routes = routes.merge(walletd_auth::jwks_routes(ring.clone()));
+        routes = routes.merge(walletd_auth::jwks_routes(ring.clone(), cfg.auth.jwks_max_age));
         let store = store.clone().context("the auth role needs the database")?;
         // privateData is the storage role's keystore blob: auth reads and writes it through the storage service
         // (same database), also when the storage role runs in another process.
@@ -200,9 +213,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         // The upgrade accepts the CORS origins and the WebAuthn RP origins (a missing Origin is a native client).
         let mut origins = cfg.server.cors_origins.clone();
         origins.extend(cfg.webauthn.rp_origins.iter().map(|u| u.origin().ascii_serialization()));
-        // The trust client always exists: a tenant may have its own PDP even when there is no global one.
-        let trust = Some(walletd_trust::TrustClient::new(cfg.trust.clone()).context("cannot build the trust client")?);
-        // Tenant trust settings: this process's own store (all-mode), else `tenants.source` opened read-only.
+        // Tenant configuration: this process's own store (all-mode), else `tenants.source` opened read-only.
         let tenants = match (&store, &cfg.tenants.source) {
             (Some(s), _) => Some(s.clone()),
             (None, Some(url)) => Some(
@@ -212,30 +223,19 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             ),
             (None, None) => None,
         };
-        let tenant_trust: Option<walletd_engine::TenantTrustLookup> = tenants.map(|store| {
-            let lookup: walletd_engine::TenantTrustLookup = Arc::new(move |id: String| {
-                let store = store.clone();
-                Box::pin(async move {
-                    match store.get_tenant(&id).await {
-                        Ok(t) => t.map(|t| t.trust_settings()),
-                        Err(e) => {
-                            // The global PDP (or none) still applies; the PDP call itself fails closed.
-                            tracing::warn!(tenant = %id, error = %e, "cannot read the tenant's trust settings");
-                            None
-                        }
-                    }
-                })
-            });
-            lookup
+        let directory = tenants.map(|store| {
+            let d: Arc<dyn walletd_engine::TenantDirectory> = Arc::new(StoreDirectory(store));
+            d
         });
         let engine = walletd_engine::Engine::new(walletd_engine::EngineOptions {
             config: cfg.engine.clone(),
             authenticator: http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]),
-            egress: cfg.egress.clone(),
+            egress: egress.clone(),
             allowed_origins: origins,
-            trust,
+            // Always present: a tenant may have its own PDP even when there is no global one.
+            trust: Some(trust.clone()),
             registry_url: cfg.registry.url.clone(),
-            tenant_trust,
+            directory,
         })
         .context("cannot build the engine")?;
         engine_routes = engine.router();
@@ -247,7 +247,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     routes = routes.merge(engine_routes.clone());
     // -- registry --
     if roles.contains(Role::Registry) {
-        let egress = EgressClient::new(cfg.egress.clone()).context("invalid egress configuration")?;
         let rc = &cfg.registry;
         let cache = match &cfg.cache.redis_url {
             Some(url) => walletd_registry::Cache::redis(url.expose(), &rc.cache_prefix).map_err(anyhow::Error::msg)?,
@@ -255,8 +254,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         };
         let registry = walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone()).await;
         registry.spawn_polling();
-        let trust = TrustClient::new(cfg.trust.clone()).context("invalid trust configuration")?;
-        let issuers = walletd_registry::IssuerMetadata::new(egress, trust, rc.issuer_metadata_ttl);
+        let issuers = walletd_registry::IssuerMetadata::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl);
         routes = routes.merge(walletd_registry::registry_routes(walletd_registry::RegistryState {
             registry,
             issuers,
@@ -271,12 +269,10 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         && let Some(store) = &store
     {
         let auth = Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone(), "backend".into()]);
-        let trust = TrustClient::new(cfg.trust.clone()).context("invalid trust configuration")?;
-        let egress = EgressClient::new(cfg.egress.clone()).context("invalid egress configuration")?;
         routes = routes
             .merge(walletd_backend::trust_routes(walletd_backend::TrustRoutesState {
                 store: store.clone(),
-                trust,
+                trust: trust.clone(),
                 auth: auth.clone(),
             }))
             .merge(walletd_backend::proxy_routes(walletd_backend::ProxyState {
@@ -291,13 +287,13 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         routes = routes.merge(walletd_backend::compat_routes(walletd_backend::CompatState {
             store: store.clone(),
             auth,
-            egress,
+            egress: egress.clone(),
         }));
         admin_routes = Some(walletd_backend::admin_routes(walletd_backend::AdminState {
             store: store.clone(),
             token: cfg.admin.token.clone(),
         }));
-        // Key rotation stays with the auth role's maintenance task (KeyRing::rotate on auth.key_rotation_interval);
+        // Key rotation stays with the auth role's maintenance task (the shared key ring, auth.key_rotation_interval);
         // the backend's hook is left unset so keys are never rotated twice.
         let settings = walletd_backend::WorkerSettings {
             trust_interval: cfg.workers.trust_interval,

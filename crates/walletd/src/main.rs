@@ -4,6 +4,7 @@ mod app;
 mod checks;
 mod cli;
 mod serve;
+mod tenant_directory;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,57 @@
+//! What the engine may read of a tenant's configuration.
+//!
+//! The engine has no database of its own (spec: privacy invariants). The binary answers these questions from its
+//! store in all-mode, or from `tenants.source` opened read-only; an engine built without a directory treats every
+//! tenant as having no PDP of its own, no issuer registrations and no pre-registered verifiers.
+
+use futures::future::BoxFuture;
+use walletd_trust::TenantTrust;
+
+/// How the wallet authenticates to one credential issuer's token endpoint, as the tenant registered it.
+#[derive(Clone, Default)]
+pub struct IssuerClient {
+    /// The OAuth client id registered with the issuer.
+    pub client_id: Option<String>,
+    /// The private client JWK (JSON text) for `private_key_jwt`; `None` means no client assertion.
+    pub client_jwk: Option<String>,
+}
+
+impl std::fmt::Debug for IssuerClient {
+    // The private JWK is a secret: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerClient")
+            .field("client_id", &self.client_id)
+            .field("client_jwk", &self.client_jwk.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A verifier the tenant registered (the `pre-registered` client_id prefix and verifier display names).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegisteredVerifier {
+    /// The name shown to the user.
+    pub name: String,
+    /// The verifier's URL (its origin is the domain shown to the user).
+    pub url: String,
+    /// The client_id the verifier uses in its requests.
+    pub client_id: Option<String>,
+    /// The client_id scheme it was registered with, when given.
+    pub client_id_scheme: Option<String>,
+}
+
+/// Read-only tenant configuration for the engine. A failed lookup answers `None` (the caller decides what that
+/// means: a missing PDP falls back to the global one, a missing registration to a plain `client_id`).
+pub trait TenantDirectory: Send + Sync {
+    /// The tenant's trust settings (its own PDP and cache TTL).
+    fn trust_settings<'a>(&'a self, tenant_id: &'a str) -> BoxFuture<'a, Option<TenantTrust>>;
+
+    /// The tenant's registration with `credential_issuer` (exact identifier match).
+    fn issuer_client<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        credential_issuer: &'a str,
+    ) -> BoxFuture<'a, Option<IssuerClient>>;
+
+    /// The tenant's verifier registered with `client_id` (exact match).
+    fn verifier<'a>(&'a self, tenant_id: &'a str, client_id: &'a str) -> BoxFuture<'a, Option<RegisteredVerifier>>;
+}
