@@ -9,12 +9,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::AuthUser;
 use walletd_common::tenant::Tenant;
 use walletd_protocol::format_unix_millis;
 
 use crate::bodies::{BeginBody, FinishBody, decode_private_data};
-use crate::http::{AuthState, ClientIp, ETAG_HEADER, HttpError, JsonBody, header_str, no_store, tenant_header};
+use crate::http::{
+    AuthState, ClientIp, ETAG_HEADER, HttpError, JsonBody, SessionUser, header_str, no_store, tenant_header,
+};
 use crate::service::{Ceremony, RegistrationFinish, Session};
 use crate::tagged::{tag_at, tagged};
 
@@ -159,7 +160,7 @@ async fn refresh(
     ))
 }
 
-async fn account_info(State(st): State<AuthState>, user: AuthUser) -> Result<Json<Value>, HttpError> {
+async fn account_info(State(st): State<AuthState>, SessionUser(user): SessionUser) -> Result<Json<Value>, HttpError> {
     let info = st.service.account_info(&user.user_id, &user.tenant_id).await?;
     let settings = &info.user.settings;
     let passkeys: Vec<Value> = info
@@ -191,7 +192,7 @@ async fn account_info(State(st): State<AuthState>, user: AuthUser) -> Result<Jso
 
 async fn settings(
     State(st): State<AuthState>,
-    user: AuthUser,
+    SessionUser(user): SessionUser,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, HttpError> {
     let settings = st
@@ -201,7 +202,7 @@ async fn settings(
     Ok(Json(json!({"settings": settings})))
 }
 
-async fn delete_account(State(st): State<AuthState>, user: AuthUser) -> Result<Json<Value>, HttpError> {
+async fn delete_account(State(st): State<AuthState>, SessionUser(user): SessionUser) -> Result<Json<Value>, HttpError> {
     st.service.delete_account(&user.user_id, &user.tenant_id).await?;
     Ok(Json(json!({"result": "DELETED"})))
 }
@@ -209,7 +210,7 @@ async fn delete_account(State(st): State<AuthState>, user: AuthUser) -> Result<J
 async fn add_begin(
     State(st): State<AuthState>,
     ClientIp(ip): ClientIp,
-    user: AuthUser,
+    SessionUser(user): SessionUser,
 ) -> Result<Json<Value>, HttpError> {
     st.service.check_ip(ip)?;
     let c = st.service.add_passkey_begin(&user.user_id, &user.tenant_id).await?;
@@ -219,7 +220,7 @@ async fn add_begin(
 async fn add_finish(
     State(st): State<AuthState>,
     ClientIp(ip): ClientIp,
-    user: AuthUser,
+    SessionUser(user): SessionUser,
     headers: HeaderMap,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Response, HttpError> {
@@ -251,7 +252,7 @@ async fn add_finish(
 
 async fn rename(
     State(st): State<AuthState>,
-    user: AuthUser,
+    SessionUser(user): SessionUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RenameBody>,
 ) -> Result<Json<Value>, HttpError> {
@@ -263,7 +264,7 @@ async fn rename(
 
 async fn delete_passkey(
     State(st): State<AuthState>,
-    user: AuthUser,
+    SessionUser(user): SessionUser,
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<DeletePasskeyBody>,

@@ -1,147 +1,371 @@
-//! The token signer's keys and the JWKS document that publishes them.
+//! The token signer's keys and the JWKS document that publishes them: one key ring in the database, shared by
+//! every auth replica and surviving restarts (docs/keyring.md).
 //!
-//! Rotation: a new key is published first and signs only after a delay (validators that cached the JWKS refetch on
-//! the unknown `kid` or at their cache TTL); the previous key stays published until the tokens it signed have
-//! expired. Rotated keys live in memory: after a restart the key file's key signs again, which only invalidates
-//! access tokens signed by a rotated key (short-lived; clients refresh).
+//! - Each key is a row of `signing_keys` (generation, kid, public JWK, private key wrapped with AES-256-GCM under a
+//!   key-encryption key derived by HKDF-SHA256 from the signing key file every replica shares).
+//! - A rotation inserts the next generation (exactly one of several racing replicas wins). The new key is in the
+//!   JWKS at once and signs from `use_from` = creation + `auth.key_publish_delay`; the key it replaces stays
+//!   published until `use_from + jwt.access_token_ttl + jwt.leeway`, then its row is deleted.
+//! - Replicas reload the ring every `auth.key_reload_interval`, and when a token names a kid they do not know (at
+//!   most once per `jwt.jwks_refetch_interval`).
+//! - On an empty table the key file's key becomes generation 1; afterwards the newest usable database key signs.
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use walletd_common::jwt::{LocalKeys, VerificationKey};
-use walletd_common::keys::{KeyError, SigningKey};
+use walletd_common::keys::SigningKey;
+use walletd_store::{SigningKeyRow, Store, StoreError, now_millis};
 
-/// The active signing key plus the public keys still published (during rotation an old key stays in the JWKS
-/// until the tokens it signed have expired). Shares its public keys with in-process validators.
+/// HKDF salt and info of the key-encryption key. Changing either makes every stored key unreadable.
+const KEK_SALT: &[u8] = b"walletd signing key ring";
+const KEK_INFO: &[u8] = b"walletd-keyring-kek-v1";
+
+/// Why the key ring cannot be opened, loaded or rotated.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    #[error(transparent)]
+    Key(#[from] walletd_common::keys::KeyError),
+    #[error("signing key file {0}: not a PEM \"PRIVATE KEY\" block")]
+    Pem(String),
+    #[error("key ring: {0}")]
+    Store(#[from] StoreError),
+    /// A stored key cannot be unwrapped: the replica's signing key file differs from the one the ring was written
+    /// with, or the row was altered.
+    #[error(
+        "the stored signing key {kid} cannot be unwrapped: this replica's signing key file is not the one the key \
+         ring was created with (every auth replica must share jwt.signing_key_file), or the row was altered"
+    )]
+    Unwrap { kid: String },
+}
+
+/// Timing of rotation, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct RingSettings {
+    /// How often a new key is created; `None` never rotates.
+    pub rotation_interval: Option<Duration>,
+    /// From creation until a new key signs (it is published meanwhile).
+    pub publish_delay: Duration,
+    /// How long a replaced key stays published after its successor starts signing (token TTL + leeway).
+    pub retain: Duration,
+    /// Least time between two reloads caused by an unknown kid.
+    pub unknown_kid_reload: Duration,
+}
+
+impl RingSettings {
+    /// The settings `auth.*` and `jwt.*` give.
+    pub fn from_config(config: &walletd_common::config::Config) -> Self {
+        RingSettings {
+            rotation_interval: config.auth.key_rotation_interval,
+            publish_delay: config.auth.key_publish_delay,
+            retain: config.jwt.access_token_ttl + config.jwt.leeway,
+            unknown_kid_reload: config.jwt.jwks_refetch_interval,
+        }
+    }
+}
+
+/// The shared key ring: the signing key in use plus the public keys still published. Cheap to clone.
 #[derive(Clone)]
 pub struct KeyRing {
-    inner: Arc<RwLock<Ring>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    kek: LessSafeKey,
+    settings: RingSettings,
+    /// Newest generation first.
+    keys: RwLock<Vec<Entry>>,
     local: Arc<LocalKeys>,
+    /// Last reload caused by an unknown kid; the lock also coalesces concurrent ones.
+    last_unknown_kid_reload: tokio::sync::Mutex<Option<Instant>>,
 }
 
-struct Pending {
+#[derive(Clone)]
+struct Entry {
+    generation: i64,
     key: Arc<SigningKey>,
-    activate_at: Instant,
-    /// How long the key it replaces stays published after the switch.
-    retain: Duration,
+    created_at: i64,
+    use_from: i64,
+    retire_at: Option<i64>,
 }
 
-struct Ring {
-    active: Arc<SigningKey>,
-    pending: Option<Pending>,
-    /// Previous keys with the instant they leave the JWKS.
-    retired: Vec<(serde_json::Value, Instant)>,
-}
-
-impl Ring {
-    /// Newest first: pending, active, then retired keys.
-    fn published(&self) -> Vec<serde_json::Value> {
-        let mut keys = Vec::new();
-        if let Some(p) = &self.pending {
-            keys.push(p.key.public_jwk().clone());
-        }
-        keys.push(self.active.public_jwk().clone());
-        keys.extend(self.retired.iter().map(|(jwk, _)| jwk.clone()));
-        keys
+impl Entry {
+    fn published_at(&self, now: i64) -> bool {
+        self.retire_at.is_none_or(|r| r > now)
     }
 }
 
 impl KeyRing {
-    /// Loads the signing key from `path`, generating and persisting one on first start.
-    pub fn load_or_generate(path: &Path) -> Result<KeyRing, KeyError> {
-        let key = SigningKey::load_or_generate(path)?;
-        Ok(Self::from_key(key))
-    }
-
-    /// A keyring around one key.
-    pub fn from_key(key: SigningKey) -> KeyRing {
+    /// Opens the ring in `store`: derives the key-encryption key from the signing key file at `key_file`
+    /// (generated on first start), seeds an empty ring with that key and loads every stored key.
+    pub async fn open(store: Store, key_file: &Path, settings: RingSettings) -> Result<KeyRing, KeyRingError> {
+        let file_key = SigningKey::load_or_generate(key_file)?;
+        let pem = std::fs::read_to_string(key_file).map_err(|e| walletd_common::keys::KeyError::File {
+            path: key_file.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let der = pem_decode(&pem).ok_or_else(|| KeyRingError::Pem(key_file.display().to_string()))?;
         let ring = KeyRing {
-            inner: Arc::new(RwLock::new(Ring {
-                active: Arc::new(key),
-                pending: None,
-                retired: Vec::new(),
-            })),
-            local: Arc::new(LocalKeys::default()),
+            inner: Arc::new(Inner {
+                store,
+                kek: derive_kek(&der),
+                settings,
+                keys: RwLock::new(Vec::new()),
+                local: Arc::new(LocalKeys::default()),
+                last_unknown_kid_reload: tokio::sync::Mutex::new(None),
+            }),
         };
-        ring.sync_local();
-        ring
+        ring.reload().await?;
+        if ring.entries().is_empty() {
+            // First start on this database: the key file's key (which signed before the ring existed) is
+            // generation 1 and signs at once. A replica racing here loses the insert and loads the winner's row.
+            let now = now_millis();
+            let row = ring.wrap(1, &file_key, &der, now, now)?;
+            ring.inner.store.insert_signing_key(&row, now).await?;
+            ring.reload().await?;
+        }
+        let weak = Arc::downgrade(&ring.inner);
+        ring.inner.local.on_unknown_kid(Box::new(move || {
+            let weak = weak.clone();
+            Box::pin(async move {
+                if let Some(inner) = weak.upgrade() {
+                    KeyRing { inner }.reload_for_unknown_kid().await;
+                }
+            })
+        }));
+        Ok(ring)
     }
 
-    /// The key new tokens are signed with.
+    /// The key new tokens are signed with: the newest one whose `use_from` has passed.
     pub fn active(&self) -> Arc<SigningKey> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).active.clone()
+        let now = now_millis();
+        let keys = self.entries();
+        keys.iter()
+            .find(|e| e.use_from <= now)
+            .or(keys.last())
+            .map(|e| e.key.clone())
+            .expect("the ring is never empty once opened")
     }
 
     /// The public keys for in-process validation (combined mode), kept in step with the JWKS.
     pub fn local_keys(&self) -> Arc<LocalKeys> {
-        self.local.clone()
+        self.inner.local.clone()
     }
 
-    /// The JWKS document: `{"keys":[...]}`, newest first.
+    /// The JWKS document: `{"keys":[...]}`, newest first, every key not retired.
     pub fn jwks(&self) -> serde_json::Value {
-        json!({"keys": self.inner.read().unwrap_or_else(|p| p.into_inner()).published()})
+        let now = now_millis();
+        let keys: Vec<serde_json::Value> = self
+            .entries()
+            .iter()
+            .filter(|e| e.published_at(now))
+            .map(|e| e.key.public_jwk().clone())
+            .collect();
+        json!({ "keys": keys })
     }
 
-    /// Starts a rotation: a fresh key is published now and signs from `publish_delay` on; the key it replaces
-    /// stays published for `retain` after the switch (the access-token lifetime plus leeway). [`KeyRing::tick`]
-    /// advances the schedule. A rotation already pending is replaced.
-    pub fn rotate(&self, publish_delay: Duration, retain: Duration) -> Result<(), KeyError> {
-        let (key, _der) = SigningKey::generate()?;
-        self.inner.write().unwrap_or_else(|p| p.into_inner()).pending = Some(Pending {
-            key: Arc::new(key),
-            activate_at: Instant::now() + publish_delay,
-            retain,
-        });
-        self.tick();
+    /// Reads the ring from the database (keys already known are not unwrapped again).
+    pub async fn reload(&self) -> Result<(), KeyRingError> {
+        let rows = self.inner.store.signing_keys(now_millis()).await?;
+        let known = self.entries();
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = match known.iter().find(|e| e.key.kid() == row.kid) {
+                Some(e) => e.key.clone(),
+                None => Arc::new(self.unwrap(&row)?),
+            };
+            entries.push(Entry {
+                generation: row.generation,
+                key,
+                created_at: row.created_at,
+                use_from: row.use_from,
+                retire_at: row.retire_at,
+            });
+        }
+        let added: Vec<&str> = entries
+            .iter()
+            .filter(|e| !known.iter().any(|k| k.generation == e.generation))
+            .map(|e| e.key.kid())
+            .collect();
+        if !known.is_empty() && !added.is_empty() {
+            tracing::info!(kids = ?added, "signing keys loaded from the key ring");
+        }
+        *self.inner.keys.write().unwrap_or_else(|p| p.into_inner()) = entries;
+        self.sync_local();
         Ok(())
     }
 
-    /// Activates a pending key whose delay has passed and drops retired keys whose tokens have expired.
-    pub fn tick(&self) {
-        let now = Instant::now();
-        {
-            let mut ring = self.inner.write().unwrap_or_else(|p| p.into_inner());
-            if ring.pending.as_ref().is_some_and(|p| p.activate_at <= now)
-                && let Some(p) = ring.pending.take()
-            {
-                let old = std::mem::replace(&mut ring.active, p.key);
-                ring.retired.insert(0, (old.public_jwk().clone(), now + p.retain));
-                tracing::info!(kid = ring.active.kid(), "token signing key rotated");
-            }
-            ring.retired.retain(|(_, until)| *until > now);
+    /// Creates the next key when the newest one is older than the rotation interval. Returns whether this replica
+    /// rotated (`false` also when another replica won the race).
+    pub async fn rotate_if_due(&self) -> Result<bool, KeyRingError> {
+        let Some(every) = self.inner.settings.rotation_interval else {
+            return Ok(false);
+        };
+        let newest_created = self.entries().first().map(|e| e.created_at).unwrap_or(0);
+        if now_millis() < newest_created.saturating_add(millis(every)) {
+            return Ok(false);
         }
-        self.sync_local();
+        self.rotate().await
+    }
+
+    /// Creates the next generation now: published at once, signing after the publish delay; the keys before it
+    /// retire `retain` after that. Exactly one of several replicas calling this for the same generation succeeds;
+    /// the others reload its key. Returns whether this call created the key.
+    pub async fn rotate(&self) -> Result<bool, KeyRingError> {
+        let s = self.inner.settings;
+        let next = self.entries().first().map(|e| e.generation).unwrap_or(0) + 1;
+        let (key, der) = SigningKey::generate()?;
+        let now = now_millis();
+        let use_from = now.saturating_add(millis(s.publish_delay));
+        let row = self.wrap(next, &key, &der, now, use_from)?;
+        let created = self
+            .inner
+            .store
+            .insert_signing_key(&row, use_from.saturating_add(millis(s.retain)))
+            .await?;
+        if created {
+            tracing::info!(
+                kid = key.kid(),
+                generation = next,
+                "signing key created (published, not yet signing)"
+            );
+        }
+        self.reload().await?;
+        Ok(created)
+    }
+
+    /// Deletes keys whose retirement time has passed.
+    pub async fn drop_retired(&self) -> Result<u64, KeyRingError> {
+        Ok(self.inner.store.delete_retired_signing_keys(now_millis()).await?)
+    }
+
+    async fn reload_for_unknown_kid(&self) {
+        let mut last = self.inner.last_unknown_kid_reload.lock().await;
+        if last.is_some_and(|t| t.elapsed() < self.inner.settings.unknown_kid_reload) {
+            return;
+        }
+        *last = Some(Instant::now());
+        if let Err(e) = self.reload().await {
+            tracing::warn!(error = %e, "reloading the key ring for an unknown kid failed");
+        }
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        self.inner.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn sync_local(&self) {
+        let now = now_millis();
         let keys = self
-            .inner
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .published()
+            .entries()
             .iter()
-            .filter_map(VerificationKey::from_jwk)
+            .filter(|e| e.published_at(now))
+            .filter_map(|e| VerificationKey::from_jwk(e.key.public_jwk()))
             .collect();
-        self.local.set(keys);
+        self.inner.local.set(keys);
+    }
+
+    fn wrap(
+        &self,
+        generation: i64,
+        key: &SigningKey,
+        der: &[u8],
+        created_at: i64,
+        use_from: i64,
+    ) -> Result<SigningKeyRow, KeyRingError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| walletd_common::keys::KeyError::InvalidKey)?;
+        let mut sealed = der.to_vec();
+        self.inner
+            .kek
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), aad(key.kid()), &mut sealed)
+            .map_err(|_| walletd_common::keys::KeyError::InvalidKey)?;
+        let mut wrapped = nonce.to_vec();
+        wrapped.extend_from_slice(&sealed);
+        Ok(SigningKeyRow {
+            generation,
+            kid: key.kid().to_string(),
+            public_jwk: key.public_jwk().to_string(),
+            wrapped_key: wrapped,
+            created_at,
+            publish_at: created_at,
+            use_from,
+            retire_at: None,
+        })
+    }
+
+    fn unwrap(&self, row: &SigningKeyRow) -> Result<SigningKey, KeyRingError> {
+        let fail = || KeyRingError::Unwrap { kid: row.kid.clone() };
+        if row.wrapped_key.len() < NONCE_LEN {
+            return Err(fail());
+        }
+        let (nonce, sealed) = row.wrapped_key.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| fail())?;
+        let mut buf = sealed.to_vec();
+        let der = self
+            .inner
+            .kek
+            .open_in_place(nonce, aad(&row.kid), &mut buf)
+            .map_err(|_| fail())?;
+        let key = SigningKey::from_pkcs8_der(der).map_err(|_| fail())?;
+        // The kid is bound as associated data; check the key itself matches too.
+        if key.kid() != row.kid {
+            return Err(fail());
+        }
+        Ok(key)
     }
 }
 
-/// `GET /.well-known/jwks.json`.
-pub fn jwks_routes(ring: KeyRing) -> Router {
+/// The key-encryption key: HKDF-SHA256 over the signing key file's PKCS#8 DER.
+fn derive_kek(file_der: &[u8]) -> LessSafeKey {
+    let prk = Salt::new(HKDF_SHA256, KEK_SALT).extract(file_der);
+    let okm = prk
+        .expand(&[KEK_INFO], &AES_256_GCM)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    LessSafeKey::new(UnboundKey::from(okm))
+}
+
+fn aad(kid: &str) -> Aad<Vec<u8>> {
+    Aad::from(format!("walletd-signing-key:{kid}").into_bytes())
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn pem_decode(pem: &str) -> Option<Vec<u8>> {
+    let body = pem
+        .split("-----BEGIN PRIVATE KEY-----")
+        .nth(1)?
+        .split("-----END PRIVATE KEY-----")
+        .next()?;
+    let joined: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD.decode(joined).ok()
+}
+
+/// `GET /.well-known/jwks.json`, cacheable for `max_age`.
+pub fn jwks_routes(ring: KeyRing, max_age: Duration) -> Router {
+    let cache_control = format!("public, max-age={}", max_age.as_secs());
     Router::new().route(
         "/.well-known/jwks.json",
         get(move || {
             let ring = ring.clone();
-            async move {
-                // Short public caching: validators refetch on unknown kid anyway.
-                ([(header::CACHE_CONTROL, "public, max-age=300")], Json(ring.jwks())).into_response()
-            }
+            let cache_control = cache_control.clone();
+            async move { ([(header::CACHE_CONTROL, cache_control)], Json(ring.jwks())).into_response() }
         }),
     )
 }
@@ -149,7 +373,7 @@ pub fn jwks_routes(ring: KeyRing) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use walletd_common::config::JwtConfig;
+    use walletd_common::config::{DatabaseConfig, JwtConfig};
     use walletd_common::jwt::JwtValidator;
 
     fn exp() -> u64 {
@@ -160,12 +384,32 @@ mod tests {
             + 60
     }
 
+    fn settings(publish_delay_ms: u64, retain_ms: u64) -> RingSettings {
+        RingSettings {
+            rotation_interval: None,
+            publish_delay: Duration::from_millis(publish_delay_ms),
+            retain: Duration::from_millis(retain_ms),
+            unknown_kid_reload: Duration::from_millis(0),
+        }
+    }
+
+    async fn store(dir: &Path) -> Store {
+        let url = format!("sqlite://{}", dir.join("ring.db").display());
+        Store::connect(&DatabaseConfig::with_url(&url)).await.unwrap()
+    }
+
     #[tokio::test]
-    async fn jwks_publishes_the_active_key_and_local_validation_uses_it() {
+    async fn the_file_key_seeds_the_ring_and_the_jwks_never_holds_a_private_scalar() {
         let dir = tempfile::tempdir().unwrap();
-        let ring = KeyRing::load_or_generate(&dir.path().join("k.pem")).unwrap();
+        let path = dir.path().join("k.pem");
+        let ring = KeyRing::open(store(dir.path()).await, &path, settings(0, 0))
+            .await
+            .unwrap();
+        let file_kid = SigningKey::load_or_generate(&path).unwrap().kid().to_string();
+        assert_eq!(ring.active().kid(), file_kid);
         let jwks = ring.jwks();
-        assert_eq!(jwks["keys"][0]["kid"], ring.active().kid());
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(jwks["keys"][0]["kid"], file_kid.as_str());
         assert!(jwks["keys"][0].get("d").is_none(), "never publish the private scalar");
 
         let validator = JwtValidator::new(&JwtConfig::default(), Some(ring.local_keys()));
@@ -178,7 +422,11 @@ mod tests {
 
     #[tokio::test]
     async fn rotation_publishes_before_signing_and_keeps_the_old_key_until_it_expires() {
-        let ring = KeyRing::from_key(SigningKey::generate().unwrap().0);
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let ring = KeyRing::open(store.clone(), &dir.path().join("k.pem"), settings(300, 600))
+            .await
+            .unwrap();
         let validator = JwtValidator::new(&JwtConfig::default(), Some(ring.local_keys()));
         let first = ring.active().kid().to_string();
         let old_token = ring
@@ -186,17 +434,16 @@ mod tests {
             .sign(&json!({"iss": "walletd", "aud": "walletd", "sub": "old", "exp": exp()}))
             .unwrap();
 
-        ring.rotate(Duration::from_millis(100), Duration::from_millis(300))
-            .unwrap();
+        assert!(ring.rotate().await.unwrap());
         let keys = ring.jwks()["keys"].as_array().unwrap().clone();
         assert_eq!(keys.len(), 2, "the new key is published at once");
         assert_eq!(ring.active().kid(), first, "but does not sign yet");
         let next = keys[0]["kid"].as_str().unwrap().to_string();
         assert_ne!(next, first);
 
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        ring.tick();
+        tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(ring.active().kid(), next, "after the delay the new key signs");
+        ring.reload().await.unwrap();
         assert_eq!(
             ring.jwks()["keys"].as_array().unwrap().len(),
             2,
@@ -207,10 +454,53 @@ mod tests {
             "old"
         );
 
-        tokio::time::sleep(Duration::from_millis(350)).await;
-        ring.tick();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(ring.drop_retired().await.unwrap(), 1);
+        ring.reload().await.unwrap();
         let keys = ring.jwks()["keys"].as_array().unwrap().clone();
         assert_eq!(keys.len(), 1, "the old key leaves once its tokens expired");
         assert!(validator.validate(&old_token, &["walletd"]).await.is_err());
+        assert_eq!(store.signing_keys(0).await.unwrap().len(), 1, "and its row is gone");
+    }
+
+    #[tokio::test]
+    async fn a_database_dump_alone_does_not_yield_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let ring = KeyRing::open(store.clone(), &dir.path().join("k.pem"), settings(0, 1000))
+            .await
+            .unwrap();
+        ring.rotate().await.unwrap();
+        for row in store.signing_keys(0).await.unwrap() {
+            // The stored bytes are not the PKCS#8 key.
+            assert!(SigningKey::from_pkcs8_der(&row.wrapped_key).is_err());
+            assert!(!row.public_jwk.contains("\"d\""));
+        }
+        // A replica with another key file cannot open the ring (and says why).
+        let other = KeyRing::open(store, &dir.path().join("other.pem"), settings(0, 1000)).await;
+        match other {
+            Err(KeyRingError::Unwrap { .. }) => {}
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a foreign key file must not open the ring"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_from_another_replica_is_loaded_on_its_unknown_kid() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let path = dir.path().join("k.pem");
+        let a = KeyRing::open(store.clone(), &path, settings(0, 60_000)).await.unwrap();
+        let b = KeyRing::open(store, &path, settings(0, 60_000)).await.unwrap();
+        assert_eq!(a.jwks(), b.jwks(), "one ring");
+        a.rotate().await.unwrap();
+        let token = a
+            .active()
+            .sign(&json!({"iss": "walletd", "aud": "walletd", "sub": "x", "exp": exp()}))
+            .unwrap();
+        assert_eq!(b.jwks()["keys"].as_array().unwrap().len(), 1, "b has not reloaded yet");
+        let validator = JwtValidator::new(&JwtConfig::default(), Some(b.local_keys()));
+        assert_eq!(validator.validate(&token, &["walletd"]).await.unwrap().subject, "x");
+        assert_eq!(a.jwks(), b.jwks());
     }
 }

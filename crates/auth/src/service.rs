@@ -10,7 +10,7 @@ use uuid::Uuid;
 use walletd_common::config::{AttestationPolicy, AuthConfig, Config, SignCountPolicy, WebauthnConfig};
 use walletd_common::tenant::{DEFAULT_TENANT, Tenant, is_valid_tenant_id};
 use walletd_store::{Challenge, CredentialDeletion, RefreshOutcome, Store, User, WebauthnCredential, now_millis};
-use webauthn_rs_core::proto::{AuthenticationState, Credential, RegistrationState};
+use webauthn_rs_core::proto::{AuthenticationState, Credential, ParsedAttestationData, RegistrationState};
 
 use crate::error::{AuthError, ErrorKind};
 use crate::handle::{UserHandle, tenant_hash, user_handle};
@@ -320,6 +320,19 @@ impl AuthService {
         let rp = self.relying_party(tenant)?;
         let record = rp.finish_registration(&parsed.credential, &state)?;
         self.check_aaguid(parsed.aaguid.as_deref())?;
+        // An allow list only means something for a model the authenticator proves: with `direct` and a non-empty
+        // allow list, a statement without a certificate chain (`none`, self attestation) is refused, whatever
+        // AAGUID the unsigned authenticator data claims.
+        let certified = matches!(
+            record.attestation.data,
+            ParsedAttestationData::Basic(_) | ParsedAttestationData::AttCa(_) | ParsedAttestationData::AnonCa(_)
+        );
+        if self.cfg.attestation == AttestationPolicy::Direct && !self.cfg.aaguid_allow.is_empty() && !certified {
+            return Err(AuthError::forbidden(
+                "attestation_required",
+                "this server accepts only authenticator models it can verify: an attestation certificate is required",
+            ));
+        }
         Ok((record, parsed.prf_capable, parsed.aaguid))
     }
 

@@ -100,11 +100,21 @@ mod tests {
     use super::*;
     use walletd_common::config::JwtConfig;
     use walletd_common::jwt::JwtValidator;
-    use walletd_common::keys::SigningKey;
 
     #[tokio::test]
     async fn access_tokens_carry_the_claims_and_validate() {
-        let ring = KeyRing::from_key(SigningKey::generate().unwrap().0);
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = walletd_store::Store::connect(&walletd_common::config::DatabaseConfig::with_url(&url))
+            .await
+            .unwrap();
+        let settings = crate::RingSettings {
+            rotation_interval: None,
+            publish_delay: Duration::from_secs(1),
+            retain: Duration::from_secs(1),
+            unknown_kid_reload: Duration::from_secs(1),
+        };
+        let ring = KeyRing::open(store, &dir.path().join("k.pem"), settings).await.unwrap();
         let issuer = TokenIssuer::new(ring.clone(), "walletd".into(), Duration::from_secs(60));
         let t = issuer.access_token("u1", "acme", "storage").unwrap();
         let v = JwtValidator::new(&JwtConfig::default(), Some(ring.local_keys()));

@@ -124,18 +124,30 @@ fn alg_name(alg: Algorithm) -> &'static str {
     }
 }
 
+/// Reloads the in-process keys from their source (the auth role's key ring); called when a token names a `kid`
+/// that is not among them. The source decides how often it really reloads.
+pub type LocalReload = Box<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// Keys held in process, replaced as the auth role rotates its signer.
 #[derive(Default)]
-pub struct LocalKeys(RwLock<Vec<VerificationKey>>);
+pub struct LocalKeys {
+    keys: RwLock<Vec<VerificationKey>>,
+    reload: std::sync::OnceLock<LocalReload>,
+}
 
 impl LocalKeys {
     /// Replaces the published keys (newest first).
     pub fn set(&self, keys: Vec<VerificationKey>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+    }
+
+    /// Installs the reload hook used on an unknown `kid` (first call wins).
+    pub fn on_unknown_kid(&self, reload: LocalReload) {
+        let _ = self.reload.set(reload);
     }
 
     fn snapshot(&self) -> Vec<VerificationKey> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -307,10 +319,19 @@ impl JwtValidator {
                 None => None,
             }
         };
-        if let Some(local) = &self.inner.local
-            && let Some(k) = pick(local.snapshot())
-        {
-            return Ok(k);
+        if let Some(local) = &self.inner.local {
+            if let Some(k) = pick(local.snapshot()) {
+                return Ok(k);
+            }
+            // A key another auth replica published that this one has not loaded yet.
+            if kid.is_some()
+                && let Some(reload) = local.reload.get()
+            {
+                reload().await;
+                if let Some(k) = pick(local.snapshot()) {
+                    return Ok(k);
+                }
+            }
         }
         let Some(remote) = &self.inner.remote else {
             return Err(JwtError::UnknownKey);

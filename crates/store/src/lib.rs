@@ -12,6 +12,7 @@ mod blobs;
 mod connect;
 mod issuers;
 mod memberships;
+mod signing_keys;
 mod tenants;
 mod users;
 mod vctm;
@@ -21,6 +22,7 @@ pub use auth_state::{Challenge, Invite, RefreshOutcome};
 pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome};
 pub use connect::{Dialect, Store};
 pub use issuers::{EntityKind, IssuerRecord, IssuerWrite, TrustDue, TrustState, VerifierRecord, VerifierWrite};
+pub use signing_keys::SigningKeyRow;
 pub use tenants::TenantUpdate;
 pub use users::{CredentialDeletion, User, WebauthnCredential};
 

@@ -308,6 +308,21 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "intervals and trust_batch must be greater than 0".into(),
         });
     }
+    let a = &config.auth;
+    if a.key_reload_interval.is_zero() || a.key_rotation_interval.is_some_and(|r| r.is_zero()) {
+        return Err(ConfigError::Invalid {
+            key: "auth".into(),
+            message: "key_reload_interval and key_rotation_interval must be greater than 0".into(),
+        });
+    }
+    if a.key_publish_delay < a.key_reload_interval || a.key_publish_delay < a.jwks_max_age {
+        return Err(ConfigError::Invalid {
+            key: "auth.key_publish_delay".into(),
+            message: "must be at least auth.key_reload_interval and auth.jwks_max_age, so every replica and \
+                      every cached JWKS knows a new key before it signs"
+                .into(),
+        });
+    }
     if config.server.max_body_bytes == 0 {
         return Err(ConfigError::Invalid {
             key: "server.max_body_bytes".into(),

@@ -273,9 +273,17 @@ pub struct AuthConfig {
     #[serde(with = "humantime_serde")]
     pub key_rotation_interval: Option<Duration>,
     /// How long a new signing key is published in the JWKS before it signs tokens, so validators that cached the
-    /// JWKS learn it first.
+    /// JWKS (and replicas that have not reloaded the key ring yet) learn it first. At least `jwks_max_age` and
+    /// `key_reload_interval`.
     #[serde(with = "humantime_serde")]
     pub key_publish_delay: Duration,
+    /// How often each auth replica reloads the shared key ring from the database (it also reloads, at most once
+    /// per `jwt.jwks_refetch_interval`, when a token names a `kid` it does not know).
+    #[serde(with = "humantime_serde")]
+    pub key_reload_interval: Duration,
+    /// `Cache-Control: max-age` of `/.well-known/jwks.json`.
+    #[serde(with = "humantime_serde")]
+    pub jwks_max_age: Duration,
     /// Most passkeys one account may hold.
     pub max_passkeys_per_user: usize,
 }
@@ -293,6 +301,8 @@ impl Default for AuthConfig {
             aaguid_deny: Vec::new(),
             key_rotation_interval: None,
             key_publish_delay: Duration::from_secs(10 * 60),
+            key_reload_interval: Duration::from_secs(60),
+            jwks_max_age: Duration::from_secs(5 * 60),
             max_passkeys_per_user: 20,
         }
     }

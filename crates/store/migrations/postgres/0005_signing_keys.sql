@@ -1,0 +1,14 @@
+-- Auth role: the token signing key ring shared by every auth replica (see docs/keyring.md).
+-- `generation` is the rotation counter: a rotation inserts generation N+1, so when replicas race exactly one insert
+-- succeeds (primary key) and the others reload what it wrote.
+
+CREATE TABLE signing_keys (
+    generation      BIGINT PRIMARY KEY NOT NULL,
+    kid             TEXT NOT NULL UNIQUE,                -- RFC 7638 thumbprint of the public key
+    public_jwk      TEXT NOT NULL,                       -- JSON, published in the JWKS
+    wrapped_key     BYTEA NOT NULL,                      -- nonce || AES-256-GCM(PKCS#8 DER) under the key-encryption key
+    created_at      BIGINT NOT NULL,
+    publish_at      BIGINT NOT NULL,                     -- in the JWKS from here on
+    use_from        BIGINT NOT NULL,                     -- signs from here on (publish_at + propagation delay)
+    retire_at       BIGINT                               -- leaves the JWKS (set when a successor is created)
+);

@@ -1,0 +1,112 @@
+//! The auth role's token signing key ring (table `signing_keys`), shared by every auth replica.
+//!
+//! Rows hold the public JWK in clear and the private key wrapped by the auth crate (this module never sees an
+//! unwrapped key). A rotation is the insert of the next `generation`: the primary key makes exactly one of several
+//! racing replicas win.
+
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+/// One key of the ring.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRow {
+    /// 1 for the first key, +1 per rotation.
+    pub generation: i64,
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// The public JWK (JSON text).
+    pub public_jwk: String,
+    /// The private key as the auth crate wrapped it; useless without the key-encryption key.
+    pub wrapped_key: Vec<u8>,
+    /// Milliseconds since the epoch, like every timestamp below.
+    pub created_at: i64,
+    /// Published in the JWKS from here on.
+    pub publish_at: i64,
+    /// Signs tokens from here on.
+    pub use_from: i64,
+    /// Leaves the JWKS at this time; `None` while no successor exists.
+    pub retire_at: Option<i64>,
+}
+
+impl std::fmt::Debug for SigningKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRow")
+            .field("generation", &self.generation)
+            .field("kid", &self.kid)
+            .field("use_from", &self.use_from)
+            .field("retire_at", &self.retire_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Every key not retired at `now`, newest generation first.
+    pub async fn signing_keys(&self, now: i64) -> Result<Vec<SigningKeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at \
+             FROM signing_keys WHERE retire_at IS NULL OR retire_at > $1 ORDER BY generation DESC",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SigningKeyRow {
+                    generation: r.try_get("generation")?,
+                    kid: r.try_get("kid")?,
+                    public_jwk: r.try_get("public_jwk")?,
+                    wrapped_key: r.try_get("wrapped_key")?,
+                    created_at: r.try_get("created_at")?,
+                    publish_at: r.try_get("publish_at")?,
+                    use_from: r.try_get("use_from")?,
+                    retire_at: r.try_get("retire_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds `key` as the next generation and sets `retire_at` on every earlier key that has none yet, in one
+    /// transaction. Returns `false` (and changes nothing) when that generation or kid exists already: another
+    /// replica rotated first.
+    pub async fn insert_signing_key(&self, key: &SigningKeyRow, retire_previous_at: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO signing_keys \
+             (generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(key.generation)
+        .bind(&key.kid)
+        .bind(&key.public_jwk)
+        .bind(&key.wrapped_key)
+        .bind(key.created_at)
+        .bind(key.publish_at)
+        .bind(key.use_from)
+        .bind(key.retire_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if StoreError::is_unique_violation(&e) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        sqlx::query("UPDATE signing_keys SET retire_at = $1 WHERE generation < $2 AND retire_at IS NULL")
+            .bind(retire_previous_at)
+            .bind(key.generation)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletes keys retired before `now`; returns how many. The newest generation is never retired, so the
+    /// generation counter survives.
+    pub async fn delete_retired_signing_keys(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM signing_keys WHERE retire_at IS NOT NULL AND retire_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
