@@ -173,7 +173,6 @@ impl Engine {
     }
 
     /// The tenant's read-only configuration, when the process has one.
-    #[allow(dead_code)] // until the OID4VCI client authentication and OID4VP pre-registered verifiers use it
     pub(crate) fn directory(&self) -> Option<&dyn TenantDirectory> {
         self.inner.directory.as_deref()
     }

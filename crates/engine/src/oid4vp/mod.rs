@@ -2,7 +2,10 @@
 //! verifier's trust, let the client choose and consent (matching is the client's), have it sign, post the
 //! response. Request parsing is in [`request`], PE/DCQL in [`pe`]/[`dcql`], the response in [`response`].
 
+pub mod attestation;
 pub mod dcql;
+pub mod did;
+pub mod keys;
 pub mod pe;
 pub mod request;
 pub mod response;
@@ -13,7 +16,8 @@ use walletd_egress::{Method, REQUEST_OBJECT_MAX_BYTES};
 use walletd_protocol::{ErrorCode, FlowComplete, FlowStart, SignAction};
 use walletd_trust::{EvaluationRequest, Role};
 
-use self::request::{AuthRequest, ResponseMode, Source};
+use self::attestation::IssuerKey;
+use self::request::{AuthRequest, Authority, ResponseMode, Source};
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
 use crate::session::complete;
@@ -167,7 +171,94 @@ async fn resolve(ctx: &FlowCtx, start: &FlowStart) -> FlowResult<AuthRequest> {
             request::verify_request_object(&text, client_id.as_deref(), wallet_nonce.as_deref(), now()).map_err(fail)?
         }
     };
-    request::validate(authenticated).map_err(fail)
+    let mut req = request::validate(authenticated).map_err(fail)?;
+    complete_authority(ctx, &mut req).await?;
+    Ok(req)
+}
+
+/// The asynchronous part of authenticating the verifier: the tenant's registration of a pre-registered client,
+/// the DID document of a DID client (from the PDP). Refusals are `PRESENTATION_ERROR`, before anything is posted.
+async fn complete_authority(ctx: &FlowCtx, req: &mut AuthRequest) -> FlowResult<()> {
+    match &req.authority {
+        Authority::Registration => {
+            let found = match ctx.engine().directory() {
+                Some(d) => d.verifier(&ctx.user.tenant_id, &req.client_id).await,
+                None => None,
+            };
+            let shown: String = req.client_id.chars().take(80).collect();
+            let reg = found.ok_or_else(|| {
+                fail(format!(
+                    "the verifier \"{shown}\" is not registered with this wallet provider (pre-registered client_id)"
+                ))
+            })?;
+            // The request is unsigned: what binds it to the registration is where the response goes.
+            let registered = url::Url::parse(&reg.url).ok();
+            let target = url::Url::parse(&req.response_uri).ok();
+            let same_origin = matches!((&registered, &target), (Some(r), Some(t))
+                if r.scheme() == t.scheme() && r.host_str() == t.host_str() && r.port_or_known_default() == t.port_or_known_default());
+            if !same_origin {
+                return Err(fail(
+                    "the response_uri is not on the registered verifier's URL (pre-registered client_id)",
+                ));
+            }
+            req.authority = Authority::Registered(reg);
+        }
+        Authority::Did {
+            did,
+            kid,
+            key: None,
+            jwt,
+        } => {
+            let doc = resolve_did(ctx, did).await?;
+            let key = did::key_from_document(&doc, did, kid).map_err(fail)?;
+            keys::verify_with_jwk(jwt, &key, "the request object (DID key)").map_err(fail)?;
+            req.authority = Authority::Did {
+                did: did.clone(),
+                kid: kid.clone(),
+                key: Some(key),
+                jwt: jwt.clone(),
+            };
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A DID document through the tenant's PDP (AuthZEN resolution request; the document is the answer's
+/// `context.trust_metadata`). Without a PDP only `did:jwk` is supported.
+async fn resolve_did(ctx: &FlowCtx, did: &str) -> FlowResult<Value> {
+    let method: String = did
+        .split(':')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(":")
+        .chars()
+        .take(40)
+        .collect();
+    let no_resolver = || {
+        fail(format!(
+            "{method} verifiers need a trust service (PDP) to resolve the DID"
+        ))
+    };
+    let trust = ctx.engine().trust().cloned().ok_or_else(no_resolver)?;
+    let tenant = ctx.engine().tenant_trust(&ctx.user.tenant_id).await;
+    let pdp = trust.pdp_for(tenant.pdp_url.as_ref()).ok_or_else(no_resolver)?;
+    let answer = tokio::time::timeout(
+        ctx.engine().config().trust_timeout,
+        trust.resolve(Some(&pdp), did, None, None),
+    )
+    .await
+    .map_err(|_| fail("the DID resolution did not answer in time"))?
+    .map_err(|e| fail(format!("the DID could not be resolved ({})", e.code())))?;
+    if answer.get("decision").and_then(Value::as_bool) != Some(true) {
+        return Err(fail("the trust service could not resolve the verifier's DID"));
+    }
+    answer
+        .get("context")
+        .and_then(|c| c.get("trust_metadata"))
+        .filter(|d| d.is_object())
+        .cloned()
+        .ok_or_else(|| fail("the DID resolution returned no DID document"))
 }
 
 /// GETs the request object, or POSTs the wallet's metadata and a fresh `wallet_nonce` (returned for the check).
@@ -178,7 +269,8 @@ async fn fetch_request_object(ctx: &FlowCtx, uri: &str, post: bool) -> FlowResul
         let nonce = crate::jose::b64(uuid::Uuid::new_v4().as_bytes());
         let metadata = json!({
             "vp_formats_supported": {"dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}},
-            "client_id_prefixes_supported": ["x509_san_dns", "x509_hash", "redirect_uri"],
+            "client_id_prefixes_supported": ["x509_san_dns", "x509_hash", "redirect_uri", "decentralized_identifier",
+                "verifier_attestation", "pre-registered"],
             "request_object_signing_alg_values_supported": ["ES256", "ES384", "RS256", "PS256"],
             "response_modes_supported": ["direct_post", "direct_post.jwt"],
         })
@@ -200,12 +292,23 @@ async fn fetch_request_object(ctx: &FlowCtx, uri: &str, post: bool) -> FlowResul
     Ok((resp.text(), nonce))
 }
 
+/// The key material the verifier's trust is judged on, and whose: `(subject, role, key)`.
+enum TrustKey {
+    X5c(Vec<Vec<u8>>),
+    Jwk(Value),
+}
+
+const ATTESTATION_ISSUER_ROLE: &str = "verifier-attestation-issuer";
+
 /// Step 2: the verifier as the client shows it; untrusted verifiers end the flow.
 async fn evaluate_trust(ctx: &mut FlowCtx, req: &AuthRequest) -> FlowResult<Value> {
-    let domain = url::Url::parse(&req.response_uri)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_default();
+    let host = |u: &str| {
+        url::Url::parse(u)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let domain = host(&req.response_uri);
     let meta = &req.client_metadata;
     let name = meta
         .get("client_name")
@@ -219,6 +322,18 @@ async fn evaluate_trust(ctx: &mut FlowCtx, req: &AuthRequest) -> FlowResult<Valu
     if let Some(logo) = meta.get("logo_uri").and_then(Value::as_str) {
         verifier["logo"] = json!(logo);
     }
+    if let Authority::Registered(reg) = &req.authority {
+        // The tenant's operator registered this verifier: that registration is the trust decision, and its name
+        // (not the request's client_metadata) is what the user sees.
+        ctx.progress("evaluating_verifier_trust", json!({"client_id": req.client_id}))
+            .await;
+        verifier["name"] = json!(reg.name);
+        verifier["domain"] = json!(host(&reg.url));
+        verifier["trusted"] = json!(true);
+        verifier["trusted_status"] = json!("trusted");
+        verifier["framework"] = json!("pre-registered");
+        return Ok(verifier);
+    }
     let untrusted = |reason: &str| {
         let reason: String = reason.chars().take(200).collect();
         FlowFailure::new(
@@ -226,15 +341,46 @@ async fn evaluate_trust(ctx: &mut FlowCtx, req: &AuthRequest) -> FlowResult<Valu
             format!("The verifier \"{name}\" is not trusted: {reason}"),
         )
     };
+    // Whose key is judged: the verifier's own (x5c, DID key), or, for an attested verifier, its attestation issuer's.
+    let (subject, role, key) = match &req.authority {
+        Authority::Attestation(att) => (
+            att.iss.clone(),
+            Role::Other(ATTESTATION_ISSUER_ROLE.into()),
+            Some(match &att.issuer_key {
+                IssuerKey::X5c(chain) => TrustKey::X5c(chain.clone()),
+                IssuerKey::Jwk(j) => TrustKey::Jwk(j.clone()),
+            }),
+        ),
+        Authority::Did { key: Some(k), .. } => (
+            req.client_id.clone(),
+            Role::CredentialVerifier,
+            Some(TrustKey::Jwk(k.clone())),
+        ),
+        _ if !req.x5c.is_empty() => (
+            req.client_id.clone(),
+            Role::CredentialVerifier,
+            Some(TrustKey::X5c(req.x5c.clone())),
+        ),
+        _ => (req.client_id.clone(), Role::CredentialVerifier, None),
+    };
+    let attested = matches!(req.authority, Authority::Attestation(_));
     let b64 = base64::engine::general_purpose::STANDARD;
     if ctx.engine().config().client_mediated_trust {
         let mut request = json!({
-            "subject_id": req.client_id, "subject_type": "credential_verifier",
+            "subject_id": subject,
+            "subject_type": if attested { ATTESTATION_ISSUER_ROLE } else { "credential_verifier" },
             "context": {"client_id_scheme": req.prefix.scheme_name(), "response_uri": req.response_uri},
         });
-        if !req.x5c.is_empty() {
-            let chain: Vec<String> = req.x5c.iter().map(|c| base64::Engine::encode(&b64, c)).collect();
-            request["key_material"] = json!({"type": "x5c", "x5c": chain});
+        if attested {
+            request["context"]["client_id"] = json!(req.client_id);
+        }
+        match &key {
+            Some(TrustKey::X5c(chain)) => {
+                let chain: Vec<String> = chain.iter().map(|c| base64::Engine::encode(&b64, c)).collect();
+                request["key_material"] = json!({"type": "x5c", "x5c": chain});
+            }
+            Some(TrustKey::Jwk(j)) => request["key_material"] = json!({"type": "jwk", "jwk": j}),
+            None => {}
         }
         ctx.progress(
             "evaluating_verifier_trust",
@@ -262,20 +408,35 @@ async fn evaluate_trust(ctx: &mut FlowCtx, req: &AuthRequest) -> FlowResult<Valu
     }
     ctx.progress("evaluating_verifier_trust", json!({"client_id": req.client_id}))
         .await;
+    // OpenID4VP 1.0: a wallet that cannot establish trust in the attestation's issuer must refuse the request.
+    let no_pdp = || {
+        if attested {
+            Err(untrusted("no trust service is configured to evaluate who attested it"))
+        } else {
+            Ok(())
+        }
+    };
     let Some(trust) = ctx.engine().trust().cloned() else {
+        no_pdp()?;
         return Ok(verifier);
     };
     let tenant = ctx.engine().tenant_trust(&ctx.user.tenant_id).await;
     if trust.pdp_for(tenant.pdp_url.as_ref()).is_none() {
+        no_pdp()?;
         return Ok(verifier);
     }
-    let eval = if !req.x5c.is_empty() {
-        EvaluationRequest::x5c(&req.client_id, &req.x5c, Role::CredentialVerifier)
-    } else {
-        EvaluationRequest::resolution(&req.client_id, Some("credential_verifier"), None)
-            .with_context("role", json!("credential_verifier"))
+    let eval = match key {
+        Some(TrustKey::X5c(chain)) => EvaluationRequest::x5c(&subject, &chain, role),
+        Some(TrustKey::Jwk(j)) => EvaluationRequest::jwk(&subject, j, role),
+        None => EvaluationRequest::resolution(&req.client_id, Some("credential_verifier"), None)
+            .with_context("role", json!("credential_verifier")),
     }
     .with_context("response_uri", json!(req.response_uri));
+    let eval = if attested {
+        eval.with_context("client_id", json!(req.client_id))
+    } else {
+        eval
+    };
     let verdict = tokio::time::timeout(ctx.engine().config().trust_timeout, trust.evaluate(&tenant, &eval))
         .await
         .map_err(|_| untrusted("the trust evaluation did not answer in time"))?;

@@ -4,8 +4,10 @@
 
 use serde_json::{Map, Value};
 
-use super::x509;
-use crate::jose::{self, b64_decode};
+use super::attestation::{self, Attestation};
+use super::{did, keys, x509};
+use crate::RegisteredVerifier;
+use crate::jose::{self, DecodedJwt, b64_decode};
 
 /// The `aud` of a request object when the wallet has no issuer identifier of its own (static discovery).
 pub const SELF_ISSUED_AUD: &str = "https://self-issued.me/v2";
@@ -166,6 +168,34 @@ pub struct Authenticated {
     pub x5c: Vec<Vec<u8>>,
     /// Whether the request object was signed (and verified).
     pub signed: bool,
+    /// What authenticates the verifier beyond the request object itself.
+    pub authority: Authority,
+}
+
+/// How the client identifier is (or is still to be) authenticated beyond what the pure checks could do.
+#[derive(Debug, Clone, Default)]
+pub enum Authority {
+    /// Nothing more: x509 prefixes, `redirect_uri:`.
+    #[default]
+    Done,
+    /// `pre-registered`: the tenant's registration is still to be looked up (step 1, [`Authority::Registered`]).
+    Registration,
+    /// The registration found for a pre-registered client.
+    Registered(RegisteredVerifier),
+    /// A verified verifier attestation; its issuer's trust is evaluated in step 2.
+    Attestation(Attestation),
+    /// A DID client: `key` is the verification method that signed the request, once known (`did:jwk` at once;
+    /// other methods after the PDP resolved the document, then `jwt` is verified with it).
+    Did {
+        /// The DID (client_id without the prefix).
+        did: String,
+        /// The request object's `kid` (a DID URL of `did`).
+        kid: String,
+        /// The verified signing key.
+        key: Option<Value>,
+        /// The request object, for the signature check after resolution.
+        jwt: Box<DecodedJwt>,
+    },
 }
 
 /// Verifies a request object (`typ oauth-authz-req+jwt`) by the prefix of its `client_id`.
@@ -226,6 +256,7 @@ pub fn verify_request_object(
     }
     let x5c = x509::chain_from_header(&header);
     let (prefix, id) = Prefix::split(client_id);
+    let mut authority = Authority::Done;
     match prefix {
         Prefix::X509SanDns | Prefix::X509Hash => {
             let d = decoded
@@ -248,16 +279,54 @@ pub fn verify_request_object(
                 return Err("a redirect_uri client_id must not sign its request".into());
             }
         }
-        Prefix::Did => return Err("decentralized_identifier verifiers are not supported by this engine yet".into()),
+        Prefix::Did => {
+            let d = decoded
+                .as_ref()
+                .filter(|_| signed)
+                .ok_or("a DID client_id needs a signed request")?;
+            let kid = header
+                .get("kid")
+                .and_then(Value::as_str)
+                .ok_or("the DID client's request object has no kid")?;
+            did::check_kid(id, kid)?;
+            let key = if id.starts_with("did:jwk:") {
+                let key = did::did_jwk_key(id)?;
+                keys::verify_with_jwk(d, &key, "the request object (did:jwk key)")?;
+                Some(key)
+            } else {
+                None
+            };
+            authority = Authority::Did {
+                did: id.to_string(),
+                kid: kid.to_string(),
+                key,
+                jwt: Box::new(d.clone()),
+            };
+        }
         Prefix::VerifierAttestation => {
-            return Err("verifier_attestation verifiers are not supported by this engine yet".into());
+            let d = decoded
+                .as_ref()
+                .filter(|_| signed)
+                .ok_or("a verifier_attestation client_id needs a signed request")?;
+            authority = Authority::Attestation(attestation::verify(d, id, now)?);
         }
         Prefix::PreRegistered => {
-            return Err("the verifier is not registered with this tenant (no verifier list is configured)".into());
+            // The registration holds no key, so a signature could not be verified: see docs (OID4VP).
+            if signed {
+                return Err(
+                    "a pre-registered verifier's request object must be unsigned (its registration has no key)".into(),
+                );
+            }
+            authority = Authority::Registration;
         }
         Prefix::Other => return Err("the client_id prefix is not supported".into()),
     }
-    Ok(Authenticated { claims, x5c, signed })
+    Ok(Authenticated {
+        claims,
+        x5c,
+        signed,
+        authority,
+    })
 }
 
 /// Inline parameters (no request object): JSON-valued members decoded; allowed for `redirect_uri:` only.
@@ -324,6 +393,8 @@ pub struct AuthRequest {
     pub transaction_data: Vec<String>,
     /// The x5c chain of a signed request.
     pub x5c: Vec<Vec<u8>>,
+    /// How the verifier is authenticated beyond the request object (see [`Authority`]).
+    pub authority: Authority,
 }
 
 /// Applies the request rules (OpenID4VP 1.0 §5 and §8.2) to authenticated parameters.
@@ -358,6 +429,17 @@ pub fn validate(a: Authenticated) -> Result<AuthRequest, String> {
     }
     if prefix == Prefix::RedirectUri && id != response_uri {
         return Err("a redirect_uri client_id must equal the response_uri".into());
+    }
+    // OpenID4VP 1.0 (x509_san_dns): unless the wallet keeps a list of client ids allowed to choose freely (this
+    // engine keeps none), the host of the URI the response goes to must be the certificate's dNSName.
+    if prefix == Prefix::X509SanDns && !parsed.host_str().is_some_and(|h| h.eq_ignore_ascii_case(id)) {
+        return Err("the response_uri's host is not the x509_san_dns client_id's DNS name".into());
+    }
+    if let Authority::Attestation(att) = &a.authority
+        && let Some(uris) = &att.redirect_uris
+        && !uris.iter().any(|u| u == &response_uri)
+    {
+        return Err("the response_uri is not among the verifier attestation's redirect_uris".into());
     }
     let dcql_query = c.get("dcql_query").cloned().filter(|v| !v.is_null());
     let presentation_definition = c.get("presentation_definition").cloned().filter(|v| !v.is_null());
@@ -399,6 +481,7 @@ pub fn validate(a: Authenticated) -> Result<AuthRequest, String> {
         client_metadata,
         transaction_data,
         x5c: a.x5c,
+        authority: a.authority,
     })
 }
 
@@ -469,6 +552,7 @@ mod tests {
                 claims: m,
                 x5c: vec![],
                 signed: false,
+                authority: Authority::Done,
             })
         };
         assert!(ok(base()).is_ok());
@@ -530,10 +614,51 @@ mod tests {
             jose::b64(r#"{"alg":"none"}"#),
             jose::b64(Value::Object(c).to_string())
         );
+        assert!(matches!(
+            verify_request_object(&pre, None, None, 0).unwrap().authority,
+            Authority::Registration
+        ));
+        let mut c = base();
+        c.insert("client_id".into(), json!("verifier-1"));
+        let signed = k.sign_jwt(&json!({"typ": "oauth-authz-req+jwt"}), &Value::Object(c));
         assert!(
-            verify_request_object(&pre, None, None, 0)
+            verify_request_object(&signed, None, None, 0)
                 .unwrap_err()
-                .contains("registered")
+                .contains("unsigned")
         );
+        // did:jwk: the kid names the DID, the key in it signed the request; another key is refused.
+        let did = format!("did:jwk:{}", jose::b64(k.public_jwk().to_string()));
+        let mut c = base();
+        c.insert("client_id".into(), json!(format!("decentralized_identifier:{did}")));
+        let h = json!({"typ": "oauth-authz-req+jwt", "kid": format!("{did}#0")});
+        let ok = verify_request_object(&k.sign_jwt(&h, &Value::Object(c.clone())), None, None, 0).unwrap();
+        assert!(matches!(ok.authority, Authority::Did { key: Some(_), .. }));
+        let other = jose::EcKey::generate().sign_jwt(&h, &Value::Object(c.clone()));
+        assert!(
+            verify_request_object(&other, None, None, 0)
+                .unwrap_err()
+                .contains("signature")
+        );
+        let h = json!({"typ": "oauth-authz-req+jwt", "kid": "did:jwk:else#0"});
+        assert!(
+            verify_request_object(&k.sign_jwt(&h, &Value::Object(c)), None, None, 0)
+                .unwrap_err()
+                .contains("kid")
+        );
+    }
+
+    #[test]
+    fn x509_san_dns_response_uri_host() {
+        let mut m = base();
+        m.insert("client_id".into(), json!("x509_san_dns:v.example"));
+        let a = |m: Map<String, Value>| Authenticated {
+            claims: m,
+            x5c: vec![],
+            signed: true,
+            authority: Authority::Done,
+        };
+        assert!(validate(a(m.clone())).is_ok());
+        m.insert("response_uri".into(), json!("https://other.example/post"));
+        assert!(validate(a(m)).unwrap_err().contains("host"));
     }
 }
