@@ -8,9 +8,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use walletd_testkit::TestDatabase;
 
-#[tokio::test]
-async fn trace_logs_carry_no_secrets() {
-    let db = TestDatabase::sqlite();
+walletd_testkit::on_both_databases!(trace_logs_carry_no_secrets,);
+
+async fn trace_logs_carry_no_secrets(db: TestDatabase) {
     let w = start_with(&db, "", &[("RUST_LOG", "trace")]).await;
     let mut va = VirtualAuthenticator::new();
     let private = b"PRIVATE-KEYSTORE-MARKER-0123456789";

@@ -1,5 +1,5 @@
 //! Tenants: users are isolated per tenant, a passkey used through another tenant is refused, invites gate
-//! registration where required, and the tenant config routes answer.
+//! registration where required, and the tenant config routes answer; on SQLite and PostgreSQL.
 
 mod auth_util;
 
@@ -10,6 +10,12 @@ use walletd_common::config::DatabaseConfig;
 use walletd_common::tenant::Tenant;
 use walletd_store::Store;
 use walletd_testkit::TestDatabase;
+
+walletd_testkit::on_both_databases!(
+    tenants_are_isolated_and_cross_tenant_passkeys_are_refused,
+    tenant_config_routes_answer,
+    invites_gate_registration_where_required,
+);
 
 async fn seed(db: &TestDatabase) {
     let store = Store::connect(&DatabaseConfig::with_url(db.url())).await.unwrap();
@@ -27,9 +33,7 @@ async fn seed(db: &TestDatabase) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn tenants_are_isolated_and_cross_tenant_passkeys_are_refused() {
-    let db = TestDatabase::sqlite();
+async fn tenants_are_isolated_and_cross_tenant_passkeys_are_refused(db: TestDatabase) {
     seed(&db).await;
     let w = start(&db, "").await;
     let mut a = VirtualAuthenticator::new();
@@ -93,9 +97,7 @@ async fn tenants_are_isolated_and_cross_tenant_passkeys_are_refused() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
 }
 
-#[tokio::test]
-async fn tenant_config_routes_answer() {
-    let db = TestDatabase::sqlite();
+async fn tenant_config_routes_answer(db: TestDatabase) {
     seed(&db).await;
     let w = start(&db, "").await;
     for path in ["/api/v1/tenants/beta/config", "/tenant/beta/config"] {
@@ -125,9 +127,7 @@ async fn tenant_config_routes_answer() {
     );
 }
 
-#[tokio::test]
-async fn invites_gate_registration_where_required() {
-    let db = TestDatabase::sqlite();
+async fn invites_gate_registration_where_required(db: TestDatabase) {
     seed(&db).await;
     let w = start(&db, "").await;
     let begin = |body| {
