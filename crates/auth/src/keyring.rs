@@ -37,6 +37,9 @@ const KEK_INFO: &[u8] = b"walletd-keyring-kek-v1";
 pub enum KeyRingError {
     #[error(transparent)]
     Key(#[from] walletd_common::keys::KeyError),
+    /// The table lost every key while this replica was running (the keys already loaded stay in use).
+    #[error("the key ring in the database is empty")]
+    Empty,
     #[error("signing key file {0}: not a PEM \"PRIVATE KEY\" block")]
     Pem(String),
     #[error("key ring: {0}")]
@@ -156,7 +159,7 @@ impl KeyRing {
             .find(|e| e.use_from <= now)
             .or(keys.last())
             .map(|e| e.key.clone())
-            .expect("the ring is never empty once opened")
+            .expect("the ring is never empty once opened: reload keeps the loaded keys over an empty table")
     }
 
     /// The public keys for in-process validation (combined mode), kept in step with the JWKS.
@@ -180,6 +183,9 @@ impl KeyRing {
     pub async fn reload(&self) -> Result<(), KeyRingError> {
         let rows = self.inner.store.signing_keys(now_millis()).await?;
         let known = self.entries();
+        if rows.is_empty() && !known.is_empty() {
+            return Err(KeyRingError::Empty);
+        }
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
             let key = match known.iter().find(|e| e.key.kid() == row.kid) {

@@ -319,24 +319,18 @@ impl AuthService {
             serde_json::from_str(&challenge.state).map_err(|e| AuthError::unavailable(&e))?;
         let rp = self.relying_party(tenant)?;
         let record = rp.finish_registration(&parsed.credential, &state)?;
-        self.check_aaguid(parsed.aaguid.as_deref())?;
-        // An allow list only means something for a model the authenticator proves: with `direct` and a non-empty
-        // allow list, a statement without a certificate chain (`none`, self attestation) is refused, whatever
-        // AAGUID the unsigned authenticator data claims.
         let certified = matches!(
             record.attestation.data,
             ParsedAttestationData::Basic(_) | ParsedAttestationData::AttCa(_) | ParsedAttestationData::AnonCa(_)
         );
-        if self.cfg.attestation == AttestationPolicy::Direct && !self.cfg.aaguid_allow.is_empty() && !certified {
-            return Err(AuthError::forbidden(
-                "attestation_required",
-                "this server accepts only authenticator models it can verify: an attestation certificate is required",
-            ));
-        }
+        self.check_aaguid(parsed.aaguid.as_deref(), certified)?;
         Ok((record, parsed.prf_capable, parsed.aaguid))
     }
 
-    fn check_aaguid(&self, aaguid: Option<&str>) -> Result<(), AuthError> {
+    /// The AAGUID lists: a denied model is refused; with `direct` and a non-empty allow list, the model must be
+    /// proven by a certificate chain (`certified`; a `none` or self attestation's AAGUID is only a claim) and be
+    /// on the list.
+    fn check_aaguid(&self, aaguid: Option<&str>, certified: bool) -> Result<(), AuthError> {
         let listed = |list: &[String]| aaguid.is_some_and(|a| list.iter().any(|x| x.eq_ignore_ascii_case(a)));
         if listed(&self.cfg.aaguid_deny) {
             return Err(AuthError::forbidden(
@@ -344,10 +338,14 @@ impl AuthService {
                 "this authenticator model is not allowed",
             ));
         }
-        if self.cfg.attestation == AttestationPolicy::Direct
-            && !self.cfg.aaguid_allow.is_empty()
-            && !listed(&self.cfg.aaguid_allow)
-        {
+        let allow_list = self.cfg.attestation == AttestationPolicy::Direct && !self.cfg.aaguid_allow.is_empty();
+        if allow_list && !certified {
+            return Err(AuthError::forbidden(
+                "attestation_required",
+                "this server accepts only authenticator models it can verify: an attestation certificate is required",
+            ));
+        }
+        if allow_list && !listed(&self.cfg.aaguid_allow) {
             return Err(AuthError::forbidden(
                 "authenticator_not_allowed",
                 "this authenticator model is not allowed",
