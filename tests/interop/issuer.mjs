@@ -9,8 +9,17 @@
 //   GET  /test/notifications -> every notification the issuer received
 //   GET  /.well-known/jwt-vc-issuer -> {issuer, jwks} (SD-JWT VC issuer key, for the holder's verification)
 //
+//   GET  /test/token_requests -> how each token/PAR request authenticated the client (never the secrets themselves)
+//   POST /test/revoke_refresh_tokens -> forgets every refresh token issued so far
+//
 // Options (ISSUER_OPTIONS, a JSON object): encryption: true advertises and requires credential_response_encryption
-// (ECDH-ES, A128GCM/A256GCM) and encrypts credential responses with jose; signed_metadata: true serves the issuer
+// (ECDH-ES, A128GCM/A256GCM, or the list in encryption_enc) and encrypts credential and deferred responses with
+// jose; client_auth: {client_id, public_jwk} requires private_key_jwt (RFC 7523) at the token and PAR endpoints and
+// verifies the assertion with public_jwk (iss = sub = client_id, aud = this AS's issuer identifier, exp, jti once);
+// client_attestation: {provider_jwk} requires OAuth-Client-Attestation(-PoP) headers verified by @openid4vc/oauth2
+// (the attestation must be signed with provider_jwk, carried in its header); refresh_tokens: true issues refresh
+// tokens (bound to the DPoP key) and accepts the refresh_token grant; jwks_uri: true publishes the issuer's signing
+// key at jwks_uri instead of nothing; signed_metadata: true serves the issuer
 // metadata as a JWT (typ openidvci-issuer-metadata+jwt) signed by a fresh self-signed P-256 certificate (x5c, made
 // with the openssl CLI); bad_metadata_signature: true signs it with another key than the certificate's.
 import http from 'node:http';
@@ -72,6 +81,9 @@ const state = {
   dpopNonces: new Set(),
   deferred: new Map(), // transaction_id -> {polls, credentials}
   notifications: [],
+  tokenRequests: [], // {endpoint, grant_type, client_id, client_auth}
+  refreshTokens: new Map(), // refresh token -> {configId, dpopJkt}
+  assertionJtis: new Set(),
 };
 let base = '';
 let credentialIssuerMetadata;
@@ -140,10 +152,57 @@ function dpopNonceOf(jwt) {
   }
 }
 
+// private_key_jwt (RFC 7523 §2.2 / §3): @openid4vc/oauth2 0.4.6 has no verifier for it, so it is checked here with
+// jose against the registered public key. Returns an error response body, or undefined when the client is fine.
+async function checkClientAssertion(body) {
+  const cfg = options.client_auth;
+  if (!cfg) return undefined;
+  if (body.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' || !body.client_assertion) {
+    return { error: 'invalid_client', error_description: 'private_key_jwt client authentication required' };
+  }
+  try {
+    const key = await jose.importJWK(cfg.public_jwk, 'ES256');
+    const { payload } = await jose.jwtVerify(body.client_assertion, key, {
+      issuer: cfg.client_id,
+      subject: cfg.client_id,
+      audience: base,
+      algorithms: ['ES256'],
+      requiredClaims: ['jti', 'exp', 'iat'],
+      maxTokenAge: '5 minutes',
+    });
+    if (body.client_id && body.client_id !== cfg.client_id) return { error: 'invalid_client', error_description: 'client_id mismatch' };
+    if (state.assertionJtis.has(payload.jti)) return { error: 'invalid_client', error_description: 'assertion replayed' };
+    state.assertionJtis.add(payload.jti);
+    return undefined;
+  } catch (e) {
+    return { error: 'invalid_client', error_description: `client assertion rejected: ${String(e.code ?? e.message ?? e).slice(0, 80)}` };
+  }
+}
+
+function recordAuth(endpoint, req, body) {
+  let clientAuth = 'none';
+  if (req.headers['oauth-client-attestation'] && req.headers['oauth-client-attestation-pop']) clientAuth = 'attestation';
+  else if (body.client_assertion) clientAuth = 'private_key_jwt';
+  else if (body.client_id) clientAuth = 'client_id';
+  state.tokenRequests.push({ endpoint, grant_type: body.grant_type ?? null, client_id: body.client_id ?? null, client_auth: clientAuth });
+}
+
 async function token(req, url, raw, res) {
   const body = Object.fromEntries(new URLSearchParams(raw));
   const request = requestLike(req, url);
   const parsed = as.parseAccessTokenRequest({ request, accessTokenRequest: body });
+  recordAuth('token', req, body);
+  const clientError = await checkClientAssertion(body);
+  if (clientError) return send(res, 401, clientError);
+  const clientAttestation = options.client_attestation
+    ? { ...(parsed.clientAttestation ?? {}), required: true }
+    : undefined;
+  if (clientAttestation?.clientAttestationJwt) {
+    // The library verifies the attestation with the key in its header; only the wallet provider's key is accepted.
+    const { jwk } = jose.decodeProtectedHeader(clientAttestation.clientAttestationJwt);
+    const want = options.client_attestation.provider_jwk;
+    if (!jwk || jwk.x !== want.x || jwk.y !== want.y) return send(res, 401, { error: 'invalid_client', error_description: 'unknown wallet provider' });
+  }
   // DPoP nonce (RFC 9449 §8): the first DPoP proof without our nonce is answered with use_dpop_nonce.
   if (parsed.dpop?.jwt && !state.dpopNonces.has(dpopNonceOf(parsed.dpop.jwt))) {
     const nonce = rand();
@@ -164,6 +223,7 @@ async function token(req, url, raw, res) {
         expectedPreAuthorizedCode: parsed.grant.preAuthorizedCode,
         expectedTxCode: entry.txCode,
         dpop: { jwt: parsed.dpop?.jwt, allowedSigningAlgs: ['ES256'] },
+        clientAttestation,
       });
     } catch (e) {
       return send(res, 400, { error: 'invalid_grant', error_description: String(e.message ?? e).slice(0, 200) });
@@ -182,11 +242,34 @@ async function token(req, url, raw, res) {
         expectedCode: parsed.grant.code,
         dpop: { jwt: parsed.dpop?.jwt, allowedSigningAlgs: ['ES256'] },
         pkce: { codeVerifier: parsed.pkceCodeVerifier, codeChallenge: entry.codeChallenge, codeChallengeMethod: 'S256' },
+        clientAttestation,
       });
     } catch (e) {
       return send(res, 400, { error: 'invalid_grant', error_description: String(e.message ?? e).slice(0, 200) });
     }
     state.authCodes.delete(parsed.grant.code);
+    configId = entry.configId;
+  } else if (parsed.grant.grantType === 'refresh_token' && options.refresh_tokens) {
+    const entry = state.refreshTokens.get(parsed.grant.refreshToken);
+    if (!entry) return send(res, 400, { error: 'invalid_grant', error_description: 'unknown refresh token' });
+    try {
+      verified = await as.verifyRefreshTokenAccessTokenRequest({
+        authorizationServerMetadata: asMetadata,
+        grant: parsed.grant,
+        accessTokenRequest: parsed.accessTokenRequest,
+        request,
+        expectedRefreshToken: parsed.grant.refreshToken,
+        dpop: { jwt: parsed.dpop?.jwt, allowedSigningAlgs: ['ES256'], required: Boolean(entry.dpopJkt) },
+        clientAttestation,
+      });
+    } catch (e) {
+      return send(res, 400, { error: 'invalid_grant', error_description: String(e.message ?? e).slice(0, 200) });
+    }
+    // RFC 9449 §5: a refresh token issued to a public client is bound to its DPoP key.
+    if (entry.dpopJkt && verified?.dpop?.jwkThumbprint !== entry.dpopJkt) {
+      return send(res, 400, { error: 'invalid_grant', error_description: 'refresh token bound to another DPoP key' });
+    }
+    state.refreshTokens.delete(parsed.grant.refreshToken); // rotation: single use
     configId = entry.configId;
   } else {
     return send(res, 400, { error: 'unsupported_grant_type' });
@@ -198,8 +281,10 @@ async function token(req, url, raw, res) {
     signer: { method: 'jwk', alg: 'ES256', publicJwk: issuerJwk },
     dpop: verified?.dpop ? { jwk: verified.dpop.jwk } : undefined,
     subject: 'holder',
+    refreshToken: Boolean(options.refresh_tokens),
   });
   state.tokens.set(response.access_token, { configId });
+  if (response.refresh_token) state.refreshTokens.set(response.refresh_token, { configId, dpopJkt: verified?.dpop?.jwkThumbprint });
   return send(res, 200, response);
 }
 
@@ -229,20 +314,27 @@ async function credential(req, url, raw, res) {
   if (configId === 'pid-deferred') {
     const transactionId = rand();
     state.deferred.set(transactionId, { polls: 0, credentials });
-    return send(res, 202, vci.createCredentialResponse({ credentialRequest: parsed, transactionId, interval: 1 }));
+    const pending = vci.createCredentialResponse({ credentialRequest: parsed, transactionId, interval: 1 });
+    return sendMaybeEncrypted(res, JSON.parse(raw).credential_response_encryption, pending, 202);
   }
   const response = vci.createCredentialResponse({ credentialRequest: parsed, credentials, notificationId: rand() });
-  const encryption = JSON.parse(raw).credential_response_encryption;
-  if (options.encryption) {
-    if (!encryption?.jwk || !encryption?.enc) return send(res, 400, { error: 'invalid_encryption_parameters' });
-    const key = await jose.importJWK(encryption.jwk, 'ECDH-ES');
-    const jwe = await new jose.CompactEncrypt(new TextEncoder().encode(JSON.stringify(response)))
-      .setProtectedHeader({ alg: 'ECDH-ES', enc: encryption.enc })
-      .encrypt(key);
-    res.writeHead(200, { 'content-type': 'application/jwt', 'cache-control': 'no-store' });
-    return res.end(jwe);
+  return sendMaybeEncrypted(res, JSON.parse(raw).credential_response_encryption, response);
+}
+
+const encValues = () => options.encryption_enc ?? ['A128GCM', 'A256GCM'];
+
+// Successful credential (and deferred credential) responses: a compact JWE to the wallet's key when encryption is on.
+async function sendMaybeEncrypted(res, encryption, response, status = 200) {
+  if (!options.encryption) return send(res, status, response);
+  if (!encryption?.jwk || !encryption?.enc || !encValues().includes(encryption.enc)) {
+    return send(res, 400, { error: 'invalid_encryption_parameters' });
   }
-  return send(res, 200, response);
+  const key = await jose.importJWK(encryption.jwk, 'ECDH-ES');
+  const jwe = await new jose.CompactEncrypt(new TextEncoder().encode(JSON.stringify(response)))
+    .setProtectedHeader({ alg: 'ECDH-ES', enc: encryption.enc })
+    .encrypt(key);
+  res.writeHead(status, { 'content-type': 'application/jwt', 'cache-control': 'no-store' });
+  return res.end(jwe);
 }
 
 // A self-signed P-256 certificate for signed metadata (openssl CLI; Node has no certificate builder).
@@ -292,13 +384,13 @@ async function route(req, res) {
   }
   if (req.method === 'POST' && p === '/credential') return credential(req, url, raw, res);
   if (req.method === 'POST' && p === '/deferred') {
-    const { transaction_id } = JSON.parse(raw);
+    const { transaction_id, credential_response_encryption } = JSON.parse(raw);
     const entry = state.deferred.get(transaction_id);
     if (!entry) return send(res, 400, { error: 'invalid_transaction_id' });
     entry.polls += 1;
     if (entry.polls < 2) return send(res, 400, { error: 'issuance_pending', interval: 1 });
     state.deferred.delete(transaction_id);
-    return send(res, 200, { credentials: entry.credentials, notification_id: rand() });
+    return sendMaybeEncrypted(res, credential_response_encryption, { credentials: entry.credentials, notification_id: rand() });
   }
   if (req.method === 'POST' && p === '/notification') {
     state.notifications.push({ body: JSON.parse(raw), authorization: req.headers.authorization ?? null });
@@ -307,6 +399,11 @@ async function route(req, res) {
   }
   if (req.method === 'POST' && p === '/par') {
     const params = Object.fromEntries(new URLSearchParams(raw));
+    recordAuth('par', req, params);
+    const clientError = await checkClientAssertion(params);
+    if (clientError) return send(res, 401, clientError);
+    delete params.client_assertion;
+    delete params.client_assertion_type;
     const requestUri = `urn:ietf:params:oauth:request_uri:${rand()}`;
     state.par.set(requestUri, params);
     return send(res, 201, { request_uri: requestUri, expires_in: 60 });
@@ -349,6 +446,12 @@ async function route(req, res) {
     return send(res, 200, { offer: credentialOffer, offer_json: credentialOfferObject, tx_code_value: txCodeValue });
   }
   if (req.method === 'GET' && p === '/test/notifications') return send(res, 200, state.notifications);
+  if (req.method === 'GET' && p === '/test/token_requests') return send(res, 200, state.tokenRequests);
+  if (req.method === 'POST' && p === '/test/revoke_refresh_tokens') {
+    state.refreshTokens.clear();
+    return send(res, 200, {});
+  }
+  if (req.method === 'GET' && p === '/jwks') return send(res, 200, { keys: [issuerJwk] });
   return send(res, 404, { error: 'not_found' });
 }
 
@@ -367,8 +470,9 @@ server.listen(port, '127.0.0.1', () => {
     notification_endpoint: `${base}/notification`,
     batch_credential_issuance: { batch_size: 5 },
     ...(options.encryption
-      ? { credential_response_encryption: { alg_values_supported: ['ECDH-ES'], enc_values_supported: ['A128GCM', 'A256GCM'], encryption_required: true } }
+      ? { credential_response_encryption: { alg_values_supported: ['ECDH-ES'], enc_values_supported: encValues(), encryption_required: true } }
       : {}),
+    ...(options.jwks_uri ? { jwks_uri: `${base}/jwks` } : {}),
     display: [{ name: 'walletd interop issuer' }],
     credential_configurations_supported: configs(),
   });

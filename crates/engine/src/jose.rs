@@ -74,6 +74,14 @@ impl EcKey {
         EcKey { pair, public_jwk }
     }
 
+    /// The same key with `kid` in its public JWK (`None`: unchanged). The thumbprint does not change.
+    pub fn with_kid(mut self, kid: Option<&str>) -> Self {
+        if let Some(k) = kid {
+            self.public_jwk["kid"] = Value::String(k.to_string());
+        }
+        self
+    }
+
     /// The public JWK (`kty`, `crv`, `x`, `y`).
     pub fn public_jwk(&self) -> &Value {
         &self.public_jwk

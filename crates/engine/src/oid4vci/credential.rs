@@ -68,8 +68,13 @@ pub async fn request_proofs(
     client_id: Option<&str>,
     proof_types: &Value,
     count: usize,
+    reissuance_kid: Option<&str>,
 ) -> FlowResult<Value> {
     let mut params = json!({"audience": issuer, "proof_types_supported": proof_types, "count": count});
+    if let Some(k) = reissuance_kid {
+        // Renewal: the client re-proves possession of the key the old credential is bound to.
+        params["reissuance_kid"] = json!(k);
+    }
     if let Some(n) = nonce.filter(|n| !n.is_empty()) {
         params["nonce"] = json!(n);
     }

@@ -26,18 +26,31 @@ use crate::vctm;
 
 /// Runs one issuance flow to its `flow_complete`.
 pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowComplete> {
-    // 1. Offer
-    ctx.progress("parsing_offer", json!({})).await;
-    let offer = resolve_offer(ctx, &start).await?;
-    ctx.progress(
-        "offer_parsed",
-        json!({
-            "credential_issuer": offer.credential_issuer,
-            "credential_configuration_ids": offer.credential_configuration_ids,
-            "grants": offer.grants,
-        }),
-    )
-    .await;
+    // Renewal (refresh_token + credential_issuer + selected_credential_configuration_id) skips the offer and the
+    // authorization; everything else starts from an offer.
+    let renewal = Renewal::from_start(&start)?;
+    let offer = match &renewal {
+        Some(r) => CredentialOffer {
+            credential_issuer: r.credential_issuer.clone(),
+            credential_configuration_ids: vec![r.configuration_id.clone()],
+            grants: json!({}),
+        },
+        None => {
+            // 1. Offer
+            ctx.progress("parsing_offer", json!({})).await;
+            let offer = resolve_offer(ctx, &start).await?;
+            ctx.progress(
+                "offer_parsed",
+                json!({
+                    "credential_issuer": offer.credential_issuer,
+                    "credential_configuration_ids": offer.credential_configuration_ids,
+                    "grants": offer.grants,
+                }),
+            )
+            .await;
+            offer
+        }
+    };
     let issuer = offer.credential_issuer.clone();
 
     // 2. Metadata
@@ -59,11 +72,15 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     evaluate_trust(ctx, &issuer, &meta).await?;
 
     // 4. Configuration
-    let resume = start.auth_code.is_some();
+    let resume = start.auth_code.is_some() || renewal.is_some();
     let config_id = choose_configuration(ctx, &offer, &meta, resume).await?;
     let config = meta.configuration(&config_id).cloned().ok_or_else(|| {
         FlowFailure::new(
-            ErrorCode::MetadataFetchError,
+            if renewal.is_some() {
+                ErrorCode::InvalidMessage
+            } else {
+                ErrorCode::MetadataFetchError
+            },
             "the offered configuration is not in the metadata",
         )
     })?;
@@ -77,31 +94,39 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         .unwrap_or(&issuer)
         .to_string();
     let as_meta = metadata::fetch_as(ctx, &as_issuer).await?;
-    let mut dpop = match start.dpop_jwk.as_ref().and_then(crate::jose::EcKey::from_private_jwk) {
-        Some(key) => Dpop { key, nonce: None },
-        None => Dpop::new(),
+    // The client's DPoP key on renewal (the refresh token is bound to it), else a fresh one.
+    let mut dpop = match &start.dpop_jwk {
+        Some(jwk) if !jwk.is_null() => {
+            let key = crate::jose::EcKey::from_private_jwk(jwk).ok_or_else(|| {
+                FlowFailure::new(ErrorCode::InvalidMessage, "dpop_jwk is not an EC P-256 private JWK")
+            })?;
+            Dpop { key, nonce: None }
+        }
+        _ => Dpop::new(),
     };
-    let attestation = start
-        .client_attestation
-        .clone()
-        .zip(start.client_attestation_pop.clone());
-    let tokens = obtain_token(
-        ctx,
-        &start,
-        &offer,
-        &config_id,
-        &config,
-        &as_meta,
-        &mut dpop,
-        attestation,
-    )
-    .await?;
+    let anonymous = renewal.is_none() && start.auth_code.is_none() && offer.pre_authorized_code().is_some();
+    let mut auth = client_auth(ctx, &start, &issuer, client_id_for(&start, anonymous)).await?;
+    let tokens = match &renewal {
+        Some(r) => {
+            ctx.progress("exchanging_token", json!({})).await;
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", r.refresh_token.as_str()),
+            ];
+            token::request_token(ctx, &as_meta, &form, &mut dpop, &auth).await?
+        }
+        None => obtain_token(ctx, &start, &offer, &config_id, &config, &as_meta, &mut dpop, &mut auth).await?,
+    };
     ctx.progress("token_obtained", json!({"token_type": tokens.token_type}))
         .await;
 
     // 6-8. Nonce, proofs, credential request (one invalid_nonce retry)
     let proof_types = credential::proof_types(&config);
-    let client_id = client_id_for(&start, offer.pre_authorized_code().is_some());
+    let client_id = auth.client_id.clone();
+    let reissuance_kid = renewal
+        .as_ref()
+        .and_then(|_| start.reissuance_kid.clone())
+        .filter(|k| !k.is_empty());
     let count = batch_count(&meta, ctx.engine().config().max_batch_size);
     let enc_key = match jwe::choose(meta.json.get("credential_response_encryption")) {
         jwe::Support::None => None,
@@ -122,8 +147,16 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         let mut body = json!({"credential_configuration_id": config_id});
         if let Some(pt) = &proof_types {
             let n = credential::nonce(ctx, &meta, &tokens).await?;
-            let proofs =
-                credential::request_proofs(ctx, &issuer, n.as_deref(), client_id.as_deref(), pt, count).await?;
+            let proofs = credential::request_proofs(
+                ctx,
+                &issuer,
+                n.as_deref(),
+                client_id.as_deref(),
+                pt,
+                count,
+                reissuance_kid.as_deref(),
+            )
+            .await?;
             body["proofs"] = proofs;
         }
         if let Some(k) = &enc_key {
@@ -207,6 +240,11 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     );
     done.credential_issuer = Some(issuer);
     done.selected_credential_configuration_id = Some(config_id);
+    // Renewal material goes to the client (the engine keeps nothing): the refresh token and, when it is DPoP-bound,
+    // the DPoP key it is bound to.
+    if tokens.refresh_token.is_some() && tokens.token_type.eq_ignore_ascii_case("dpop") {
+        done.dpop_jwk = Some(dpop.key.private_jwk());
+    }
     done.refresh_token = tokens.refresh_token;
     Ok(done)
 }
@@ -398,16 +436,12 @@ async fn obtain_token(
     config: &Value,
     as_meta: &Value,
     dpop: &mut Dpop,
-    attestation: Option<(String, String)>,
+    auth: &mut ClientAuth,
 ) -> FlowResult<Tokens> {
     let issuer = offer.credential_issuer.clone();
     // Same-tab resume: straight to the token request with the code the client brought back.
     if let (Some(code), Some(verifier)) = (&start.auth_code, &start.code_verifier) {
         let redirect = start.redirect_uri.clone().unwrap_or_default();
-        let auth = ClientAuth {
-            client_id: client_id_for(start, false),
-            attestation,
-        };
         ctx.progress("exchanging_token", json!({})).await;
         let form = [
             ("grant_type", "authorization_code"),
@@ -415,7 +449,7 @@ async fn obtain_token(
             ("code_verifier", verifier.as_str()),
             ("redirect_uri", redirect.as_str()),
         ];
-        return token::request_token(ctx, as_meta, &form, dpop, &auth).await;
+        return token::request_token(ctx, as_meta, &form, dpop, auth).await;
     }
     if let Some(pre) = offer.pre_authorized_code() {
         let pre = pre.to_string();
@@ -443,11 +477,7 @@ async fn obtain_token(
         }
         ctx.progress("exchanging_token", json!({})).await;
         let form = token::pre_authorized_form(&pre, tx_value.as_deref());
-        let auth = ClientAuth {
-            client_id: None,
-            attestation,
-        };
-        return token::request_token(ctx, as_meta, &form, dpop, &auth).await;
+        return token::request_token(ctx, as_meta, &form, dpop, auth).await;
     }
     // Authorization code.
     let grant = offer.authorization_code().cloned().unwrap_or(json!({}));
@@ -457,7 +487,8 @@ async fn obtain_token(
             "the authorization code flow needs redirect_uri",
         )
     })?;
-    let client_id = client_id_for(start, false).unwrap_or_else(|| redirect.clone());
+    let client_id = auth.client_id.clone().unwrap_or_else(|| redirect.clone());
+    auth.client_id = Some(client_id.clone());
     let (verifier, challenge) = token::pkce();
     let state = token::random_token();
     let scope = config.get("scope").and_then(Value::as_str);
@@ -467,6 +498,7 @@ async fn obtain_token(
     let url = token::authorization_url(
         ctx,
         as_meta,
+        auth,
         &client_id,
         &redirect,
         &state,
@@ -509,9 +541,93 @@ async fn obtain_token(
         ("code_verifier", verifier.as_str()),
         ("redirect_uri", redirect.as_str()),
     ];
-    let auth = ClientAuth {
-        client_id: Some(client_id),
-        attestation,
+    token::request_token(ctx, as_meta, &form, dpop, auth).await
+}
+
+/// A renewal request: `flow_start` with `refresh_token`, `credential_issuer` and
+/// `selected_credential_configuration_id`.
+struct Renewal {
+    refresh_token: String,
+    credential_issuer: String,
+    configuration_id: String,
+}
+
+impl Renewal {
+    fn from_start(start: &FlowStart) -> FlowResult<Option<Renewal>> {
+        let Some(refresh_token) = start.refresh_token.clone().filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let bad = |m: &str| FlowFailure::new(ErrorCode::InvalidMessage, m.to_string());
+        let credential_issuer = start
+            .credential_issuer
+            .clone()
+            .filter(|i| url::Url::parse(i).is_ok())
+            .ok_or_else(|| bad("renewal (refresh_token) needs credential_issuer, a URL"))?;
+        let configuration_id = start
+            .selected_credential_configuration_id
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| bad("renewal (refresh_token) needs selected_credential_configuration_id"))?;
+        Ok(Some(Renewal {
+            refresh_token,
+            credential_issuer,
+            configuration_id,
+        }))
+    }
+}
+
+/// Client authentication in the spec's order: the client's attestation headers, else the tenant's registration
+/// with this issuer (`private_key_jwt` when it has a key, else its `client_id`), else `default_client_id`.
+/// The registered private key is a secret: no message here or later names or prints it.
+async fn client_auth(
+    ctx: &FlowCtx,
+    start: &FlowStart,
+    credential_issuer: &str,
+    default_client_id: Option<String>,
+) -> FlowResult<ClientAuth> {
+    let attestation = start
+        .client_attestation
+        .clone()
+        .filter(|a| !a.is_empty())
+        .zip(start.client_attestation_pop.clone().filter(|p| !p.is_empty()));
+    if attestation.is_some() {
+        return Ok(ClientAuth {
+            client_id: default_client_id,
+            attestation,
+            assertion_key: None,
+        });
+    }
+    let registration = match ctx.engine().directory() {
+        Some(d) => d.issuer_client(&ctx.user.tenant_id, credential_issuer).await,
+        None => None,
     };
-    token::request_token(ctx, as_meta, &form, dpop, &auth).await
+    let Some(reg) = registration else {
+        return Ok(ClientAuth {
+            client_id: default_client_id,
+            ..ClientAuth::default()
+        });
+    };
+    let unusable = |m: &str| FlowFailure::new(ErrorCode::TokenError, m.to_string());
+    let assertion_key = match reg.client_jwk.as_deref() {
+        None => None,
+        Some(text) => {
+            let jwk: Value = serde_json::from_str(text)
+                .map_err(|_| unusable("the tenant's client key for this issuer is not a JWK"))?;
+            let key = crate::jose::EcKey::from_private_jwk(&jwk).ok_or_else(|| {
+                unusable("the tenant's client key for this issuer is not an EC P-256 private JWK (ES256)")
+            })?;
+            Some(key.with_kid(jwk.get("kid").and_then(Value::as_str)))
+        }
+    };
+    let client_id = reg.client_id.filter(|c| !c.is_empty()).or(default_client_id);
+    if assertion_key.is_some() && client_id.is_none() {
+        return Err(unusable(
+            "the tenant's registration with this issuer has a client key but no client_id",
+        ));
+    }
+    Ok(ClientAuth {
+        client_id,
+        attestation: None,
+        assertion_key,
+    })
 }

@@ -9,7 +9,7 @@ use super::dpop::Dpop;
 use super::offer::PRE_AUTH_GRANT;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
-use crate::jose::b64;
+use crate::jose::{EcKey, b64};
 
 /// What the token endpoint gave.
 pub struct Tokens {
@@ -23,12 +23,71 @@ pub struct Tokens {
     pub refresh_token: Option<String>,
 }
 
-/// How the client authenticates at the token endpoint.
+/// How the client authenticates at the token (and PAR) endpoint, in the spec's order: the client's attestation
+/// headers, else the tenant's `private_key_jwt` registration, else a plain `client_id`.
+#[derive(Default)]
 pub struct ClientAuth {
     /// `client_id` sent as a form parameter (None: anonymous pre-authorized access).
     pub client_id: Option<String>,
     /// `OAuth-Client-Attestation` and `-PoP` headers.
     pub attestation: Option<(String, String)>,
+    /// The tenant's registered private key for `private_key_jwt` (RFC 7523 client assertion, ES256). Its Debug
+    /// output is the public half only.
+    pub assertion_key: Option<EcKey>,
+}
+
+/// `client_assertion_type` of RFC 7523 §2.2.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How long a client assertion is valid (it is made for one request).
+const ASSERTION_TTL_SECS: u64 = 60;
+
+impl ClientAuth {
+    /// The form parameters of this authentication for one request: `client_id`, plus a fresh client assertion
+    /// (`iss` = `sub` = client_id, `aud` = `audience`, `jti`, `iat`, `exp`) with `private_key_jwt`.
+    pub fn form_params(&self, audience: &str) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let Some(id) = &self.client_id else { return out };
+        out.push(("client_id", id.clone()));
+        if self.attestation.is_none()
+            && let Some(key) = &self.assertion_key
+        {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            let claims = json!({
+                "iss": id, "sub": id, "aud": audience, "jti": uuid::Uuid::new_v4().to_string(),
+                "iat": now, "exp": now + ASSERTION_TTL_SECS,
+            });
+            let mut header = json!({"typ": "JWT"});
+            if let Some(kid) = key.public_jwk().get("kid") {
+                header["kid"] = kid.clone();
+            }
+            out.push(("client_assertion_type", JWT_BEARER_ASSERTION.to_string()));
+            out.push(("client_assertion", key.sign_jwt(&header, &claims)));
+        }
+        out
+    }
+
+    /// Adds the attestation headers, when the client supplied them.
+    fn headers<'r>(&self, mut req: walletd_egress::EgressRequest<'r>) -> walletd_egress::EgressRequest<'r> {
+        if let Some((att, pop)) = &self.attestation {
+            req = req
+                .header("OAuth-Client-Attestation", att.as_str())
+                .header("OAuth-Client-Attestation-PoP", pop.as_str());
+        }
+        req
+    }
+}
+
+/// The audience of a client assertion: the authorization server's issuer identifier (RFC 7523 §3 lets the AS
+/// identify itself; the issuer identifier is the unambiguous choice, RFC 8414), else its token endpoint.
+pub fn assertion_audience(as_meta: &Value) -> Option<&str> {
+    as_meta
+        .get("issuer")
+        .and_then(Value::as_str)
+        .or_else(|| as_meta.get("token_endpoint").and_then(Value::as_str))
 }
 
 /// POSTs the token request (form) with DPoP when the AS supports it, retrying once on `use_dpop_nonce`.
@@ -46,11 +105,12 @@ pub async fn request_token(
         .ok_or_else(|| FlowFailure::new(code, "the authorization server has no token_endpoint"))?
         .to_string();
     let use_dpop = as_meta.get("dpop_signing_alg_values_supported").is_some();
-    let mut form: Vec<(&str, &str)> = form.to_vec();
-    if let Some(id) = &auth.client_id {
-        form.push(("client_id", id));
-    }
+    let audience = assertion_audience(as_meta).unwrap_or(&endpoint).to_string();
     for attempt in 0..2 {
+        // A fresh assertion per request (its jti is single use).
+        let auth_params = auth.form_params(&audience);
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        form.extend(auth_params.iter().map(|(k, v)| (*k, v.as_str())));
         let mut req = ctx
             .engine()
             .egress()
@@ -61,11 +121,7 @@ pub async fn request_token(
         if use_dpop {
             req = req.header("DPoP", dpop.proof(&Method::POST, &endpoint, None));
         }
-        if let Some((att, pop)) = &auth.attestation {
-            req = req
-                .header("OAuth-Client-Attestation", att.as_str())
-                .header("OAuth-Client-Attestation-PoP", pop.as_str());
-        }
+        req = auth.headers(req);
         let resp = ctx.outbound(code, "token request", req.send()).await?;
         if use_dpop && attempt == 0 && dpop.take_nonce_challenge(&resp) {
             continue;
@@ -137,6 +193,7 @@ pub fn random_token() -> String {
 pub async fn authorization_url(
     ctx: &FlowCtx,
     as_meta: &Value,
+    auth: &ClientAuth,
     client_id: &str,
     redirect_uri: &str,
     state: &str,
@@ -173,12 +230,23 @@ pub async fn authorization_url(
         .get("pushed_authorization_request_endpoint")
         .and_then(Value::as_str)
     {
+        // The pushed request authenticates the client like the token request does.
+        let audience = assertion_audience(as_meta).unwrap_or(par).to_string();
+        let auth_params = auth.form_params(&audience);
+        let mut form = params.clone();
+        form.extend(
+            auth_params
+                .iter()
+                .filter(|(k, _)| *k != "client_id")
+                .map(|(k, v)| (*k, v.as_str())),
+        );
         let req = ctx
             .engine()
             .egress()
             .request(Method::POST, par)
-            .form(&params)
+            .form(&form)
             .max_bytes(METADATA_MAX_BYTES);
+        let req = auth.headers(req);
         let resp = ctx.outbound(code, "pushed authorization request", req.send()).await?;
         if !resp.status.is_success() {
             return Err(FlowFailure::new(
