@@ -1,0 +1,98 @@
+//! Presentation benchmark: the same holder presents the same credential to the same Node verifier (tests/interop)
+//! N times engine-mediated (OID4VP through a real walletd engine process: request fetch and checks, selection,
+//! sign_presentation over the socket, direct_post by the engine) and N times directly (the holder fetches and
+//! checks the request with the engine's parser, matches, signs and posts itself), in the same run. DCQL,
+//! direct_post, x509_san_dns; every presentation is verified by the Node verifier.
+//!
+//! Run: `cargo bench -p walletd --bench presentation -- [n]` (default 100; needs `npm ci` in tests/interop).
+//! Everything runs on 127.0.0.1 and shares the machine's cores: end-to-end figures, not the engine alone.
+
+#[path = "../tests/engine_support/mod.rs"]
+mod engine_support;
+
+use std::time::Instant;
+
+use engine_support::verifier::{NodeVerifier, issued};
+use engine_support::{NodeIssuer, connected, engine};
+use serde_json::json;
+use walletd_engine::oid4vp::request;
+use walletd_wallet::Holder;
+use walletd_wallet::client::PresentAnswer;
+
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 10_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(n));
+}
+
+async fn run(n: usize) {
+    let issuer = NodeIssuer::start();
+    let verifier = NodeVerifier::start();
+    let w = engine("").await;
+    let holder = Holder::new();
+    let wallet = issued(&w, &issuer, &holder).await;
+    let opts = json!({"vct": format!("{}/vct/pid", issuer.url)});
+    let mut c = connected(&w, None).await;
+    let http = reqwest::Client::new();
+
+    let t = Instant::now();
+    for i in 0..n {
+        let req = verifier.request(opts.clone()).await;
+        let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+        c.run_presentation(&holder, &wallet, &format!("b{i}"), start, PresentAnswer::Consent)
+            .await
+            .unwrap();
+        assert_eq!(verifier.result(&req["id"]).await["verified"], true);
+    }
+    let engine_rate = n as f64 / t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    for _ in 0..n {
+        let req = verifier.request(opts.clone()).await;
+        let text = http
+            .get(req["request_uri_ref"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let a = request::verify_request_object(&text, req["client_id"].as_str(), None, now).unwrap();
+        let r = request::validate(a).unwrap();
+        let m = walletd_wallet::dcql::match_query(r.dcql_query.as_ref().unwrap(), &wallet).unwrap();
+        let params = json!({"audience": r.client_id, "nonce": r.nonce, "credentials_to_include": m.iter().map(|m|
+            json!({"credential_id": m.credential_id, "credential_query_id": m.query_id, "disclosed_claims": m.disclosed_claims})).collect::<Vec<_>>()});
+        let token = walletd_wallet::present::answer_sign_presentation(&params, &wallet, holder.key()).unwrap();
+        let resp = http
+            .post(&r.response_uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("vp_token", &token)
+                    .append_pair("state", r.state.as_deref().unwrap_or_default())
+                    .finish(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        assert_eq!(verifier.result(&req["id"]).await["verified"], true);
+    }
+    let direct_rate = n as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "presentations: n={n} engine-mediated {engine_rate:.1}/s, holder direct {direct_rate:.1}/s, ratio {:.2}",
+        engine_rate / direct_rate
+    );
+}
