@@ -47,6 +47,10 @@ pub struct EngineClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Frames read while waiting for something else (other flows' frames).
     pending: Vec<Value>,
+    /// The last `credential_selection` payload of a presentation flow (what the user would be shown).
+    pub last_selection: Option<Value>,
+    /// The last `match_request` frame of a presentation flow (sent only to clients with the feature).
+    pub last_match_request: Option<Value>,
 }
 
 impl EngineClient {
@@ -58,6 +62,8 @@ impl EngineClient {
         Ok(EngineClient {
             ws,
             pending: Vec::new(),
+            last_selection: None,
+            last_match_request: None,
         })
     }
 
@@ -231,6 +237,8 @@ impl EngineClient {
         start["type"] = json!("flow_start");
         start["flow_id"] = json!(flow_id);
         start["protocol"] = json!("oid4vp");
+        self.last_selection = None;
+        self.last_match_request = None;
         self.send(&start).await?;
         // Bounded: a presentation has a handful of steps.
         for _ in 0..100 {
@@ -238,13 +246,15 @@ impl EngineClient {
             match v["type"].as_str().unwrap_or("") {
                 "flow_complete" => return Ok(v),
                 "flow_error" => return Err(ClientError::Flow(v)),
+                "match_request" => {
+                    let reply = match_response(&v, wallet);
+                    self.last_match_request = Some(v);
+                    self.send(&reply).await?;
+                }
                 "flow_progress" if v["step"] == "credential_selection" => {
+                    self.last_selection = Some(v["payload"].clone());
                     let p = &v["payload"];
-                    let matches = match (p.get("dcql_query"), p.get("presentation_definition")) {
-                        (Some(q), _) => crate::dcql::match_query(q, wallet),
-                        (None, Some(pd)) => crate::pe::match_definition(pd, wallet),
-                        _ => None,
-                    };
+                    let matches = match_any(p, wallet);
                     let reply = match (matches, answer) {
                         (Some(m), a) if a != PresentAnswer::Decline => {
                             let selected: Vec<Value> = m
@@ -285,6 +295,37 @@ impl EngineClient {
         }
         Err(ClientError::Transport("the flow sent too many frames".into()))
     }
+}
+
+/// Matches what a `match_request` or `credential_selection` carries: PE when a definition is there, else DCQL.
+fn match_any(p: &Value, wallet: &[StoredCredential]) -> Option<Vec<crate::dcql::Match>> {
+    match (p.get("presentation_definition"), p.get("dcql_query")) {
+        (Some(pd), _) => crate::pe::match_definition(pd, wallet),
+        (None, Some(q)) => crate::dcql::match_query(q, wallet),
+        _ => None,
+    }
+}
+
+/// The `match_response` to a `match_request` frame: the holder's matcher over `wallet`, or `no_match_reason`.
+pub fn match_response(request: &Value, wallet: &[StoredCredential]) -> Value {
+    let mut reply =
+        json!({"type": "match_response", "flow_id": request["flow_id"], "message_id": request["message_id"]});
+    match match_any(request, wallet) {
+        Some(found) => {
+            let matches: Vec<Value> = found
+                .iter()
+                .map(|m| {
+                    let cred = wallet.iter().find(|c| c.id == m.credential_id);
+                    let vct = cred.and_then(|c| c.all_claims().get("vct").cloned());
+                    json!({"credential_query_id": m.query_id, "credential_id": m.credential_id,
+                        "format": "dc+sd-jwt", "vct": vct, "available_claims": m.disclosed_claims})
+                })
+                .collect();
+            reply["matches"] = json!(matches);
+        }
+        None => reply["no_match_reason"] = json!("no credential in the wallet satisfies the request"),
+    }
+    reply
 }
 
 /// `code` and `state` from a redirect URL's query.
