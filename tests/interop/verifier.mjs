@@ -6,16 +6,25 @@
 //
 // Prints one JSON line {"url": "http://127.0.0.1:<port>"} when listening. Test hooks (not part of OpenID4VP):
 //   POST /test/request {query: "dcql"|"pe", mode: "direct_post"|"direct_post.jwt",
-//        scheme: "x509_san_dns"|"x509_hash"|"redirect_uri", claims: ["given_name"], enc: "A128GCM"|"A256GCM",
+//        scheme: "x509_san_dns"|"x509_hash"|"redirect_uri"|"pre-registered"|"verifier_attestation"|"did_jwk"|"did_web",
+//        client_id (pre-registered only), claims: ["given_name"], enc: "A128GCM"|"A256GCM",
 //        request_uri_method: "post", transaction_data: bool,
-//        tamper: "bad_signature"|"san_mismatch"|"no_nonce"|"redirect_uri"|"expired"}
+//        tamper: "bad_signature"|"san_mismatch"|"no_nonce"|"redirect_uri"|"expired"|"response_host"
+//               |"attestation_sub"|"attestation_signature"|"attestation_cnf"|"did_key"}
+//   GET  /test/did           {did, document} of the did:web verifier (a test serves it through its PDP)
+//   GET  /test/attester      {iss, jwk} of the verifier attestation issuer
 //        -> {id, state, client_id, request_uri_ref, url (openid4vp://...), nonce}
 //   GET|POST /request/<id>   the request object (signed JWT for x509 schemes, alg none for redirect_uri)
 //   POST /response/<id>      the authorization response (direct_post / direct_post.jwt)
 //   GET  /result/<id>        {posts, error?, verified, reason?, disclosed: [claim names], presented_to_queries}
 //
 // Certificates: a fresh CA and leaves signed by it (openssl CLI), SAN DNS:localhost + IP:127.0.0.1 (and a leaf
-// for DNS:other.example, for SAN mismatch tests).
+// for DNS:other.example, for SAN mismatch tests). x509_san_dns requests use a response_uri on http://localhost:<port>
+// (its host must be the dNSName); "response_host" keeps 127.0.0.1 there.
+// Other client_id prefixes: pre-registered (plain client_id, unsigned request), verifier_attestation (a Verifier
+// Attestation JWT by a local attester in the jwt header, its cnf key signs the request), decentralized_identifier
+// with did:jwk (self-contained) or did:web:127.0.0.1%3A<port> (the document is NOT served over https: the test's
+// PDP resolves it).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -60,6 +69,25 @@ const x5c = (leaf) => [leaf.der.toString('base64'), pki.ca.toString('base64')];
 const x509Hash = (der) => crypto.createHash('sha256').update(der).digest('base64url');
 const strayKey = (await jose.generateKeyPair('ES256')).privateKey;
 
+// Verifier attestation: an attester key, and the verifier key its attestations bind (cnf).
+const attester = await jose.generateKeyPair('ES256', { extractable: true });
+const attesterJwk = await jose.exportJWK(attester.publicKey);
+const ATTESTER_ISS = 'https://attester.interop.example';
+const ATTESTED_ID = 'interop-verifier';
+const attested = await jose.generateKeyPair('ES256', { extractable: true });
+const attestedJwk = await jose.exportJWK(attested.publicKey);
+// DID verifiers: one key, as did:jwk and as did:web (document built once the port is known).
+const didKey = await jose.generateKeyPair('ES256', { extractable: true });
+const didJwk = await jose.exportJWK(didKey.publicKey);
+const DID_JWK = `did:jwk:${Buffer.from(JSON.stringify(didJwk)).toString('base64url')}`;
+const didWeb = () => `did:web:${encodeURIComponent(new URL(base).host)}`;
+const didDocument = () => ({
+  '@context': ['https://www.w3.org/ns/did/v1'],
+  id: didWeb(),
+  verificationMethod: [{ id: `${didWeb()}#key-1`, type: 'JsonWebKey2020', controller: didWeb(), publicKeyJwk: didJwk }],
+  assertionMethod: [`${didWeb()}#key-1`],
+});
+
 // Response encryption key (direct_post.jwt).
 const enc = await jose.generateKeyPair('ECDH-ES', { crv: 'P-256', extractable: true });
 const encJwk = { ...(await jose.exportJWK(enc.publicKey)), kid: 'enc-1', use: 'enc', alg: 'ECDH-ES' };
@@ -95,12 +123,17 @@ function buildRequest(id, opts) {
   const claims = opts.claims ?? ['given_name'];
   const mode = opts.mode ?? 'direct_post';
   const scheme = opts.scheme ?? 'x509_san_dns';
-  const responseUri = `${base}/response/${id}`;
+  const onLocalhost = scheme === 'x509_san_dns' && opts.tamper !== 'response_host';
+  const responseUri = `${onLocalhost ? base.replace('127.0.0.1', 'localhost') : base}/response/${id}`;
   const leaf = opts.tamper === 'san_mismatch' ? pki.other : pki.good;
   const clientId = {
     x509_san_dns: 'x509_san_dns:localhost',
     x509_hash: `x509_hash:${x509Hash(leaf.der)}`,
     redirect_uri: `redirect_uri:${responseUri}`,
+    'pre-registered': opts.client_id ?? 'interop-verifier',
+    verifier_attestation: `verifier_attestation:${ATTESTED_ID}`,
+    did_jwk: `decentralized_identifier:${DID_JWK}`,
+    did_web: `decentralized_identifier:${didWeb()}`,
   }[scheme];
   const payload = {
     response_type: 'vp_token',
@@ -151,8 +184,26 @@ async function requestObject(entry, walletNonce) {
   const now = Math.floor(Date.now() / 1000);
   const claims = { ...payload, iat: now, exp: entry.opts.tamper === 'expired' ? now - 3600 : now + 300, aud: 'https://self-issued.me/v2' };
   if (walletNonce) claims.wallet_nonce = walletNonce;
-  if (scheme === 'redirect_uri') {
+  if (scheme === 'redirect_uri' || scheme === 'pre-registered') {
     return new jose.UnsecuredJWT(claims).encode();
+  }
+  const t = entry.opts.tamper;
+  if (scheme === 'verifier_attestation') {
+    const attestation = await new jose.SignJWT({
+      sub: t === 'attestation_sub' ? 'someone-else' : ATTESTED_ID,
+      cnf: { jwk: attestedJwk },
+      redirect_uris: [payload.response_uri],
+    })
+      .setProtectedHeader({ alg: 'ES256', typ: 'verifier-attestation+jwt', jwk: attesterJwk })
+      .setIssuer(ATTESTER_ISS).setIssuedAt(now).setExpirationTime(now + 600)
+      .sign(t === 'attestation_signature' ? strayKey : attester.privateKey);
+    return new jose.SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'oauth-authz-req+jwt', jwt: attestation })
+      .sign(t === 'attestation_cnf' ? strayKey : attested.privateKey);
+  }
+  if (scheme === 'did_jwk' || scheme === 'did_web') {
+    const kid = scheme === 'did_jwk' ? `${DID_JWK}#0` : `${didWeb()}#key-1`;
+    return new jose.SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'oauth-authz-req+jwt', kid })
+      .sign(t === 'did_key' ? strayKey : didKey.privateKey);
   }
   const signer = entry.opts.tamper === 'bad_signature' ? strayKey : leaf.key;
   return new jose.SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'oauth-authz-req+jwt', x5c: x5c(leaf) }).sign(signer);
@@ -288,6 +339,8 @@ const server = http.createServer(async (req, res) => {
         request_uri_ref: requestUri, url: `openid4vp://?${params}`,
       });
     }
+    if (req.method === 'GET' && url.pathname === '/test/did') return send(res, 200, { did: didWeb(), document: didDocument() });
+    if (req.method === 'GET' && url.pathname === '/test/attester') return send(res, 200, { iss: ATTESTER_ISS, jwk: attesterJwk });
     const entry = requests.get(id);
     if (section === 'request' && entry) {
       entry.result.fetches += 1;

@@ -4,83 +4,20 @@
 
 mod engine_support;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::Json;
-use axum::routing::post;
 use serde_json::{Value, json};
 use walletd_wallet::Holder;
-use walletd_wallet::client::{ClientError, PresentAnswer};
-use walletd_wallet::present::StoredCredential;
+use walletd_wallet::client::PresentAnswer;
 
-use engine_support::{NodeIssuer, NodePeer, connected, engine};
-
-/// The Node verifier of tests/interop, started on a free port. Killed on drop.
-struct NodeVerifier {
-    _peer: NodePeer,
-    url: String,
-}
-
-impl NodeVerifier {
-    fn start() -> NodeVerifier {
-        let peer = NodePeer::start("verifier.mjs", "@openid4vc/openid4vp", &[], Duration::from_secs(30));
-        NodeVerifier {
-            url: peer.url.clone(),
-            _peer: peer,
-        }
-    }
-
-    /// A fresh authorization request: `{id, state, nonce, client_id, request_uri_ref, url}`.
-    async fn request(&self, opts: Value) -> Value {
-        reqwest::Client::new()
-            .post(format!("{}/test/request", self.url))
-            .json(&opts)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    /// The verifier's verdict for a request: `{posts, verified, reason?, disclosed, error?}`.
-    async fn result(&self, id: &Value) -> Value {
-        reqwest::get(format!("{}/result/{}", self.url, id.as_str().unwrap()))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
-
-/// Issues the interop PID (given_name, family_name disclosable) to `holder` through the engine.
-async fn issued(w: &walletd_testkit::Walletd, issuer: &NodeIssuer, holder: &Holder) -> Vec<StoredCredential> {
-    let mut c = connected(w, None).await;
-    let offer = issuer.offer(json!({"grant": "pre"})).await;
-    let done = c
-        .run_issuance(holder, "issue", json!({"offer": offer["offer"]}), None, None)
-        .await
-        .unwrap();
-    vec![StoredCredential::new(
-        "cred-1",
-        done["credentials"][0]["credential"].as_str().unwrap(),
-    )]
-}
-
-fn flow_error(r: Result<Value, ClientError>) -> Value {
-    match r {
-        Err(ClientError::Flow(v)) => v,
-        other => panic!("expected a flow_error, got {other:?}"),
-    }
-}
+use engine_support::verifier::{NodeVerifier, flow_error, issued, pdp};
+use engine_support::{NodeIssuer, connected, engine_loopback};
 
 #[tokio::test]
 async fn presents_for_every_query_mode_and_client_id_prefix() {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
-    let w = engine("").await;
+    let w = engine_loopback("").await;
     let holder = Holder::new();
     let wallet = issued(&w, &issuer, &holder).await;
     let vct = format!("{}/vct/pid", issuer.url);
@@ -122,7 +59,7 @@ async fn presents_for_every_query_mode_and_client_id_prefix() {
 async fn full_profile_variants() {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
-    let w = engine("").await;
+    let w = engine_loopback("").await;
     let holder = Holder::new();
     let wallet = issued(&w, &issuer, &holder).await;
     let mut c = connected(&w, Some(&["presentation_definition", "transaction_data"])).await;
@@ -193,31 +130,11 @@ async fn full_profile_variants() {
     assert_eq!(verifier.result(&req["id"]).await["posts"], 0);
 }
 
-/// A small AuthZEN PDP on 127.0.0.1 answering `decision`, recording the requests it gets.
-async fn pdp(decision: bool) -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    let app = axum::Router::new().route(
-        "/evaluation",
-        post(move |Json(body): Json<Value>| {
-            let s = s.clone();
-            async move {
-                s.lock().unwrap().push(body);
-                Json(json!({"decision": decision, "context": {"reason": "not on the list"}}))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
-
 #[tokio::test]
 async fn refusals_post_nothing() {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
-    let w = engine("").await;
+    let w = engine_loopback("").await;
     let holder = Holder::new();
     let wallet = issued(&w, &issuer, &holder).await;
     let mut c = connected(&w, None).await;
@@ -318,7 +235,7 @@ async fn untrusted_verifier_and_verifier_down() {
     let verifier = NodeVerifier::start();
     let holder = Holder::new();
     let (pdp_url, seen) = pdp(false).await;
-    let w = engine_support::engine("").await;
+    let w = engine_loopback("").await;
     let wallet = issued(&w, &issuer, &holder).await;
     let yaml = format!(
         "jwt:\n  secret: {}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n  outbound_timeout: 3s\ntrust:\n  default_endpoint: {pdp_url}\n  timeout: 2s\n",
@@ -359,7 +276,7 @@ async fn untrusted_verifier_and_verifier_down() {
 #[tokio::test]
 async fn user_action_timeout_tells_the_verifier() {
     let verifier = NodeVerifier::start();
-    let w = engine("  user_action_timeout: 1s\n").await;
+    let w = engine_loopback("  user_action_timeout: 1s\n").await;
     let mut c = connected(&w, None).await;
     let req = verifier.request(json!({"scheme": "redirect_uri"})).await;
     c.send(&json!({"type": "flow_start", "flow_id": "t", "protocol": "oid4vp",
@@ -387,76 +304,4 @@ async fn user_action_timeout_tells_the_verifier() {
     assert!(terminal["error"]["details"]["redirect_uri"].is_string(), "{terminal}");
     let v = verifier.result(&req["id"]).await;
     assert_eq!(v["error"], "access_denied", "{v}");
-}
-
-/// Presentations per second, engine-mediated vs the holder talking to the verifier itself (same verifier, same
-/// credential, same run; DCQL, direct_post, x509_san_dns). Run with
-/// `cargo test -p walletd --test engine_oid4vp bench_presentations -- --ignored --nocapture`.
-#[tokio::test]
-#[ignore]
-async fn bench_presentations() {
-    use walletd_engine::oid4vp::request;
-    let n: usize = std::env::var("BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
-    let issuer = NodeIssuer::start();
-    let verifier = NodeVerifier::start();
-    let w = engine("").await;
-    let holder = Holder::new();
-    let wallet = issued(&w, &issuer, &holder).await;
-    let opts = json!({"vct": format!("{}/vct/pid", issuer.url)});
-    let mut c = connected(&w, None).await;
-    let http = reqwest::Client::new();
-
-    let t = Instant::now();
-    for i in 0..n {
-        let req = verifier.request(opts.clone()).await;
-        let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
-        c.run_presentation(&holder, &wallet, &format!("b{i}"), start, PresentAnswer::Consent)
-            .await
-            .unwrap();
-    }
-    let engine_rate = n as f64 / t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    for _ in 0..n {
-        let req = verifier.request(opts.clone()).await;
-        let text = http
-            .get(req["request_uri_ref"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let a = request::verify_request_object(&text, req["client_id"].as_str(), None, now).unwrap();
-        let r = request::validate(a).unwrap();
-        let m = walletd_wallet::dcql::match_query(r.dcql_query.as_ref().unwrap(), &wallet).unwrap();
-        let params = json!({"audience": r.client_id, "nonce": r.nonce, "credentials_to_include": m.iter().map(|m|
-            json!({"credential_id": m.credential_id, "credential_query_id": m.query_id, "disclosed_claims": m.disclosed_claims})).collect::<Vec<_>>()});
-        let token = walletd_wallet::present::answer_sign_presentation(&params, &wallet, holder.key()).unwrap();
-        let resp = http
-            .post(&r.response_uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(
-                url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("vp_token", &token)
-                    .append_pair("state", r.state.as_deref().unwrap_or_default())
-                    .finish(),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success());
-    }
-    let direct_rate = n as f64 / t.elapsed().as_secs_f64();
-    println!(
-        "presentations: n={n} engine-mediated {engine_rate:.1}/s, holder direct {direct_rate:.1}/s, ratio {:.2}",
-        engine_rate / direct_rate
-    );
 }

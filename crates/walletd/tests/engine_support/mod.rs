@@ -1,6 +1,9 @@
 //! Shared by the engine tests: a walletd engine process with an HS256 secret, tokens, the Node issuer.
 #![allow(dead_code)]
 
+/// The Node verifier and helpers of the presentation suites.
+pub mod verifier;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -36,6 +39,19 @@ pub async fn engine_with_env(extra_engine: &str, env: &[(&str, &str)]) -> Wallet
         b = b.env(k, v);
     }
     b.spawn().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`engine`] that may also reach ::1 (names like `localhost` resolve to both; peers still listen on 127.0.0.1).
+pub async fn engine_loopback(extra_engine: &str) -> Walletd {
+    let yaml = format!(
+        "jwt:\n  secret: {SECRET}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32, \"::1/128\"]\nengine:\n  outbound_timeout: 3s\n{extra_engine}"
+    );
+    WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
+        .mode("engine")
+        .config(&yaml)
+        .spawn()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// An engine WITHOUT the 127.0.0.1 hole.
