@@ -10,6 +10,7 @@
 //   GET  /.well-known/jwt-vc-issuer -> {issuer, jwks} (SD-JWT VC issuer key, for the holder's verification)
 //
 //   GET  /test/token_requests -> how each token/PAR request authenticated the client (never the secrets themselves)
+//   GET  /test/encryptions -> the `enc` of every encrypted response sent
 //   POST /test/revoke_refresh_tokens -> forgets every refresh token issued so far
 //
 // Options (ISSUER_OPTIONS, a JSON object): encryption: true advertises and requires credential_response_encryption
@@ -84,6 +85,7 @@ const state = {
   tokenRequests: [], // {endpoint, grant_type, client_id, client_auth}
   refreshTokens: new Map(), // refresh token -> {configId, dpopJkt}
   assertionJtis: new Set(),
+  encryptions: [], // the `enc` of every encrypted response
 };
 let base = '';
 let credentialIssuerMetadata;
@@ -329,6 +331,7 @@ async function sendMaybeEncrypted(res, encryption, response, status = 200) {
   if (!encryption?.jwk || !encryption?.enc || !encValues().includes(encryption.enc)) {
     return send(res, 400, { error: 'invalid_encryption_parameters' });
   }
+  state.encryptions.push(encryption.enc);
   const key = await jose.importJWK(encryption.jwk, 'ECDH-ES');
   const jwe = await new jose.CompactEncrypt(new TextEncoder().encode(JSON.stringify(response)))
     .setProtectedHeader({ alg: 'ECDH-ES', enc: encryption.enc })
@@ -446,6 +449,7 @@ async function route(req, res) {
     return send(res, 200, { offer: credentialOffer, offer_json: credentialOfferObject, tx_code_value: txCodeValue });
   }
   if (req.method === 'GET' && p === '/test/notifications') return send(res, 200, state.notifications);
+  if (req.method === 'GET' && p === '/test/encryptions') return send(res, 200, state.encryptions);
   if (req.method === 'GET' && p === '/test/token_requests') return send(res, 200, state.tokenRequests);
   if (req.method === 'POST' && p === '/test/revoke_refresh_tokens') {
     state.refreshTokens.clear();

@@ -138,7 +138,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         jwe::Support::RequiredUnsupported => {
             return Err(FlowFailure::new(
                 ErrorCode::CredentialError,
-                "the issuer requires response encryption with algorithms the engine does not implement (ECDH-ES with AES-GCM)",
+                "the issuer requires response encryption with algorithms the engine does not implement (ECDH-ES with A256GCM, A128GCM, A128CBC-HS256 or A256CBC-HS512)",
             ));
         }
     };
