@@ -1,0 +1,76 @@
+//! OID4VP features of full-protocol clients, through a real walletd engine process against the Node verifier:
+//! `match_request` (the holder's matcher answers `match_response`; no match ends the flow and tells the verifier
+//! `access_denied`; never sent to the web profile).
+
+mod engine_support;
+
+use serde_json::json;
+use walletd_wallet::Holder;
+use walletd_wallet::client::PresentAnswer;
+
+use engine_support::verifier::{NodeVerifier, flow_error, issued};
+use engine_support::{NodeIssuer, connected, engine_loopback};
+
+#[tokio::test]
+async fn match_request_for_clients_that_declare_it() {
+    let issuer = NodeIssuer::start();
+    let verifier = NodeVerifier::start();
+    let w = engine_loopback("").await;
+    let holder = Holder::new();
+    let wallet = issued(&w, &issuer, &holder).await;
+    let vct = wallet[0].all_claims()["vct"].clone();
+
+    // DCQL, and PE for a client that also handles definitions: match_request first, then the usual selection.
+    let mut c = connected(&w, Some(&["match_request", "presentation_definition"])).await;
+    for query in ["dcql", "pe"] {
+        let req = verifier
+            .request(json!({"query": query, "scheme": "redirect_uri", "vct": vct}))
+            .await;
+        let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+        c.run_presentation(&holder, &wallet, &format!("m-{query}"), start, PresentAnswer::Consent)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        let v = verifier.result(&req["id"]).await;
+        assert_eq!(v["verified"], true, "{query}: {v}");
+        let m = c.last_match_request.clone().expect("a match_request");
+        assert!(m["message_id"].is_string(), "{m}");
+        assert_eq!(m["dcql_query"]["credentials"][0]["id"], "pid", "{m}");
+        assert_eq!(m["presentation_definition"].is_object(), query == "pe", "{m}");
+        let sel = c.last_selection.clone().unwrap();
+        assert_eq!(sel["matches"][0]["credential_id"], "cred-1", "{sel}");
+        assert_eq!(sel["matches"][0]["credential_query_id"], "pid", "{sel}");
+    }
+
+    // Nothing in the wallet fits: the flow fails, the verifier hears access_denied (and sends the user somewhere).
+    let req = verifier.request(json!({"scheme": "redirect_uri", "vct": vct})).await;
+    let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+    let e = flow_error(
+        c.run_presentation(&holder, &[], "m-none", start, PresentAnswer::Consent)
+            .await,
+    );
+    assert_eq!(e["error"]["code"], "PRESENTATION_ERROR", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no matching credential"),
+        "{e}"
+    );
+    assert!(e["error"]["details"]["redirect_uri"].is_string(), "{e}");
+    let v = verifier.result(&req["id"]).await;
+    assert_eq!(
+        (v["posts"].clone(), v["error"].clone()),
+        (json!(1), json!("access_denied")),
+        "{v}"
+    );
+
+    // A web-profile client is never sent match_request.
+    let mut web = connected(&w, None).await;
+    let req = verifier.request(json!({"scheme": "redirect_uri", "vct": vct})).await;
+    let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+    web.run_presentation(&holder, &wallet, "m-web", start, PresentAnswer::Consent)
+        .await
+        .unwrap();
+    assert!(web.last_match_request.is_none());
+    assert_eq!(verifier.result(&req["id"]).await["verified"], true);
+}
