@@ -498,6 +498,9 @@ pub struct EngineConfig {
     pub max_batch_size: usize,
     /// Issuer trust is decided by the client (`evaluating_trust` + `trust_result`) instead of the PDP.
     pub client_mediated_trust: bool,
+    /// Largest issuer JWKS fetched from a metadata `jwks_uri` for the trust evaluation (bytes); the fetch also has
+    /// `outbound_timeout`.
+    pub jwks_max_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -524,6 +527,7 @@ impl Default for EngineConfig {
             ws_write_buffer_bytes: 0,
             max_batch_size: 1,
             client_mediated_trust: false,
+            jwks_max_bytes: 256 * 1024,
         }
     }
 }

@@ -92,6 +92,53 @@ pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<IssuerMetad
     Ok(meta)
 }
 
+/// The issuer's JWKS from the metadata's `jwks_uri` (GET through the egress guard, at most `engine.jwks_max_bytes`,
+/// within `engine.outbound_timeout`), for the trust evaluation's key material. Any failure (no `jwks_uri`, blocked,
+/// too large, not a JWKS) answers `None`: the trust request then asks the PDP to resolve the issuer itself.
+pub async fn fetch_jwks_uri(ctx: &FlowCtx, meta: &IssuerMetadata) -> Option<Value> {
+    let uri = meta.str("jwks_uri")?;
+    let max = ctx.engine().config().jwks_max_bytes;
+    let resp = ctx
+        .outbound(
+            ErrorCode::UntrustedIssuer,
+            "issuer JWKS",
+            ctx.engine().egress().get(uri, max),
+        )
+        .await;
+    let resp = match resp {
+        Ok(r) if r.status.is_success() => r,
+        Ok(r) => {
+            tracing::debug!(flow_id = %ctx.flow_id, status = r.status.as_u16(), "issuer jwks_uri not usable");
+            return None;
+        }
+        Err(e) => {
+            tracing::debug!(flow_id = %ctx.flow_id, error = %e.message, "issuer jwks_uri not fetched");
+            return None;
+        }
+    };
+    parse_jwks(&resp.body)
+}
+
+/// A JWK Set: an object whose `keys` is a non-empty array of objects with `kty`. Only public members are kept
+/// (a JWKS must not carry private keys; a careless one is not forwarded).
+pub fn parse_jwks(body: &[u8]) -> Option<Value> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let keys = v.get("keys")?.as_array()?;
+    if keys.is_empty() || keys.len() > 100 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let mut k = k.as_object()?.clone();
+        k.get("kty")?.as_str()?;
+        for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+            k.remove(private);
+        }
+        out.push(Value::Object(k));
+    }
+    Some(serde_json::json!({"keys": out}))
+}
+
 /// Verifies signed issuer metadata (`typ openidvci-issuer-metadata+jwt`, ES256 or RS256, x5c in the header) with
 /// its leaf certificate's key; returns the claims and the chain (DER).
 pub fn verify_signed_metadata(jwt: &str) -> Result<(Value, Vec<Vec<u8>>), String> {

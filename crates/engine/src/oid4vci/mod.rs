@@ -300,10 +300,17 @@ async fn resolve_offer(ctx: &FlowCtx, start: &FlowStart) -> FlowResult<Credentia
 }
 
 /// Issuer trust (spec step 3). Key material: the signed metadata's x5c chain, else the JWKS the metadata carries
-/// (`jwks`), else a resolution-only request (the PDP resolves the issuer identifier itself).
+/// (`jwks`, or fetched from `jwks_uri`), else a resolution-only request (the PDP resolves the issuer identifier
+/// itself).
 async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) -> FlowResult<()> {
     let untrusted = |m: String| FlowFailure::new(ErrorCode::UntrustedIssuer, m);
-    let jwks = meta.json.get("jwks").filter(|j| j.get("keys").is_some());
+    let needs_trust = ctx.engine().config().client_mediated_trust || ctx.engine().trust().is_some();
+    let jwks = match meta.json.get("jwks").filter(|j| j.get("keys").is_some()) {
+        Some(j) => Some(j.clone()),
+        None if needs_trust && meta.x5c.is_empty() => metadata::fetch_jwks_uri(ctx, meta).await,
+        None => None,
+    };
+    let jwks = jwks.as_ref();
     if ctx.engine().config().client_mediated_trust {
         let key_material = if !meta.x5c.is_empty() {
             let b64 = base64::engine::general_purpose::STANDARD;

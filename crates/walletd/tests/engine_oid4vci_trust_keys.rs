@@ -1,0 +1,105 @@
+//! Issuer key material for the trust evaluation from the metadata's `jwks_uri` (fetched through the egress guard,
+//! size-limited by `engine.jwks_max_bytes`), through a real walletd engine process against the Node issuer.
+
+mod engine_support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::routing::post;
+use serde_json::{Value, json};
+use walletd_wallet::Holder;
+
+use engine_support::{NodeIssuer, SECRET, connected, engine, verify_all};
+
+/// A trusting AuthZEN PDP on 127.0.0.1 that records the requests it gets.
+async fn pdp() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/evaluation",
+        post(move |Json(body): Json<Value>| {
+            let s = s.clone();
+            async move {
+                s.lock().unwrap().push(body);
+                Json(json!({"decision": true, "context": {"reason": "listed"}}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+async fn engine_with_pdp(pdp_url: &str, extra_engine: &str) -> walletd_testkit::Walletd {
+    let yaml = format!(
+        "jwt:\n  secret: {SECRET}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n  outbound_timeout: 3s\n{extra_engine}trust:\n  default_endpoint: {pdp_url}\n  timeout: 2s\n"
+    );
+    walletd_testkit::WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
+        .mode("engine")
+        .config(&yaml)
+        .spawn()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn pdp_gets_the_jwks_from_jwks_uri() {
+    let issuer = NodeIssuer::start_with(json!({"jwks_uri": true}));
+    let issuer_key = issuer.issuer_jwk().await;
+    let (url, seen) = pdp().await;
+    let w = engine_with_pdp(&url, "").await;
+    let mut c = connected(&w, None).await;
+    let holder = Holder::new();
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    let done = c
+        .run_issuance(&holder, "jwks", json!({"offer": offer["offer"]}), None, None)
+        .await
+        .unwrap();
+    verify_all(&issuer, &holder, &done).await;
+    let req = seen.lock().unwrap()[0].clone();
+    assert_eq!(req["resource"]["type"], "jwk", "{req}");
+    assert_eq!(req["resource"]["id"], issuer.url, "{req}");
+    let key = &req["resource"]["key"][0];
+    assert_eq!(key["kid"], "issuer-key-1", "{req}");
+    assert_eq!((&key["x"], &key["y"]), (&issuer_key["x"], &issuer_key["y"]));
+}
+
+#[tokio::test]
+async fn too_large_a_jwks_falls_back_to_resolution() {
+    // A JWKS over engine.jwks_max_bytes is not used: the PDP is asked to resolve the issuer itself.
+    let issuer = NodeIssuer::start_with(json!({"jwks_uri": true}));
+    let (url, seen) = pdp().await;
+    let w = engine_with_pdp(&url, "  jwks_max_bytes: 16\n").await;
+    let mut c = connected(&w, None).await;
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    c.run_issuance(&Holder::new(), "big", json!({"offer": offer["offer"]}), None, None)
+        .await
+        .unwrap();
+    let req = seen.lock().unwrap()[0].clone();
+    assert!(req["resource"].get("key").is_none_or(Value::is_null), "{req}");
+}
+
+#[tokio::test]
+async fn client_mediated_trust_gets_the_jwks_from_jwks_uri() {
+    let issuer = NodeIssuer::start_with(json!({"jwks_uri": true}));
+    let w = engine("  client_mediated_trust: true\n").await;
+    let mut c = connected(&w, None).await;
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    c.send(&json!({"type":"flow_start","flow_id":"cm","protocol":"oid4vci","offer":offer["offer"]}))
+        .await
+        .unwrap();
+    let prompt = loop {
+        let v = c.recv_flow("cm", Duration::from_secs(20)).await.unwrap();
+        assert_eq!(v["type"], "flow_progress", "{v}");
+        if v["step"] == "evaluating_trust" {
+            break v;
+        }
+    };
+    let r = &prompt["payload"]["request"];
+    assert_eq!(r["key_material"]["type"], "jwks", "{r}");
+    assert_eq!(r["key_material"]["jwks"]["keys"][0]["kid"], "issuer-key-1", "{r}");
+    assert_eq!(r["requires_resolution"], false);
+}
