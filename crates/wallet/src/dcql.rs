@@ -1,5 +1,5 @@
 //! DCQL matching over the holder's SD-JWT VCs: which credential answers which credential query, and which claims
-//! to disclose (only the requested ones).
+//! to disclose (only the requested ones; with `claim_sets`, only those of the first set the credential satisfies).
 
 use serde_json::{Map, Value};
 
@@ -16,30 +16,47 @@ pub struct Match {
     pub disclosed_claims: Vec<String>,
 }
 
-/// Matches every credential query of `query` (the first fitting credential each); `None` when a query that is
-/// needed has no match. Queries outside the first `credential_sets` option are optional; without sets all are needed.
+/// Matches `query`: without `credential_sets` every credential query is needed; with them, each required set is
+/// answered by its first option whose queries all match (optional sets too when one of their options matches),
+/// and only the queries of the chosen options are answered. `None` when a needed query has no credential.
 pub fn match_query(query: &Value, wallet: &[StoredCredential]) -> Option<Vec<Match>> {
     let creds = query.get("credentials")?.as_array()?;
-    let required: Option<Vec<&str>> = query
-        .get("credential_sets")
-        .and_then(|s| s.get(0))
-        .and_then(|s| s.get("options"))
-        .and_then(|o| o.get(0))
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect());
-    let mut out = Vec::new();
+    let mut found: Vec<(String, Option<Match>)> = Vec::new();
     for q in creds {
         let id = q.get("id")?.as_str()?;
-        let found = wallet
-            .iter()
-            .find_map(|c| match_one(q, c).map(|claims| (c.id.clone(), claims)));
-        match found {
-            Some((credential_id, claims)) => out.push(Match {
+        let m = wallet.iter().find_map(|c| {
+            match_one(q, c).map(|claims| Match {
                 query_id: id.to_string(),
-                credential_id,
+                credential_id: c.id.clone(),
                 disclosed_claims: claims,
-            }),
-            None if required.as_ref().is_none_or(|r| r.contains(&id)) => return None,
+            })
+        });
+        found.push((id.to_string(), m));
+    }
+    let get = |id: &str| found.iter().find(|(q, _)| q == id).and_then(|(_, m)| m.clone());
+    let Some(sets) = query.get("credential_sets").and_then(Value::as_array) else {
+        return found.iter().map(|(_, m)| m.clone()).collect();
+    };
+    let mut out: Vec<Match> = Vec::new();
+    for set in sets {
+        let required = set.get("required").and_then(Value::as_bool).unwrap_or(true);
+        let chosen = set.get("options").and_then(Value::as_array).and_then(|options| {
+            options.iter().find_map(|o| {
+                o.as_array()?
+                    .iter()
+                    .map(|id| id.as_str().and_then(get))
+                    .collect::<Option<Vec<Match>>>()
+            })
+        });
+        match chosen {
+            Some(ms) => {
+                for m in ms {
+                    if !out.iter().any(|o| o.query_id == m.query_id) {
+                        out.push(m);
+                    }
+                }
+            }
+            None if required => return None,
             None => {}
         }
     }
@@ -67,8 +84,13 @@ pub fn match_one(q: &Value, cred: &StoredCredential) -> Option<Vec<String>> {
     {
         return None;
     }
-    let mut disclosed = Vec::new();
-    for cl in q.get("claims").and_then(Value::as_array).into_iter().flatten() {
+    let requested: Vec<&Value> = q
+        .get("claims")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    let one = |cl: &Value| -> Option<String> {
         let path = cl.get("path")?.as_array()?;
         let value = lookup(&claims, path)?;
         if let Some(vals) = cl.get("values").and_then(Value::as_array)
@@ -76,17 +98,34 @@ pub fn match_one(q: &Value, cred: &StoredCredential) -> Option<Vec<String>> {
         {
             return None;
         }
-        let joined: Vec<String> = path
-            .iter()
-            .map(|p| match p {
-                Value::String(s) => s.clone(),
-                Value::Null => "*".to_string(),
-                other => other.to_string(),
-            })
-            .collect();
-        disclosed.push(joined.join("."));
+        Some(join(path))
+    };
+    match q.get("claim_sets").and_then(Value::as_array) {
+        // The first set whose claims (by id) the credential all has; only those are disclosed.
+        Some(sets) => sets.iter().find_map(|set| {
+            set.as_array()?
+                .iter()
+                .map(|id| {
+                    let cl = requested.iter().find(|c| c.get("id").is_some_and(|i| i == id))?;
+                    one(cl)
+                })
+                .collect::<Option<Vec<String>>>()
+        }),
+        None => requested.into_iter().map(one).collect(),
     }
-    Some(disclosed)
+}
+
+/// A claim path as `consent.disclosed_claims` carries it: elements joined with "." (`null` as "*").
+pub fn join(path: &[Value]) -> String {
+    let parts: Vec<String> = path
+        .iter()
+        .map(|p| match p {
+            Value::String(s) => s.clone(),
+            Value::Null => "*".to_string(),
+            other => other.to_string(),
+        })
+        .collect();
+    parts.join(".")
 }
 
 fn lookup<'a>(claims: &'a Map<String, Value>, path: &[Value]) -> Option<&'a Value> {
@@ -101,4 +140,50 @@ fn lookup<'a>(claims: &'a Map<String, Value>, path: &[Value]) -> Option<&'a Valu
         };
     }
     Some(cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::present::tests::issue;
+    use serde_json::json;
+    use walletd_engine::jose::EcKey;
+
+    fn wallet() -> Vec<StoredCredential> {
+        vec![StoredCredential::new(
+            "c1",
+            issue(&EcKey::generate(), &EcKey::generate()),
+        )]
+    }
+
+    #[test]
+    fn claim_sets_first_satisfiable_wins() {
+        let w = wallet();
+        let q = |sets: Value| {
+            json!({"credentials": [{"id": "pid", "format": "dc+sd-jwt", "claims": [
+                {"id": "nick", "path": ["nickname"]}, {"id": "gn", "path": ["given_name"]},
+                {"id": "fn", "path": ["family_name"]}], "claim_sets": sets}]})
+        };
+        let m = match_query(&q(json!([["nick"], ["gn"], ["gn", "fn"]])), &w).unwrap();
+        assert_eq!(m[0].disclosed_claims, vec!["given_name"]);
+        let m = match_query(&q(json!([["fn", "gn"], ["gn"]])), &w).unwrap();
+        assert_eq!(m[0].disclosed_claims, vec!["family_name", "given_name"]);
+        assert!(match_query(&q(json!([["nick"], ["unknown-id"]])), &w).is_none());
+    }
+
+    #[test]
+    fn credential_sets_choose_options() {
+        let w = wallet();
+        let q = json!({"credentials": [
+            {"id": "mdl", "format": "mso_mdoc"}, {"id": "pid", "format": "dc+sd-jwt", "claims": [{"path": ["given_name"]}]},
+            {"id": "extra", "format": "dc+sd-jwt", "claims": [{"path": ["nickname"]}]}],
+            "credential_sets": [{"options": [["mdl"], ["pid"]]}, {"required": false, "options": [["extra"]]}]});
+        let m = match_query(&q, &w).unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].query_id, "pid");
+        let q2 = json!({"credentials": q["credentials"], "credential_sets": [{"options": [["mdl"], ["extra"]]}]});
+        assert!(match_query(&q2, &w).is_none());
+        // Without sets, every query is needed.
+        assert!(match_query(&json!({"credentials": q["credentials"]}), &w).is_none());
+    }
 }

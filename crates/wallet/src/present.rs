@@ -1,6 +1,8 @@
 //! SD-JWT VC presentations: the holder's stored credentials, selective disclosure of exactly the requested
 //! claims, and the key-binding JWT (`typ kb+jwt`, `sd_hash`, `nonce`, `aud`, `transaction_data_hashes`).
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value, json};
 use walletd_engine::jose::{EcKey, b64_decode, decode_jwt, sha256_b64};
 
@@ -28,35 +30,43 @@ impl StoredCredential {
         (jwt, it.filter(|d| !d.is_empty() && !d.contains('.')).collect())
     }
 
-    /// The top-level claim name each disclosure discloses, with its value.
-    fn disclosures(&self) -> Vec<(String, Value, String)> {
+    /// The issued disclosures by digest (sha-256 of the encoded disclosure): `(name, value, encoded)`, `name`
+    /// `None` for an array element.
+    fn disclosures(&self) -> HashMap<String, (Option<String>, Value, String)> {
         let (_, ds) = self.parts();
         ds.into_iter()
             .filter_map(|d| {
                 let arr: Value = serde_json::from_slice(&b64_decode(d)?).ok()?;
-                match arr.as_array().map(Vec::as_slice) {
-                    Some([_salt, Value::String(name), value]) => Some((name.clone(), value.clone(), d.to_string())),
-                    _ => None,
-                }
+                let entry = match arr.as_array().map(Vec::as_slice) {
+                    Some([_salt, Value::String(name), value]) => (Some(name.clone()), value.clone()),
+                    Some([_salt, value]) => (None, value.clone()),
+                    _ => return None,
+                };
+                Some((sha256_b64(d), (entry.0, entry.1, d.to_string())))
             })
             .collect()
     }
 
-    /// Every claim the holder could show: the always-visible ones and the selectively disclosable ones.
-    pub fn all_claims(&self) -> Map<String, Value> {
+    fn payload(&self) -> Value {
         let (jwt, _) = self.parts();
-        let mut claims = decode_jwt(jwt)
-            .and_then(|d| d.claims.as_object().cloned())
-            .unwrap_or_default();
-        claims.remove("_sd");
-        claims.remove("_sd_alg");
-        for (name, value, _) in self.disclosures() {
-            claims.insert(name, value);
-        }
-        claims
+        decode_jwt(jwt).map(|d| d.claims).unwrap_or(Value::Null)
     }
 
-    /// A presentation disclosing only the top-level claims named by `claim_paths` ("a" or "a.b"), key-bound.
+    /// Every claim the holder could show: the always-visible ones and the selectively disclosable ones, nested
+    /// disclosures (inside objects and arrays) put back in place.
+    pub fn all_claims(&self) -> Map<String, Value> {
+        let ds = self.disclosures();
+        match resolve(&self.payload(), &ds, 0) {
+            Value::Object(mut m) => {
+                m.remove("_sd_alg");
+                m
+            }
+            _ => Map::new(),
+        }
+    }
+
+    /// A presentation disclosing only what `claim_paths` ("a", "a.b", "a.0", "a.*") need, key-bound: the
+    /// disclosure of each claim on the path (a nested claim's parents included) and everything inside the claim.
     pub fn present(
         &self,
         key: &EcKey,
@@ -65,15 +75,27 @@ impl StoredCredential {
         nonce: &str,
         transaction_data: &[String],
     ) -> String {
-        let wanted: Vec<&str> = claim_paths
-            .iter()
-            .map(|p| p.split('.').next().unwrap_or_default())
-            .collect();
-        let (jwt, _) = self.parts();
+        let ds = self.disclosures();
+        let payload = self.payload();
+        let mut needed: HashSet<String> = HashSet::new();
+        for p in claim_paths {
+            let path: Vec<Value> = p
+                .split('.')
+                .map(|s| match s {
+                    "*" => Value::Null,
+                    n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                        n.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(n))
+                    }
+                    n => Value::from(n),
+                })
+                .collect();
+            select(&payload, &path, &ds, &mut needed, 0);
+        }
+        let (jwt, order) = self.parts();
         let mut base = format!("{jwt}~");
-        for (name, _, d) in self.disclosures() {
-            if wanted.contains(&name.as_str()) {
-                base.push_str(&d);
+        for d in order {
+            if needed.contains(&sha256_b64(d)) {
+                base.push_str(d);
                 base.push('~');
             }
         }
@@ -85,6 +107,135 @@ impl StoredCredential {
         }
         let kb = key.sign_jwt(&json!({"typ": "kb+jwt"}), &claims);
         format!("{base}{kb}")
+    }
+}
+
+type Disclosures = HashMap<String, (Option<String>, Value, String)>;
+
+/// Nesting deeper than this is not followed (a credential is the holder's own, but stay bounded).
+const MAX_DEPTH: usize = 32;
+
+/// `node` with every disclosure put back in place (`_sd` digests become members, `{"...": digest}` elements
+/// become values; undisclosable digests disappear).
+fn resolve(node: &Value, ds: &Disclosures, depth: usize) -> Value {
+    if depth > MAX_DEPTH {
+        return Value::Null;
+    }
+    match node {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                if k != "_sd" {
+                    out.insert(k.clone(), resolve(v, ds, depth + 1));
+                }
+            }
+            for d in m.get("_sd").and_then(Value::as_array).into_iter().flatten() {
+                if let Some((Some(name), value, _)) = d.as_str().and_then(|d| ds.get(d)) {
+                    out.insert(name.clone(), resolve(value, ds, depth + 1));
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .filter_map(|e| match array_digest(e) {
+                    Some(d) => ds
+                        .get(d)
+                        .filter(|(name, _, _)| name.is_none())
+                        .map(|(_, v, _)| resolve(v, ds, depth + 1)),
+                    None => Some(resolve(e, ds, depth + 1)),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn array_digest(e: &Value) -> Option<&str> {
+    let m = e.as_object()?;
+    if m.len() != 1 {
+        return None;
+    }
+    m.get("...")?.as_str()
+}
+
+/// Adds to `out` the digests of the disclosures needed to show `path` inside `node` (the claims on the way and
+/// everything under the claim it ends at).
+fn select(node: &Value, path: &[Value], ds: &Disclosures, out: &mut HashSet<String>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let Some((step, rest)) = path.split_first() else {
+        select_all(node, ds, out, depth);
+        return;
+    };
+    match (step, node) {
+        (Value::String(k), Value::Object(m)) => {
+            if let Some(v) = m.get(k).filter(|_| k != "_sd") {
+                select(v, rest, ds, out, depth + 1);
+            }
+            for d in m.get("_sd").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(d) = d.as_str()
+                    && let Some((Some(name), value, _)) = ds.get(d)
+                    && name == k
+                {
+                    out.insert(d.to_string());
+                    select(value, rest, ds, out, depth + 1);
+                }
+            }
+        }
+        (Value::Number(n), Value::Array(a)) => {
+            if let Some(e) = n.as_u64().and_then(|i| a.get(i as usize)) {
+                select_element(e, rest, ds, out, depth);
+            }
+        }
+        (Value::Null, Value::Array(a)) => {
+            for e in a {
+                select_element(e, rest, ds, out, depth);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn select_element(e: &Value, rest: &[Value], ds: &Disclosures, out: &mut HashSet<String>, depth: usize) {
+    match array_digest(e) {
+        Some(d) => {
+            if let Some((None, value, _)) = ds.get(d) {
+                out.insert(d.to_string());
+                select(value, rest, ds, out, depth + 1);
+            }
+        }
+        None => select(e, rest, ds, out, depth + 1),
+    }
+}
+
+/// Every disclosure inside `node`.
+fn select_all(node: &Value, ds: &Disclosures, out: &mut HashSet<String>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match node {
+        Value::Object(m) => {
+            for (k, v) in m {
+                if k == "_sd" {
+                    for d in v.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                        if let Some((Some(_), value, _)) = ds.get(d) {
+                            out.insert(d.to_string());
+                            select_all(value, ds, out, depth + 1);
+                        }
+                    }
+                } else {
+                    select_all(v, ds, out, depth + 1);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for e in a {
+                select_element(e, &[], ds, out, depth);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -117,7 +268,7 @@ pub fn answer_sign_presentation(params: &Value, wallet: &[StoredCredential], key
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sdjwt;
     use walletd_engine::jose::b64;
@@ -171,5 +322,64 @@ mod tests {
         let pd = json!({"id": "d", "input_descriptors": [{"id": "pid", "format": {"dc+sd-jwt": {}},
             "constraints": {"fields": [{"path": ["$.given_name"], "filter": {"type": "string", "enum": ["Max"]}}]}}]});
         assert!(crate::pe::match_definition(&pd, &w).is_none());
+    }
+
+    #[test]
+    fn nested_disclosures_disclose_their_parents_only() {
+        let (ik, hk) = (EcKey::generate(), EcKey::generate());
+        let street = b64(json!(["s3", "street", "Heidestr. 17"]).to_string());
+        let locality = b64(json!(["s4", "locality", "Koeln"]).to_string());
+        let address = b64(
+            json!(["s5", "address", {"country": "DE", "_sd": [sha256_b64(&street), sha256_b64(&locality)]}])
+                .to_string(),
+        );
+        let de = b64(json!(["s6", "DE"]).to_string());
+        let fr = b64(json!(["s7", "FR"]).to_string());
+        let claims = json!({"iss": "https://i", "vct": "https://i/pid", "cnf": {"jwk": hk.public_jwk()},
+            "_sd": [sha256_b64(&address)], "nationalities": [{"...": sha256_b64(&de)}, {"...": sha256_b64(&fr)}],
+            "_sd_alg": "sha-256"});
+        let sd = format!(
+            "{}~{street}~{locality}~{address}~{de}~{fr}~",
+            ik.sign_jwt(&json!({"typ": "dc+sd-jwt"}), &claims)
+        );
+        let c = StoredCredential::new("c", sd);
+        let all = c.all_claims();
+        assert_eq!(
+            all["address"],
+            json!({"country": "DE", "street": "Heidestr. 17", "locality": "Koeln"})
+        );
+        assert_eq!(all["nationalities"], json!(["DE", "FR"]));
+        let disclosed = |paths: &[&str]| {
+            let p = c.present(
+                &hk,
+                &paths.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "a",
+                "n",
+                &[],
+            );
+            let parts: Vec<String> = p.split('~').skip(1).map(str::to_string).collect();
+            let mut found: Vec<&str> = Vec::new();
+            for (name, d) in [
+                ("street", &street),
+                ("locality", &locality),
+                ("address", &address),
+                ("de", &de),
+                ("fr", &fr),
+            ] {
+                if parts.contains(d) {
+                    found.push(name);
+                }
+            }
+            found
+        };
+        assert_eq!(disclosed(&["address.locality"]), vec!["locality", "address"]);
+        assert_eq!(disclosed(&["address"]), vec!["street", "locality", "address"]);
+        assert_eq!(disclosed(&["nationalities.1"]), vec!["fr"]);
+        assert_eq!(disclosed(&["nationalities.*"]), vec!["de", "fr"]);
+        assert!(disclosed(&["vct"]).is_empty());
+        // The matcher finds nested claims and names the path.
+        let q = json!({"credentials": [{"id": "pid", "format": "dc+sd-jwt", "claims": [{"path": ["address", "locality"]}]}]});
+        let m = crate::dcql::match_query(&q, &[c.clone()]).unwrap();
+        assert_eq!(m[0].disclosed_claims, vec!["address.locality"]);
     }
 }
