@@ -1,8 +1,10 @@
 //! The token signer's keys and the JWKS document that publishes them: one key ring in the database, shared by
 //! every auth replica and surviving restarts (docs/keyring.md).
 //!
-//! - Each key is a row of `signing_keys` (generation, kid, public JWK, private key wrapped with AES-256-GCM under a
-//!   key-encryption key derived by HKDF-SHA256 from the signing key file every replica shares).
+//! - Each key is a row of `signing_keys` (ring, generation, kid, public JWK, private key wrapped with AES-256-GCM
+//!   under a key-encryption key derived by HKDF-SHA256 from the signing key file every replica shares). The ring is
+//!   named by the kid of the file's key: replicas sharing the file share the ring; a process with another key file
+//!   has a ring of its own on the same database (and its own JWKS).
 //! - A rotation inserts the next generation (exactly one of several racing replicas wins). The new key is in the
 //!   JWKS at once and signs from `use_from` = creation + `auth.key_publish_delay`; the key it replaces stays
 //!   published until `use_from + jwt.access_token_ttl + jwt.leeway`, then its row is deleted.
@@ -44,12 +46,8 @@ pub enum KeyRingError {
     Pem(String),
     #[error("key ring: {0}")]
     Store(#[from] StoreError),
-    /// A stored key cannot be unwrapped: the replica's signing key file differs from the one the ring was written
-    /// with, or the row was altered.
-    #[error(
-        "the stored signing key {kid} cannot be unwrapped: this replica's signing key file is not the one the key \
-         ring was created with (every auth replica must share jwt.signing_key_file), or the row was altered"
-    )]
+    /// A stored key of this replica's ring cannot be unwrapped with its key file: the row was altered.
+    #[error("the stored signing key {kid} cannot be unwrapped with the signing key file: the row was altered")]
     Unwrap { kid: String },
 }
 
@@ -86,6 +84,8 @@ pub struct KeyRing {
 
 struct Inner {
     store: Store,
+    /// The kid of the key file's key.
+    ring: String,
     kek: LessSafeKey,
     settings: RingSettings,
     /// Newest generation first.
@@ -123,6 +123,7 @@ impl KeyRing {
         let ring = KeyRing {
             inner: Arc::new(Inner {
                 store,
+                ring: file_key.kid().to_string(),
                 kek: derive_kek(&der),
                 settings,
                 keys: RwLock::new(Vec::new()),
@@ -139,6 +140,16 @@ impl KeyRing {
             ring.inner.store.insert_signing_key(&row, now).await?;
             ring.reload().await?;
         }
+        let rings = ring.inner.store.signing_key_rings().await?;
+        if rings.len() > 1 {
+            tracing::warn!(
+                ring = %ring.inner.ring,
+                rings = rings.len(),
+                "the database holds signing keys of other key files: replicas that should accept each other's \
+                 tokens must share jwt.signing_key_file"
+            );
+        }
+        tracing::info!(ring = %ring.inner.ring, keys = ring.entries().len(), signing = ring.active().kid(), "signing key ring loaded");
         let weak = Arc::downgrade(&ring.inner);
         ring.inner.local.on_unknown_kid(Box::new(move || {
             let weak = weak.clone();
@@ -154,7 +165,7 @@ impl KeyRing {
     /// The key new tokens are signed with: the newest one whose `use_from` has passed.
     pub fn active(&self) -> Arc<SigningKey> {
         let now = now_millis();
-        let keys = self.entries();
+        let keys = self.inner.keys.read().unwrap_or_else(|p| p.into_inner());
         keys.iter()
             .find(|e| e.use_from <= now)
             .or(keys.last())
@@ -181,7 +192,7 @@ impl KeyRing {
 
     /// Reads the ring from the database (keys already known are not unwrapped again).
     pub async fn reload(&self) -> Result<(), KeyRingError> {
-        let rows = self.inner.store.signing_keys(now_millis()).await?;
+        let rows = self.inner.store.signing_keys(&self.inner.ring, now_millis()).await?;
         let known = self.entries();
         if rows.is_empty() && !known.is_empty() {
             return Err(KeyRingError::Empty);
@@ -254,7 +265,11 @@ impl KeyRing {
 
     /// Deletes keys whose retirement time has passed.
     pub async fn drop_retired(&self) -> Result<u64, KeyRingError> {
-        Ok(self.inner.store.delete_retired_signing_keys(now_millis()).await?)
+        Ok(self
+            .inner
+            .store
+            .delete_retired_signing_keys(&self.inner.ring, now_millis())
+            .await?)
     }
 
     async fn reload_for_unknown_kid(&self) {
@@ -303,6 +318,7 @@ impl KeyRing {
         let mut wrapped = nonce.to_vec();
         wrapped.extend_from_slice(&sealed);
         Ok(SigningKeyRow {
+            ring: self.inner.ring.clone(),
             generation,
             kid: key.kid().to_string(),
             public_jwk: key.public_jwk().to_string(),
@@ -466,29 +482,59 @@ mod tests {
         let keys = ring.jwks()["keys"].as_array().unwrap().clone();
         assert_eq!(keys.len(), 1, "the old key leaves once its tokens expired");
         assert!(validator.validate(&old_token, &["walletd"]).await.is_err());
-        assert_eq!(store.signing_keys(0).await.unwrap().len(), 1, "and its row is gone");
+        let ring = SigningKey::load_or_generate(&dir.path().join("k.pem"))
+            .unwrap()
+            .kid()
+            .to_string();
+        assert_eq!(
+            store.signing_keys(&ring, 0).await.unwrap().len(),
+            1,
+            "and its row is gone"
+        );
     }
 
     #[tokio::test]
     async fn a_database_dump_alone_does_not_yield_the_keys() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path()).await;
-        let ring = KeyRing::open(store.clone(), &dir.path().join("k.pem"), settings(0, 1000))
-            .await
-            .unwrap();
+        let path = dir.path().join("k.pem");
+        let ring = KeyRing::open(store.clone(), &path, settings(0, 1000)).await.unwrap();
         ring.rotate().await.unwrap();
-        for row in store.signing_keys(0).await.unwrap() {
+        let ring_id = SigningKey::load_or_generate(&path).unwrap().kid().to_string();
+        let rows = store.signing_keys(&ring_id, 0).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        for row in &rows {
             // The stored bytes are not the PKCS#8 key.
             assert!(SigningKey::from_pkcs8_der(&row.wrapped_key).is_err());
             assert!(!row.public_jwk.contains("\"d\""));
         }
-        // A replica with another key file cannot open the ring (and says why).
-        let other = KeyRing::open(store, &dir.path().join("other.pem"), settings(0, 1000)).await;
-        match other {
-            Err(KeyRingError::Unwrap { .. }) => {}
-            Err(e) => panic!("wrong error: {e}"),
-            Ok(_) => panic!("a foreign key file must not open the ring"),
-        }
+        // A process with another key file has a ring of its own: it neither reads nor publishes these keys.
+        let other = KeyRing::open(store.clone(), &dir.path().join("other.pem"), settings(0, 1000))
+            .await
+            .unwrap();
+        let theirs: Vec<String> = other.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(theirs.len(), 1);
+        assert!(rows.iter().all(|r| !theirs.contains(&r.kid)));
+        // A row whose wrapped key was swapped for another row's is refused, not used.
+        let mut swapped = rows[0].clone();
+        swapped.wrapped_key = rows[1].wrapped_key.clone();
+        let forged = SigningKeyRow {
+            generation: 3,
+            kid: "forged".into(),
+            ..swapped
+        };
+        store.insert_signing_key(&forged, 0).await.unwrap();
+        assert!(matches!(ring.reload().await, Err(KeyRingError::Unwrap { .. })));
+        assert_eq!(
+            ring.jwks()["keys"].as_array().unwrap().len(),
+            2,
+            "the loaded keys stay in use"
+        );
     }
 
     #[tokio::test]

@@ -1,8 +1,9 @@
-//! The auth role's token signing key ring (table `signing_keys`), shared by every auth replica.
+//! The auth role's token signing key rings (table `signing_keys`), each shared by the auth replicas that share a
+//! signing key file.
 //!
 //! Rows hold the public JWK in clear and the private key wrapped by the auth crate (this module never sees an
-//! unwrapped key). A rotation is the insert of the next `generation`: the primary key makes exactly one of several
-//! racing replicas win.
+//! unwrapped key). A ring is named by the kid of the key file's key. A rotation is the insert of the ring's next
+//! `generation`: the primary key (ring, generation) makes exactly one of several racing replicas win.
 
 use sqlx::Row;
 
@@ -11,6 +12,8 @@ use crate::{Store, StoreError};
 /// One key of the ring.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRow {
+    /// The ring: kid of the signing key file's key that wraps this one.
+    pub ring: String,
     /// 1 for the first key, +1 per rotation.
     pub generation: i64,
     /// RFC 7638 thumbprint.
@@ -32,6 +35,7 @@ pub struct SigningKeyRow {
 impl std::fmt::Debug for SigningKeyRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKeyRow")
+            .field("ring", &self.ring)
             .field("generation", &self.generation)
             .field("kid", &self.kid)
             .field("use_from", &self.use_from)
@@ -41,18 +45,20 @@ impl std::fmt::Debug for SigningKeyRow {
 }
 
 impl Store {
-    /// Every key not retired at `now`, newest generation first.
-    pub async fn signing_keys(&self, now: i64) -> Result<Vec<SigningKeyRow>, StoreError> {
+    /// Every key of `ring` not retired at `now`, newest generation first.
+    pub async fn signing_keys(&self, ring: &str, now: i64) -> Result<Vec<SigningKeyRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at \
-             FROM signing_keys WHERE retire_at IS NULL OR retire_at > $1 ORDER BY generation DESC",
+            "SELECT ring, generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at \
+             FROM signing_keys WHERE ring = $1 AND (retire_at IS NULL OR retire_at > $2) ORDER BY generation DESC",
         )
+        .bind(ring)
         .bind(now)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {
                 Ok(SigningKeyRow {
+                    ring: r.try_get("ring")?,
                     generation: r.try_get("generation")?,
                     kid: r.try_get("kid")?,
                     public_jwk: r.try_get("public_jwk")?,
@@ -66,16 +72,17 @@ impl Store {
             .collect()
     }
 
-    /// Adds `key` as the next generation and sets `retire_at` on every earlier key that has none yet, in one
-    /// transaction. Returns `false` (and changes nothing) when that generation or kid exists already: another
-    /// replica rotated first.
+    /// Adds `key` as the next generation of its ring and sets `retire_at` on every earlier key of the ring that has
+    /// none yet, in one transaction. Returns `false` (and changes nothing) when that generation or kid exists
+    /// already: another replica rotated first.
     pub async fn insert_signing_key(&self, key: &SigningKeyRow, retire_previous_at: i64) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO signing_keys \
-             (generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (ring, generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
+        .bind(&key.ring)
         .bind(key.generation)
         .bind(&key.kid)
         .bind(&key.public_jwk)
@@ -91,8 +98,9 @@ impl Store {
             Err(e) if StoreError::is_unique_violation(&e) => return Ok(false),
             Err(e) => return Err(e.into()),
         }
-        sqlx::query("UPDATE signing_keys SET retire_at = $1 WHERE generation < $2 AND retire_at IS NULL")
+        sqlx::query("UPDATE signing_keys SET retire_at = $1 WHERE ring = $2 AND generation < $3 AND retire_at IS NULL")
             .bind(retire_previous_at)
+            .bind(&key.ring)
             .bind(key.generation)
             .execute(&mut *tx)
             .await?;
@@ -100,13 +108,23 @@ impl Store {
         Ok(true)
     }
 
-    /// Deletes keys retired before `now`; returns how many. The newest generation is never retired, so the
-    /// generation counter survives.
-    pub async fn delete_retired_signing_keys(&self, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM signing_keys WHERE retire_at IS NOT NULL AND retire_at <= $1")
-            .bind(now)
-            .execute(self.pool())
-            .await?;
+    /// Deletes the keys of `ring` retired before `now`; returns how many. The newest generation is never retired,
+    /// so the generation counter survives.
+    pub async fn delete_retired_signing_keys(&self, ring: &str, now: i64) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM signing_keys WHERE ring = $1 AND retire_at IS NOT NULL AND retire_at <= $2")
+                .bind(ring)
+                .bind(now)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected())
+    }
+
+    /// The rings present in the table (one per signing key file that has run the auth role on this database).
+    pub async fn signing_key_rings(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT DISTINCT ring FROM signing_keys ORDER BY ring")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("ring")?)).collect()
     }
 }

@@ -1,5 +1,5 @@
-//! The shared signing key ring table (`signing_keys`, migration 0005) on SQLite and PostgreSQL: one rotation wins
-//! when replicas race, earlier keys get their retirement time, retired rows are deleted.
+//! The signing key ring table (`signing_keys`, migration 0005) on SQLite and PostgreSQL: one rotation wins when
+//! replicas race, earlier keys get their retirement time, retired rows are deleted, rings are independent.
 
 use walletd_common::config::DatabaseConfig;
 use walletd_store::{SigningKeyRow, Store};
@@ -9,6 +9,7 @@ walletd_testkit::on_both_databases!(
     keys_round_trip_newest_first,
     concurrent_rotations_insert_one_key,
     retired_keys_leave_the_ring_and_are_deleted,
+    rings_are_independent,
 );
 
 async fn open(db: &TestDatabase) -> Store {
@@ -17,8 +18,15 @@ async fn open(db: &TestDatabase) -> Store {
         .expect("connect")
 }
 
+const RING: &str = "ring-a";
+
 fn row(generation: i64, kid: &str, use_from: i64) -> SigningKeyRow {
+    in_ring(RING, generation, kid, use_from)
+}
+
+fn in_ring(ring: &str, generation: i64, kid: &str, use_from: i64) -> SigningKeyRow {
     SigningKeyRow {
+        ring: ring.into(),
         generation,
         kid: kid.into(),
         public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
@@ -32,10 +40,10 @@ fn row(generation: i64, kid: &str, use_from: i64) -> SigningKeyRow {
 
 async fn keys_round_trip_newest_first(db: TestDatabase) {
     let store = open(&db).await;
-    assert!(store.signing_keys(0).await.unwrap().is_empty());
+    assert!(store.signing_keys(RING, 0).await.unwrap().is_empty());
     assert!(store.insert_signing_key(&row(1, "k1", 1_000), 0).await.unwrap());
     assert!(store.insert_signing_key(&row(2, "k2", 2_500), 9_000).await.unwrap());
-    let keys = store.signing_keys(0).await.unwrap();
+    let keys = store.signing_keys(RING, 0).await.unwrap();
     assert_eq!(keys.iter().map(|k| k.generation).collect::<Vec<_>>(), vec![2, 1]);
     assert_eq!(keys[0], row(2, "k2", 2_500), "every column round-trips");
     assert_eq!(
@@ -69,7 +77,7 @@ async fn concurrent_rotations_insert_one_key(db: TestDatabase) {
         1,
         "exactly one replica rotates: {won:?}"
     );
-    let keys = store.signing_keys(0).await.unwrap();
+    let keys = store.signing_keys(RING, 0).await.unwrap();
     assert_eq!(keys.len(), 2, "one new key, not one per replica");
     let winner = won.iter().position(|w| *w).unwrap();
     assert_eq!(keys[0].kid, format!("candidate-{winner}"));
@@ -80,18 +88,46 @@ async fn retired_keys_leave_the_ring_and_are_deleted(db: TestDatabase) {
     let store = open(&db).await;
     store.insert_signing_key(&row(1, "k1", 1_000), 0).await.unwrap();
     store.insert_signing_key(&row(2, "k2", 2_000), 10_000).await.unwrap();
-    assert_eq!(store.signing_keys(9_999).await.unwrap().len(), 2);
+    assert_eq!(store.signing_keys(RING, 9_999).await.unwrap().len(), 2);
     assert_eq!(
-        store.signing_keys(10_000).await.unwrap().len(),
+        store.signing_keys(RING, 10_000).await.unwrap().len(),
         1,
         "retired at its time"
     );
-    assert_eq!(store.delete_retired_signing_keys(9_999).await.unwrap(), 0);
-    assert_eq!(store.delete_retired_signing_keys(10_000).await.unwrap(), 1);
-    let all = store.signing_keys(0).await.unwrap();
+    assert_eq!(store.delete_retired_signing_keys(RING, 9_999).await.unwrap(), 0);
+    assert_eq!(store.delete_retired_signing_keys(RING, 10_000).await.unwrap(), 1);
+    let all = store.signing_keys(RING, 0).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(
         all[0].generation, 2,
         "the newest key stays, and with it the generation counter"
     );
+}
+
+async fn rings_are_independent(db: TestDatabase) {
+    let store = open(&db).await;
+    assert!(store.insert_signing_key(&row(1, "a1", 1_000), 0).await.unwrap());
+    // Another key file's ring has a generation 1 of its own, and its rotation retires only its own keys.
+    assert!(
+        store
+            .insert_signing_key(&in_ring("ring-b", 1, "b1", 1_000), 0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .insert_signing_key(&in_ring("ring-b", 2, "b2", 2_000), 5_000)
+            .await
+            .unwrap()
+    );
+    let a = store.signing_keys(RING, 0).await.unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].retire_at, None);
+    assert_eq!(store.signing_keys("ring-b", 0).await.unwrap().len(), 2);
+    assert_eq!(
+        store.signing_key_rings().await.unwrap(),
+        vec!["ring-a".to_string(), "ring-b".to_string()]
+    );
+    assert_eq!(store.delete_retired_signing_keys(RING, 10_000).await.unwrap(), 0);
+    assert_eq!(store.delete_retired_signing_keys("ring-b", 10_000).await.unwrap(), 1);
 }

@@ -21,6 +21,7 @@ walletd_testkit::on_both_databases!(
     a_restart_keeps_the_rotated_key,
     racing_replicas_create_one_key,
     an_unknown_kid_makes_a_replica_reload,
+    another_key_file_has_a_ring_of_its_own,
 );
 
 struct Timing {
@@ -50,6 +51,11 @@ async fn replica(db: &TestDatabase, key_file: &Path, t: Timing) -> Walletd {
 async fn kids(w: &Walletd) -> Vec<String> {
     let r = get(w, "/.well-known/jwks.json", None).await;
     assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.header("cache-control").as_deref(),
+        Some("public, max-age=1"),
+        "auth.jwks_max_age"
+    );
     r.body["keys"]
         .as_array()
         .unwrap()
@@ -158,7 +164,7 @@ async fn replicas_publish_one_ring_and_a_new_key_before_it_signs(db: TestDatabas
     }
     // The ring's rows: the old key has its retirement time (its successor's use_from + TTL 60 s + leeway 30 s).
     let store = Store::connect(&DatabaseConfig::with_url(db.url())).await.unwrap();
-    let rows = store.signing_keys(0).await.unwrap();
+    let rows = store.signing_keys(&original, 0).await.unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].kid, new_kid);
     assert_eq!(rows[1].retire_at, Some(rows[0].use_from + 90_000));
@@ -216,7 +222,7 @@ async fn a_restart_keeps_the_rotated_key(db: TestDatabase) {
     let store = Store::connect(&DatabaseConfig::with_url(db.url())).await.unwrap();
     let now = walletd_store::now_millis();
     let signing = store
-        .signing_keys(now)
+        .signing_keys(&original, now)
         .await
         .unwrap()
         .into_iter()
@@ -259,7 +265,7 @@ async fn racing_replicas_create_one_key(db: TestDatabase) {
     // Give the others several ticks to try too, well before the next rotation is due.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let store = Store::connect(&DatabaseConfig::with_url(db.url())).await.unwrap();
-    let rows = store.signing_keys(0).await.unwrap();
+    let rows = store.signing_keys(&file_kid(&key_file), 0).await.unwrap();
     assert_eq!(
         rows.iter().map(|r| r.generation).collect::<Vec<_>>(),
         vec![2, 1],
@@ -328,4 +334,31 @@ async fn an_unknown_kid_makes_a_replica_reload(db: TestDatabase) {
     let r = get(&b, "/user/session/account-info", Some(&forged)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.body["error"], "Invalid token");
+}
+
+async fn another_key_file_has_a_ring_of_its_own(db: TestDatabase) {
+    let dir = tempfile::tempdir().unwrap();
+    let timing = || Timing {
+        rotation: None,
+        publish_delay: "1s",
+        reload: "100ms",
+    };
+    let a = replica(&db, &dir.path().join("a.pem"), timing()).await;
+    let b = replica(&db, &dir.path().join("b.pem"), timing()).await;
+    let (ka, kb) = (kids(&a).await, kids(&b).await);
+    assert_eq!((ka.len(), kb.len()), (1, 1));
+    assert_ne!(ka, kb, "each key file signs with and publishes its own ring");
+    assert!(
+        b.logs().iter().any(|l| l.contains("signing keys of other key files")),
+        "the second ring is pointed out at start"
+    );
+    let mut va = VirtualAuthenticator::new();
+    let reg = register(&a, &mut va, None, b"pd").await;
+    let token = reg.body["appToken"].as_str().unwrap();
+    assert_eq!(
+        get(&a, "/user/session/account-info", Some(token)).await.status,
+        StatusCode::OK
+    );
+    let r = get(&b, "/user/session/account-info", Some(token)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
 }
