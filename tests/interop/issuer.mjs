@@ -101,6 +101,16 @@ function configs() {
   return {
     pid: { ...common, vct: `${base}/vct/pid`, scope: 'pid', credential_metadata: { display: [{ name: 'Interop PID' }] } },
     'pid-deferred': { ...common, vct: `${base}/vct/pid`, credential_metadata: { display: [{ name: 'Deferred PID' }] } },
+    // Accepts key attestations as proofs (proof_type "attestation", OpenID4VCI 1.0 Appendix D).
+    'pid-attested': {
+      ...common,
+      vct: `${base}/vct/pid`,
+      proof_types_supported: {
+        jwt: { proof_signing_alg_values_supported: ['ES256'] },
+        attestation: { proof_signing_alg_values_supported: ['ES256'], key_attestations_required: {} },
+      },
+      credential_metadata: { display: [{ name: 'Attested PID' }] },
+    },
   };
 }
 
@@ -297,8 +307,21 @@ async function credential(req, url, raw, res) {
   if (!session) return send(res, 401, { error: 'invalid_token' });
   const parsed = vci.parseCredentialRequest({ issuerMetadata: issuerMetadataResult(), credentialRequest: JSON.parse(raw) });
   const jwts = parsed.proofs?.jwt ?? [];
-  if (jwts.length === 0) return send(res, 400, { error: 'invalid_proof', error_description: 'jwt proofs required' });
+  const attestations = parsed.proofs?.attestation ?? [];
   const holderKeys = [];
+  if (attestations.length > 0) {
+    // One key attestation (signed by the wallet provider, its key in the header) attests every key to issue to.
+    if (attestations.length !== 1 || jwts.length > 0) return send(res, 400, { error: 'invalid_proof', error_description: 'exactly one attestation proof' });
+    const nonce = jose.decodeJwt(attestations[0]).nonce;
+    if (!state.nonces.has(nonce)) return send(res, 400, { error: 'invalid_nonce' });
+    try {
+      const v = await vci.verifyCredentialRequestAttestationProof({ issuerMetadata: issuerMetadataResult(), keyAttestationJwt: attestations[0], expectedNonce: nonce, nonceExpiresAt: new Date(Date.now() + 60000) });
+      holderKeys.push(...v.payload.attested_keys);
+    } catch (e) {
+      return send(res, 400, { error: 'invalid_proof', error_description: String(e.message ?? e).slice(0, 200) });
+    }
+    state.nonces.delete(nonce);
+  } else if (jwts.length === 0) return send(res, 400, { error: 'invalid_proof', error_description: 'jwt proofs required' });
   for (const jwt of jwts) {
     const nonce = jose.decodeJwt(jwt).nonce;
     if (!state.nonces.has(nonce)) return send(res, 400, { error: 'invalid_nonce' });

@@ -99,6 +99,15 @@ pub async fn request_proofs(
         if !jwts.is_empty() || proof_types.get("attestation").is_none() {
             return Err(bad("proofs must all be of one supported type"));
         }
+        // OpenID4VCI 1.0: one key attestation (it lists every attested key), a JWT of typ key-attestation+jwt.
+        if attestations.len() != 1 {
+            return Err(bad("an attestation proof is exactly one key attestation"));
+        }
+        let d = jose::decode_jwt(&attestations[0]).ok_or_else(|| bad("the key attestation is not a JWT"))?;
+        let typ = d.header.get("typ").and_then(Value::as_str).unwrap_or_default();
+        if typ != "key-attestation+jwt" && typ != "keyattestation+jwt" {
+            return Err(bad("a key attestation must have typ key-attestation+jwt"));
+        }
         return Ok(json!({"attestation": attestations}));
     }
     if jwts.is_empty() {
