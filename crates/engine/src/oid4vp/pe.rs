@@ -38,10 +38,108 @@ pub fn check(pd: &Value) -> Result<(), String> {
             }
         }
     }
-    if pd.get("submission_requirements").is_some() {
-        return Err("submission_requirements are not supported".into());
+    if let Some(reqs) = pd.get("submission_requirements") {
+        let reqs = reqs
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or("submission_requirements must be a non-empty array")?;
+        for r in reqs {
+            requirement(pd, r)?;
+        }
     }
     Ok(())
+}
+
+/// One submission requirement over a group: `(descriptor ids of the group, how many must be submitted at least,
+/// at most)`. `from_nested` is not supported.
+pub fn requirement(pd: &Value, r: &Value) -> Result<(Vec<String>, usize, usize), String> {
+    if r.get("from_nested").is_some() {
+        return Err("submission_requirements with from_nested are not supported".into());
+    }
+    let group = r
+        .get("from")
+        .and_then(Value::as_str)
+        .ok_or("a submission requirement has no from group")?;
+    let ids: Vec<String> = pd
+        .get("input_descriptors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|d| {
+            d.get("group")
+                .and_then(Value::as_array)
+                .is_some_and(|g| g.iter().any(|x| x.as_str() == Some(group)))
+        })
+        .filter_map(|d| d.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    if ids.is_empty() {
+        return Err("a submission requirement names a group no input descriptor is in".into());
+    }
+    let num = |k: &str| -> Result<Option<usize>, String> {
+        match r.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(|n| Some(n as usize))
+                .ok_or_else(|| format!("submission requirement {k} must be a non-negative integer")),
+        }
+    };
+    let (min, max) = match r.get("rule").and_then(Value::as_str) {
+        Some("all") => (ids.len(), ids.len()),
+        Some("pick") => match (num("count")?, num("min")?, num("max")?) {
+            (Some(c), _, _) => (c, c),
+            (None, min, max) => (min.unwrap_or(0), max.unwrap_or(ids.len())),
+        },
+        _ => return Err("a submission requirement's rule must be all or pick".into()),
+    };
+    if min > max || min > ids.len() {
+        return Err("a submission requirement cannot be satisfied by its group".into());
+    }
+    let max = max.min(ids.len());
+    Ok((ids, min, max))
+}
+
+/// Most DCQL options one requirement is translated into; past that, the whole group is the only option.
+const MAX_OPTIONS: usize = 64;
+
+/// The DCQL `credential_sets` of a definition's (checked) submission requirements: `all` is one option with the
+/// whole group; `pick` lists every combination of the smallest allowed size (at least one; a minimum of 0 makes
+/// the set optional), or the whole group when there would be more than [`MAX_OPTIONS`].
+fn credential_sets(pd: &Value, purpose: Option<&str>) -> Option<Vec<Value>> {
+    let reqs = pd.get("submission_requirements")?.as_array()?;
+    let mut sets = Vec::new();
+    for r in reqs {
+        let Ok((ids, min, _max)) = requirement(pd, r) else {
+            continue;
+        };
+        let k = min.max(1);
+        let mut options: Vec<Vec<String>> = Vec::new();
+        combinations(&ids, k, 0, &mut Vec::new(), &mut options);
+        if options.len() > MAX_OPTIONS {
+            options = vec![ids.clone()];
+        }
+        let mut set = json!({"options": options, "required": min > 0});
+        if let Some(p) = r.get("purpose").and_then(Value::as_str).or(purpose) {
+            set["purpose"] = json!(p);
+        }
+        sets.push(set);
+    }
+    Some(sets)
+}
+
+fn combinations(ids: &[String], k: usize, from: usize, cur: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    if out.len() > MAX_OPTIONS {
+        return;
+    }
+    if cur.len() == k {
+        out.push(cur.clone());
+        return;
+    }
+    for i in from..ids.len() {
+        cur.push(ids[i].clone());
+        combinations(ids, k, i + 1, cur, out);
+        cur.pop();
+    }
 }
 
 fn fields(d: &Value) -> impl Iterator<Item = &Value> {
@@ -152,7 +250,9 @@ pub fn to_dcql(pd: &Value) -> Value {
     let ids: Vec<Value> = creds.iter().map(|c| c["id"].clone()).collect();
     let mut query = json!({"credentials": creds});
     let purpose = pd.get("purpose").or_else(|| pd.get("name")).and_then(Value::as_str);
-    if let Some(p) = purpose {
+    if let Some(sets) = credential_sets(pd, purpose) {
+        query["credential_sets"] = Value::Array(sets);
+    } else if let Some(p) = purpose {
         query["credential_sets"] = json!([{"options": [ids], "required": true, "purpose": p}]);
     }
     query
@@ -205,6 +305,35 @@ mod tests {
             {"path": ["$.given_name", "$.first_name"]},
             {"path": ["$['address']['locality']"]}
         ]}}]})
+    }
+
+    #[test]
+    fn submission_requirements() {
+        let d = |id: &str, g: &str| json!({"id": id, "group": [g], "constraints": {"fields": [{"path": ["$.a"]}]}});
+        let mut pd = json!({"id": "x", "input_descriptors": [d("a", "A"), d("b", "A"), d("c", "A"), d("z", "B")],
+            "submission_requirements": [{"rule": "pick", "count": 2, "from": "A"}, {"rule": "all", "from": "B"}]});
+        check(&pd).unwrap();
+        let q = to_dcql(&pd);
+        super::super::dcql::check(&q).unwrap();
+        assert_eq!(
+            q["credential_sets"][0]["options"],
+            json!([["a", "b"], ["a", "c"], ["b", "c"]])
+        );
+        assert_eq!(q["credential_sets"][1], json!({"options": [["z"]], "required": true}));
+        pd["submission_requirements"] = json!([{"rule": "pick", "min": 0, "max": 1, "from": "A"}]);
+        check(&pd).unwrap();
+        assert_eq!(to_dcql(&pd)["credential_sets"][0]["required"], false);
+        for bad in [
+            json!([{"rule": "pick", "count": 4, "from": "A"}]),
+            json!([{"rule": "some", "from": "A"}]),
+            json!([{"rule": "all", "from": "Q"}]),
+            json!([{"rule": "all", "from_nested": []}]),
+            json!([{"rule": "pick", "min": 2, "max": 1, "from": "A"}]),
+            json!({}),
+        ] {
+            pd["submission_requirements"] = bad.clone();
+            assert!(check(&pd).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -444,7 +444,9 @@ pub fn validate(a: Authenticated) -> Result<AuthRequest, String> {
     let dcql_query = c.get("dcql_query").cloned().filter(|v| !v.is_null());
     let presentation_definition = c.get("presentation_definition").cloned().filter(|v| !v.is_null());
     if c.contains_key("presentation_definition_uri") {
-        return Err("presentation_definition_uri is not supported".into());
+        return Err(
+            "presentation_definition_uri is not supported (OpenID4VP 1.0 does not define it): send dcql_query".into(),
+        );
     }
     match (&dcql_query, &presentation_definition) {
         (Some(q), None) => super::dcql::check(q)?,
