@@ -9,6 +9,8 @@
 //        scheme: "x509_san_dns"|"x509_hash"|"redirect_uri"|"pre-registered"|"verifier_attestation"|"did_jwk"|"did_web",
 //        client_id (pre-registered only), claims: ["given_name"], enc: "A128GCM"|"A256GCM",
 //        request_uri_method: "post", transaction_data: bool,
+//        claim_sets: bool (DCQL: claims nickname|given_name|family_name, claim_sets [[nickname], [given_name]]),
+//        submission_requirements: bool (PE: descriptors pid_nick (nickname) and pid in group A, pick count 1),
 //        tamper: "bad_signature"|"san_mismatch"|"no_nonce"|"redirect_uri"|"expired"|"response_host"
 //               |"attestation_sub"|"attestation_signature"|"attestation_cnf"|"did_key"}
 //   GET  /test/did           {did, document} of the did:web verifier (a test serves it through its PDP)
@@ -156,6 +158,11 @@ function buildRequest(id, opts) {
       credentials: [{ id: 'pid', format: 'dc+sd-jwt', meta: { vct_values: [opts.vct].filter(Boolean) }, claims: claims.map((c) => ({ path: [c] })) }],
       credential_sets: [{ options: [['pid']], purpose: 'interop test' }],
     };
+    if (opts.claim_sets) {
+      payload.dcql_query.credentials[0].claims = [
+        { id: 'nick', path: ['nickname'] }, { id: 'gn', path: ['given_name'] }, { id: 'fn', path: ['family_name'] }];
+      payload.dcql_query.credentials[0].claim_sets = [['nick'], ['gn']];
+    }
     if (!opts.vct) payload.dcql_query.credentials[0].meta = { vct_values: [] };
   } else {
     payload.presentation_definition = {
@@ -170,6 +177,16 @@ function buildRequest(id, opts) {
         },
       }],
     };
+    if (opts.submission_requirements) {
+      const [pid] = payload.presentation_definition.input_descriptors;
+      const nick = structuredClone(pid);
+      nick.id = 'pid_nick';
+      nick.constraints.fields = [...nick.constraints.fields.filter((f) => f.path[0] === VCT_PATH), { path: ['$.nickname'] }];
+      pid.group = ['A'];
+      nick.group = ['A'];
+      payload.presentation_definition.input_descriptors = [nick, pid];
+      payload.presentation_definition.submission_requirements = [{ name: 'one PID', rule: 'pick', count: 1, from: 'A' }];
+    }
   }
   if (opts.transaction_data) {
     payload.transaction_data = [Buffer.from(JSON.stringify({ type: 'payment', credential_ids: ['pid'], amount: '1 EUR' })).toString('base64url')];
@@ -280,10 +297,16 @@ async function handleResponse(entry, raw) {
       const ids = entry.payload.presentation_definition.input_descriptors.map((d) => d.id);
       if (sub.definition_id !== entry.payload.presentation_definition.id) throw new Error('definition_id mismatch');
       if (!sub.descriptor_map.every((d) => ids.includes(d.id))) throw new Error('unknown descriptor id');
+      const submitted = new Set(sub.descriptor_map.map((d) => d.id));
+      for (const r of entry.payload.presentation_definition.submission_requirements ?? []) {
+        const group = entry.payload.presentation_definition.input_descriptors.filter((d) => d.group?.includes(r.from)).map((d) => d.id);
+        const n = group.filter((id) => submitted.has(id)).length;
+        if (r.rule === 'all' ? n !== group.length : (r.count !== undefined && n !== r.count)) throw new Error(`submission requirement ${r.name ?? r.from} not met`);
+      }
       for (const p of parsed.pex.presentations) {
         const claims = await verifyPresentation(p, entry);
         disclosedClaimNames(p).forEach((c) => disclosed.add(c));
-        for (const d of entry.payload.presentation_definition.input_descriptors) {
+        for (const d of entry.payload.presentation_definition.input_descriptors.filter((x) => submitted.has(x.id))) {
           for (const f of d.constraints.fields) {
             const name = f.path[0].slice(2);
             if (claims[name] === undefined) throw new Error(`field ${name} missing`);

@@ -13,7 +13,7 @@ mod engine_support;
 use std::time::Instant;
 
 use engine_support::verifier::{NodeVerifier, issued};
-use engine_support::{NodeIssuer, connected, engine};
+use engine_support::{NodeIssuer, connected, engine_loopback};
 use serde_json::json;
 use walletd_engine::oid4vp::request;
 use walletd_wallet::Holder;
@@ -36,7 +36,7 @@ fn main() {
 async fn run(n: usize) {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
-    let w = engine("").await;
+    let w = engine_loopback("").await;
     let holder = Holder::new();
     let wallet = issued(&w, &issuer, &holder).await;
     let opts = json!({"vct": format!("{}/vct/pid", issuer.url)});
