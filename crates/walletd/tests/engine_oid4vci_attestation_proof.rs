@@ -44,6 +44,9 @@ async fn run(
     panic!("flow did not end");
 }
 
+/// How a test client answers a sign request.
+type Answer<'a> = Box<dyn Fn(&Value) -> Value + 'a>;
+
 /// A key attestation for `holder`'s key, signed by the wallet provider `provider` (its key in the header).
 fn key_attestation(provider: &EcKey, holder: &Holder, nonce: &str, typ: &str) -> String {
     let now = std::time::SystemTime::now()
@@ -87,7 +90,7 @@ async fn malformed_attestation_proofs_are_sign_errors() {
     let mut c = connected(&w, None).await;
     let holder = Holder::new();
     let provider = EcKey::generate();
-    let cases: Vec<(&str, Box<dyn Fn(&Value) -> Value>)> = vec![
+    let cases: Vec<(&str, Answer)> = vec![
         (
             "not-a-jwt",
             Box::new(|_| json!([{"proof_type": "attestation", "attestation": "garbage"}])),
