@@ -379,7 +379,7 @@ pub(crate) mod tests {
         assert!(disclosed(&["vct"]).is_empty());
         // The matcher finds nested claims and names the path.
         let q = json!({"credentials": [{"id": "pid", "format": "dc+sd-jwt", "claims": [{"path": ["address", "locality"]}]}]});
-        let m = crate::dcql::match_query(&q, &[c.clone()]).unwrap();
+        let m = crate::dcql::match_query(&q, std::slice::from_ref(&c)).unwrap();
         assert_eq!(m[0].disclosed_claims, vec!["address.locality"]);
     }
 }
