@@ -149,7 +149,12 @@ impl KeyRing {
                  tokens must share jwt.signing_key_file"
             );
         }
-        tracing::info!(ring = %ring.inner.ring, keys = ring.entries().len(), signing = ring.active().kid(), "signing key ring loaded");
+        tracing::info!(
+            ring = %ring.inner.ring,
+            keys = ring.entries().len(),
+            signing = ring.active().kid(),
+            "signing key ring loaded"
+        );
         let weak = Arc::downgrade(&ring.inner);
         ring.inner.local.on_unknown_kid(Box::new(move || {
             let weak = weak.clone();
