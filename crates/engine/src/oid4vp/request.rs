@@ -663,4 +663,25 @@ mod tests {
         m.insert("response_uri".into(), json!("https://other.example/post"));
         assert!(validate(a(m)).unwrap_err().contains("host"));
     }
+
+    #[test]
+    fn verifier_attestation_binds_the_response_uri() {
+        let (issuer, verifier) = (jose::EcKey::generate(), jose::EcKey::generate());
+        let att = issuer.sign_jwt(
+            &json!({"typ": attestation::TYP, "jwk": issuer.public_jwk()}),
+            &json!({"iss": "https://a.example", "sub": "v1", "exp": 2000, "cnf": {"jwk": verifier.public_jwk()},
+                "redirect_uris": ["https://v.example/post"]}),
+        );
+        let request = |response_uri: &str| {
+            let mut c = base();
+            c.insert("client_id".into(), json!("verifier_attestation:v1"));
+            c.insert("response_uri".into(), json!(response_uri));
+            verifier.sign_jwt(&json!({"typ": "oauth-authz-req+jwt", "jwt": att}), &Value::Object(c))
+        };
+        let a = verify_request_object(&request("https://v.example/post"), None, None, 1000).unwrap();
+        assert!(matches!(a.authority, Authority::Attestation(_)));
+        assert!(validate(a).is_ok());
+        let a = verify_request_object(&request("https://elsewhere.example/post"), None, None, 1000).unwrap();
+        assert!(validate(a).unwrap_err().contains("redirect_uris"));
+    }
 }
