@@ -1,11 +1,17 @@
 //! One WebSocket session: handshake (with buffering), keepalive, the flow registry, and routing client frames
 //! to flow inboxes. Flows run as tasks; each sends exactly one terminal frame unless silently replaced.
+//!
+//! A session is ONE task that owns its socket: it selects over the socket, the session's outbound queue and one
+//! timer (keepalive ping, read deadline, token expiry), and writes every frame itself. An idle authenticated session
+//! is that task's state and the socket, nothing more (docs/performance.md, "Engine"): the outbound queue exists only
+//! while a flow or a notification forward can write to it, and the rarely needed big futures (handshake with token
+//! validation, handling a frame) are boxed so the idle task does not reserve room for them.
 
 use std::collections::{HashMap, VecDeque};
+use std::pin::pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -25,12 +31,17 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_POLICY: u16 = 1008;
 
-/// What the writer task sends.
+/// Frames the session's tasks (flows, notification forwards) may queue for the socket. A full queue makes them wait:
+/// a client that does not read slows its own flows down, it never makes the engine buffer without bound.
+const OUTBOUND_QUEUE_FRAMES: usize = 64;
+
+/// What a session's tasks hand to the session task, in order.
 #[derive(Debug)]
 pub(crate) enum Outbound {
+    /// A frame for the socket.
     Text(String),
-    Ping,
-    Close(u16, &'static str),
+    /// A flow task ended. Sent after its terminal frame on the same queue, so it is handled after that frame is out.
+    Done(Box<Done>),
 }
 
 impl Outbound {
@@ -50,120 +61,101 @@ struct FlowHandle {
 }
 
 /// A flow task's report when it ends.
-struct Done {
+#[derive(Debug)]
+pub(crate) struct Done {
     flow_id: String,
     generation: u64,
-    // Boxed: tokio's mpsc allocates its first block of 32 slots when the channel is created, so the slot size is
-    // paid by every idle session (docs/performance.md, "Engine").
-    notification: Option<Box<NotificationTarget>>,
+    notification: Option<NotificationTarget>,
 }
 
 struct Session {
     engine: Engine,
+    ws: WebSocket,
+    _slot: ConnectionSlot,
     user: AuthUser,
     features: Vec<String>,
     web_profile: bool,
-    out: mpsc::Sender<Outbound>,
-    done_tx: mpsc::Sender<Done>,
+    /// The outbound queue's receiving end, while some task may still write to it.
+    rx: Option<mpsc::Receiver<Outbound>>,
+    /// The queue's sending end, held weakly: the queue lives exactly as long as the tasks that hold a sender (running
+    /// flows, notification forwards), so an idle session has none.
+    tx: Option<mpsc::WeakSender<Outbound>>,
     flows: HashMap<String, FlowHandle>,
     generation: u64,
     notifications: HashMap<String, (NotificationTarget, Instant)>,
     expired: bool,
+    /// A write failed or timed out: the socket is gone.
+    broken: bool,
 }
 
-pub(crate) async fn run(engine: Engine, socket: WebSocket, slot: ConnectionSlot) {
-    let _slot = slot;
-    let (sink, mut stream) = socket.split();
-    let (out, out_rx) = mpsc::channel::<Outbound>(64);
-    let writer = tokio::spawn(write_loop(sink, out_rx));
-
-    let Some((user, features, web_profile, buffered)) = handshake(&engine, &mut stream, &out).await else {
-        drop(out);
-        let _ = writer.await;
-        return;
-    };
-    let (done_tx, mut done_rx) = mpsc::channel::<Done>(64);
+/// The session task's future. Not an `async fn`: the session state is built here and captured once, then used in
+/// place (an `async fn` would keep its by-value arguments, the socket among them, next to the state they were moved
+/// into).
+pub(crate) fn run(engine: Engine, ws: WebSocket, slot: ConnectionSlot) -> impl Future<Output = ()> + Send {
     let mut s = Session {
-        engine: engine.clone(),
-        user,
-        features,
-        web_profile,
-        out: out.clone(),
-        done_tx,
+        engine,
+        ws,
+        _slot: slot,
+        user: AuthUser {
+            user_id: String::new(),
+            tenant_id: String::new(),
+            expires_at: 0,
+        },
+        features: Vec::new(),
+        web_profile: true,
+        rx: None,
+        tx: None,
         flows: HashMap::new(),
         generation: 0,
         notifications: HashMap::new(),
         expired: false,
+        broken: false,
     };
-    for text in buffered {
-        s.on_text(&text).await;
-    }
+    async move { s.serve().await }
+}
 
-    let cfg = engine.config().clone();
-    let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
-    let mut read_deadline = Instant::now() + cfg.read_timeout;
-    let expiry = expiry_instant(s.user.expires_at);
-    loop {
-        tokio::select! {
-            biased;
-            _ = engine.shutdown_token().cancelled() => {
-                s.close(CLOSE_GOING_AWAY, "server shutting down").await;
-                break;
-            }
-            Some(done) = done_rx.recv() => {
-                s.on_done(done);
-                if s.expired && s.flows.is_empty() {
-                    s.auth_expired().await;
-                    break;
-                }
-            }
-            _ = sleep_until(expiry), if !s.expired => {
-                // (fix) Running flows finish; the socket closes with 4001 once none is left.
-                s.expired = true;
-                if s.flows.is_empty() {
-                    s.auth_expired().await;
-                    break;
-                }
-            }
-            _ = ping.tick() => {
-                let _ = s.out.send(Outbound::Ping).await;
-            }
-            _ = sleep_until(read_deadline) => {
-                s.close(CLOSE_GOING_AWAY, "read timeout").await;
-                break;
-            }
-            frame = stream.next() => {
-                read_deadline = Instant::now() + cfg.read_timeout;
-                match frame {
-                    Some(Ok(Message::Text(t))) => {
-                        if !s.on_text(t.as_str()).await {
-                            break;
-                        }
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        s.send(ServerMessage::error(ErrorCode::InvalidMessage, "binary frames are not accepted; send JSON text")).await;
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => break,
-                    Some(Err(e)) => {
-                        let text = e.to_string();
-                        if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
-                            s.send(ServerMessage::error(ErrorCode::InvalidMessage, format!("frame exceeds {} bytes", cfg.max_message_bytes))).await;
-                            s.close(CLOSE_TOO_BIG, "frame too large").await;
-                        }
-                        break;
-                    }
-                }
-            }
+/// What woke the session task.
+enum Event {
+    Shutdown,
+    Queue(Option<Outbound>),
+    Timer,
+    Frame(Option<Result<Message, axum::Error>>),
+}
+
+/// The session's deadlines.
+struct Clock {
+    ping_every: Duration,
+    read_timeout: Duration,
+    next_ping: Instant,
+    read_deadline: Instant,
+    expiry: Instant,
+}
+
+impl Clock {
+    fn new(cfg: &walletd_common::config::EngineConfig, expires_at: u64) -> Clock {
+        let now = Instant::now();
+        Clock {
+            ping_every: cfg.ping_interval,
+            read_timeout: cfg.read_timeout,
+            next_ping: now + cfg.ping_interval,
+            read_deadline: now + cfg.read_timeout,
+            expiry: expiry_instant(expires_at),
         }
     }
-    // Disconnect: every flow and its outbound calls are cancelled; nothing is kept.
-    for (_, f) in s.flows.drain() {
-        f.silent.cancel();
+
+    /// The earliest deadline (the token's expiry only until it has passed once).
+    fn wake(&self, expired: bool) -> Instant {
+        let wake = self.next_ping.min(self.read_deadline);
+        if expired { wake } else { wake.min(self.expiry) }
     }
-    drop(s);
-    drop(out);
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+}
+
+/// The next item of the outbound queue; never ready while there is none.
+async fn next(rx: &mut Option<mpsc::Receiver<Outbound>>) -> Option<Outbound> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn expiry_instant(exp: u64) -> Instant {
@@ -174,142 +166,269 @@ fn expiry_instant(exp: u64) -> Instant {
     Instant::now() + Duration::from_secs(exp.saturating_sub(now).min(365 * 24 * 3600))
 }
 
-async fn write_loop(mut sink: futures::stream::SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outbound>) {
-    while let Some(o) = rx.recv().await {
-        let result = match o {
-            Outbound::Text(t) => sink.send(Message::Text(Utf8Bytes::from(t))).await,
-            Outbound::Ping => sink.send(Message::Ping(Default::default())).await,
-            Outbound::Close(code, reason) => {
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code,
-                        reason: Utf8Bytes::from_static(reason),
-                    })))
-                    .await;
-                break;
-            }
-        };
-        if result.is_err() {
-            break;
-        }
-    }
-    let _ = sink.close().await;
+/// Writes one frame (flushed), bounded by `limit`: a client that takes no frame for that long is gone. `false` when
+/// the socket failed.
+async fn write_frame(ws: &mut WebSocket, limit: Duration, msg: Message) -> bool {
+    matches!(tokio::time::timeout(limit, ws.send(msg)).await, Ok(Ok(())))
 }
 
-type Handshaken = (AuthUser, Vec<String>, bool, Vec<String>);
+fn text(msg: ServerMessage) -> Message {
+    Message::Text(Utf8Bytes::from(ServerFrame::now(msg).to_json()))
+}
 
-/// Waits for the handshake frame (buffering others), validates the token, answers. `None` means the socket is done.
-async fn handshake(
-    engine: &Engine,
-    stream: &mut futures::stream::SplitStream<WebSocket>,
-    out: &mpsc::Sender<Outbound>,
-) -> Option<Handshaken> {
-    let cfg = engine.config();
-    let deadline = Instant::now() + cfg.handshake_timeout;
-    let mut buffered: VecDeque<String> = VecDeque::new();
-    let fail = |message: &str| {
-        let m = ServerMessage::error(ErrorCode::AuthFailed, message);
-        (
-            Outbound::message(m),
-            Outbound::Close(CLOSE_AUTH, "authentication failed"),
-        )
-    };
-    let hs = loop {
-        let frame = tokio::select! {
-            _ = engine.shutdown_token().cancelled() => {
-                let _ = out.send(Outbound::Close(CLOSE_GOING_AWAY, "server shutting down")).await;
-                return None;
-            }
-            _ = sleep_until(deadline) => {
-                let (m, c) = fail("no handshake within the handshake timeout");
-                let _ = out.send(m).await;
-                let _ = out.send(c).await;
-                return None;
-            }
-            f = stream.next() => f,
-        };
-        let text = match frame {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Binary(_))) => {
-                let (m, c) = fail("the first frame must be a JSON handshake");
-                let _ = out.send(m).await;
-                let _ = out.send(c).await;
-                return None;
-            }
-            _ => return None,
-        };
-        if text.len() > cfg.max_handshake_bytes {
-            let m = ServerMessage::error(ErrorCode::InvalidMessage, "frame exceeds the pre-handshake limit");
-            let _ = out.send(Outbound::message(m)).await;
-            let _ = out
-                .send(Outbound::Close(CLOSE_TOO_BIG, "frame too large before handshake"))
-                .await;
-            return None;
-        }
-        match parse_client_frame(text.as_str()) {
-            Ok(ClientMessage::Handshake(h)) => break h,
-            Err(e) if e.flow_id.is_none() && text.contains("\"handshake\"") => {
-                let (m, c) = fail(&format!("invalid handshake: {}", e.message));
-                let _ = out.send(m).await;
-                let _ = out.send(c).await;
-                return None;
-            }
-            _ => {
-                // The web client does not wait for handshake_complete: keep the frame for after the handshake.
-                if buffered.len() >= cfg.max_buffered_frames {
-                    let m = ServerMessage::error(ErrorCode::TooManyRequests, "too many frames before the handshake");
-                    let _ = out.send(Outbound::message(m)).await;
-                    let _ = out
-                        .send(Outbound::Close(CLOSE_POLICY, "too many frames before handshake"))
-                        .await;
-                    return None;
-                }
-                buffered.push_back(text.to_string());
-            }
-        }
-    };
-    let user = match engine.authenticator().authenticate(&hs.app_token).await {
-        Ok(u) => u,
-        Err(e) => {
-            let (m, c) = fail(&format!("authentication failed: {e}"));
-            let _ = out.send(m).await;
-            let _ = out.send(c).await;
-            return None;
-        }
-    };
-    let web_profile = hs.features.is_none();
-    let mut features: Vec<String> = hs
-        .features
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|f| KNOWN_FEATURES.contains(&f.as_str()))
-        .collect();
-    features.sort();
-    features.dedup();
-    let msg = ServerMessage::HandshakeComplete {
-        session_id: uuid::Uuid::new_v4().to_string(),
-        capabilities: capabilities(),
-        features: features.clone(),
-    };
-    let _ = out.send(Outbound::message(msg)).await;
-    tracing::debug!(tenant = %user.tenant_id, "engine session authenticated");
-    Some((user, features, web_profile, buffered.into()))
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// Answers `reply`, then closes with `code`.
+async fn refuse(ws: &mut WebSocket, limit: Duration, reply: ServerMessage, code: u16, reason: &'static str) {
+    if write_frame(ws, limit, text(reply)).await {
+        write_frame(ws, limit, close_frame(code, reason)).await;
+    }
 }
 
 impl Session {
-    async fn send(&self, msg: ServerMessage) {
-        let _ = self.out.send(Outbound::message(msg)).await;
+    /// Handshake, then the session's loop until the socket or the session ends.
+    async fn serve(&mut self) {
+        // Boxed: token validation (possibly a JWKS fetch) is a big future needed once.
+        let Some(buffered) = Box::pin(self.handshake()).await else {
+            return;
+        };
+        let shutdown = self.engine.shutdown_token().clone();
+        let mut clock = Clock::new(self.engine.config(), self.user.expires_at);
+        let mut open = true;
+        for text in buffered {
+            if !Box::pin(self.on_text(&text)).await || self.broken {
+                open = false;
+                break;
+            }
+        }
+        // One timer for the keepalive ping, the read deadline and the token expiry, reset to the earliest of them.
+        let mut timer = pin!(sleep_until(clock.wake(false)));
+        while open {
+            let wake = clock.wake(self.expired);
+            if timer.deadline() != wake {
+                timer.as_mut().reset(wake);
+            }
+            // Only events here; what they cause runs in a boxed future, so the idle task keeps no room for it.
+            let event = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Event::Shutdown,
+                o = next(&mut self.rx) => Event::Queue(o),
+                () = &mut timer => Event::Timer,
+                f = self.ws.recv() => Event::Frame(f),
+            };
+            open = Box::pin(self.handle(event, &mut clock)).await;
+        }
+        // Disconnect: every flow and its outbound calls are cancelled; nothing is kept. Flows waiting on a full
+        // queue see it closed when the session (the receiver) goes.
+        for (_, f) in self.flows.drain() {
+            f.silent.cancel();
+        }
     }
 
-    async fn close(&self, code: u16, reason: &'static str) {
-        let _ = self.out.send(Outbound::Close(code, reason)).await;
+    /// Handles one event of the session task; `false` ends the session.
+    async fn handle(&mut self, event: Event, clock: &mut Clock) -> bool {
+        match event {
+            Event::Shutdown => {
+                self.close(CLOSE_GOING_AWAY, "server shutting down").await;
+                return false;
+            }
+            Event::Queue(o) => self.on_outbound(o).await,
+            Event::Timer => {
+                let now = Instant::now();
+                if now >= clock.read_deadline {
+                    self.close(CLOSE_GOING_AWAY, "read timeout").await;
+                    return false;
+                }
+                if !self.expired && now >= clock.expiry {
+                    // (fix) Running flows finish; the socket closes with 4001 once none is left (below).
+                    self.expired = true;
+                }
+                if now >= clock.next_ping {
+                    clock.next_ping = now + clock.ping_every;
+                    self.write(Message::Ping(Default::default())).await;
+                }
+            }
+            Event::Frame(frame) => {
+                // Any frame (pong or message) extends the read deadline.
+                clock.read_deadline = Instant::now() + clock.read_timeout;
+                match frame {
+                    Some(Ok(Message::Text(t))) => {
+                        if !self.on_text(t.as_str()).await {
+                            return false;
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let m = ServerMessage::error(
+                            ErrorCode::InvalidMessage,
+                            "binary frames are not accepted; send JSON text",
+                        );
+                        self.send(m).await;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => return false,
+                    Some(Err(e)) => {
+                        let text = e.to_string();
+                        if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+                            let max = self.engine.config().max_message_bytes;
+                            let m =
+                                ServerMessage::error(ErrorCode::InvalidMessage, format!("frame exceeds {max} bytes"));
+                            self.send(m).await;
+                            self.close(CLOSE_TOO_BIG, "frame too large").await;
+                        }
+                        return false;
+                    }
+                }
+            }
+        }
+        if self.expired && self.flows.is_empty() && !self.broken {
+            self.auth_expired().await;
+            return false;
+        }
+        !self.broken
     }
 
-    async fn auth_expired(&self) {
+    /// Waits for the handshake frame (buffering others), validates the token, answers. `None` means the socket is done
+    /// (whatever had to be said, and the close frame, are written).
+    async fn handshake(&mut self) -> Option<Vec<String>> {
+        let (engine, ws) = (&self.engine, &mut self.ws);
+        let cfg = engine.config();
+        let limit = cfg.read_timeout;
+        let deadline = Instant::now() + cfg.handshake_timeout;
+        let mut buffered: VecDeque<String> = VecDeque::new();
+        let auth_failed = |message: &str| ServerMessage::error(ErrorCode::AuthFailed, message);
+        let hs = loop {
+            let frame = tokio::select! {
+                _ = engine.shutdown_token().cancelled() => {
+                    write_frame(ws, limit, close_frame(CLOSE_GOING_AWAY, "server shutting down")).await;
+                    return None;
+                }
+                _ = sleep_until(deadline) => {
+                    let m = auth_failed("no handshake within the handshake timeout");
+                    refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
+                    return None;
+                }
+                f = ws.recv() => f,
+            };
+            let text = match frame {
+                Some(Ok(Message::Text(t))) => t,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Binary(_))) => {
+                    let m = auth_failed("the first frame must be a JSON handshake");
+                    refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
+                    return None;
+                }
+                _ => return None,
+            };
+            if text.len() > cfg.max_handshake_bytes {
+                let m = ServerMessage::error(ErrorCode::InvalidMessage, "frame exceeds the pre-handshake limit");
+                refuse(ws, limit, m, CLOSE_TOO_BIG, "frame too large before handshake").await;
+                return None;
+            }
+            match parse_client_frame(text.as_str()) {
+                Ok(ClientMessage::Handshake(h)) => break h,
+                Err(e) if e.flow_id.is_none() && text.contains("\"handshake\"") => {
+                    let m = auth_failed(&format!("invalid handshake: {}", e.message));
+                    refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
+                    return None;
+                }
+                _ => {
+                    // The web client does not wait for handshake_complete: keep the frame for after the handshake.
+                    if buffered.len() >= cfg.max_buffered_frames {
+                        let m =
+                            ServerMessage::error(ErrorCode::TooManyRequests, "too many frames before the handshake");
+                        refuse(ws, limit, m, CLOSE_POLICY, "too many frames before handshake").await;
+                        return None;
+                    }
+                    buffered.push_back(text.to_string());
+                }
+            }
+        };
+        let user = match engine.authenticator().authenticate(&hs.app_token).await {
+            Ok(u) => u,
+            Err(e) => {
+                let m = auth_failed(&format!("authentication failed: {e}"));
+                refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
+                return None;
+            }
+        };
+        let web_profile = hs.features.is_none();
+        let mut features: Vec<String> = hs
+            .features
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| KNOWN_FEATURES.contains(&f.as_str()))
+            .collect();
+        features.sort();
+        features.dedup();
+        features.shrink_to_fit();
+        let msg = ServerMessage::HandshakeComplete {
+            session_id: uuid::Uuid::new_v4().to_string(),
+            capabilities: capabilities(),
+            features: features.clone(),
+        };
+        if !write_frame(ws, limit, text(msg)).await {
+            return None;
+        }
+        tracing::debug!(tenant = %user.tenant_id, "engine session authenticated");
+        self.user = user;
+        self.features = features;
+        self.web_profile = web_profile;
+        Some(buffered.into())
+    }
+
+    /// Writes one frame; a failure marks the session broken (it ends at the top of its loop).
+    async fn write(&mut self, msg: Message) {
+        if !self.broken && !write_frame(&mut self.ws, self.engine.config().read_timeout, msg).await {
+            self.broken = true;
+        }
+    }
+
+    async fn send(&mut self, msg: ServerMessage) {
+        self.write(text(msg)).await;
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        self.write(close_frame(code, reason)).await;
+    }
+
+    async fn auth_expired(&mut self) {
         self.send(ServerMessage::error(ErrorCode::AuthFailed, "the access token expired"))
             .await;
         self.close(CLOSE_AUTH, "token expired").await;
+    }
+
+    /// A sender on the outbound queue, creating the queue when no task holds one.
+    async fn sender(&mut self) -> mpsc::Sender<Outbound> {
+        if let Some(tx) = self.tx.as_ref().and_then(mpsc::WeakSender::upgrade) {
+            return tx;
+        }
+        // Every task that had the queue is gone: write what they left, then start a new one.
+        if let Some(mut rx) = self.rx.take() {
+            while let Ok(o) = rx.try_recv() {
+                self.on_outbound(Some(o)).await;
+            }
+        }
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
+        self.tx = Some(tx.downgrade());
+        self.rx = Some(rx);
+        tx
+    }
+
+    async fn on_outbound(&mut self, o: Option<Outbound>) {
+        match o {
+            Some(Outbound::Text(t)) => self.write(Message::Text(Utf8Bytes::from(t))).await,
+            Some(Outbound::Done(d)) => self.on_done(*d),
+            None => {
+                // No task holds a sender any more and the queue is drained: an idle session keeps no queue.
+                self.rx = None;
+                self.tx = None;
+            }
+        }
     }
 
     fn on_done(&mut self, done: Done) {
@@ -322,7 +441,7 @@ impl Session {
         }
         if let Some(n) = done.notification {
             let ttl = self.engine.config().notification_ttl;
-            self.notifications.insert(done.flow_id, (*n, Instant::now() + ttl));
+            self.notifications.insert(done.flow_id, (n, Instant::now() + ttl));
         }
     }
 
@@ -364,12 +483,12 @@ impl Session {
                 let id = r.flow_id.clone();
                 self.deliver(&id, FlowInput::Match(r)).await;
             }
-            ClientMessage::CredentialNotification(n) => self.notify(n),
+            ClientMessage::CredentialNotification(n) => self.notify(n).await,
         }
         true
     }
 
-    async fn unknown_flow(&self, flow_id: &str) {
+    async fn unknown_flow(&mut self, flow_id: &str) {
         self.send(ServerMessage::flow_error(
             flow_id,
             None,
@@ -428,6 +547,7 @@ impl Session {
         }
         self.generation += 1;
         let (inbox_tx, inbox_rx) = mpsc::channel(self.engine.config().flow_inbox_frames.max(1));
+        let out = self.sender().await;
         let handle = FlowHandle {
             generation: self.generation,
             inbox: inbox_tx,
@@ -440,7 +560,7 @@ impl Session {
             user: self.user.clone(),
             web_profile: self.web_profile,
             features: self.features.clone(),
-            out: self.out.clone(),
+            out,
             inbox: inbox_rx,
             step: None,
             notification: None,
@@ -453,13 +573,12 @@ impl Session {
             handle.silent.clone(),
             handle.cancel.clone(),
             self.generation,
-            self.done_tx.clone(),
         ));
         self.flows.insert(id, handle);
         true
     }
 
-    fn notify(&mut self, n: CredentialNotification) {
+    async fn notify(&mut self, n: CredentialNotification) {
         let now = Instant::now();
         self.notifications.retain(|_, (_, until)| *until > now);
         let target = match self.notifications.get_mut(&n.flow_id) {
@@ -470,7 +589,7 @@ impl Session {
             }
             _ => None,
         };
-        let out = self.out.clone();
+        let out = self.sender().await;
         let engine = self.engine.clone();
         tokio::spawn(async move {
             let status = match target {
@@ -503,7 +622,6 @@ async fn run_flow(
     silent: CancellationToken,
     cancel: CancellationToken,
     generation: u64,
-    done: mpsc::Sender<Done>,
 ) {
     let flow_id = ctx.flow_id.clone();
     let flow_timeout = ctx.engine.config().flow_timeout;
@@ -546,13 +664,12 @@ async fn run_flow(
             .await;
         }
     }
-    let _ = done
-        .send(Done {
-            flow_id,
-            generation,
-            notification: ctx.notification.take().map(Box::new),
-        })
-        .await;
+    let done = Done {
+        flow_id,
+        generation,
+        notification: ctx.notification.take(),
+    };
+    let _ = ctx.out.send(Outbound::Done(Box::new(done))).await;
 }
 
 /// An empty `flow_complete` for `flow_id` (flows fill in what they produce).
@@ -560,5 +677,28 @@ pub(crate) fn complete(flow_id: &str) -> FlowComplete {
     FlowComplete {
         flow_id: flow_id.to_string(),
         ..FlowComplete::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The size of the future a function returns (without calling it).
+    fn future_size<A, B, C, F: std::future::Future>(_: impl FnOnce(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    #[test]
+    fn an_idle_session_task_stays_small() {
+        // Every idle authenticated socket pays for this future (the socket lives in it): the handshake, frame handling
+        // and writes are boxed while they run, so what stays is the session state, one timer and the select.
+        // Was 3136 bytes with a reader task plus a writer task (docs/performance.md, "Engine").
+        let size = future_size(super::run);
+        println!(
+            "session future: {size} bytes (socket {}, session state {}, timer {})",
+            std::mem::size_of::<axum::extract::ws::WebSocket>(),
+            std::mem::size_of::<super::Session>(),
+            std::mem::size_of::<tokio::time::Sleep>(),
+        );
+        assert!(size <= 1280, "the session future grew to {size} bytes");
     }
 }
