@@ -22,7 +22,8 @@
 // tokens (bound to the DPoP key) and accepts the refresh_token grant; jwks_uri: true publishes the issuer's signing
 // key at jwks_uri instead of nothing; signed_metadata: true serves the issuer
 // metadata as a JWT (typ openidvci-issuer-metadata+jwt) signed by a fresh self-signed P-256 certificate (x5c, made
-// with the openssl CLI); bad_metadata_signature: true signs it with another key than the certificate's.
+// with the openssl CLI); bad_metadata_signature: true signs it with another key than the certificate's; signed_metadata: "kid" signs it
+// with the issuer key named by kid only (pair it with jwks_uri: true).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -381,10 +382,14 @@ async function signedMetadata() {
   if (!signedMetadataJwt) {
     const { key, der } = selfSignedCertificate();
     const signer = options.bad_metadata_signature ? privateKey : key;
+    // signed_metadata: 'kid' signs with the issuer key named by kid (no x5c); the key is at jwks_uri.
+    const byKid = options.signed_metadata === 'kid';
     signedMetadataJwt = await new jose.SignJWT({ ...credentialIssuerMetadata, sub: base, iss: base })
-      .setProtectedHeader({ alg: 'ES256', typ: 'openidvci-issuer-metadata+jwt', x5c: [der] })
+      .setProtectedHeader(byKid
+        ? { alg: 'ES256', typ: 'openidvci-issuer-metadata+jwt', kid: issuerJwk.kid }
+        : { alg: 'ES256', typ: 'openidvci-issuer-metadata+jwt', x5c: [der] })
       .setIssuedAt()
-      .sign(signer);
+      .sign(byKid ? (options.bad_metadata_signature ? key : privateKey) : signer);
   }
   return signedMetadataJwt;
 }

@@ -103,3 +103,56 @@ async fn client_mediated_trust_gets_the_jwks_from_jwks_uri() {
     assert_eq!(r["key_material"]["jwks"]["keys"][0]["kid"], "issuer-key-1", "{r}");
     assert_eq!(r["requires_resolution"], false);
 }
+
+/// Runs a flow to its end; returns the terminal frame and the progress frames.
+async fn run_collecting(
+    c: &mut walletd_wallet::client::EngineClient,
+    holder: &Holder,
+    id: &str,
+    offer: &Value,
+) -> (Result<Value, Value>, Vec<Value>) {
+    c.send(&json!({"type":"flow_start","flow_id":id,"protocol":"oid4vci","offer":offer}))
+        .await
+        .unwrap();
+    let mut steps = Vec::new();
+    for _ in 0..100 {
+        let v = c.recv_flow(id, Duration::from_secs(20)).await.unwrap();
+        match v["type"].as_str().unwrap() {
+            "flow_complete" => return (Ok(v), steps),
+            "flow_error" => return (Err(v), steps),
+            "sign_request" => {
+                let proofs = holder.proofs_for(&v["params"]);
+                c.send(&json!({"type":"sign_response","flow_id":id,"message_id":v["message_id"],"proofs":proofs}))
+                    .await
+                    .unwrap();
+            }
+            _ => steps.push(v),
+        }
+    }
+    panic!("flow did not end");
+}
+
+#[tokio::test]
+async fn signed_metadata_by_kid_is_verified_with_the_jwks_uri_key() {
+    let issuer = NodeIssuer::start_with(json!({"signed_metadata": "kid", "jwks_uri": true}));
+    let (url, seen) = pdp().await;
+    let w = engine_with_pdp(&url, "").await;
+    let mut c = connected(&w, None).await;
+    let holder = Holder::new();
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    let (r, steps) = run_collecting(&mut c, &holder, "kid", &offer["offer"]).await;
+    verify_all(&issuer, &holder, &r.unwrap()).await;
+    let fetched = steps.iter().find(|s| s["step"] == "metadata_fetched").unwrap();
+    assert_eq!(fetched["payload"]["validated"], true, "{fetched}");
+    let req = seen.lock().unwrap()[0].clone();
+    assert_eq!(req["resource"]["type"], "jwk", "{req}");
+    assert_eq!(req["resource"]["key"][0]["kid"], "issuer-key-1", "{req}");
+
+    // Signed with another key under the same kid: the metadata is refused.
+    let bad =
+        NodeIssuer::start_with(json!({"signed_metadata": "kid", "jwks_uri": true, "bad_metadata_signature": true}));
+    let offer = bad.offer(json!({"grant": "pre"})).await;
+    let (r, _) = run_collecting(&mut c, &holder, "kid-bad", &offer["offer"]).await;
+    let e = r.unwrap_err();
+    assert_eq!(e["error"]["code"], "METADATA_FETCH_ERROR", "{e}");
+}

@@ -26,6 +26,8 @@ pub struct IssuerMetadata {
     pub signed: bool,
     /// The signed metadata's certificate chain (DER, leaf first): the key material for the trust evaluation.
     pub x5c: Vec<Vec<u8>>,
+    /// The JWKS that verified signed metadata identified by `kid` (from its `jwks_uri`): the key material then.
+    pub signing_jwks: Option<Value>,
 }
 
 impl IssuerMetadata {
@@ -68,18 +70,36 @@ pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<IssuerMetad
         // Signed metadata: the signature must verify with the x5c leaf; whether that certificate belongs to a
         // trusted issuer is the PDP's question (the chain goes to the trust evaluation).
         let text = resp.text();
-        let (claims, chain) = verify_signed_metadata(text.trim()).map_err(|m| FlowFailure::new(code, m))?;
-        (claims, true, chain)
+        let jwt = text.trim();
+        match jose::decode_jwt(jwt) {
+            // Signed by a key named only by `kid`: verified with the issuer's JWKS from the `jwks_uri` it names.
+            Some(d) if d.header.get("x5c").is_none() && d.header.get("kid").is_some() => {
+                let claims = verify_signed_metadata_by_kid(ctx, &d)
+                    .await
+                    .map_err(|m| FlowFailure::new(code, m))?;
+                (claims.0, true, claims.1)
+            }
+            _ => {
+                let (claims, chain) = verify_signed_metadata(jwt).map_err(|m| FlowFailure::new(code, m))?;
+                (claims, true, (chain, None))
+            }
+        }
     } else {
         let v: Value = resp
             .json()
             .map_err(|_| FlowFailure::new(code, "issuer metadata is not valid JSON"))?;
-        (v, false, Vec::new())
+        (v, false, (Vec::new(), None))
     };
     if !json.is_object() {
         return Err(FlowFailure::new(code, "issuer metadata is not an object"));
     }
-    let meta = IssuerMetadata { json, signed, x5c };
+    let (x5c, signing_jwks) = x5c;
+    let meta = IssuerMetadata {
+        json,
+        signed,
+        x5c,
+        signing_jwks,
+    };
     if meta.str("credential_issuer").map(|s| s.trim_end_matches('/')) != Some(issuer.trim_end_matches('/')) {
         return Err(FlowFailure::new(
             code,
@@ -90,6 +110,65 @@ pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<IssuerMetad
         return Err(FlowFailure::new(code, "issuer metadata has no credential_endpoint"));
     }
     Ok(meta)
+}
+
+/// Signed metadata whose header names its key by `kid` (no x5c): the JWKS comes from the `jwks_uri` the metadata
+/// names (through the egress guard, `engine.jwks_max_bytes`); the key with that `kid` must verify the signature
+/// (ES256 with a P-256 key, RS256 with an RSA key). Whether those keys belong to the issuer is the trust
+/// evaluation's question: the JWKS becomes its key material.
+async fn verify_signed_metadata_by_kid(
+    ctx: &FlowCtx,
+    d: &jose::DecodedJwt,
+) -> Result<(Value, (Vec<Vec<u8>>, Option<Value>)), String> {
+    if d.header.get("typ").and_then(Value::as_str) != Some("openidvci-issuer-metadata+jwt") {
+        return Err("signed issuer metadata has the wrong typ".into());
+    }
+    let kid = d.header.get("kid").and_then(Value::as_str).unwrap_or_default();
+    let uri = d
+        .claims
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .ok_or("signed issuer metadata names its key by kid but has no jwks_uri")?;
+    let max = ctx.engine().config().jwks_max_bytes;
+    let resp = ctx
+        .outbound(
+            ErrorCode::MetadataFetchError,
+            "issuer JWKS",
+            ctx.engine().egress().get(uri, max),
+        )
+        .await
+        .map_err(|f| f.message)?;
+    if !resp.status.is_success() {
+        return Err(format!("issuer JWKS: HTTP {}", resp.status.as_u16()));
+    }
+    let jwks = parse_jwks(&resp.body).ok_or("the issuer's jwks_uri does not serve a JWKS")?;
+    let key = jwks["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)))
+        .ok_or("no key of the issuer's JWKS has the metadata's kid")?;
+    if !verify_with_jwk(d, key) {
+        return Err("the signature of the issuer metadata does not verify with the issuer's key".into());
+    }
+    Ok((d.claims.clone(), (Vec::new(), Some(jwks))))
+}
+
+/// ES256 with a P-256 JWK or RS256 with an RSA JWK.
+fn verify_with_jwk(d: &jose::DecodedJwt, jwk: &Value) -> bool {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    let alg = d.header.get("alg").and_then(Value::as_str).unwrap_or_default();
+    let member = |k: &str| jwk.get(k).and_then(Value::as_str).and_then(jose::b64_decode);
+    match (alg, jwk.get("kty").and_then(Value::as_str)) {
+        ("ES256", Some("EC")) => {
+            jose::verify_es256(&format!("{}.{}", d.signing_input, jose::b64(&d.signature)), jwk).is_some()
+        }
+        ("RS256", Some("RSA")) => match (member("n"), member("e")) {
+            (Some(n), Some(e)) => RsaPublicKeyComponents { n: &n, e: &e }
+                .verify(&RSA_PKCS1_2048_8192_SHA256, d.signing_input.as_bytes(), &d.signature)
+                .is_ok(),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// The issuer's JWKS from the metadata's `jwks_uri` (GET through the egress guard, at most `engine.jwks_max_bytes`,

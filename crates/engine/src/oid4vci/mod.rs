@@ -306,6 +306,7 @@ async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) 
     let untrusted = |m: String| FlowFailure::new(ErrorCode::UntrustedIssuer, m);
     let needs_trust = ctx.engine().config().client_mediated_trust || ctx.engine().trust().is_some();
     let jwks = match meta.json.get("jwks").filter(|j| j.get("keys").is_some()) {
+        _ if meta.signing_jwks.is_some() => meta.signing_jwks.clone(),
         Some(j) => Some(j.clone()),
         None if needs_trust && meta.x5c.is_empty() => metadata::fetch_jwks_uri(ctx, meta).await,
         None => None,
