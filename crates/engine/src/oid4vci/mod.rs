@@ -304,15 +304,9 @@ async fn resolve_offer(ctx: &FlowCtx, start: &FlowStart) -> FlowResult<Credentia
 /// itself).
 async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) -> FlowResult<()> {
     let untrusted = |m: String| FlowFailure::new(ErrorCode::UntrustedIssuer, m);
-    let needs_trust = ctx.engine().config().client_mediated_trust || ctx.engine().trust().is_some();
-    let jwks = match meta.json.get("jwks").filter(|j| j.get("keys").is_some()) {
-        _ if meta.signing_jwks.is_some() => meta.signing_jwks.clone(),
-        Some(j) => Some(j.clone()),
-        None if needs_trust && meta.x5c.is_empty() => metadata::fetch_jwks_uri(ctx, meta).await,
-        None => None,
-    };
-    let jwks = jwks.as_ref();
     if ctx.engine().config().client_mediated_trust {
+        let jwks = trust_jwks(ctx, meta).await;
+        let jwks = jwks.as_ref();
         let key_material = if !meta.x5c.is_empty() {
             let b64 = base64::engine::general_purpose::STANDARD;
             let chain: Vec<String> = meta.x5c.iter().map(|c| base64::Engine::encode(&b64, c)).collect();
@@ -359,6 +353,8 @@ async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) 
     if trust.pdp_for(tenant.pdp_url.as_ref()).is_none() {
         return Ok(());
     }
+    let jwks = trust_jwks(ctx, meta).await;
+    let jwks = jwks.as_ref();
     let req = if !meta.x5c.is_empty() {
         EvaluationRequest::x5c(issuer, &meta.x5c, Role::CredentialIssuer)
     } else if let Some(r) = jwks.and_then(|j| EvaluationRequest::jwks(issuer, j, Role::CredentialIssuer).ok()) {
@@ -382,6 +378,21 @@ async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) 
         )));
     }
     Ok(())
+}
+
+/// The JWKS for the trust evaluation when there is no x5c chain: the one that verified `kid`-signed metadata, else
+/// the metadata's `jwks`, else the one at its `jwks_uri` (fetched only here, when a trust evaluation needs it).
+async fn trust_jwks(ctx: &FlowCtx, meta: &IssuerMetadata) -> Option<Value> {
+    if !meta.x5c.is_empty() {
+        return None;
+    }
+    if let Some(j) = &meta.signing_jwks {
+        return Some(j.clone());
+    }
+    match meta.json.get("jwks").filter(|j| j.get("keys").is_some()) {
+        Some(j) => Some(j.clone()),
+        None => metadata::fetch_jwks_uri(ctx, meta).await,
+    }
 }
 
 async fn choose_configuration(
