@@ -67,9 +67,11 @@ async fn issue_then_renew_with_the_refresh_token() {
     verify_all(&issuer, &holder, &first).await;
     assert!(signs[0].get("reissuance_kid").is_none());
     let rt1 = first["refresh_token"].as_str().expect("a refresh token").to_string();
-    // The refresh token is DPoP-bound: the client gets the private key it is bound to.
-    assert_eq!(first["dpop_jwk"]["kty"], "EC", "{first}");
-    assert!(first["dpop_jwk"]["d"].is_string());
+    // The refresh token is DPoP-bound: the client gets the private key it is bound to, as JSON text (what the SIROS
+    // native SDKs read).
+    let dpop: Value = serde_json::from_str(first["dpop_jwk"].as_str().expect("dpop_jwk as JSON text")).unwrap();
+    assert_eq!(dpop["kty"], "EC", "{first}");
+    assert!(dpop["d"].is_string());
 
     // Renewal: straight to the refresh_token grant with the client's DPoP key; reissuance_kid reaches the proofs.
     let (r, signs) = run(&mut c, &holder, "renew", renewal(&first, Some("holder-key-1"))).await;
@@ -90,8 +92,11 @@ async fn issue_then_renew_with_the_refresh_token() {
     assert_eq!(e["error"]["details"]["error"], "invalid_grant", "{e}");
     assert!(!e.to_string().contains(&rt1));
 
-    // The current one works once more; after the issuer revokes every refresh token it does not.
-    let (r, _) = run(&mut c, &holder, "again", renewal(&second, None)).await;
+    // The current one works once more (the DPoP key given as an object this time; both forms are accepted); after
+    // the issuer revokes every refresh token it does not.
+    let mut start = renewal(&second, None);
+    start["dpop_jwk"] = dpop.clone();
+    let (r, _) = run(&mut c, &holder, "again", start).await;
     let third = r.unwrap();
     reqwest::Client::new()
         .post(format!("{}/test/revoke_refresh_tokens", issuer.url))
@@ -148,6 +153,12 @@ async fn renewal_with_another_dpop_key_or_an_unknown_token_fails() {
     let e = r.unwrap_err();
     assert_eq!(e["error"]["code"], "INVALID_MESSAGE", "{e}");
     assert!(!e.to_string().contains("DPOP-SECRET-SCALAR"));
+    let mut start = renewal(&first, None);
+    start["dpop_jwk"] = json!("{not json DPOP-SECRET-TEXT");
+    let (r, _) = run(&mut c, &holder, "bad-text", start).await;
+    let e = r.unwrap_err();
+    assert_eq!(e["error"]["code"], "INVALID_MESSAGE", "{e}");
+    assert!(!e.to_string().contains("DPOP-SECRET-TEXT"));
     let mut start = renewal(&first, None);
     start["selected_credential_configuration_id"] = json!("no-such-configuration");
     let (r, _) = run(&mut c, &holder, "bad-config", start).await;

@@ -95,8 +95,14 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         .to_string();
     let as_meta = metadata::fetch_as(ctx, &as_issuer).await?;
     // The client's DPoP key on renewal (the refresh token is bound to it), else a fresh one.
-    let mut dpop = match &start.dpop_jwk {
-        Some(jwk) if !jwk.is_null() => {
+    // The SIROS native SDKs carry it as JSON text; an object is accepted too.
+    let client_dpop_jwk = match &start.dpop_jwk {
+        Some(Value::String(text)) if !text.is_empty() => Some(serde_json::from_str(text).unwrap_or(Value::Null)),
+        Some(Value::String(_)) | Some(Value::Null) | None => None,
+        Some(other) => Some(other.clone()),
+    };
+    let mut dpop = match &client_dpop_jwk {
+        Some(jwk) => {
             let key = crate::jose::EcKey::from_private_jwk(jwk).ok_or_else(|| {
                 FlowFailure::new(ErrorCode::InvalidMessage, "dpop_jwk is not an EC P-256 private JWK")
             })?;
@@ -242,8 +248,9 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     done.selected_credential_configuration_id = Some(config_id);
     // Renewal material goes to the client (the engine keeps nothing): the refresh token and, when it is DPoP-bound,
     // the DPoP key it is bound to.
+    // As JSON text: the SIROS native SDKs (the clients that renew) type `dpop_jwk` as a string.
     if tokens.refresh_token.is_some() && tokens.token_type.eq_ignore_ascii_case("dpop") {
-        done.dpop_jwk = Some(dpop.key.private_jwk());
+        done.dpop_jwk = Some(Value::String(dpop.key.private_jwk().to_string()));
     }
     done.refresh_token = tokens.refresh_token;
     Ok(done)
