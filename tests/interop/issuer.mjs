@@ -517,6 +517,8 @@ server.listen(port, '127.0.0.1', () => {
     dpop_signing_alg_values_supported: ['ES256'],
     'pre-authorized_grant_anonymous_access_supported': true,
   });
+  // wrong_as_issuer: true makes the AS metadata name another issuer than the one it is served for (RFC 8414 §3.3).
+  if (options.wrong_as_issuer) asMetadata = { ...asMetadata, issuer: 'https://other-as.example' };
   console.log(JSON.stringify({ url: base }));
 });
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

@@ -158,6 +158,26 @@ async fn a_wrong_registered_key_is_a_token_error() {
 }
 
 #[tokio::test]
+async fn no_assertion_for_an_authorization_server_naming_another_issuer() {
+    // An AS whose metadata names another issuer could replay an assertion made for that one: none is sent.
+    let key = EcKey::generate();
+    let issuer = NodeIssuer::start_with(json!({"wrong_as_issuer": true,
+        "client_auth": {"client_id": CLIENT_ID, "public_jwk": key.public_jwk()}}));
+    let db = TestDatabase::sqlite();
+    let w = all_mode(&db).await;
+    register(&w, &issuer.url, Some(key.private_jwk())).await;
+    let mut c = holder_session(&w).await;
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    let err = c
+        .run_issuance(&Holder::new(), "aud", json!({"offer": offer["offer"]}), None, None)
+        .await
+        .unwrap_err();
+    let ClientError::Flow(v) = err else { panic!("{err}") };
+    assert_eq!(v["error"]["code"], "TOKEN_ERROR", "{v}");
+    assert!(token_requests(&issuer).await.is_empty());
+}
+
+#[tokio::test]
 async fn an_unusable_registered_key_is_a_clear_token_error() {
     let issuer = NodeIssuer::start();
     let db = TestDatabase::sqlite();

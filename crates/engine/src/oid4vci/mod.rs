@@ -112,6 +112,20 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     };
     let anonymous = renewal.is_none() && start.auth_code.is_none() && offer.pre_authorized_code().is_some();
     let mut auth = client_auth(ctx, &start, &issuer, client_id_for(&start, anonymous)).await?;
+    // The assertion's audience is the AS metadata's `issuer`; RFC 8414 §3.3 requires it to be the identifier the
+    // metadata was looked up with. Otherwise an AS could name another AS and replay the assertion there.
+    if auth.assertion_key.is_some() {
+        let named = as_meta
+            .get("issuer")
+            .and_then(Value::as_str)
+            .map(|i| i.trim_end_matches('/'));
+        if named != Some(as_issuer.trim_end_matches('/')) {
+            return Err(FlowFailure::new(
+                ErrorCode::TokenError,
+                "the authorization server metadata names another issuer; no client assertion is sent to it",
+            ));
+        }
+    }
     let tokens = match &renewal {
         Some(r) => {
             ctx.progress("exchanging_token", json!({})).await;
