@@ -137,7 +137,7 @@ async fn renewal_with_another_dpop_key_or_an_unknown_token_fails() {
     assert_eq!(e["error"]["code"], "TOKEN_ERROR", "{e}");
     assert!(!e.to_string().contains("not-a-refresh-token"));
 
-    // Bad renewal requests are clear errors, before any outbound call.
+    // Bad renewal requests are clear errors (missing fields and a bad DPoP key before any outbound call).
     for (id, remove, code) in [
         ("no-issuer", "credential_issuer", "INVALID_MESSAGE"),
         ("no-config", "selected_credential_configuration_id", "INVALID_MESSAGE"),

@@ -29,6 +29,22 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     // Renewal (refresh_token + credential_issuer + selected_credential_configuration_id) skips the offer and the
     // authorization; everything else starts from an offer.
     let renewal = Renewal::from_start(&start)?;
+    // The client's DPoP key on renewal (the refresh token is bound to it), else a fresh one.
+    // The SIROS native SDKs carry it as JSON text; an object is accepted too.
+    let client_dpop_jwk = match &start.dpop_jwk {
+        Some(Value::String(text)) if !text.is_empty() => Some(serde_json::from_str(text).unwrap_or(Value::Null)),
+        Some(Value::String(_)) | Some(Value::Null) | None => None,
+        Some(other) => Some(other.clone()),
+    };
+    let mut dpop = match &client_dpop_jwk {
+        Some(jwk) => {
+            let key = crate::jose::EcKey::from_private_jwk(jwk).ok_or_else(|| {
+                FlowFailure::new(ErrorCode::InvalidMessage, "dpop_jwk is not an EC P-256 private JWK")
+            })?;
+            Dpop { key, nonce: None }
+        }
+        _ => Dpop::new(),
+    };
     let offer = match &renewal {
         Some(r) => CredentialOffer {
             credential_issuer: r.credential_issuer.clone(),
@@ -94,22 +110,6 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         .unwrap_or(&issuer)
         .to_string();
     let as_meta = metadata::fetch_as(ctx, &as_issuer).await?;
-    // The client's DPoP key on renewal (the refresh token is bound to it), else a fresh one.
-    // The SIROS native SDKs carry it as JSON text; an object is accepted too.
-    let client_dpop_jwk = match &start.dpop_jwk {
-        Some(Value::String(text)) if !text.is_empty() => Some(serde_json::from_str(text).unwrap_or(Value::Null)),
-        Some(Value::String(_)) | Some(Value::Null) | None => None,
-        Some(other) => Some(other.clone()),
-    };
-    let mut dpop = match &client_dpop_jwk {
-        Some(jwk) => {
-            let key = crate::jose::EcKey::from_private_jwk(jwk).ok_or_else(|| {
-                FlowFailure::new(ErrorCode::InvalidMessage, "dpop_jwk is not an EC P-256 private JWK")
-            })?;
-            Dpop { key, nonce: None }
-        }
-        _ => Dpop::new(),
-    };
     let anonymous = renewal.is_none() && start.auth_code.is_none() && offer.pre_authorized_code().is_some();
     let mut auth = client_auth(ctx, &start, &issuer, client_id_for(&start, anonymous)).await?;
     // The assertion's audience is the AS metadata's `issuer`; RFC 8414 §3.3 requires it to be the identifier the
