@@ -354,7 +354,56 @@ pub async fn fetch_as(ctx: &FlowCtx, as_issuer: &str) -> FlowResult<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::well_known;
+    use super::{parse_jwks, verify_with_jwk, well_known};
+    use crate::jose;
+    use serde_json::json;
+
+    #[test]
+    fn jwks_keeps_public_members_only() {
+        let j = parse_jwks(br#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"SECRET","kid":"k"}]}"#).unwrap();
+        assert_eq!(
+            j,
+            json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "kid": "k"}]})
+        );
+        for bad in [
+            &b"{}"[..],
+            br#"{"keys":[]}"#,
+            br#"{"keys":[{"x":1}]}"#,
+            br#"{"keys":"no"}"#,
+            b"not json",
+        ] {
+            assert!(parse_jwks(bad).is_none());
+        }
+    }
+
+    #[test]
+    fn kid_signed_metadata_verifies_with_es256_and_rs256_keys() {
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::rsa::KeySize;
+        use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+        let ec = jose::EcKey::generate();
+        let jwt = ec.sign_jwt(&json!({"kid": "e"}), &json!({"a": 1}));
+        let d = jose::decode_jwt(&jwt).unwrap();
+        assert!(verify_with_jwk(&d, ec.public_jwk()));
+        assert!(!verify_with_jwk(&d, jose::EcKey::generate().public_jwk()));
+
+        let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let input = format!(
+            "{}.{}",
+            jose::b64(r#"{"alg":"RS256","kid":"r"}"#),
+            jose::b64(r#"{"a":1}"#)
+        );
+        let mut sig = vec![0u8; rsa.public_modulus_len()];
+        rsa.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut sig)
+            .unwrap();
+        let d = jose::decode_jwt(&format!("{input}.{}", jose::b64(&sig))).unwrap();
+        let pk = rsa.public_key();
+        let jwk = json!({"kty": "RSA", "n": jose::b64(pk.modulus().big_endian_without_leading_zero()),
+                         "e": jose::b64(pk.exponent().big_endian_without_leading_zero())});
+        assert!(verify_with_jwk(&d, &jwk));
+        // The wrong key type for the alg never verifies.
+        assert!(!verify_with_jwk(&d, ec.public_jwk()));
+    }
 
     #[test]
     fn path_insertion() {
