@@ -8,22 +8,23 @@
 //        -> {offer (openid-credential-offer:// URL), offer_json, tx_code_value?}
 //   GET  /test/notifications -> every notification the issuer received
 //   GET  /.well-known/jwt-vc-issuer -> {issuer, jwks} (SD-JWT VC issuer key, for the holder's verification)
-//
 //   GET  /test/token_requests -> how each token/PAR request authenticated the client (never the secrets themselves)
 //   GET  /test/encryptions -> the `enc` of every encrypted response sent
 //   POST /test/revoke_refresh_tokens -> forgets every refresh token issued so far
 //
-// Options (ISSUER_OPTIONS, a JSON object): encryption: true advertises and requires credential_response_encryption
-// (ECDH-ES, A128GCM/A256GCM, or the list in encryption_enc) and encrypts credential and deferred responses with
-// jose; client_auth: {client_id, public_jwk} requires private_key_jwt (RFC 7523) at the token and PAR endpoints and
-// verifies the assertion with public_jwk (iss = sub = client_id, aud = this AS's issuer identifier, exp, jti once);
-// client_attestation: {provider_jwk} requires OAuth-Client-Attestation(-PoP) headers verified by @openid4vc/oauth2
-// (the attestation must be signed with provider_jwk, carried in its header); refresh_tokens: true issues refresh
-// tokens (bound to the DPoP key) and accepts the refresh_token grant; jwks_uri: true publishes the issuer's signing
-// key at jwks_uri instead of nothing; signed_metadata: true serves the issuer
-// metadata as a JWT (typ openidvci-issuer-metadata+jwt) signed by a fresh self-signed P-256 certificate (x5c, made
-// with the openssl CLI); bad_metadata_signature: true signs it with another key than the certificate's; signed_metadata: "kid" signs it
-// with the issuer key named by kid only (pair it with jwks_uri: true).
+// Options (ISSUER_OPTIONS, a JSON object):
+//   encryption: true advertises and requires credential_response_encryption (ECDH-ES with A128GCM/A256GCM, or the
+//     list in encryption_enc) and encrypts credential and deferred responses with jose;
+//   client_auth: {client_id, public_jwk} requires private_key_jwt (RFC 7523) at the token and PAR endpoints and
+//     verifies the assertion with public_jwk (iss = sub = client_id, aud = this AS's issuer identifier, exp, jti once);
+//   client_attestation: {provider_jwk} requires OAuth-Client-Attestation(-PoP) headers, verified by @openid4vc/oauth2
+//     (the attestation must be signed with provider_jwk, carried in its header);
+//   refresh_tokens: true issues refresh tokens (bound to the DPoP key, single use) and accepts the refresh_token grant;
+//   jwks_uri: true publishes the issuer's signing key at the metadata's jwks_uri;
+//   wrong_as_issuer: true makes the AS metadata name another issuer (RFC 8414 §3.3 violation);
+//   signed_metadata: true serves the issuer metadata as a JWT (typ openidvci-issuer-metadata+jwt) signed by a fresh
+//     self-signed P-256 certificate (x5c, made with the openssl CLI); "kid" signs it with the issuer key named by
+//     kid only (pair it with jwks_uri: true); bad_metadata_signature: true signs it with another key.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
