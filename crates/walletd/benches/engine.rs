@@ -274,12 +274,19 @@ fn vm_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
 /// Opens `k` authenticated sockets (handshake completed) and holds them idle; RSS of the engine process before and
 /// after, divided by `k`. The client side uses small tungstenite buffers so that 10 000 sockets fit in this process.
 async fn idle_rss(w: &walletd_testkit::Walletd, url: &str, k: usize) {
     let pid = w.pid();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = vm_rss_kib(pid);
+    let fds_before = open_fds(pid);
     let cfg = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0)
@@ -319,12 +326,26 @@ async fn idle_rss(w: &walletd_testkit::Walletd, url: &str, k: usize) {
     let open_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = vm_rss_kib(pid);
+    let fds_after = open_fds(pid);
     let n = sockets.len().max(1) as f64;
+    // The sessions are still there and served: a sample answers an invalid frame with `error`.
+    let mut answered = 0;
+    let step = (sockets.len() / 20).max(1);
+    for ws in sockets.iter_mut().step_by(step) {
+        if ws.send(Message::Text("{not json".into())).await.is_ok()
+            && let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await
+            && t.contains("INVALID_MESSAGE")
+        {
+            answered += 1;
+        }
+    }
     println!(
-        "idle authenticated connections: {} open ({failed} failed) in {open_secs:.1} s; engine VmRSS {before} KiB -> \
-         {after} KiB = {:.2} KiB per connection",
+        "idle authenticated connections: {} open ({failed} failed) in {open_secs:.1} s; engine open fds {fds_before} -> \
+         {fds_after}; engine VmRSS {before} KiB -> {after} KiB = {:.2} KiB per connection; {answered}/{} sampled \
+         sessions still answer",
         sockets.len(),
-        (after.saturating_sub(before)) as f64 / n
+        (after.saturating_sub(before)) as f64 / n,
+        sockets.len().div_ceil(step)
     );
     drop(sockets);
 }
