@@ -280,6 +280,9 @@ pub fn verify_request_object(
             }
         }
         Prefix::Did => {
+            if !id.starts_with("did:") || id.len() <= "did:".len() {
+                return Err("a decentralized_identifier client_id must be a DID".into());
+            }
             let d = decoded
                 .as_ref()
                 .filter(|_| signed)
@@ -641,6 +644,11 @@ mod tests {
                 .unwrap_err()
                 .contains("signature")
         );
+        let mut not_did = base();
+        not_did.insert("client_id".into(), json!("decentralized_identifier:web.example"));
+        let h = json!({"typ": "oauth-authz-req+jwt", "kid": "web.example#0"});
+        let e = verify_request_object(&k.sign_jwt(&h, &Value::Object(not_did)), None, None, 0).unwrap_err();
+        assert!(e.contains("must be a DID"), "{e}");
         let h = json!({"typ": "oauth-authz-req+jwt", "kid": "did:jwk:else#0"});
         assert!(
             verify_request_object(&k.sign_jwt(&h, &Value::Object(c)), None, None, 0)
