@@ -9,13 +9,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use walletd_common::http::SessionUser;
 use walletd_common::tenant::Tenant;
 use walletd_protocol::format_unix_millis;
 
 use crate::bodies::{BeginBody, FinishBody, decode_private_data};
-use crate::http::{
-    AuthState, ClientIp, ETAG_HEADER, HttpError, JsonBody, SessionUser, header_str, no_store, tenant_header,
-};
+use crate::http::{AuthState, ClientIp, ETAG_HEADER, HttpError, JsonBody, header_str, no_store, tenant_header};
 use crate::service::{Ceremony, RegistrationFinish, Session};
 use crate::tagged::{tag_at, tagged};
 

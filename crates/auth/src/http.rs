@@ -131,37 +131,6 @@ fn serde_path_to_error_free<'de, T: DeserializeOwned>(
     Ok(v)
 }
 
-/// The caller of a web-client (compat) route. A missing, malformed, expired or otherwise rejected access token is
-/// 401 `{"error":"Invalid token","message":...}`: the web client retries with a fresh token only on a 401 whose
-/// `error` is exactly `Invalid token` (docs/compat-401.md). Other failures (keys unavailable: 503) pass unchanged.
-pub struct SessionUser(pub walletd_common::http::AuthUser);
-
-/// The `error` value the web client recognises as a rejected access token.
-pub const INVALID_TOKEN: &str = "Invalid token";
-
-impl<S> FromRequestParts<S> for SessionUser
-where
-    Authenticator: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match walletd_common::http::AuthUser::from_request_parts(parts, state).await {
-            Ok(user) => Ok(SessionUser(user)),
-            Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-                let mut response = ApiError::new(StatusCode::UNAUTHORIZED, INVALID_TOKEN, e.message).into_response();
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                );
-                Err(response)
-            }
-            Err(e) => Err(e.into_response()),
-        }
-    }
-}
-
 /// The client's address (the TCP peer). Limits key on it; behind a proxy every client shares the proxy's.
 pub struct ClientIp(pub IpAddr);
 

@@ -6,7 +6,7 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use walletd_common::http::{ApiError, AuthUser, Authenticator};
+use walletd_common::http::{ApiError, Authenticator, SessionUser};
 use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
 use walletd_store::Store;
 
@@ -57,7 +57,7 @@ fn db_error(e: walletd_store::StoreError) -> ApiError {
     ApiError::unavailable("the database failed, try again")
 }
 
-async fn all_issuers(State(s): State<CompatState>, user: AuthUser) -> Result<Response, ApiError> {
+async fn all_issuers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
     let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
     let list = s.store.list_issuers(&tenant.id).await.map_err(db_error)?;
     let out: Vec<Value> = list
@@ -76,7 +76,7 @@ async fn all_issuers(State(s): State<CompatState>, user: AuthUser) -> Result<Res
     Ok(no_store(Value::Array(out)))
 }
 
-async fn all_verifiers(State(s): State<CompatState>, user: AuthUser) -> Result<Response, ApiError> {
+async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
     let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
     let list = s.store.list_verifiers(&tenant.id).await.map_err(db_error)?;
     let out: Vec<Value> = list
@@ -108,7 +108,7 @@ pub fn openid4vci_metadata_url(identifier: &str) -> Option<url::Url> {
 
 async fn issuer_metadata(
     State(s): State<CompatState>,
-    user: AuthUser,
+    SessionUser(user): SessionUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
-use walletd_common::http::{ApiError, AuthUser, Authenticator};
+use walletd_common::http::{ApiError, Authenticator, SessionUser};
 
 use crate::http::{StorageState, b64u_decode, b64u_encode, header_str, no_store, owner, set_header};
 use crate::service::{StorageError, StorageService};
@@ -58,7 +58,11 @@ fn same_etag(a: &str, b: &str) -> bool {
     bare(a) == bare(b)
 }
 
-async fn get_private_data(State(s): State<StorageState>, user: AuthUser, headers: HeaderMap) -> Response {
+async fn get_private_data(
+    State(s): State<StorageState>,
+    SessionUser(user): SessionUser,
+    headers: HeaderMap,
+) -> Response {
     let owner = owner(&user);
     let conditional = match (
         header_str(&headers, "if-none-match"),
@@ -108,7 +112,12 @@ fn private_data_body(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     b64u_decode(text, "the private data")
 }
 
-async fn post_private_data(State(s): State<StorageState>, user: AuthUser, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_private_data(
+    State(s): State<StorageState>,
+    SessionUser(user): SessionUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let parsed = header_str(&headers, "x-private-data-if-match")
         .and_then(|m| Ok((m.map(str::to_string), private_data_body(&body)?)));
     let (if_match, bytes) = match parsed {
@@ -166,14 +175,14 @@ fn record_id(record: &Value) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::bad_request("each credential needs a `credentialIdentifier` string"))
 }
 
-async fn vc_list(State(s): State<StorageState>, user: AuthUser) -> Response {
+async fn vc_list(State(s): State<StorageState>, SessionUser(user): SessionUser) -> Response {
     match s.service.legacy_list(&owner(&user), "vc").await {
         Ok(list) => Json(json!({"vc_list": list})).into_response(),
         Err(e) => legacy_error(e),
     }
 }
 
-async fn vp_list(State(s): State<StorageState>, user: AuthUser) -> Response {
+async fn vp_list(State(s): State<StorageState>, SessionUser(user): SessionUser) -> Response {
     match s.service.legacy_list(&owner(&user), "vp").await {
         Ok(list) => Json(json!({"vp_list": list})).into_response(),
         Err(e) => legacy_error(e),
@@ -181,7 +190,7 @@ async fn vp_list(State(s): State<StorageState>, user: AuthUser) -> Response {
 }
 
 /// `POST /storage/vc` with `{"credentials":[...]}` (or one record): stores each record by its identifier.
-async fn vc_store(State(s): State<StorageState>, user: AuthUser, body: Bytes) -> Response {
+async fn vc_store(State(s): State<StorageState>, SessionUser(user): SessionUser, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return ApiError::bad_request("the body must be JSON").into_response();
     };
@@ -205,7 +214,7 @@ async fn vc_store(State(s): State<StorageState>, user: AuthUser, body: Bytes) ->
 }
 
 /// `POST /storage/vc/update` with `{"credential":{...}}`: replaces an existing record.
-async fn vc_update(State(s): State<StorageState>, user: AuthUser, body: Bytes) -> Response {
+async fn vc_update(State(s): State<StorageState>, SessionUser(user): SessionUser, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return ApiError::bad_request("the body must be JSON").into_response();
     };
@@ -224,7 +233,11 @@ async fn vc_update(State(s): State<StorageState>, user: AuthUser, body: Bytes) -
     }
 }
 
-async fn vc_get(State(s): State<StorageState>, user: AuthUser, path: Result<Path<String>, PathRejection>) -> Response {
+async fn vc_get(
+    State(s): State<StorageState>,
+    SessionUser(user): SessionUser,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
     let Ok(Path(id)) = path else {
         return ApiError::bad_request("the credential identifier in the path is not valid").into_response();
     };
@@ -236,7 +249,7 @@ async fn vc_get(State(s): State<StorageState>, user: AuthUser, path: Result<Path
 
 async fn vc_delete(
     State(s): State<StorageState>,
-    user: AuthUser,
+    SessionUser(user): SessionUser,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
     let Ok(Path(id)) = path else {

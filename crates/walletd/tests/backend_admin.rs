@@ -535,7 +535,13 @@ async fn compat_reads_are_tenant_scoped(db: TestDatabase) {
         StatusCode::NOT_FOUND
     );
     for path in ["/issuer/all", "/verifier/all", "/issuer/1/metadata"] {
-        assert_eq!(user_get(&w, path, None).await.0, StatusCode::UNAUTHORIZED, "{path}");
+        // The web client refreshes its token only on a 401 whose error is "Invalid token" (docs/compat-401.md).
+        let (s, b, _) = user_get(&w, path, None).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("Invalid token")),
+            "{path}"
+        );
     }
     // A disabled tenant reads nothing.
     admin(&w, M::PUT, "/admin/tenants/acme", Some(json!({"enabled": false}))).await;

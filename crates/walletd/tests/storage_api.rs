@@ -470,9 +470,20 @@ async fn users_and_tenants_are_isolated(db: TestDatabase) {
         (b"private".to_vec(), Some(1))
     );
     assert_eq!(owner.sync("").await["changes"].as_array().unwrap().len(), 2);
-    // Without a token: 401.
+    // Without a token: 401; the web client's route says "Invalid token", which makes it refresh and retry
+    // (docs/compat-401.md), the service API keeps the general code.
     let (st, _) = send(http_client().get(format!("{}/storage/credentials", w.http_url()))).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, body) = send(
+        http_client()
+            .get(format!("{}/user/session/private-data", w.http_url()))
+            .bearer_auth("garbage"),
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("Invalid token"))
+    );
 }
 
 async fn bad_input_is_a_clear_4xx(db: TestDatabase) {

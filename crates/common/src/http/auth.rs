@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 use crate::jwt::{JwtError, JwtValidator};
@@ -70,5 +72,38 @@ where
             JwtError::KeysUnavailable => ApiError::unavailable("token keys are unavailable, try again"),
             other => ApiError::unauthorized(other.to_string()),
         })
+    }
+}
+
+/// The caller of a route the public web client calls (the compatibility API of any role). A missing, malformed,
+/// expired or otherwise rejected access token is 401 `{"error":"Invalid token","message":...}` with
+/// `WWW-Authenticate: Bearer error="invalid_token"`: the web client retries with a fresh token only on a 401 whose
+/// `error` is exactly `Invalid token` (docs/compat-401.md). Other failures (keys unavailable: 503) pass unchanged.
+/// Service API routes keep [`AuthUser`] and its `unauthorized` code.
+pub struct SessionUser(pub AuthUser);
+
+/// The `error` value the web client recognises as a rejected access token.
+pub const INVALID_TOKEN: &str = "Invalid token";
+
+impl<S> FromRequestParts<S> for SessionUser
+where
+    Authenticator: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match AuthUser::from_request_parts(parts, state).await {
+            Ok(user) => Ok(SessionUser(user)),
+            Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+                let mut response = ApiError::new(StatusCode::UNAUTHORIZED, INVALID_TOKEN, e.message).into_response();
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+                Err(response)
+            }
+            Err(e) => Err(e.into_response()),
+        }
     }
 }

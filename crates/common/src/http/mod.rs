@@ -5,7 +5,7 @@ mod error;
 mod health;
 mod layers;
 
-pub use auth::{AuthUser, Authenticator};
+pub use auth::{AuthUser, Authenticator, INVALID_TOKEN, SessionUser};
 pub use error::ApiError;
 pub use health::{CheckFn, HealthState, Readiness, StatusInfo, health_routes, metrics_route};
 pub use layers::{CORS_ALLOW_HEADERS, TENANT_HEADER, cors_layer, strip_tenant_prefix, with_plumbing};
