@@ -382,3 +382,49 @@ async fn pings_keep_a_reading_client_alive_and_the_read_deadline_closes_a_silent
     let v = a.recv_flow("still-here", T).await.unwrap();
     assert_eq!(v["type"], "flow_progress", "{v}");
 }
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_not_buffered_for_and_is_dropped() {
+    use tokio::io::AsyncWriteExt;
+    let w = engine("  read_timeout: 2s\n").await;
+    let fds = open_fds(w.pid());
+    let mut slow = RawClient::handshaken(&w, &token("holder-1", 600)).await;
+    // 1000 invalid frames per write (masked, key 0); each gets an `error` reply that this client never reads.
+    let batch: Vec<u8> = [0x81u8, 0x82, 0, 0, 0, 0, b'{', b'x'].repeat(1000);
+    let mut sent = 0usize;
+    let blocked = loop {
+        match tokio::time::timeout(Duration::from_secs(1), slow.0.write_all(&batch)).await {
+            Ok(Ok(())) => sent += batch.len(),
+            Ok(Err(_)) => break false,
+            Err(_) => break true,
+        }
+        assert!(
+            sent < 64 << 20,
+            "the engine kept reading {sent} bytes it could not answer"
+        );
+    };
+    // The engine stopped reading once its replies could not be written: only socket buffers hold anything.
+    assert!(
+        blocked,
+        "the engine dropped the socket before it blocked ({sent} bytes sent)"
+    );
+    // Another client is served meanwhile.
+    let mut other = EngineClient::connect(&ws_url(&w)).await.unwrap();
+    other.handshake(&token("holder-2", 600), None).await.unwrap();
+    drop(other);
+    // A write that makes no progress for the read timeout ends the session: the engine lets go of the socket.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while open_fds(w.pid()) > fds && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(open_fds(w.pid()), fds, "the slow client's socket is still open");
+    drop(slow);
+    let r = reqwest::get(format!("{}/healthz", w.http_url())).await.unwrap();
+    assert!(r.status().is_success());
+}
