@@ -299,3 +299,55 @@ async fn x509_san_dns_response_uri_must_be_on_the_dns_name() {
         accepted(mode, r, &v);
     }
 }
+
+#[tokio::test]
+async fn client_mediated_trust_gets_the_right_key_material() {
+    let verifier = NodeVerifier::start();
+    let w = engine("  client_mediated_trust: true\n").await;
+    let mut c = connected(&w, None).await;
+    let attester = verifier.get("/test/attester").await;
+    for (scheme, subject, kind) in [
+        (
+            "verifier_attestation",
+            attester["iss"].clone(),
+            "verifier-attestation-issuer",
+        ),
+        ("did_jwk", Value::Null, "credential_verifier"),
+    ] {
+        let req = verifier.request(json!({"scheme": scheme})).await;
+        let flow = format!("cm-{scheme}");
+        c.send(&json!({"type": "flow_start", "flow_id": flow, "protocol": "oid4vp",
+            "request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]}))
+            .await
+            .unwrap();
+        let mut terminal = Value::Null;
+        for _ in 0..20 {
+            let v = c.recv_flow(&flow, std::time::Duration::from_secs(10)).await.unwrap();
+            if v["type"] == "flow_progress" && v["step"] == "evaluating_verifier_trust" {
+                let r = &v["payload"]["request"];
+                assert_eq!(v["payload"]["trust_evaluation_required"], true, "{v}");
+                let want_subject = if subject.is_null() {
+                    req["client_id"].clone()
+                } else {
+                    subject.clone()
+                };
+                assert_eq!(r["subject_id"], want_subject, "{scheme}: {v}");
+                assert_eq!(r["subject_type"], kind, "{scheme}: {v}");
+                assert_eq!(r["key_material"]["type"], "jwk", "{scheme}: {v}");
+                assert_eq!(r["key_material"]["jwk"]["kty"], "EC", "{scheme}: {v}");
+                assert!(r["key_material"]["jwk"].get("d").is_none(), "{v}");
+                c.send(
+                    &json!({"type": "flow_action", "flow_id": flow, "action": "trust_result",
+                    "payload": {"trusted": false, "reason": "not in my list"}}),
+                )
+                .await
+                .unwrap();
+            } else if v["type"] != "flow_progress" {
+                terminal = v;
+                break;
+            }
+        }
+        assert_eq!(terminal["error"]["code"], "UNTRUSTED_VERIFIER", "{scheme}: {terminal}");
+        assert_eq!(verifier.result(&req["id"]).await["posts"], 0, "{scheme}");
+    }
+}
