@@ -31,10 +31,6 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_POLICY: u16 = 1008;
 
-/// Frames the session's tasks (flows, notification forwards) may queue for the socket. A full queue makes them wait:
-/// a client that does not read slows its own flows down, it never makes the engine buffer without bound.
-const OUTBOUND_QUEUE_FRAMES: usize = 64;
-
 /// What a session's tasks hand to the session task, in order.
 #[derive(Debug)]
 pub(crate) enum Outbound {
@@ -413,7 +409,7 @@ impl Session {
                 self.on_outbound(Some(o)).await;
             }
         }
-        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
+        let (tx, rx) = mpsc::channel(self.engine.config().outbound_queue_frames.max(1));
         self.tx = Some(tx.downgrade());
         self.rx = Some(rx);
         tx

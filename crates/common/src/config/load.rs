@@ -335,6 +335,17 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "frame size limits must be greater than 0".into(),
         });
     }
+    for (key, frames) in [
+        ("engine.flow_inbox_frames", config.engine.flow_inbox_frames),
+        ("engine.outbound_queue_frames", config.engine.outbound_queue_frames),
+    ] {
+        if frames == 0 {
+            return Err(ConfigError::Invalid {
+                key: key.into(),
+                message: "must be greater than 0".into(),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -370,6 +381,14 @@ mod tests {
         assert_eq!(e.to_string(), "config key `server.http_prot`: unknown key");
         let e = load_from_str("bogus: 1\n", env(&[])).unwrap_err();
         assert_eq!(e.key(), Some("bogus"));
+    }
+
+    #[test]
+    fn zero_queue_sizes_are_refused_with_their_key() {
+        for key in ["flow_inbox_frames", "outbound_queue_frames"] {
+            let e = load_from_str(&format!("engine:\n  {key}: 0\n"), env(&[])).unwrap_err();
+            assert_eq!(e.key(), Some(format!("engine.{key}").as_str()));
+        }
     }
 
     #[test]

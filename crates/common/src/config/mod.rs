@@ -461,7 +461,8 @@ pub struct EngineConfig {
     /// Interval of the server's WebSocket pings.
     #[serde(with = "humantime_serde")]
     pub ping_interval: Duration,
-    /// A socket from which nothing (frame or pong) arrives for this long is closed.
+    /// A socket from which nothing (frame or pong) arrives for this long is closed; so is one that accepts no frame
+    /// the engine writes for this long (a client that does not read).
     #[serde(with = "humantime_serde")]
     pub read_timeout: Duration,
     /// Longest a whole flow may run.
@@ -487,6 +488,9 @@ pub struct EngineConfig {
     pub notification_ttl: Duration,
     /// Frames queued for one flow before further frames for it are refused with `TOO_MANY_REQUESTS`.
     pub flow_inbox_frames: usize,
+    /// Frames a session's flows may queue for the socket; a full queue makes the flows wait, so a client that does
+    /// not read slows only itself and the engine never buffers without bound.
+    pub outbound_queue_frames: usize,
     /// Frames that arrive before the handshake and are buffered until it is verified; more close the socket.
     pub max_buffered_frames: usize,
     /// WebSocket read buffer per socket (bytes); small keeps idle sockets cheap, frames grow it as needed.
@@ -521,6 +525,7 @@ impl Default for EngineConfig {
             web_deferred_window: Duration::from_secs(40),
             notification_ttl: Duration::from_secs(5 * 60),
             flow_inbox_frames: 16,
+            outbound_queue_frames: 64,
             max_buffered_frames: 16,
             // Sized for idle sockets (docs/performance.md "Engine"): large frames still arrive, in more reads.
             ws_read_buffer_bytes: 1024,
