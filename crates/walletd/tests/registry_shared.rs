@@ -40,12 +40,25 @@ async fn two_registry_processes_sharing_redis_fetch_upstream_once() {
         assert_eq!(type_metadata(&a, &vct, None).await.0, StatusCode::OK);
         assert_eq!(type_metadata(&b, &vct, None).await.0, StatusCode::OK);
     }
-    assert_eq!(up.hits("vct/shared"), 1, "one upstream fetch for two replicas");
+    let logs = |w: &walletd_testkit::Walletd| w.logs().join("\n");
+    assert_eq!(
+        up.hits("vct/shared"),
+        1,
+        "one upstream fetch for two replicas\n{}\n{}",
+        logs(&a),
+        logs(&b)
+    );
     assert_eq!(up.hits("img/l.png"), 1);
     // A third replica started later is served from Redis too.
     let c = registry(&cfg).await;
-    assert_eq!(type_metadata(&c, &vct, None).await.2, ra.2);
-    assert_eq!(up.hits("vct/shared"), 1);
+    let rc = type_metadata(&c, &vct, None).await;
+    assert_eq!(rc.2, ra.2, "{}", logs(&c));
+    assert_eq!(
+        up.hits("vct/shared"),
+        1,
+        "the third replica fetched again\n{}",
+        logs(&c)
+    );
 }
 
 fn uuid_like() -> String {
