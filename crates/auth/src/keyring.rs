@@ -23,8 +23,6 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use walletd_common::jwt::{LocalKeys, VerificationKey};
 use walletd_common::keys::SigningKey;
@@ -119,7 +117,8 @@ impl KeyRing {
             path: key_file.display().to_string(),
             message: e.to_string(),
         })?;
-        let der = pem_decode(&pem).ok_or_else(|| KeyRingError::Pem(key_file.display().to_string()))?;
+        let der =
+            walletd_common::keys::pem_decode(&pem).ok_or_else(|| KeyRingError::Pem(key_file.display().to_string()))?;
         let ring = KeyRing {
             inner: Arc::new(Inner {
                 store,
@@ -372,16 +371,6 @@ fn aad(kid: &str) -> Aad<Vec<u8>> {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn pem_decode(pem: &str) -> Option<Vec<u8>> {
-    let body = pem
-        .split("-----BEGIN PRIVATE KEY-----")
-        .nth(1)?
-        .split("-----END PRIVATE KEY-----")
-        .next()?;
-    let joined: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    STANDARD.decode(joined).ok()
 }
 
 /// `GET /.well-known/jwks.json`, cacheable for `max_age`.

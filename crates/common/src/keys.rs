@@ -122,7 +122,8 @@ fn pem_encode(der: &[u8]) -> String {
     out
 }
 
-fn pem_decode(pem: &str) -> Option<Vec<u8>> {
+/// The DER inside a PEM `PRIVATE KEY` (PKCS#8) block; `None` when there is none or it is not base64.
+pub fn pem_decode(pem: &str) -> Option<Vec<u8>> {
     let body = pem
         .split("-----BEGIN PRIVATE KEY-----")
         .nth(1)?

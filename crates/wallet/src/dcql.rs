@@ -128,7 +128,8 @@ pub fn join(path: &[Value]) -> String {
     parts.join(".")
 }
 
-fn lookup<'a>(claims: &'a Map<String, Value>, path: &[Value]) -> Option<&'a Value> {
+/// The value at a DCQL claims path (also what Presentation Exchange paths are converted to).
+pub(crate) fn lookup<'a>(claims: &'a Map<String, Value>, path: &[Value]) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;
     let mut cur = claims.get(first.as_str()?)?;
     for p in rest {

@@ -70,7 +70,7 @@ fn filters_hold(d: &Value, claims: &serde_json::Map<String, Value>) -> bool {
             .and_then(|p| p.get(0))
             .and_then(Value::as_str)
             .and_then(parse_path);
-        let value = path.as_deref().and_then(|p| lookup(claims, p));
+        let value = path.as_deref().and_then(|p| crate::dcql::lookup(claims, p));
         let Some(value) = value else {
             if optional {
                 continue;
@@ -84,19 +84,6 @@ fn filters_hold(d: &Value, claims: &serde_json::Map<String, Value>) -> bool {
         }
     }
     true
-}
-
-fn lookup<'a>(claims: &'a serde_json::Map<String, Value>, path: &[Value]) -> Option<&'a Value> {
-    let (first, rest) = path.split_first()?;
-    let mut cur = claims.get(first.as_str()?)?;
-    for p in rest {
-        cur = match p {
-            Value::String(s) => cur.get(s.as_str())?,
-            Value::Number(n) => cur.get(n.as_u64()? as usize)?,
-            _ => cur.as_array().map(|_| cur)?,
-        };
-    }
-    Some(cur)
 }
 
 /// The JSON Schema subset of the module docs; unknown keywords fail.

@@ -12,35 +12,7 @@ use serde_json::{Value, json};
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
 
-use engine_support::{NodeIssuer, connected, engine, verify_all, ws_url};
-
-/// Runs a flow and collects every progress step name on the way.
-async fn run_collecting(
-    c: &mut EngineClient,
-    holder: &Holder,
-    id: &str,
-    offer: &Value,
-) -> (Result<Value, Value>, Vec<Value>) {
-    c.send(&json!({"type":"flow_start","flow_id":id,"protocol":"oid4vci","offer":offer}))
-        .await
-        .unwrap();
-    let mut steps = Vec::new();
-    for _ in 0..100 {
-        let v = c.recv_flow(id, Duration::from_secs(30)).await.unwrap();
-        match v["type"].as_str().unwrap() {
-            "flow_complete" => return (Ok(v), steps),
-            "flow_error" => return (Err(v), steps),
-            "sign_request" => {
-                let proofs = holder.proofs_for(&v["params"]);
-                c.send(&json!({"type":"sign_response","flow_id":id,"message_id":v["message_id"],"proofs":proofs}))
-                    .await
-                    .unwrap();
-            }
-            _ => steps.push(v),
-        }
-    }
-    panic!("flow did not end");
-}
+use engine_support::{NodeIssuer, connected, engine, run_collecting, verify_all, ws_url};
 
 #[tokio::test]
 async fn batch_of_3() {

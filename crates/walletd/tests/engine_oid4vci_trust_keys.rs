@@ -11,7 +11,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use walletd_wallet::Holder;
 
-use engine_support::{NodeIssuer, SECRET, connected, engine, verify_all};
+use engine_support::{NodeIssuer, SECRET, connected, engine, run_collecting, verify_all};
 
 /// A trusting AuthZEN PDP on 127.0.0.1 that records the requests it gets.
 async fn pdp() -> (String, Arc<Mutex<Vec<Value>>>) {
@@ -102,34 +102,6 @@ async fn client_mediated_trust_gets_the_jwks_from_jwks_uri() {
     assert_eq!(r["key_material"]["type"], "jwks", "{r}");
     assert_eq!(r["key_material"]["jwks"]["keys"][0]["kid"], "issuer-key-1", "{r}");
     assert_eq!(r["requires_resolution"], false);
-}
-
-/// Runs a flow to its end; returns the terminal frame and the progress frames.
-async fn run_collecting(
-    c: &mut walletd_wallet::client::EngineClient,
-    holder: &Holder,
-    id: &str,
-    offer: &Value,
-) -> (Result<Value, Value>, Vec<Value>) {
-    c.send(&json!({"type":"flow_start","flow_id":id,"protocol":"oid4vci","offer":offer}))
-        .await
-        .unwrap();
-    let mut steps = Vec::new();
-    for _ in 0..100 {
-        let v = c.recv_flow(id, Duration::from_secs(20)).await.unwrap();
-        match v["type"].as_str().unwrap() {
-            "flow_complete" => return (Ok(v), steps),
-            "flow_error" => return (Err(v), steps),
-            "sign_request" => {
-                let proofs = holder.proofs_for(&v["params"]);
-                c.send(&json!({"type":"sign_response","flow_id":id,"message_id":v["message_id"],"proofs":proofs}))
-                    .await
-                    .unwrap();
-            }
-            _ => steps.push(v),
-        }
-    }
-    panic!("flow did not end");
 }
 
 #[tokio::test]

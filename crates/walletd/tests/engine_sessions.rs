@@ -16,7 +16,7 @@ use walletd_testkit::{TestDatabase, Walletd, WalletdBuilder, http_client};
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
 
-use engine_support::{NodeIssuer, claims, engine, token, verify_all, ws_url};
+use engine_support::{NodeIssuer, claims, engine, run_collecting, token, verify_all, ws_url};
 
 const T: Duration = Duration::from_secs(15);
 const ADMIN_TOKEN: &str = "admin-token-for-engine-sessions-0123";
@@ -46,30 +46,6 @@ async fn start_until_sign(c: &mut EngineClient, id: &str, offer: &Value) -> Valu
         }
     }
     panic!("no sign_request for {id}");
-}
-
-/// Runs a flow to its end, answering proof requests; returns the terminal frame and every progress frame.
-async fn run_collecting(c: &mut EngineClient, holder: &Holder, id: &str, offer: &Value) -> (Value, Vec<Value>) {
-    c.send(&json!({"type": "flow_start", "flow_id": id, "protocol": "oid4vci", "offer": offer}))
-        .await
-        .unwrap();
-    let mut steps = Vec::new();
-    for _ in 0..100 {
-        let v = c.recv_flow(id, T).await.unwrap();
-        match v["type"].as_str().unwrap() {
-            "flow_complete" | "flow_error" => return (v, steps),
-            "sign_request" => {
-                let proofs = holder.proofs_for(&v["params"]);
-                c.send(
-                    &json!({"type": "sign_response", "flow_id": id, "message_id": v["message_id"], "proofs": proofs}),
-                )
-                .await
-                .unwrap();
-            }
-            _ => steps.push(v),
-        }
-    }
-    panic!("flow {id} did not end");
 }
 
 #[tokio::test]
@@ -265,6 +241,7 @@ async fn a_tenants_own_pdp_is_asked_for_its_users_and_the_global_one_for_others(
             .unwrap();
         let offer = issuer.offer(json!({"grant": "pre"})).await;
         let (done, steps) = run_collecting(&mut c, &holder, tenant, &offer["offer"]).await;
+        let done = done.unwrap_or_else(|e| e);
         assert_eq!(done["type"], "flow_complete", "{tenant}: {done}");
         verify_all(&issuer, &holder, &done).await;
         let t = steps

@@ -240,3 +240,32 @@ pub fn claims(jwt: &str) -> Value {
     let p = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
 }
+
+/// Runs an OID4VCI flow to its end, answering every `sign_request` with `holder`'s proofs: the terminal frame
+/// (`Ok` for `flow_complete`, `Err` for `flow_error`) and the progress frames on the way.
+pub async fn run_collecting(
+    c: &mut walletd_wallet::client::EngineClient,
+    holder: &walletd_wallet::Holder,
+    id: &str,
+    offer: &Value,
+) -> (Result<Value, Value>, Vec<Value>) {
+    c.send(&json!({"type":"flow_start","flow_id":id,"protocol":"oid4vci","offer":offer}))
+        .await
+        .unwrap();
+    let mut steps = Vec::new();
+    for _ in 0..100 {
+        let v = c.recv_flow(id, Duration::from_secs(20)).await.unwrap();
+        match v["type"].as_str().unwrap() {
+            "flow_complete" => return (Ok(v), steps),
+            "flow_error" => return (Err(v), steps),
+            "sign_request" => {
+                let proofs = holder.proofs_for(&v["params"]);
+                c.send(&json!({"type":"sign_response","flow_id":id,"message_id":v["message_id"],"proofs":proofs}))
+                    .await
+                    .unwrap();
+            }
+            _ => steps.push(v),
+        }
+    }
+    panic!("flow {id} did not end");
+}
