@@ -3,15 +3,13 @@
 
 mod engine_support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::routing::post;
 use serde_json::{Value, json};
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
 
+use engine_support::pdp::{engine_with_pdp, pdp};
 use engine_support::{NodeIssuer, connected, engine, run_collecting, verify_all, ws_url};
 
 #[tokio::test]
@@ -98,44 +96,11 @@ async fn unsigned_metadata_is_not_validated() {
     assert_eq!(fetched["payload"]["validated"], false);
 }
 
-/// A small AuthZEN PDP on 127.0.0.1 answering `decision`, recording the requests it gets.
-async fn pdp(decision: bool) -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    let app = axum::Router::new().route(
-        "/evaluation",
-        post(move |Json(body): Json<Value>| {
-            let s = s.clone();
-            async move {
-                s.lock().unwrap().push(body);
-                Json(json!({"decision": decision, "context": {"reason": if decision {"listed"} else {"not on the list"}, "trust_metadata": {"framework": "test-lote"}}}))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
-
-async fn engine_with_pdp(pdp_url: &str) -> walletd_testkit::Walletd {
-    let yaml = format!(
-        "jwt:\n  secret: {}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n  outbound_timeout: 3s\ntrust:\n  default_endpoint: {pdp_url}\n  timeout: 2s\n",
-        engine_support::SECRET
-    );
-    walletd_testkit::WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
-        .mode("engine")
-        .config(&yaml)
-        .spawn()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
 #[tokio::test]
 async fn pdp_trusted_with_x5c_key_material() {
     let issuer = NodeIssuer::start_with(json!({"signed_metadata": true}));
     let (url, seen) = pdp(true).await;
-    let w = engine_with_pdp(&url).await;
+    let w = engine_with_pdp(&url, "").await;
     let mut c = connected(&w, None).await;
     let holder = Holder::new();
     let offer = issuer.offer(json!({"grant": "pre"})).await;
@@ -156,7 +121,7 @@ async fn pdp_trusted_with_x5c_key_material() {
 async fn pdp_untrusted_ends_with_untrusted_issuer() {
     let issuer = NodeIssuer::start();
     let (url, _) = pdp(false).await;
-    let w = engine_with_pdp(&url).await;
+    let w = engine_with_pdp(&url, "").await;
     let mut c = connected(&w, None).await;
     let offer = issuer.offer(json!({"grant": "pre"})).await;
     let (r, steps) = run_collecting(&mut c, &Holder::new(), "u", &offer["offer"]).await;
@@ -173,7 +138,7 @@ async fn pdp_down_fails_closed() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
-    let w = engine_with_pdp(&url).await;
+    let w = engine_with_pdp(&url, "").await;
     let mut c = connected(&w, None).await;
     let offer = issuer.offer(json!({"grant": "pre"})).await;
     let (r, _) = run_collecting(&mut c, &Holder::new(), "d", &offer["offer"]).await;

@@ -3,53 +3,19 @@
 
 mod engine_support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::routing::post;
 use serde_json::{Value, json};
 use walletd_wallet::Holder;
 
-use engine_support::{NodeIssuer, SECRET, connected, engine, run_collecting, verify_all};
-
-/// A trusting AuthZEN PDP on 127.0.0.1 that records the requests it gets.
-async fn pdp() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    let app = axum::Router::new().route(
-        "/evaluation",
-        post(move |Json(body): Json<Value>| {
-            let s = s.clone();
-            async move {
-                s.lock().unwrap().push(body);
-                Json(json!({"decision": true, "context": {"reason": "listed"}}))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
-
-async fn engine_with_pdp(pdp_url: &str, extra_engine: &str) -> walletd_testkit::Walletd {
-    let yaml = format!(
-        "jwt:\n  secret: {SECRET}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n  outbound_timeout: 3s\n{extra_engine}trust:\n  default_endpoint: {pdp_url}\n  timeout: 2s\n"
-    );
-    walletd_testkit::WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
-        .mode("engine")
-        .config(&yaml)
-        .spawn()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-}
+use engine_support::pdp::{engine_with_pdp, pdp};
+use engine_support::{NodeIssuer, connected, engine, run_collecting, verify_all};
 
 #[tokio::test]
 async fn pdp_gets_the_jwks_from_jwks_uri() {
     let issuer = NodeIssuer::start_with(json!({"jwks_uri": true}));
     let issuer_key = issuer.issuer_jwk().await;
-    let (url, seen) = pdp().await;
+    let (url, seen) = pdp(true).await;
     let w = engine_with_pdp(&url, "").await;
     let mut c = connected(&w, None).await;
     let holder = Holder::new();
@@ -71,7 +37,7 @@ async fn pdp_gets_the_jwks_from_jwks_uri() {
 async fn too_large_a_jwks_falls_back_to_resolution() {
     // A JWKS over engine.jwks_max_bytes is not used: the PDP is asked to resolve the issuer itself.
     let issuer = NodeIssuer::start_with(json!({"jwks_uri": true}));
-    let (url, seen) = pdp().await;
+    let (url, seen) = pdp(true).await;
     let w = engine_with_pdp(&url, "  jwks_max_bytes: 16\n").await;
     let mut c = connected(&w, None).await;
     let offer = issuer.offer(json!({"grant": "pre"})).await;
@@ -107,7 +73,7 @@ async fn client_mediated_trust_gets_the_jwks_from_jwks_uri() {
 #[tokio::test]
 async fn signed_metadata_by_kid_is_verified_with_the_jwks_uri_key() {
     let issuer = NodeIssuer::start_with(json!({"signed_metadata": "kid", "jwks_uri": true}));
-    let (url, seen) = pdp().await;
+    let (url, seen) = pdp(true).await;
     let w = engine_with_pdp(&url, "").await;
     let mut c = connected(&w, None).await;
     let holder = Holder::new();

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use walletd_wallet::Holder;
 use walletd_wallet::client::PresentAnswer;
 
-use engine_support::verifier::{NodeVerifier, flow_error, issued, pdp};
+use engine_support::pdp::pdp;
+use engine_support::verifier::{NodeVerifier, flow_error, issued};
 use engine_support::{NodeIssuer, connected, engine_loopback};
 
 #[tokio::test]

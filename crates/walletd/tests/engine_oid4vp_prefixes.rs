@@ -12,7 +12,8 @@ use walletd_wallet::Holder;
 use walletd_wallet::client::{EngineClient, PresentAnswer};
 use walletd_wallet::present::StoredCredential;
 
-use engine_support::verifier::{NodeVerifier, engine_with_pdp, flow_error, issued, issued_over, pdp, pdp_with};
+use engine_support::pdp::{engine_with_pdp, pdp, pdp_with};
+use engine_support::verifier::{NodeVerifier, flow_error, issued, issued_over};
 use engine_support::{NodeIssuer, connected, engine, engine_loopback, ws_url};
 
 const ADMIN_TOKEN: &str = "oid4vp-prefixes-admin-token";
@@ -128,7 +129,7 @@ async fn verifier_attestation_prefix() {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
     let (pdp_url, seen) = pdp(true).await;
-    let w = engine_with_pdp(&pdp_url).await;
+    let w = engine_with_pdp(&pdp_url, "").await;
     let holder = Holder::new();
     let wallet = issued(&w, &issuer, &holder).await;
     let mut c = connected(&w, None).await;
@@ -176,7 +177,7 @@ async fn verifier_attestation_prefix() {
 
     // An attestation issuer the PDP does not trust, and an engine with no PDP at all: refused (OpenID4VP 1.0).
     let (no_url, _) = pdp(false).await;
-    let w2 = engine_with_pdp(&no_url).await;
+    let w2 = engine_with_pdp(&no_url, "").await;
     let mut c2 = connected(&w2, None).await;
     let (r, v) = present(
         &mut c2,
@@ -208,7 +209,7 @@ async fn decentralized_identifier_prefix() {
     let verifier = NodeVerifier::start();
     let did = verifier.get("/test/did").await;
     let (pdp_url, seen) = pdp_with(true, vec![did["document"].clone()]).await;
-    let w = engine_with_pdp(&pdp_url).await;
+    let w = engine_with_pdp(&pdp_url, "").await;
     let holder = Holder::new();
     let wallet = issued(&w, &issuer, &holder).await;
     let mut c = connected(&w, None).await;

@@ -4,11 +4,8 @@
 
 mod engine_support;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Json;
-use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -16,6 +13,7 @@ use walletd_testkit::{TestDatabase, Walletd, WalletdBuilder, http_client};
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
 
+use engine_support::pdp::pdp_answering;
 use engine_support::{NodeIssuer, claims, engine, run_collecting, token, verify_all, ws_url};
 
 const T: Duration = Duration::from_secs(15);
@@ -190,31 +188,11 @@ async fn all_mode_accepts_its_own_auth_token_on_the_socket_and_runs_a_flow() {
     assert_eq!(c.recv_close(T).await, Some(4001));
 }
 
-/// A small AuthZEN PDP on 127.0.0.1 that trusts everything and names `framework` in its answers; records requests.
-async fn pdp(framework: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    let app = axum::Router::new().route(
-        "/evaluation",
-        post(move |Json(body): Json<Value>| {
-            let s = s.clone();
-            async move {
-                s.lock().unwrap().push(body);
-                Json(json!({"decision": true, "context": {"reason": "listed", "trust_metadata": {"framework": framework}}}))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
-
 #[tokio::test]
 async fn a_tenants_own_pdp_is_asked_for_its_users_and_the_global_one_for_others() {
     let issuer = NodeIssuer::start();
-    let (tenant_pdp, tenant_seen) = pdp("acme-list").await;
-    let (global_pdp, global_seen) = pdp("global-list").await;
+    let (tenant_pdp, tenant_seen) = pdp_answering(true, "acme-list", Vec::new()).await;
+    let (global_pdp, global_seen) = pdp_answering(true, "global-list", Vec::new()).await;
     let db = TestDatabase::sqlite();
     let w = all_mode(
         &db,

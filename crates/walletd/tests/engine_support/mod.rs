@@ -1,6 +1,8 @@
 //! Shared by the engine tests: a walletd engine process with an HS256 secret, tokens, the Node issuer.
 #![allow(dead_code)]
 
+/// A small AuthZEN PDP and an engine that asks it.
+pub mod pdp;
 /// The Node verifier and helpers of the presentation suites.
 pub mod verifier;
 

@@ -1,11 +1,8 @@
 //! The Node OID4VP verifier of tests/interop and what the presentation suites share: a credential issued through
-//! the engine, the flow_error of a result, a small AuthZEN PDP.
+//! the engine, the flow_error of a result.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::routing::post;
 use serde_json::{Value, json};
 use walletd_wallet::Holder;
 use walletd_wallet::client::{ClientError, EngineClient};
@@ -82,51 +79,4 @@ pub fn flow_error(r: Result<Value, ClientError>) -> Value {
         Err(ClientError::Flow(v)) => v,
         other => panic!("expected a flow_error, got {other:?}"),
     }
-}
-
-/// A small AuthZEN PDP on 127.0.0.1 answering evaluations with `decision`, recording the requests it gets.
-/// Resolution-only requests (no key) for a DID in `documents` are answered with that document in
-/// `context.trust_metadata`; other resolutions with `decision`.
-pub async fn pdp_with(decision: bool, documents: Vec<Value>) -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    let documents = Arc::new(documents);
-    let app = axum::Router::new().route(
-        "/evaluation",
-        post(move |Json(body): Json<Value>| {
-            let s = s.clone();
-            let documents = documents.clone();
-            async move {
-                s.lock().unwrap().push(body.clone());
-                let keyless = body["resource"].get("key").is_none_or(Value::is_null);
-                if keyless && let Some(doc) = documents.iter().find(|d| d["id"] == body["subject"]["id"]) {
-                    return Json(json!({"decision": true, "context": {"trust_metadata": doc}}));
-                }
-                Json(json!({"decision": decision, "context": {"reason": "not on the list"}}))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
-
-/// [`pdp_with`] without documents.
-pub async fn pdp(decision: bool) -> (String, Arc<Mutex<Vec<Value>>>) {
-    pdp_with(decision, Vec::new()).await
-}
-
-/// An engine-only walletd (like [`super::engine`]) whose global PDP is `pdp_url`.
-pub async fn engine_with_pdp(pdp_url: &str) -> walletd_testkit::Walletd {
-    let yaml = format!(
-        "jwt:\n  secret: {}\negress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\nengine:\n  outbound_timeout: 3s\ntrust:\n  default_endpoint: {pdp_url}\n  timeout: 2s\n",
-        super::SECRET
-    );
-    walletd_testkit::WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
-        .mode("engine")
-        .config(&yaml)
-        .spawn()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
 }
