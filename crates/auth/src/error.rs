@@ -1,7 +1,7 @@
 //! What the auth service answers when something is refused. Carries an HTTP-neutral kind; the route modules map
 //! it to a status. Messages are for people and never contain a token, challenge, credential or private data.
 
-use walletd_store::StoreError;
+use walletd_db::StoreError;
 
 /// The class of an [`AuthError`]; each maps to one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use walletd_common::jwt::{LocalKeys, VerificationKey};
 use walletd_common::keys::SigningKey;
-use walletd_store::{SigningKeyRow, Store, StoreError, now_millis};
+use walletd_db::{SigningKeyRow, Store, StoreError, now_millis};
 
 /// HKDF salt and info of the key-encryption key. Changing either makes every stored key unreadable.
 const KEK_SALT: &[u8] = b"walletd signing key ring";

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use walletd_common::config::Config;
-use walletd_store::{Store, now_millis};
+use walletd_db::{Store, now_millis};
 
 use crate::keyring::KeyRing;
 

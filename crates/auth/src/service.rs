@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use walletd_common::config::{AttestationPolicy, AuthConfig, Config, SignCountPolicy, WebauthnConfig};
 use walletd_common::tenant::{DEFAULT_TENANT, Tenant, is_valid_tenant_id};
-use walletd_store::{Challenge, CredentialDeletion, RefreshOutcome, Store, User, WebauthnCredential, now_millis};
+use walletd_db::{Challenge, CredentialDeletion, RefreshOutcome, Store, User, WebauthnCredential, now_millis};
 use webauthn_rs_core::proto::{AuthenticationState, Credential, ParsedAttestationData, RegistrationState};
 
 use crate::error::{AuthError, ErrorKind};
@@ -771,9 +771,9 @@ fn new_credential_row(
     })
 }
 
-fn duplicate_credential(e: walletd_store::StoreError) -> AuthError {
+fn duplicate_credential(e: walletd_db::StoreError) -> AuthError {
     match e {
-        walletd_store::StoreError::Conflict(_) => {
+        walletd_db::StoreError::Conflict(_) => {
             AuthError::conflict("credential_exists", "this passkey is already registered")
         }
         other => other.into(),

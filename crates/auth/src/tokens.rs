@@ -105,7 +105,7 @@ mod tests {
     async fn access_tokens_carry_the_claims_and_validate() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = walletd_store::Store::connect(&walletd_common::config::DatabaseConfig::with_url(&url))
+        let store = walletd_db::Store::connect(&walletd_common::config::DatabaseConfig::with_url(&url))
             .await
             .unwrap();
         let settings = crate::RingSettings {

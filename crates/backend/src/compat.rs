@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use walletd_common::http::{ApiError, Authenticator, SessionUser};
 use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
-use walletd_store::Store;
+use walletd_db::Store;
 
 use crate::routing::Routes;
 use crate::tenant_lookup::enabled_tenant;
@@ -52,7 +52,7 @@ fn no_store(v: Value) -> Response {
     r
 }
 
-fn db_error(e: walletd_store::StoreError) -> ApiError {
+fn db_error(e: walletd_db::StoreError) -> ApiError {
     tracing::error!(error = %e, "compat read failed");
     ApiError::unavailable("the database failed, try again")
 }

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 use walletd_common::http::{ApiError, AuthUser, Authenticator};
-use walletd_store::Store;
+use walletd_db::Store;
 use walletd_trust::{TrustClient, TrustError};
 
 use crate::tenant_lookup::enabled_tenant;

@@ -2,7 +2,7 @@
 
 use walletd_common::http::ApiError;
 use walletd_common::tenant::Tenant;
-use walletd_store::Store;
+use walletd_db::Store;
 
 /// Loads the tenant named by a validated token.
 pub async fn enabled_tenant(store: &Store, tenant_id: &str) -> Result<Tenant, ApiError> {

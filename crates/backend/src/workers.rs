@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use walletd_store::{EntityKind, Store, TrustState, now_millis};
+use walletd_db::{EntityKind, Store, TrustState, now_millis};
 use walletd_trust::{Action, EvaluationRequest, Subject, TenantTrust, TrustClient, TrustConfig};
 
 /// A source of "now" in milliseconds since the epoch.

@@ -12,7 +12,7 @@ use walletd_backend::workers::{KeyRotationHook, TickReport};
 use walletd_backend::{ManualClock, WorkerSettings, Workers};
 use walletd_common::config::DatabaseConfig;
 use walletd_common::tenant::Tenant;
-use walletd_store::{
+use walletd_db::{
     BlobContent, BlobOwner, BlobQuota, Challenge, IssuerWrite, Store, VerifierWrite, WriteCondition, now_millis,
 };
 use walletd_testkit::TestDatabase;

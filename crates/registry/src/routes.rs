@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use walletd_common::config::Secret;
 use walletd_common::http::{ApiError, TENANT_HEADER};
 use walletd_common::tenant::resolve_tenant_id;
-use walletd_store::{Store, now_millis};
+use walletd_db::{Store, now_millis};
 
 use crate::issuer::IssuerMetadata;
 use crate::service::Registry;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use walletd_common::config::{DatabaseConfig, StorageConfig};
 use walletd_storage::{Owner, Precondition, StorageService};
-use walletd_store::{Dialect, Store};
+use walletd_db::{Dialect, Store};
 use walletd_testkit::TestDatabase;
 
 fn env_u64(key: &str, default: u64) -> u64 {
@@ -151,7 +151,7 @@ async fn bench_db(db: TestDatabase, tasks: u64, secs: Duration, out: &mut Vec<Ro
             let st = st.clone();
             let (user, id) = (format!("{t2}-u{t}"), format!("g{}", i % 50));
             async move {
-                let owner = walletd_store::BlobOwner {
+                let owner = walletd_db::BlobOwner {
                     tenant_id: "default",
                     user_id: &user,
                 };

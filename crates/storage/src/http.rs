@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use walletd_common::http::{ApiError, AuthUser, Authenticator};
-use walletd_store::StoreError;
+use walletd_db::StoreError;
 
 use crate::service::{Owner, StorageError, StorageService};
 

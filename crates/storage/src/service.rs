@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use walletd_common::config::StorageConfig;
 use walletd_common::tenant::Tenant;
-use walletd_store::{
+use walletd_db::{
     BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, Store, StoreError, WriteCondition, WriteOutcome,
     now_millis,
 };

@@ -13,7 +13,7 @@ use walletd_common::http::{self, Authenticator, HealthState, Readiness, StatusIn
 use walletd_common::jwt::JwtValidator;
 use walletd_common::{Role, RoleSet};
 use walletd_egress::EgressClient;
-use walletd_store::Store;
+use walletd_db::Store;
 use walletd_trust::TrustClient;
 
 use crate::checks;

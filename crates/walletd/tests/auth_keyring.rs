@@ -13,7 +13,7 @@ use auth_util::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use walletd_common::config::DatabaseConfig;
-use walletd_store::Store;
+use walletd_db::Store;
 use walletd_testkit::{TestDatabase, Walletd};
 
 walletd_testkit::on_both_databases!(
@@ -220,7 +220,7 @@ async fn a_restart_keeps_the_rotated_key(db: TestDatabase) {
     )
     .await;
     let store = Store::connect(&DatabaseConfig::with_url(db.url())).await.unwrap();
-    let now = walletd_store::now_millis();
+    let now = walletd_db::now_millis();
     let signing = store
         .signing_keys(&original, now)
         .await

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use walletd_common::config::DatabaseConfig;
 use walletd_common::tenant::{Tenant, TenantWebauthn};
-use walletd_store::Store;
+use walletd_db::Store;
 use walletd_testkit::TestDatabase;
 
 walletd_testkit::on_both_databases!(

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use walletd_common::config::DatabaseConfig;
 use walletd_common::tenant::Tenant;
-use walletd_store::Store;
+use walletd_db::Store;
 use walletd_testkit::TestDatabase;
 
 walletd_testkit::on_both_databases!(

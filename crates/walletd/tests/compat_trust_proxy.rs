@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use walletd_common::tenant::Tenant;
-use walletd_store::Store;
+use walletd_db::Store;
 use walletd_testkit::{TestDatabase, Walletd, WalletdBuilder, http_client};
 
 type Seen = Arc<Mutex<Vec<Value>>>;

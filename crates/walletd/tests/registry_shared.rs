@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use walletd_common::config::DatabaseConfig;
 use walletd_common::tenant::Tenant;
-use walletd_store::Store;
+use walletd_db::Store;
 use walletd_testkit::{TestDatabase, WalletdBuilder, http_client};
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use walletd_common::config::DatabaseConfig;
 use walletd_common::tenant::{Tenant, TenantStorageQuota};
-use walletd_store::Store;
+use walletd_db::Store;
 use walletd_testkit::{TestDatabase, Walletd, WalletdBuilder, http_client};
 
 const SECRET: &str = "storage-test-shared-secret";

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use walletd_common::http::ApiError;
-use walletd_store::{IssuerRecord, IssuerWrite, TrustState, VerifierRecord, VerifierWrite};
+use walletd_db::{IssuerRecord, IssuerWrite, TrustState, VerifierRecord, VerifierWrite};
 
 use super::tenants::double_option;
 use super::{Actor, AdminState, audit, bad_json, created, deleted, existing_tenant, store_error};

@@ -8,7 +8,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use walletd_common::http::ApiError;
-use walletd_store::{BlobOwner, Invite, now_millis};
+use walletd_db::{BlobOwner, Invite, now_millis};
 
 use super::{Actor, AdminState, audit, created, deleted, existing_tenant, store_error};
 

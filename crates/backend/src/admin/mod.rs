@@ -17,7 +17,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 use walletd_common::config::Secret;
 use walletd_common::http::ApiError;
-use walletd_store::{AuditEntry, Store, StoreError, now_millis};
+use walletd_db::{AuditEntry, Store, StoreError, now_millis};
 
 use crate::routing::Routes;
 

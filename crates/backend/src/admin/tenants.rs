@@ -10,7 +10,7 @@ use walletd_common::http::ApiError;
 use walletd_common::tenant::{
     DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrust, TenantWebauthn, is_valid_tenant_id,
 };
-use walletd_store::TenantUpdate;
+use walletd_db::TenantUpdate;
 
 use super::{Actor, AdminState, audit, bad_json, created, deleted, existing_tenant, store_error};
 

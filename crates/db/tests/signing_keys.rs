@@ -2,7 +2,7 @@
 //! replicas race, earlier keys get their retirement time, retired rows are deleted, rings are independent.
 
 use walletd_common::config::DatabaseConfig;
-use walletd_store::{SigningKeyRow, Store};
+use walletd_db::{SigningKeyRow, Store};
 use walletd_testkit::TestDatabase;
 
 walletd_testkit::on_both_databases!(

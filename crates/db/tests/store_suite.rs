@@ -3,7 +3,7 @@
 
 use walletd_common::config::DatabaseConfig;
 use walletd_common::tenant::{Tenant, TenantTrust, TenantWebauthn};
-use walletd_store::{Dialect, IssuerWrite, Store, StoreError, TenantUpdate, VerifierWrite};
+use walletd_db::{Dialect, IssuerWrite, Store, StoreError, TenantUpdate, VerifierWrite};
 use walletd_testkit::TestDatabase;
 
 walletd_testkit::on_both_databases!(
