@@ -1,5 +1,6 @@
 //! Frames a client sends. Unknown fields are ignored everywhere (no `deny_unknown_fields`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -7,7 +8,7 @@ use serde_json::Value;
 pub const MAX_FLOW_ID_CHARS: usize = 128;
 
 /// One parsed client frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// First frame: authenticates the socket.
@@ -39,7 +40,7 @@ impl ClientMessage {
 }
 
 /// `{"type":"handshake","app_token":"<JWT>","features":[...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Handshake {
     /// The access token issued by the auth role.
     pub app_token: String,
@@ -49,7 +50,7 @@ pub struct Handshake {
 }
 
 /// Which protocol a flow runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// OpenID4VCI issuance.
@@ -61,10 +62,11 @@ pub enum Protocol {
 }
 
 /// `flow_start`: every protocol's start fields in one struct (all optional but `flow_id` and `protocol`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[allow(missing_docs)]
 pub struct FlowStart {
     /// Client-chosen id, 1 to 128 characters of any charset.
+    #[schemars(length(min = 1, max = 128))]
     pub flow_id: String,
     /// `oid4vci`, `oid4vp` or `vctm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,9 +110,10 @@ pub struct FlowStart {
 }
 
 /// `flow_action {flow_id, action, payload}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FlowAction {
     /// The flow the action is for.
+    #[schemars(length(min = 1, max = 128))]
     pub flow_id: String,
     /// `trust_result`, `select_credential`, `provide_pin`, `authorization_complete`, `consent`, `decline`, `cancel`.
     pub action: String,
@@ -127,7 +130,7 @@ impl FlowAction {
 }
 
 /// One proof of a `sign_response`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Proof {
     /// `jwt` or `attestation`.
     pub proof_type: String,
@@ -140,9 +143,10 @@ pub struct Proof {
 }
 
 /// `sign_response`: proofs (OID4VCI), `vp_token` (OID4VP), or `error`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SignResponse {
     /// The flow.
+    #[schemars(length(min = 1, max = 128))]
     pub flow_id: String,
     /// Echo of the request's `message_id`.
     pub message_id: String,
@@ -161,9 +165,10 @@ pub struct SignResponse {
 }
 
 /// `match_response`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MatchResponse {
     /// The flow.
+    #[schemars(length(min = 1, max = 128))]
     pub flow_id: String,
     /// Echo of the request's `message_id`.
     pub message_id: String,
@@ -179,9 +184,10 @@ pub struct MatchResponse {
 }
 
 /// `credential_notification`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CredentialNotification {
     /// The issuance flow.
+    #[schemars(length(min = 1, max = 128))]
     pub flow_id: String,
     /// The `notification_id` from `flow_complete`.
     pub notification_id: String,

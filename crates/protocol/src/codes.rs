@@ -1,9 +1,10 @@
 //! The error codes of the protocol.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Every error code the engine sends (`error.code`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[allow(missing_docs)]
 pub enum ErrorCode {

@@ -1,5 +1,6 @@
 //! Frames the engine sends. Every frame carries `timestamp` (added by [`ServerFrame`]).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -11,7 +12,7 @@ pub fn capabilities() -> Vec<String> {
 }
 
 /// A server message plus its `timestamp`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ServerFrame {
     /// The message.
     #[serde(flatten)]
@@ -37,7 +38,7 @@ impl ServerFrame {
 }
 
 /// `{code, message, details?}` as used inside `flow_error.error` and `error.error`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorBody {
     /// Machine-readable code.
     pub code: ErrorCode,
@@ -49,7 +50,7 @@ pub struct ErrorBody {
 }
 
 /// `sign_request.action`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignAction {
     /// OID4VCI proof of possession.
@@ -59,7 +60,7 @@ pub enum SignAction {
 }
 
 /// One issued credential in `flow_complete.credentials`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct IssuedCredential {
     /// `dc+sd-jwt`, `vc+sd-jwt`, `mso_mdoc`, `jwt_vc_json` (as the metadata names it).
     pub format: String,
@@ -77,7 +78,7 @@ pub struct IssuedCredential {
 }
 
 /// `flow_complete`: one struct for every protocol (absent members are omitted).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[allow(missing_docs)]
 pub struct FlowComplete {
     pub flow_id: String,
@@ -100,7 +101,7 @@ pub struct FlowComplete {
 }
 
 /// A top-level `error` (outside any flow): `code`/`message` twice, as the web client reads both places.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TopLevelError {
     /// Code.
     pub code: ErrorCode,
@@ -111,7 +112,7 @@ pub struct TopLevelError {
 }
 
 /// Every server message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum ServerMessage {
