@@ -8,6 +8,7 @@
 
 mod client;
 mod codes;
+mod http_codes;
 mod schema;
 mod server;
 mod time;
@@ -17,6 +18,7 @@ pub use client::{
     ParseError, Proof, Protocol, SignResponse, parse_client_frame,
 };
 pub use codes::ErrorCode;
+pub use http_codes::HttpErrorCode;
 pub use schema::{CLIENT_FRAME_DEF, SERVER_FRAME_DEF, api_v2_schema, api_v2_schema_text};
 pub use server::{
     ErrorBody, FlowComplete, IssuedCredential, ServerFrame, ServerMessage, SignAction, TopLevelError, capabilities,

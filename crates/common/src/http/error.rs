@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use walletd_protocol::HttpErrorCode;
 
 /// An error answered to an HTTP client. The message is for people and never carries secrets or internal addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +22,12 @@ impl ApiError {
             code,
             message: message.into(),
         }
+    }
+
+    /// An error with an explicit status and one of the declared codes (prefer this to [`ApiError::new`]: the code
+    /// is then listed in `walletd_protocol::HttpErrorCode` and docs/api-v1.md).
+    pub fn with_code(status: StatusCode, code: HttpErrorCode, message: impl Into<String>) -> Self {
+        Self::new(status, code.as_str(), message)
     }
 
     /// 400 `bad_request`.
@@ -65,5 +72,31 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({"error": self.code, "message": self.message}))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_helpers_answer_declared_codes() {
+        let helpers = [
+            ApiError::bad_request("m"),
+            ApiError::unauthorized("m"),
+            ApiError::forbidden("m"),
+            ApiError::not_found("m"),
+            ApiError::unavailable("m"),
+            ApiError::internal(),
+        ];
+        for e in helpers {
+            assert!(
+                HttpErrorCode::ALL.iter().any(|c| c.as_str() == e.code),
+                "`{}` is not in HttpErrorCode",
+                e.code
+            );
+        }
+        let e = ApiError::with_code(StatusCode::CONFLICT, HttpErrorCode::Conflict, "exists");
+        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "conflict"));
     }
 }
