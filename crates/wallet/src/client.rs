@@ -1,4 +1,9 @@
 //! An API v2 client over tokio-tungstenite: connect, handshake, send frames, and complete issuance flows.
+//!
+//! The holder speaks API v2 through the `walletd-protocol` types: every frame it sends is a [`ClientMessage`], every
+//! frame it acts on is parsed as a [`ServerFrame`]. The frames it hands back to callers are the JSON the engine sent
+//! (tests assert on the exact wire form), and [`EngineClient::send`] / [`EngineClient::send_text`] stay for tests
+//! that probe the engine with frames no well-behaved client builds.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,6 +14,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use walletd_protocol::{
+    ClientMessage, FlowAction, FlowStart, Handshake, MatchResponse, Protocol, ServerFrame, ServerMessage, SignResponse,
+};
 
 use crate::Holder;
 use crate::present::{StoredCredential, answer_sign_presentation};
@@ -24,6 +32,9 @@ pub enum ClientError {
     Closed(Option<u16>),
     /// The flow ended with a `flow_error` (the frame).
     Flow(Value),
+    /// The engine sent a frame that is not an API v2 server frame, or the caller's start fields are not a
+    /// `flow_start`.
+    Protocol(String),
 }
 
 impl std::fmt::Display for ClientError {
@@ -33,6 +44,7 @@ impl std::fmt::Display for ClientError {
             ClientError::Timeout => f.write_str("timed out"),
             ClientError::Closed(c) => write!(f, "closed ({c:?})"),
             ClientError::Flow(v) => write!(f, "flow_error: {v}"),
+            ClientError::Protocol(e) => write!(f, "protocol: {e}"),
         }
     }
 }
@@ -41,6 +53,49 @@ impl std::error::Error for ClientError {}
 
 /// Follows an `authorization_url` the way a browser would and returns the redirect URL carrying `code`/`state`.
 pub type Authorizer = Box<dyn Fn(String) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
+
+/// Bounds the frames one flow may send before the client gives up (a flow has a handful of steps).
+const MAX_ISSUANCE_FRAMES: usize = 200;
+const MAX_PRESENTATION_FRAMES: usize = 100;
+/// How long one step of a flow may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The typed form of a received frame, next to the JSON the engine sent.
+fn typed(raw: &Value) -> Result<ServerMessage, ClientError> {
+    serde_json::from_value::<ServerFrame>(raw.clone())
+        .map(|f| f.message)
+        .map_err(|e| ClientError::Protocol(format!("not an API v2 server frame: {e}")))
+}
+
+/// The `flow_start` of `protocol` for `flow_id` from the caller's start fields (a JSON object of `flow_start`
+/// members without `type`/`flow_id`/`protocol`).
+fn flow_start(flow_id: &str, protocol: Protocol, fields: Value) -> Result<ClientMessage, ClientError> {
+    let mut start: FlowStart = serde_json::from_value(fields)
+        .map_err(|e| ClientError::Protocol(format!("the start fields are not a flow_start: {e}")))?;
+    start.flow_id = flow_id.to_string();
+    start.protocol = Some(protocol);
+    Ok(ClientMessage::FlowStart(Box::new(start)))
+}
+
+fn action(flow_id: &str, action: &str, payload: Value) -> ClientMessage {
+    ClientMessage::FlowAction(FlowAction {
+        flow_id: flow_id.to_string(),
+        action: action.to_string(),
+        payload,
+    })
+}
+
+/// A `sign_response` with nothing in it yet.
+fn sign_response(flow_id: &str, message_id: &str) -> SignResponse {
+    SignResponse {
+        flow_id: flow_id.to_string(),
+        message_id: message_id.to_string(),
+        proofs: None,
+        proof_jwt: None,
+        vp_token: None,
+        error: None,
+    }
+}
 
 /// One WebSocket connection to an engine.
 pub struct EngineClient {
@@ -69,20 +124,25 @@ impl EngineClient {
 
     /// Sends the handshake and returns `handshake_complete` (or the error frame as `Flow`).
     pub async fn handshake(&mut self, token: &str, features: Option<&[&str]>) -> Result<Value, ClientError> {
-        let mut hs = json!({"type": "handshake", "app_token": token});
-        if let Some(f) = features {
-            hs["features"] = json!(f);
-        }
-        self.send(&hs).await?;
+        let hs = ClientMessage::Handshake(Handshake {
+            app_token: token.to_string(),
+            features: features.map(|f| f.iter().map(|s| s.to_string()).collect()),
+        });
+        self.send_message(&hs).await?;
         let v = self.recv(Duration::from_secs(10)).await?;
-        if v["type"] == "handshake_complete" {
-            Ok(v)
-        } else {
-            Err(ClientError::Flow(v))
+        match typed(&v) {
+            Ok(ServerMessage::HandshakeComplete { .. }) => Ok(v),
+            _ => Err(ClientError::Flow(v)),
         }
     }
 
-    /// Sends a JSON frame.
+    /// Sends a protocol frame.
+    pub async fn send_message(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        let text = serde_json::to_string(message).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.send_text(&text).await
+    }
+
+    /// Sends any JSON as a frame (tests of the engine's refusals; a holder sends [`ClientMessage`]s).
     pub async fn send(&mut self, v: &Value) -> Result<(), ClientError> {
         self.send_text(&v.to_string()).await
     }
@@ -101,6 +161,12 @@ impl EngineClient {
             return Ok(self.pending.remove(0));
         }
         self.recv_socket(timeout).await
+    }
+
+    /// The next frame, typed.
+    pub async fn recv_frame(&mut self, timeout: Duration) -> Result<ServerFrame, ClientError> {
+        let v = self.recv(timeout).await?;
+        serde_json::from_value(v).map_err(|e| ClientError::Protocol(format!("not an API v2 server frame: {e}")))
     }
 
     async fn recv_socket(&mut self, timeout: Duration) -> Result<Value, ClientError> {
@@ -139,6 +205,12 @@ impl EngineClient {
         }
     }
 
+    /// The next frame of `flow_id`, typed, with the JSON the engine sent.
+    async fn next_of_flow(&mut self, flow_id: &str) -> Result<(ServerMessage, Value), ClientError> {
+        let v = self.recv_flow(flow_id, STEP_TIMEOUT).await?;
+        Ok((typed(&v)?, v))
+    }
+
     /// Waits for the close frame and returns its code.
     pub async fn recv_close(&mut self, timeout: Duration) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -156,56 +228,66 @@ impl EngineClient {
         let _ = self.ws.close(None).await;
     }
 
-    /// Runs an OID4VCI flow started by `start` (a `flow_start` frame without `type`/`flow_id`) to its end: answers
-    /// `sign_request`s with `holder`'s proofs, `tx_code` prompts with `tx_code`, and authorization with
+    /// Runs an OID4VCI flow started by `start` (the `flow_start` members without `type`/`flow_id`) to its end:
+    /// answers `sign_request`s with `holder`'s proofs, `tx_code` prompts with `tx_code`, and authorization with
     /// `authorizer`. Returns the `flow_complete` frame.
     pub async fn run_issuance(
         &mut self,
         holder: &Holder,
         flow_id: &str,
-        mut start: Value,
+        start: Value,
         tx_code: Option<&str>,
         authorizer: Option<&Authorizer>,
     ) -> Result<Value, ClientError> {
-        start["type"] = json!("flow_start");
-        start["flow_id"] = json!(flow_id);
-        start["protocol"] = json!("oid4vci");
-        self.send(&start).await?;
-        // Bounded: a flow has a handful of steps; 200 frames is far beyond any legitimate flow.
-        for _ in 0..200 {
-            let v = self.recv_flow(flow_id, Duration::from_secs(60)).await?;
-            match v["type"].as_str().unwrap_or("") {
-                "flow_complete" => return Ok(v),
-                "flow_error" => return Err(ClientError::Flow(v)),
-                "sign_request" => {
-                    let proofs = holder.proofs_for(&v["params"]);
-                    let reply = json!({"type": "sign_response", "flow_id": flow_id, "message_id": v["message_id"], "proofs": proofs});
-                    self.send(&reply).await?;
+        self.send_message(&flow_start(flow_id, Protocol::Oid4vci, start)?)
+            .await?;
+        for _ in 0..MAX_ISSUANCE_FRAMES {
+            let (message, v) = self.next_of_flow(flow_id).await?;
+            match message {
+                ServerMessage::FlowComplete(_) => return Ok(v),
+                ServerMessage::FlowError { .. } => return Err(ClientError::Flow(v)),
+                ServerMessage::SignRequest { message_id, params, .. } => {
+                    let mut reply = sign_response(flow_id, &message_id);
+                    reply.proofs = Some(holder.proofs(&params));
+                    self.send_message(&ClientMessage::SignResponse(reply)).await?;
                 }
-                "flow_progress" if v["step"] == "authorization_required" => {
-                    let p = &v["payload"];
-                    if p["type"] == "tx_code" {
-                        let reply = json!({"type": "flow_action", "flow_id": flow_id, "action": "provide_pin",
-                            "payload": {"tx_code": tx_code.unwrap_or_default()}});
-                        self.send(&reply).await?;
-                    } else if let (Some(url), Some(auth)) = (p["authorization_url"].as_str(), authorizer) {
-                        let redirect = auth(url.to_string())
-                            .await
-                            .ok_or(ClientError::Transport("authorization failed".into()))?;
-                        let (code, state) = code_and_state(&redirect);
-                        let reply = json!({"type": "flow_action", "flow_id": flow_id, "action": "authorization_complete",
-                            "payload": {"code": code, "state": state}});
-                        self.send(&reply).await?;
-                    } else {
-                        return Err(ClientError::Transport(
-                            "authorization required but no authorizer".into(),
-                        ));
-                    }
+                ServerMessage::FlowProgress { step, payload, .. } if step == "authorization_required" => {
+                    let reply = self.authorize(flow_id, &payload, tx_code, authorizer).await?;
+                    self.send_message(&reply).await?;
                 }
                 _ => {}
             }
         }
         Err(ClientError::Transport("the flow sent too many frames".into()))
+    }
+
+    /// The answer to an `authorization_required` step: the transaction code, or the authorization code the
+    /// `authorizer` brings back from the issuer.
+    async fn authorize(
+        &self,
+        flow_id: &str,
+        payload: &Value,
+        tx_code: Option<&str>,
+        authorizer: Option<&Authorizer>,
+    ) -> Result<ClientMessage, ClientError> {
+        if payload["type"] == "tx_code" {
+            let pin = json!({"tx_code": tx_code.unwrap_or_default()});
+            return Ok(action(flow_id, "provide_pin", pin));
+        }
+        let (Some(url), Some(auth)) = (payload["authorization_url"].as_str(), authorizer) else {
+            return Err(ClientError::Transport(
+                "authorization required but no authorizer".into(),
+            ));
+        };
+        let redirect = auth(url.to_string())
+            .await
+            .ok_or(ClientError::Transport("authorization failed".into()))?;
+        let (code, state) = code_and_state(&redirect);
+        Ok(action(
+            flow_id,
+            "authorization_complete",
+            json!({"code": code, "state": state}),
+        ))
     }
 }
 
@@ -231,64 +313,48 @@ impl EngineClient {
         holder: &Holder,
         wallet: &[StoredCredential],
         flow_id: &str,
-        mut start: Value,
+        start: Value,
         answer: PresentAnswer,
     ) -> Result<Value, ClientError> {
-        start["type"] = json!("flow_start");
-        start["flow_id"] = json!(flow_id);
-        start["protocol"] = json!("oid4vp");
+        let start = flow_start(flow_id, Protocol::Oid4vp, start)?;
         self.last_selection = None;
         self.last_match_request = None;
-        self.send(&start).await?;
-        // Bounded: a presentation has a handful of steps.
-        for _ in 0..100 {
-            let v = self.recv_flow(flow_id, Duration::from_secs(60)).await?;
-            match v["type"].as_str().unwrap_or("") {
-                "flow_complete" => return Ok(v),
-                "flow_error" => return Err(ClientError::Flow(v)),
-                "match_request" => {
-                    let reply = match_response(&v, wallet);
-                    self.last_match_request = Some(v);
-                    self.send(&reply).await?;
-                }
-                "flow_progress" if v["step"] == "credential_selection" => {
-                    self.last_selection = Some(v["payload"].clone());
-                    let p = &v["payload"];
-                    let matches = match_any(p, wallet);
-                    let reply = match (matches, answer) {
-                        (Some(m), a) if a != PresentAnswer::Decline => {
-                            let selected: Vec<Value> = m
-                                .iter()
-                                .map(|m| {
-                                    json!({"credential_id": m.credential_id, "credential_query_id": m.query_id,
-                                    "disclosed_claims": m.disclosed_claims})
-                                })
-                                .collect();
-                            json!({"type": "flow_action", "flow_id": flow_id, "action": "consent",
-                                "payload": {"selected_credentials": selected}})
-                        }
-                        (m, _) => {
-                            let reason = if m.is_none() {
-                                "no matching credential"
-                            } else {
-                                "user declined"
-                            };
-                            json!({"type": "flow_action", "flow_id": flow_id, "action": "decline", "payload": {"reason": reason}})
-                        }
+        self.send_message(&start).await?;
+        for _ in 0..MAX_PRESENTATION_FRAMES {
+            let (message, v) = self.next_of_flow(flow_id).await?;
+            match message {
+                ServerMessage::FlowComplete(_) => return Ok(v),
+                ServerMessage::FlowError { .. } => return Err(ClientError::Flow(v)),
+                ServerMessage::MatchRequest {
+                    message_id,
+                    dcql_query,
+                    presentation_definition,
+                    ..
+                } => {
+                    let query = Query {
+                        dcql_query: dcql_query.as_ref(),
+                        presentation_definition: presentation_definition.as_ref(),
                     };
-                    self.send(&reply).await?;
+                    let reply = match_response(flow_id, &message_id, query, wallet);
+                    self.last_match_request = Some(v);
+                    self.send_message(&ClientMessage::MatchResponse(reply)).await?;
                 }
-                "sign_request" => {
-                    let mut reply = json!({"type": "sign_response", "flow_id": flow_id, "message_id": v["message_id"]});
+                ServerMessage::FlowProgress { step, payload, .. } if step == "credential_selection" => {
+                    let reply = select(flow_id, &payload, wallet, answer);
+                    self.last_selection = Some(payload);
+                    self.send_message(&reply).await?;
+                }
+                ServerMessage::SignRequest { message_id, params, .. } => {
+                    let mut reply = sign_response(flow_id, &message_id);
                     match answer {
-                        PresentAnswer::SignError => reply["error"] = json!("user cancelled signing"),
-                        PresentAnswer::EmptyVpToken => reply["vp_token"] = json!("{}"),
-                        _ => match answer_sign_presentation(&v["params"], wallet, holder.key()) {
-                            Ok(t) => reply["vp_token"] = json!(t),
-                            Err(e) => reply["error"] = json!(e),
+                        PresentAnswer::SignError => reply.error = Some(json!("user cancelled signing")),
+                        PresentAnswer::EmptyVpToken => reply.vp_token = Some(json!("{}")),
+                        _ => match answer_sign_presentation(&params, wallet, holder.key()) {
+                            Ok(t) => reply.vp_token = Some(json!(t)),
+                            Err(e) => reply.error = Some(json!(e)),
                         },
                     }
-                    self.send(&reply).await?;
+                    self.send_message(&ClientMessage::SignResponse(reply)).await?;
                 }
                 _ => {}
             }
@@ -297,20 +363,68 @@ impl EngineClient {
     }
 }
 
-/// Matches what a `match_request` or `credential_selection` carries: PE when a definition is there, else DCQL.
-fn match_any(p: &Value, wallet: &[StoredCredential]) -> Option<Vec<crate::dcql::Match>> {
-    match (p.get("presentation_definition"), p.get("dcql_query")) {
-        (Some(pd), _) => crate::pe::match_definition(pd, wallet),
-        (None, Some(q)) => crate::dcql::match_query(q, wallet),
-        _ => None,
+/// The query of a `match_request` or `credential_selection`: a presentation definition (PE) or a DCQL query.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<'a> {
+    /// DCQL query.
+    pub dcql_query: Option<&'a Value>,
+    /// DIF Presentation Exchange definition; wins over `dcql_query` when both are there.
+    pub presentation_definition: Option<&'a Value>,
+}
+
+impl<'a> Query<'a> {
+    /// The query members of a `credential_selection` payload.
+    pub fn of_payload(payload: &'a Value) -> Self {
+        Query {
+            dcql_query: payload.get("dcql_query"),
+            presentation_definition: payload.get("presentation_definition"),
+        }
+    }
+
+    /// Matches the query against `wallet`: PE when a definition is there, else DCQL.
+    fn matches(self, wallet: &[StoredCredential]) -> Option<Vec<crate::dcql::Match>> {
+        match (self.presentation_definition, self.dcql_query) {
+            (Some(pd), _) => crate::pe::match_definition(pd, wallet),
+            (None, Some(q)) => crate::dcql::match_query(q, wallet),
+            _ => None,
+        }
     }
 }
 
-/// The `match_response` to a `match_request` frame: the holder's matcher over `wallet`, or `no_match_reason`.
-pub fn match_response(request: &Value, wallet: &[StoredCredential]) -> Value {
-    let mut reply =
-        json!({"type": "match_response", "flow_id": request["flow_id"], "message_id": request["message_id"]});
-    match match_any(request, wallet) {
+/// The `consent` (or `decline`) action answering a `credential_selection` step.
+fn select(flow_id: &str, payload: &Value, wallet: &[StoredCredential], answer: PresentAnswer) -> ClientMessage {
+    match (Query::of_payload(payload).matches(wallet), answer) {
+        (Some(m), a) if a != PresentAnswer::Decline => {
+            let selected: Vec<Value> = m
+                .iter()
+                .map(|m| {
+                    json!({"credential_id": m.credential_id, "credential_query_id": m.query_id,
+                        "disclosed_claims": m.disclosed_claims})
+                })
+                .collect();
+            action(flow_id, "consent", json!({"selected_credentials": selected}))
+        }
+        (m, _) => {
+            let reason = if m.is_none() {
+                "no matching credential"
+            } else {
+                "user declined"
+            };
+            action(flow_id, "decline", json!({"reason": reason}))
+        }
+    }
+}
+
+/// The `match_response` to a `match_request`: the holder's matcher over `wallet`, or `no_match_reason`.
+pub fn match_response(flow_id: &str, message_id: &str, query: Query<'_>, wallet: &[StoredCredential]) -> MatchResponse {
+    let mut reply = MatchResponse {
+        flow_id: flow_id.to_string(),
+        message_id: message_id.to_string(),
+        matches: None,
+        no_match_reason: None,
+        error: None,
+    };
+    match query.matches(wallet) {
         Some(found) => {
             let matches: Vec<Value> = found
                 .iter()
@@ -321,9 +435,9 @@ pub fn match_response(request: &Value, wallet: &[StoredCredential]) -> Value {
                         "format": "dc+sd-jwt", "vct": vct, "available_claims": m.disclosed_claims})
                 })
                 .collect();
-            reply["matches"] = json!(matches);
+            reply.matches = Some(matches);
         }
-        None => reply["no_match_reason"] = json!("no credential in the wallet satisfies the request"),
+        None => reply.no_match_reason = Some("no credential in the wallet satisfies the request".into()),
     }
     reply
 }

@@ -14,6 +14,7 @@ pub mod sdjwt;
 
 use serde_json::{Value, json};
 pub use walletd_engine::jose::EcKey;
+use walletd_protocol::Proof;
 
 /// A holder with one P-256 key.
 #[derive(Debug)]
@@ -58,17 +59,24 @@ impl Holder {
         )
     }
 
-    /// Answers a `generate_proof` request's `params` with `count` JWT proofs (the `proofs` array of a
-    /// `sign_response`).
-    pub fn proofs_for(&self, params: &Value) -> Value {
+    /// Answers a `generate_proof` request's `params` with `count` JWT proofs (the `proofs` of a `sign_response`).
+    pub fn proofs(&self, params: &Value) -> Vec<Proof> {
         let aud = params.get("audience").and_then(Value::as_str).unwrap_or_default();
         let nonce = params.get("nonce").and_then(Value::as_str);
         let iss = params.get("issuer").and_then(Value::as_str);
         let count = params.get("count").and_then(Value::as_u64).unwrap_or(1).clamp(1, 100);
-        let proofs: Vec<Value> = (0..count)
-            .map(|_| json!({"proof_type": "jwt", "jwt": self.proof_jwt(aud, nonce, iss)}))
-            .collect();
-        Value::Array(proofs)
+        (0..count)
+            .map(|_| Proof {
+                proof_type: "jwt".into(),
+                jwt: Some(self.proof_jwt(aud, nonce, iss)),
+                attestation: None,
+            })
+            .collect()
+    }
+
+    /// [`Holder::proofs`] as the JSON array of a hand-built `sign_response` (for tests that drive frames by hand).
+    pub fn proofs_for(&self, params: &Value) -> Value {
+        serde_json::to_value(self.proofs(params)).unwrap_or_default()
     }
 }
 
