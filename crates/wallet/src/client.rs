@@ -69,10 +69,13 @@ fn typed(raw: &Value) -> Result<ServerMessage, ClientError> {
 
 /// The `flow_start` of `protocol` for `flow_id` from the caller's start fields (a JSON object of `flow_start`
 /// members without `type`/`flow_id`/`protocol`).
-fn flow_start(flow_id: &str, protocol: Protocol, fields: Value) -> Result<ClientMessage, ClientError> {
+fn flow_start(flow_id: &str, protocol: Protocol, mut fields: Value) -> Result<ClientMessage, ClientError> {
+    // `flow_id` is the one member a `FlowStart` cannot be without.
+    if let Value::Object(members) = &mut fields {
+        members.insert("flow_id".into(), Value::String(flow_id.to_string()));
+    }
     let mut start: FlowStart = serde_json::from_value(fields)
         .map_err(|e| ClientError::Protocol(format!("the start fields are not a flow_start: {e}")))?;
-    start.flow_id = flow_id.to_string();
     start.protocol = Some(protocol);
     Ok(ClientMessage::FlowStart(Box::new(start)))
 }
