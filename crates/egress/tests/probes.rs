@@ -1,4 +1,4 @@
-//! The probe matrix: every vector of spec/egress.md (and more) thrown at the guard. Each probe must be refused
+//! The probe matrix: every vector of the egress rules (docs/egress.md, and more) thrown at the guard. Each probe must be refused
 //! with the expected rule or error code. Prints `N/N probes blocked`.
 //!
 //! Safety of the suite itself: probes whose destination is outside loopback are decided by the policy or by
@@ -56,7 +56,7 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// The default block list, written out from spec/egress.md (not taken from the implementation), with
+/// The default block list, written out from the rules in docs/egress.md (not taken from the implementation), with
 /// addresses inside each range and the expected rule label.
 const SPEC_RANGES: &[(&str, &[&str], &str)] = &[
     ("0.0.0.0/8", &["0.0.0.0", "0.1.2.3", "0.255.255.255"], "this_network"),

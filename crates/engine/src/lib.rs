@@ -1,6 +1,6 @@
 //! # walletd-engine: API v2 over WebSocket, as a library
 //!
-//! The engine runs OID4VCI and VCTM flows for a client connected over a WebSocket (spec: `v2-websocket.md`). It
+//! The engine runs OID4VCI, OID4VP and VCTM flows for a client connected over a WebSocket (docs/api-v2.md). It
 //! keeps nothing but the state of live sockets: no database, no files. Every outbound call to a URL taken from an
 //! offer or metadata goes through the egress guard; PDP and registry URLs are operator configuration.
 //!

@@ -1,6 +1,6 @@
 //! # walletd-protocol: the API v2 WebSocket messages
 //!
-//! One definition of every frame of the engine's protocol (`docs` / spec `v2-websocket.md`), used by the engine,
+//! One definition of every frame of the engine's protocol (docs/api-v2.md), used by the engine,
 //! the Rust holder and the fuzz targets. Client frames ignore unknown fields (the web client adds `timestamp`,
 //! `tenantId`, `pre_authorized_code`); server frames always carry `timestamp`.
 #![forbid(unsafe_code)]

@@ -1,4 +1,4 @@
-//! The web client's storage routes (v1-rest.md "Storage mode: compatibility API"), thin adapters onto
+//! The web client's storage routes (docs/api-v1.md "Storage role"), thin adapters onto
 //! [`StorageService`]:
 //!
 //! - `GET|POST /user/session/private-data`: the keystore, which is the blob with the reserved id `keystore`, so the

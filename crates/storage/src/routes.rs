@@ -1,4 +1,4 @@
-//! The storage service API (v1-rest.md "Storage mode: service API"): a thin HTTP adapter onto [`StorageService`].
+//! The storage service API (docs/api-v1.md "Storage role"): a thin HTTP adapter onto [`StorageService`].
 //!
 //! ```text
 //! GET    /storage/credentials[?cursor=&limit=&include=data]   list (metadata unless include=data)

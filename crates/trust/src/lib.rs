@@ -1,6 +1,6 @@
 //! # walletd-trust: the AuthZEN trust client
 //!
-//! Asks a PDP (spec v1-rest.md "Trust") whether a key is bound to an entity in a role:
+//! Asks a PDP (docs/api-v1.md "Trust") whether a key is bound to an entity in a role:
 //! `POST {pdp_url}{trust.evaluation_path}` with `{"subject", "resource", "action", "context"}` and reads
 //! `{"decision", "context": {"reason", "trust_metadata"}}`.
 //!

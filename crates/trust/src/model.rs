@@ -1,4 +1,4 @@
-//! AuthZEN request and response shapes (spec v1-rest.md "Trust") and the typed [`Verdict`].
+//! AuthZEN request and response shapes (docs/api-v1.md "Trust") and the typed [`Verdict`].
 
 use std::time::SystemTime;
 

@@ -1,4 +1,4 @@
-//! The admin API (spec v1-rest.md "Backend mode") on the admin listener: tenants, issuers, verifiers, invites,
+//! The admin API (docs/api-v1.md "Backend role") on the admin listener: tenants, issuers, verifiers, invites,
 //! memberships and the audit log. Every route requires `Authorization: Bearer <admin.token>` (compared in constant
 //! time); while no token is configured every request is refused. Every write is audit-logged.
 

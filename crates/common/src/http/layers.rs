@@ -49,7 +49,7 @@ pub fn with_plumbing(router: Router, server: &ServerConfig) -> Router {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
-/// CORS as v1-rest.md specifies; `*` in `origins` allows any origin.
+/// CORS as docs/api-v1.md ("Conventions") states; `*` in `origins` allows any origin.
 pub fn cors_layer(origins: &[String]) -> CorsLayer {
     let allow_origin = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
