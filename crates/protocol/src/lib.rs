@@ -1,8 +1,18 @@
-//! # walletd-protocol: the API v2 WebSocket messages
+//! # walletd-protocol: the wire types shared by the roles and their clients
 //!
 //! One definition of every frame of the engine's protocol (docs/api-v2.md), used by the engine,
 //! the Rust holder and the fuzz targets. Client frames ignore unknown fields (the web client adds `timestamp`,
 //! `tenantId`, `pre_authorized_code`); server frames always carry `timestamp`.
+//!
+//! - [`ClientMessage`] / [`parse_client_frame`]: what a client sends; [`ServerFrame`] / [`ServerMessage`]: what the
+//!   engine sends; [`ErrorCode`]: the codes of `error` and `flow_error`.
+//! - [`HttpErrorCode`]: the `error` codes of the REST API (docs/api-v1.md), which `walletd_common::http::ApiError`
+//!   answers with.
+//! - [`api_v2_schema`]: the JSON Schema of API v2, derived from these types with `schemars`. The derive is always
+//!   on (no cargo feature): the schema is part of the contract, `schemars` is small and only adds trait impls, and a
+//!   feature would let the checked-in `docs/api-v2.schema.json` drift in builds that leave it off. The crate's
+//!   `schema` test fails when the checked-in file is stale; `WALLETD_BLESS=1 cargo test -p walletd-protocol --test
+//!   schema` rewrites it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

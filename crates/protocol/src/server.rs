@@ -116,23 +116,35 @@ pub struct TopLevelError {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum ServerMessage {
+    /// The handshake succeeded: the session is open.
     HandshakeComplete {
+        /// Random id of this socket's session.
         session_id: String,
+        /// Protocols the engine runs, sorted.
         capabilities: Vec<String>,
+        /// The declared features the engine accepted.
         features: Vec<String>,
     },
+    /// A step of a flow (`offer_parsed`, `authorization_required`, `credential_selection`, ...).
     FlowProgress {
         flow_id: String,
+        /// The step's name.
         step: String,
+        /// The step's data (an object).
         #[serde(default)]
         payload: Value,
     },
+    /// The engine needs the client to sign (answered by `sign_response` with the same `message_id`).
     SignRequest {
         flow_id: String,
         message_id: String,
         action: SignAction,
+        /// What to sign: `generate_proof` `{audience, nonce?, issuer?, proof_types_supported, count, ...}`,
+        /// `sign_presentation` `{audience, nonce, credentials_to_include, response_uri, ...}`.
         params: Value,
     },
+    /// Clients with the `match_request` feature: match the query against your credentials (answered by
+    /// `match_response`).
     MatchRequest {
         flow_id: String,
         message_id: String,
@@ -141,13 +153,16 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         presentation_definition: Option<Value>,
     },
+    /// The flow succeeded (its last frame).
     FlowComplete(FlowComplete),
+    /// The flow failed (its last frame).
     FlowError {
         flow_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
         error: ErrorBody,
     },
+    /// What became of a `credential_notification`.
     NotificationAck {
         flow_id: String,
         notification_id: String,
@@ -156,6 +171,7 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<ErrorBody>,
     },
+    /// A problem outside any flow.
     Error(TopLevelError),
 }
 

@@ -1,6 +1,7 @@
-//! The OID4VP flow (spec "OID4VP flow", steps 1-5): resolve and verify the authorization request, evaluate the
-//! verifier's trust, let the client choose and consent (matching is the client's), have it sign, post the
-//! response. Request parsing is in [`request`], PE/DCQL in [`pe`]/[`dcql`], the response in [`response`].
+//! The OID4VP flow (docs/api-v2.md "OID4VP presentation", steps 1-5): resolve and verify the authorization
+//! request, evaluate the verifier's trust, let the client choose and consent (matching is the client's), have it
+//! sign, post the response. Request parsing is in [`request`], PE/DCQL in [`pe`]/[`dcql`], the response in
+//! [`response`].
 
 pub mod attestation;
 pub mod dcql;
