@@ -2,7 +2,8 @@
 //!
 //! Keys never leave the holder: the engine asks, the holder signs. This crate has the holder's P-256 key and
 //! proof JWTs ([`Holder`]), SD-JWT VC verification and key binding ([`sdjwt`]), and an API v2 client
-//! ([`client::EngineClient`]) that completes flows against a remote engine.
+//! ([`client::EngineClient`]) that completes flows against a remote engine; its frames are the `walletd-protocol`
+//! types (docs/api-v2.md).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
