@@ -53,7 +53,7 @@ impl IssuerMetadata {
         let mut chain: Vec<Vec<u8>> = Vec::new();
         let mut verified = false;
         if let Some(jwt) = metadata.get("signed_metadata").and_then(Value::as_str) {
-            let (claims, c) = walletd_engine::oid4vci::metadata::verify_signed_metadata(jwt.trim())
+            let (claims, c) = walletd_jose::signed_metadata::verify_signed_metadata(jwt.trim())
                 .map_err(|m| RegistryError::Integrity(format!("signed_metadata: {m}")))?;
             if claims
                 .get("iss")

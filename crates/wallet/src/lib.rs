@@ -13,7 +13,7 @@ pub mod present;
 pub mod sdjwt;
 
 use serde_json::{Value, json};
-pub use walletd_engine::jose::EcKey;
+pub use walletd_jose::{EcKey, Jwk};
 
 /// A holder with one P-256 key.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ impl Holder {
     }
 
     /// The holder's public JWK.
-    pub fn public_jwk(&self) -> &Value {
+    pub fn public_jwk(&self) -> &Jwk {
         self.key.public_jwk()
     }
 

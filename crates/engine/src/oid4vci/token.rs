@@ -9,7 +9,7 @@ use super::dpop::Dpop;
 use super::offer::PRE_AUTH_GRANT;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
-use crate::jose::{EcKey, b64};
+use walletd_jose::{EcKey, b64};
 
 /// What the token endpoint gave.
 pub struct Tokens {
@@ -61,8 +61,8 @@ impl ClientAuth {
                 "iat": now, "exp": now + ASSERTION_TTL_SECS,
             });
             let mut header = json!({"typ": "JWT"});
-            if let Some(kid) = key.public_jwk().get("kid") {
-                header["kid"] = kid.clone();
+            if let Some(kid) = &key.public_jwk().kid {
+                header["kid"] = json!(kid);
             }
             out.push(("client_assertion_type", JWT_BEARER_ASSERTION.to_string()));
             out.push(("client_assertion", key.sign_jwt(&header, &claims)));

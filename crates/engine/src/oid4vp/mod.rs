@@ -9,7 +9,6 @@ pub mod keys;
 pub mod pe;
 pub mod request;
 pub mod response;
-pub mod x509;
 
 use serde_json::{Value, json};
 use walletd_egress::{Method, REQUEST_OBJECT_MAX_BYTES};
@@ -355,7 +354,7 @@ async fn fetch_request_object(ctx: &FlowCtx, uri: &str, post: bool) -> FlowResul
     let egress = ctx.engine().egress();
     let accept = "application/oauth-authz-req+jwt, application/jwt, application/json";
     let (req, nonce) = if post {
-        let nonce = crate::jose::b64(uuid::Uuid::new_v4().as_bytes());
+        let nonce = walletd_jose::b64(uuid::Uuid::new_v4().as_bytes());
         let metadata = json!({
             "vp_formats_supported": {"dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}},
             "client_id_prefixes_supported": ["x509_san_dns", "x509_hash", "redirect_uri", "decentralized_identifier",
