@@ -4,7 +4,6 @@
 pub mod config;
 pub mod http;
 pub mod jwt;
-pub mod keys;
 pub mod roles;
 pub mod telemetry;
 pub mod tenant;

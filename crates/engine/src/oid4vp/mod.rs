@@ -452,7 +452,6 @@ async fn evaluate_trust(ctx: &mut FlowCtx, req: &AuthRequest) -> FlowResult<Valu
         _ => (req.client_id.clone(), Role::CredentialVerifier, None),
     };
     let attested = matches!(req.authority, Authority::Attestation(_));
-    let b64 = base64::engine::general_purpose::STANDARD;
     if ctx.engine().config().client_mediated_trust {
         let mut request = json!({
             "subject_id": subject,
@@ -464,7 +463,7 @@ async fn evaluate_trust(ctx: &mut FlowCtx, req: &AuthRequest) -> FlowResult<Valu
         }
         match &key {
             Some(TrustKey::X5c(chain)) => {
-                let chain: Vec<String> = chain.iter().map(|c| base64::Engine::encode(&b64, c)).collect();
+                let chain: Vec<String> = chain.iter().map(|c| walletd_jose::b64::std_b64(c)).collect();
                 request["key_material"] = json!({"type": "x5c", "x5c": chain});
             }
             Some(TrustKey::Jwk(j)) => request["key_material"] = json!({"type": "jwk", "jwk": j}),
