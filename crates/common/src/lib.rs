@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod http;
+pub mod issuer_metadata;
 pub mod jwt;
 pub mod roles;
 pub mod telemetry;
