@@ -4,19 +4,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use walletd_engine::oid4vci::jwe::ResponseKey;
-use walletd_engine::oid4vci::metadata::parse_jwks;
+use walletd_jose::jwe::RecipientKey;
+use walletd_jose::jwk::parse_jwks;
 
 fuzz_target!(|data: &[u8]| {
     if let Some(jwks) = parse_jwks(data) {
-        for k in jwks["keys"].as_array().unwrap() {
+        for k in jwks.to_value()["keys"].as_array().unwrap() {
             assert!(k["kty"].is_string());
             assert!(k.get("d").is_none() && k.get("k").is_none());
         }
     }
     let Ok(text) = std::str::from_utf8(data) else { return };
     for enc in ["A256GCM", "A128GCM", "A128CBC-HS256", "A256CBC-HS512"] {
-        let key = ResponseKey::generate(enc).unwrap();
+        let key = RecipientKey::generate(enc).unwrap();
         assert!(key.decrypt(text).is_err());
     }
 });

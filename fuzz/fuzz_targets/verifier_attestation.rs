@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use walletd_engine::jose::{b64, decode_jwt};
+use walletd_jose::{b64, decode_jwt};
 use walletd_engine::oid4vp::attestation::verify;
 use walletd_engine::oid4vp::request::verify_request_object;
 

@@ -25,8 +25,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use walletd_common::jwt::{LocalKeys, VerificationKey};
-use walletd_common::keys::SigningKey;
 use walletd_db::{SigningKeyRow, Store, StoreError, now_millis};
+use walletd_jose::SigningKey;
 
 /// HKDF salt and info of the key-encryption key. Changing either makes every stored key unreadable.
 const KEK_SALT: &[u8] = b"walletd signing key ring";
@@ -36,7 +36,7 @@ const KEK_INFO: &[u8] = b"walletd-keyring-kek-v1";
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
     #[error(transparent)]
-    Key(#[from] walletd_common::keys::KeyError),
+    Key(#[from] walletd_jose::KeyError),
     /// The table lost every key while this replica was running (the keys already loaded stay in use).
     #[error("the key ring in the database is empty")]
     Empty,
@@ -113,12 +113,12 @@ impl KeyRing {
     /// (generated on first start), seeds an empty ring with that key and loads every stored key.
     pub async fn open(store: Store, key_file: &Path, settings: RingSettings) -> Result<KeyRing, KeyRingError> {
         let file_key = SigningKey::load_or_generate(key_file)?;
-        let pem = std::fs::read_to_string(key_file).map_err(|e| walletd_common::keys::KeyError::File {
+        let pem = std::fs::read_to_string(key_file).map_err(|e| walletd_jose::KeyError::File {
             path: key_file.display().to_string(),
             message: e.to_string(),
         })?;
-        let der =
-            walletd_common::keys::pem_decode(&pem).ok_or_else(|| KeyRingError::Pem(key_file.display().to_string()))?;
+        let der = walletd_jose::pem::decode_private_key(&pem)
+            .ok_or_else(|| KeyRingError::Pem(key_file.display().to_string()))?;
         let ring = KeyRing {
             inner: Arc::new(Inner {
                 store,
@@ -189,7 +189,7 @@ impl KeyRing {
             .entries()
             .iter()
             .filter(|e| e.published_at(now))
-            .map(|e| e.key.public_jwk().clone())
+            .map(|e| e.key.public_jwk().to_value())
             .collect();
         json!({ "keys": keys })
     }
@@ -297,7 +297,7 @@ impl KeyRing {
             .entries()
             .iter()
             .filter(|e| e.published_at(now))
-            .filter_map(|e| VerificationKey::from_jwk(e.key.public_jwk()))
+            .filter_map(|e| VerificationKey::from_jwk(&e.key.public_jwk().to_value()))
             .collect();
         self.inner.local.set(keys);
     }
@@ -313,12 +313,12 @@ impl KeyRing {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
-            .map_err(|_| walletd_common::keys::KeyError::InvalidKey)?;
+            .map_err(|_| walletd_jose::KeyError::InvalidKey)?;
         let mut sealed = der.to_vec();
         self.inner
             .kek
             .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), aad(key.kid()), &mut sealed)
-            .map_err(|_| walletd_common::keys::KeyError::InvalidKey)?;
+            .map_err(|_| walletd_jose::KeyError::InvalidKey)?;
         let mut wrapped = nonce.to_vec();
         wrapped.extend_from_slice(&sealed);
         Ok(SigningKeyRow {

@@ -7,8 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use walletd_common::http::{ApiError, Authenticator, SessionUser};
+use walletd_common::issuer_metadata::{IssuerMetadataError, fetch_verified};
 use walletd_db::Store;
-use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
+use walletd_egress::EgressClient;
 
 use crate::routing::Routes;
 use crate::tenant_lookup::enabled_tenant;
@@ -94,18 +95,6 @@ async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionU
     Ok(no_store(Value::Array(out)))
 }
 
-/// The OpenID4VCI well-known URL of an issuer identifier (path appended after the well-known segment, per
-/// OpenID4VCI section 12.2.2).
-pub fn openid4vci_metadata_url(identifier: &str) -> Option<url::Url> {
-    let u = url::Url::parse(identifier).ok()?;
-    let path = u.path().trim_end_matches('/');
-    let mut out = u.clone();
-    out.set_path(&format!("/.well-known/openid-credential-issuer{path}"));
-    out.set_query(None);
-    out.set_fragment(None);
-    Some(out)
-}
-
 async fn issuer_metadata(
     State(s): State<CompatState>,
     SessionUser(user): SessionUser,
@@ -120,50 +109,20 @@ async fn issuer_metadata(
         .await
         .map_err(db_error)?
         .ok_or_else(unknown)?;
-    let url = openid4vci_metadata_url(&issuer.credential_issuer_identifier).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            "the issuer identifier is not a URL",
-        )
-    })?;
-    let resp = s
-        .egress
-        .get(url.as_str(), METADATA_MAX_BYTES)
+    // The same fetch-and-verify the registry uses: discovery, the named credential_issuer, signed_metadata.
+    let verified = fetch_verified(&s.egress, &issuer.credential_issuer_identifier)
         .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| {
-            let status = if e.code() == "EGRESS_TIMEOUT" {
-                StatusCode::GATEWAY_TIMEOUT
-            } else {
-                StatusCode::BAD_GATEWAY
-            };
-            ApiError::new(status, "upstream_error", e.to_string())
-        })?;
-    let meta: Value = resp.json().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            "the issuer metadata is not JSON",
-        )
-    })?;
-    Ok(no_store(meta))
+        .map_err(metadata_error)?;
+    Ok(no_store(verified.metadata))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn well_known_path_is_inserted() {
-        let u = |s| openid4vci_metadata_url(s).unwrap().to_string();
-        assert_eq!(
-            u("https://iss.example"),
-            "https://iss.example/.well-known/openid-credential-issuer"
-        );
-        assert_eq!(
-            u("https://iss.example/tenant/a/"),
-            "https://iss.example/.well-known/openid-credential-issuer/tenant/a"
-        );
-    }
+/// How an issuer metadata failure reads to the web client: a bad gateway (a gateway timeout when the issuer did
+/// not answer in time); metadata whose signature does not verify says so in its error code.
+fn metadata_error(e: IssuerMetadataError) -> ApiError {
+    let (status, code) = match &e {
+        IssuerMetadataError::Upstream { timeout: true, .. } => (StatusCode::GATEWAY_TIMEOUT, "upstream_error"),
+        IssuerMetadataError::Integrity(_) => (StatusCode::BAD_GATEWAY, "integrity_mismatch"),
+        _ => (StatusCode::BAD_GATEWAY, "upstream_error"),
+    };
+    ApiError::new(status, code, e.to_string())
 }

@@ -366,10 +366,10 @@ fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
 mod tests {
     use super::*;
     use crate::config::Secret;
-    use crate::keys::SigningKey;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
+    use walletd_jose::SigningKey;
 
     fn now() -> u64 {
         std::time::SystemTime::now()
@@ -381,7 +381,7 @@ mod tests {
     fn setup() -> (SigningKey, JwtValidator, JwtConfig) {
         let (key, _) = SigningKey::generate().unwrap();
         let local = Arc::new(LocalKeys::default());
-        local.set(vec![VerificationKey::from_jwk(key.public_jwk()).unwrap()]);
+        local.set(vec![VerificationKey::from_jwk(&key.public_jwk().to_value()).unwrap()]);
         let cfg = JwtConfig {
             secret: Some(Secret::new("legacy-shared-secret")),
             ..JwtConfig::default()
@@ -464,7 +464,7 @@ mod tests {
     async fn hs256_without_configured_secret_is_refused() {
         let (key, _, _) = setup();
         let local = Arc::new(LocalKeys::default());
-        local.set(vec![VerificationKey::from_jwk(key.public_jwk()).unwrap()]);
+        local.set(vec![VerificationKey::from_jwk(&key.public_jwk().to_value()).unwrap()]);
         let v = JwtValidator::new(&JwtConfig::default(), Some(local));
         let t = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(Algorithm::HS256),
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn jwk_with_contradicting_alg_is_not_usable() {
         let (key, _) = SigningKey::generate().unwrap();
-        let mut jwk = key.public_jwk().clone();
+        let mut jwk = key.public_jwk().to_value();
         jwk["alg"] = json!("HS256");
         assert!(VerificationKey::from_jwk(&jwk).is_none());
         jwk["alg"] = json!("ES256");

@@ -3,8 +3,8 @@
 
 pub mod config;
 pub mod http;
+pub mod issuer_metadata;
 pub mod jwt;
-pub mod keys;
 pub mod roles;
 pub mod telemetry;
 pub mod tenant;

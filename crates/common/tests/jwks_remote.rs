@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use walletd_common::config::JwtConfig;
 use walletd_common::jwt::{JwtError, JwtValidator};
-use walletd_common::keys::SigningKey;
+use walletd_jose::SigningKey;
 
 struct JwksServer {
     url: url::Url,
@@ -73,7 +73,7 @@ fn validator(url: &url::Url, refetch: Duration) -> JwtValidator {
 #[tokio::test]
 async fn keys_are_fetched_once_and_cached() {
     let (key, _) = SigningKey::generate().unwrap();
-    let server = jwks_server(vec![key.public_jwk().clone()]).await;
+    let server = jwks_server(vec![key.public_jwk().to_value()]).await;
     let v = validator(&server.url, Duration::from_millis(0));
     for _ in 0..20 {
         let c = v.validate(&token(&key, "walletd"), &["walletd"]).await.unwrap();
@@ -86,12 +86,12 @@ async fn keys_are_fetched_once_and_cached() {
 async fn rotation_is_picked_up_by_refetching_on_unknown_kid() {
     let (old, _) = SigningKey::generate().unwrap();
     let (new, _) = SigningKey::generate().unwrap();
-    let server = jwks_server(vec![old.public_jwk().clone()]).await;
+    let server = jwks_server(vec![old.public_jwk().to_value()]).await;
     let v = validator(&server.url, Duration::from_millis(0));
     v.validate(&token(&old, "walletd"), &["walletd"]).await.unwrap();
 
     // Auth rotates: the new key is published beside the old one.
-    server.keys.lock().unwrap().insert(0, new.public_jwk().clone());
+    server.keys.lock().unwrap().insert(0, new.public_jwk().to_value());
     v.validate(&token(&new, "walletd"), &["walletd"]).await.unwrap();
     v.validate(&token(&old, "walletd"), &["walletd"]).await.unwrap();
     assert_eq!(server.hits.load(Ordering::SeqCst), 2, "one refetch for the new kid");
@@ -100,7 +100,7 @@ async fn rotation_is_picked_up_by_refetching_on_unknown_kid() {
 #[tokio::test]
 async fn forged_kids_cannot_make_the_validator_hammer_auth() {
     let (key, _) = SigningKey::generate().unwrap();
-    let server = jwks_server(vec![key.public_jwk().clone()]).await;
+    let server = jwks_server(vec![key.public_jwk().to_value()]).await;
     let v = validator(&server.url, Duration::from_secs(60));
     v.validate(&token(&key, "walletd"), &["walletd"]).await.unwrap();
     for _ in 0..50 {
@@ -116,7 +116,7 @@ async fn forged_kids_cannot_make_the_validator_hammer_auth() {
 #[tokio::test]
 async fn outage_keeps_known_keys_and_reports_unavailable_without_any() {
     let (key, _) = SigningKey::generate().unwrap();
-    let server = jwks_server(vec![key.public_jwk().clone()]).await;
+    let server = jwks_server(vec![key.public_jwk().to_value()]).await;
     let v = validator(&server.url, Duration::from_millis(0));
     v.validate(&token(&key, "walletd"), &["walletd"]).await.unwrap();
     server.up.store(false, Ordering::SeqCst);
@@ -138,8 +138,8 @@ async fn jwks_with_unusable_entries_keeps_the_usable_ones() {
     let server = jwks_server(vec![
         json!({"kty": "oct", "k": "c2VjcmV0", "kid": "symmetric"}),
         json!({"kty": "EC", "crv": "P-256", "kid": "broken", "x": "AA", "y": "AA"}),
-        json!({"kty": "EC", "crv": "P-256", "kid": "enc-only", "use": "enc", "x": key.public_jwk()["x"], "y": key.public_jwk()["y"]}),
-        key.public_jwk().clone(),
+        json!({"kty": "EC", "crv": "P-256", "kid": "enc-only", "use": "enc", "x": key.public_jwk().x, "y": key.public_jwk().y}),
+        key.public_jwk().to_value(),
     ])
     .await;
     let v = validator(&server.url, Duration::from_millis(0));

@@ -11,7 +11,6 @@
 mod directory;
 mod failure;
 mod flow;
-pub mod jose;
 pub mod oid4vci;
 pub mod oid4vp;
 mod session;

@@ -19,6 +19,6 @@ pub mod sri;
 
 pub use cache::Cache;
 pub use error::RegistryError;
-pub use issuer::{IssuerMetadata, well_known_urls};
+pub use issuer::IssuerMetadataResolver;
 pub use routes::{RegistryState, registry_routes, route_table};
 pub use service::{Registry, Served, freshness};

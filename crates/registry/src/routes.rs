@@ -15,14 +15,14 @@ use walletd_common::http::{ApiError, TENANT_HEADER};
 use walletd_common::tenant::resolve_tenant_id;
 use walletd_db::{Store, now_millis};
 
-use crate::issuer::IssuerMetadata;
+use crate::issuer::IssuerMetadataResolver;
 use crate::service::Registry;
 
 /// What the routes need.
 #[derive(Clone)]
 pub struct RegistryState {
     pub registry: Registry,
-    pub issuers: IssuerMetadata,
+    pub issuers: IssuerMetadataResolver,
     /// Tenant settings (PDP) when this process has a database; without one the global PDP applies.
     pub store: Option<Store>,
     /// `admin.token`, required by `POST /vctm`.

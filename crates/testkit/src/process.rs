@@ -211,7 +211,7 @@ impl Walletd {
 
     /// A token with the standard claims (`iss`, `aud` = `walletd`, `iat`, `exp` in 5 min) overlaid by `claims`.
     pub fn token_with(&self, claims: serde_json::Value) -> String {
-        let key = walletd_common::keys::SigningKey::load_or_generate(&self.dir.path().join("signing-key.pem"))
+        let key = walletd_jose::SigningKey::load_or_generate(&self.dir.path().join("signing-key.pem"))
             .expect("the auth role's signing key");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

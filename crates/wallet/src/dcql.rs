@@ -148,7 +148,7 @@ mod tests {
     use super::*;
     use crate::present::tests::issue;
     use serde_json::json;
-    use walletd_engine::jose::EcKey;
+    use walletd_jose::EcKey;
 
     fn wallet() -> Vec<StoredCredential> {
         vec![StoredCredential::new(

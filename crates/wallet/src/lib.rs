@@ -14,7 +14,7 @@ pub mod present;
 pub mod sdjwt;
 
 use serde_json::{Value, json};
-pub use walletd_engine::jose::EcKey;
+pub use walletd_jose::{EcKey, Jwk};
 use walletd_protocol::Proof;
 
 /// A holder with one P-256 key.
@@ -36,7 +36,7 @@ impl Holder {
     }
 
     /// The holder's public JWK.
-    pub fn public_jwk(&self) -> &Value {
+    pub fn public_jwk(&self) -> &Jwk {
         self.key.public_jwk()
     }
 

@@ -153,7 +153,7 @@ mod tests {
     use super::*;
     use crate::present::tests::issue;
     use serde_json::json;
-    use walletd_engine::jose::EcKey;
+    use walletd_jose::EcKey;
 
     #[test]
     fn filters() {

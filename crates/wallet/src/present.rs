@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
-use walletd_engine::jose::{EcKey, b64_decode, decode_jwt, sha256_b64};
+use walletd_jose::{EcKey, b64_decode, decode_jwt, sha256_b64};
 
 /// A credential in the holder's wallet.
 #[derive(Debug, Clone)]
@@ -271,7 +271,7 @@ pub fn answer_sign_presentation(params: &Value, wallet: &[StoredCredential], key
 pub(crate) mod tests {
     use super::*;
     use crate::sdjwt;
-    use walletd_engine::jose::b64;
+    use walletd_jose::b64;
 
     /// An SD-JWT VC with two disclosable claims, issued to `holder`.
     pub(crate) fn issue(issuer: &EcKey, holder: &EcKey) -> String {

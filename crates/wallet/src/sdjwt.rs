@@ -2,7 +2,7 @@
 //! verify key-binding JWTs.
 
 use serde_json::{Map, Value, json};
-use walletd_engine::jose::{self, EcKey, b64_decode, sha256_b64};
+use walletd_jose::{EcKey, Jwk, b64_decode, jws, sha256_b64};
 
 /// A verified SD-JWT VC.
 #[derive(Debug, Clone)]
@@ -12,15 +12,15 @@ pub struct VerifiedSdJwt {
     /// The claims with every disclosed claim put back in place of its digest.
     pub claims: Map<String, Value>,
     /// The holder key the credential is bound to.
-    pub cnf_jwk: Value,
+    pub cnf_jwk: Jwk,
 }
 
 /// Verifies `sd_jwt` (`<jwt>~<disclosure>~...~`) against the issuer's public JWK and checks that it is bound to
 /// `holder_jwk`.
-pub fn verify_sd_jwt_vc(sd_jwt: &str, issuer_jwk: &Value, holder_jwk: &Value) -> Result<VerifiedSdJwt, String> {
+pub fn verify_sd_jwt_vc(sd_jwt: &str, issuer_jwk: &Jwk, holder_jwk: &Jwk) -> Result<VerifiedSdJwt, String> {
     let mut parts = sd_jwt.split('~');
     let jwt = parts.next().ok_or("empty SD-JWT")?;
-    let decoded = jose::verify_es256(jwt, issuer_jwk).ok_or("the issuer signature does not verify")?;
+    let decoded = jws::verify_es256(jwt, issuer_jwk).ok_or("the issuer signature does not verify")?;
     let typ = decoded.header.get("typ").and_then(Value::as_str).unwrap_or("");
     if typ != "dc+sd-jwt" && typ != "vc+sd-jwt" {
         return Err(format!("unexpected typ {typ}"));
@@ -54,9 +54,9 @@ pub fn verify_sd_jwt_vc(sd_jwt: &str, issuer_jwk: &Value, holder_jwk: &Value) ->
     let cnf_jwk = claims
         .get("cnf")
         .and_then(|c| c.get("jwk"))
-        .cloned()
         .ok_or("the credential is not key-bound (no cnf.jwk)")?;
-    if jose::jwk_thumbprint(&cnf_jwk) != jose::jwk_thumbprint(holder_jwk) {
+    let cnf_jwk = Jwk::from_value(cnf_jwk).map_err(|_| "the credential's cnf.jwk is not a JWK")?;
+    if cnf_jwk.thumbprint().ok() != holder_jwk.thumbprint().ok() {
         return Err("the credential is bound to another key".into());
     }
     Ok(VerifiedSdJwt {
@@ -79,10 +79,10 @@ pub fn present(sd_jwt: &str, key: &EcKey, audience: &str, nonce: &str) -> String
 }
 
 /// Verifies a presentation's key-binding JWT against the credential's `cnf.jwk`, `aud`, `nonce` and `sd_hash`.
-pub fn verify_key_binding(presentation: &str, cnf_jwk: &Value, audience: &str, nonce: &str) -> Result<(), String> {
+pub fn verify_key_binding(presentation: &str, cnf_jwk: &Jwk, audience: &str, nonce: &str) -> Result<(), String> {
     let (base, kb) = presentation.rsplit_once('~').ok_or("not an SD-JWT presentation")?;
     let base = format!("{base}~");
-    let d = jose::verify_es256(kb, cnf_jwk).ok_or("the key-binding signature does not verify")?;
+    let d = jws::verify_es256(kb, cnf_jwk).ok_or("the key-binding signature does not verify")?;
     if d.header.get("typ").and_then(Value::as_str) != Some("kb+jwt") {
         return Err("the key-binding JWT has the wrong typ".into());
     }

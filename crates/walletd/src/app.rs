@@ -254,7 +254,8 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         };
         let registry = walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone()).await;
         registry.spawn_polling();
-        let issuers = walletd_registry::IssuerMetadata::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl);
+        let issuers =
+            walletd_registry::IssuerMetadataResolver::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl);
         routes = routes.merge(walletd_registry::registry_routes(walletd_registry::RegistryState {
             registry,
             issuers,

@@ -85,7 +85,7 @@ async fn refresh(w: &Walletd, refresh_token: &mut String) -> String {
 }
 
 fn file_kid(key_file: &Path) -> String {
-    walletd_common::keys::SigningKey::load_or_generate(key_file)
+    walletd_jose::SigningKey::load_or_generate(key_file)
         .unwrap()
         .kid()
         .to_string()

@@ -60,6 +60,7 @@ async fn user_get(w: &Walletd, path: &str, token: Option<&str>) -> (StatusCode, 
 walletd_testkit::on_both_databases!(
     admin_crud_for_every_resource,
     compat_reads_are_tenant_scoped,
+    compat_issuer_metadata_is_verified,
     tenant_disable_blocks_logins
 );
 
@@ -474,6 +475,79 @@ async fn metadata_server() -> String {
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
     base
+}
+
+/// Signed issuer metadata (`typ openidvci-issuer-metadata+jwt`) with a self-signed x5c certificate.
+fn signed_metadata(claims: &Value) -> String {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["issuer.example".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let signer = walletd_jose::EcKey::from_pkcs8(&key.serialize_der()).unwrap();
+    let x5c = walletd_jose::b64::std_b64(cert.der());
+    signer.sign_jwt(&json!({"typ": "openidvci-issuer-metadata+jwt", "x5c": [x5c]}), claims)
+}
+
+/// Issuers on loopback: `/good` with signed metadata that verifies, `/bad` with signed metadata that does not.
+async fn signed_metadata_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let good = format!("{base}/good");
+    let good_doc = json!({"credential_issuer": good, "credential_endpoint": format!("{good}/credential"),
+        "display": [{"name": "Unsigned"}],
+        "signed_metadata": signed_metadata(&json!({"iss": good, "display": [{"name": "Signed"}]}))});
+    let bad = format!("{base}/bad");
+    // A forged signature: the header and claims are fine, the signature is not theirs.
+    let forged = {
+        let real = signed_metadata(&json!({"iss": bad, "display": [{"name": "Signed"}]}));
+        let (head, _) = real.rsplit_once('.').unwrap();
+        format!("{head}.{}", walletd_jose::b64([7u8; 64]))
+    };
+    let bad_doc = json!({"credential_issuer": bad, "credential_endpoint": format!("{bad}/credential"),
+        "signed_metadata": forged});
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-credential-issuer/good",
+            axum::routing::get(move || async move { axum::Json(good_doc) }),
+        )
+        .route(
+            "/.well-known/openid-credential-issuer/bad",
+            axum::routing::get(move || async move { axum::Json(bad_doc) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// The web client's `/issuer/{id}/metadata` goes through the registry's verified path: signed values win, and
+/// metadata whose `signed_metadata` does not verify is refused.
+async fn compat_issuer_metadata_is_verified(db: TestDatabase) {
+    let w = start(&db, "egress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\n").await;
+    let upstream = signed_metadata_server().await;
+    admin(&w, Method::POST, "/admin/tenants", Some(json!({"id": "acme"}))).await;
+    let mut ids = Vec::new();
+    for path in ["good", "bad"] {
+        let (s, b) = admin(
+            &w,
+            Method::POST,
+            "/admin/tenants/acme/issuers",
+            Some(json!({"credential_issuer_identifier": format!("{upstream}/{path}")})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        ids.push(b["id"].clone());
+    }
+    let acme = w.token_for("11111111-1111-1111-1111-111111111111", "acme");
+    let (s, b, _) = user_get(&w, &format!("/issuer/{}/metadata", ids[0]), Some(&acme)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["display"][0]["name"], "Signed", "signed values take precedence: {b}");
+    assert_eq!(b["credential_issuer"], format!("{upstream}/good"));
+    let (s, b, _) = user_get(&w, &format!("/issuer/{}/metadata", ids[1]), Some(&acme)).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("integrity_mismatch")),
+        "{b}"
+    );
 }
 
 async fn compat_reads_are_tenant_scoped(db: TestDatabase) {

@@ -8,7 +8,7 @@ mod engine_support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use walletd_engine::jose::EcKey;
+use walletd_jose::EcKey;
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
 

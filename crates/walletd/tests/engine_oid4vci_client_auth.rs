@@ -6,7 +6,7 @@
 mod engine_support;
 
 use serde_json::{Value, json};
-use walletd_engine::jose::EcKey;
+use walletd_jose::EcKey;
 use walletd_testkit::{TestDatabase, Walletd, WalletdBuilder, http_client};
 use walletd_wallet::Holder;
 use walletd_wallet::client::{Authorizer, ClientError, EngineClient};
@@ -84,7 +84,7 @@ fn assert_no_secret(w: &Walletd, secret: &str) {
 #[tokio::test]
 async fn private_key_jwt_from_the_tenants_registration() {
     let key = EcKey::generate();
-    let private = key.private_jwk();
+    let private = key.private_jwk().to_value();
     let d = private["d"].as_str().unwrap().to_string();
     let issuer =
         NodeIssuer::start_with(json!({"client_auth": {"client_id": CLIENT_ID, "public_jwk": key.public_jwk()}}));
@@ -134,7 +134,7 @@ async fn private_key_jwt_from_the_tenants_registration() {
 async fn a_wrong_registered_key_is_a_token_error() {
     let registered = EcKey::generate();
     let known_to_issuer = EcKey::generate();
-    let private = registered.private_jwk();
+    let private = registered.private_jwk().to_value();
     let d = private["d"].as_str().unwrap().to_string();
     let issuer = NodeIssuer::start_with(
         json!({"client_auth": {"client_id": CLIENT_ID, "public_jwk": known_to_issuer.public_jwk()}}),
@@ -165,7 +165,7 @@ async fn no_assertion_for_an_authorization_server_naming_another_issuer() {
         "client_auth": {"client_id": CLIENT_ID, "public_jwk": key.public_jwk()}}));
     let db = TestDatabase::sqlite();
     let w = all_mode(&db).await;
-    register(&w, &issuer.url, Some(key.private_jwk())).await;
+    register(&w, &issuer.url, Some(key.private_jwk().to_value())).await;
     let mut c = holder_session(&w).await;
     let offer = issuer.offer(json!({"grant": "pre"})).await;
     let err = c
@@ -205,7 +205,7 @@ async fn without_a_registration_the_client_id_is_sent() {
     let db = TestDatabase::sqlite();
     let w = all_mode(&db).await;
     // A registration for another issuer does not apply.
-    register(&w, &other.url, Some(EcKey::generate().private_jwk())).await;
+    register(&w, &other.url, Some(EcKey::generate().private_jwk().to_value())).await;
     let mut c = holder_session(&w).await;
     let holder = Holder::new();
     let offer = issuer.offer(json!({"grant": "auth"})).await;

@@ -6,12 +6,13 @@ use walletd_egress::{CREDENTIAL_MAX_BYTES, METADATA_MAX_BYTES, Method};
 use walletd_protocol::{ErrorCode, SignAction};
 
 use super::dpop::Dpop;
-use super::jwe::ResponseKey;
+use super::encryption;
 use super::metadata::IssuerMetadata;
 use super::token::Tokens;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
-use crate::jose;
+use walletd_jose as jose;
+use walletd_jose::jwe::RecipientKey;
 
 /// What the credential endpoint answered.
 pub enum Issued {
@@ -135,7 +136,7 @@ pub async fn request_credential(
     tokens: &Tokens,
     dpop: &mut Dpop,
     body: &Value,
-    enc: Option<&ResponseKey>,
+    enc: Option<&RecipientKey>,
 ) -> Result<Issued, Option<FlowFailure>> {
     let code = ErrorCode::CredentialError;
     let endpoint = meta.str("credential_endpoint").unwrap_or_default().to_string();
@@ -175,7 +176,7 @@ pub async fn request_credential(
 /// The JSON inside an encrypted (`application/jwt`, compact JWE) credential response. Error responses stay plain
 /// JSON (OpenID4VCI encrypts only successful responses), and a plain JSON answer to an encrypted request is refused:
 /// the issuer ignored what it advertised.
-fn decrypt_json(resp: &walletd_egress::EgressResponse, key: &ResponseKey) -> Result<Value, String> {
+fn decrypt_json(resp: &walletd_egress::EgressResponse, key: &RecipientKey) -> Result<Value, String> {
     let text = resp.text();
     if text.trim_start().starts_with('{') {
         return Err("the issuer answered in clear although response encryption was requested".into());
@@ -252,7 +253,7 @@ pub async fn poll_deferred(
     transaction_id: &str,
     mut interval: u64,
     window: std::time::Duration,
-    enc: Option<&ResponseKey>,
+    enc: Option<&RecipientKey>,
 ) -> FlowResult<(Vec<Value>, Option<String>)> {
     let code = ErrorCode::CredentialError;
     let pending = || {
@@ -271,7 +272,7 @@ pub async fn poll_deferred(
         tokio::time::sleep_until(wake).await;
         let mut body = json!({"transaction_id": transaction_id});
         if let Some(k) = enc {
-            body["credential_response_encryption"] = k.request_member();
+            body["credential_response_encryption"] = encryption::request_member(k);
         }
         let resp = authorized_post(ctx, &endpoint, tokens, dpop, &body, CREDENTIAL_MAX_BYTES)
             .await

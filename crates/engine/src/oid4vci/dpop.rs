@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use walletd_egress::{EgressResponse, Method};
 
-use crate::jose::{EcKey, sha256_b64};
+use walletd_jose::{EcKey, sha256_b64};
 
 /// A flow's DPoP state.
 pub struct Dpop {

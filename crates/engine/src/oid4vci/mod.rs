@@ -3,7 +3,7 @@
 
 pub mod credential;
 pub mod dpop;
-pub mod jwe;
+pub mod encryption;
 pub mod metadata;
 pub(crate) mod notify;
 pub mod offer;
@@ -38,7 +38,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     };
     let mut dpop = match &client_dpop_jwk {
         Some(jwk) => {
-            let key = crate::jose::EcKey::from_private_jwk(jwk).ok_or_else(|| {
+            let key = walletd_jose::EcKey::from_private_jwk_value(jwk).ok_or_else(|| {
                 FlowFailure::new(ErrorCode::InvalidMessage, "dpop_jwk is not an EC P-256 private JWK")
             })?;
             Dpop { key, nonce: None }
@@ -148,14 +148,14 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         .and_then(|_| start.reissuance_kid.clone())
         .filter(|k| !k.is_empty());
     let count = batch_count(&meta, ctx.engine().config().max_batch_size);
-    let enc_key = match jwe::choose(meta.json.get("credential_response_encryption")) {
-        jwe::Support::None => None,
-        jwe::Support::Use(enc) => {
-            Some(jwe::ResponseKey::generate(enc).ok_or_else(|| {
+    let enc_key = match encryption::choose(meta.json.get("credential_response_encryption")) {
+        encryption::Support::None => None,
+        encryption::Support::Use(enc) => {
+            Some(walletd_jose::jwe::RecipientKey::generate(enc).ok_or_else(|| {
                 FlowFailure::new(ErrorCode::InternalError, "cannot create the response encryption key")
             })?)
         }
-        jwe::Support::RequiredUnsupported => {
+        encryption::Support::RequiredUnsupported => {
             return Err(FlowFailure::new(
                 ErrorCode::CredentialError,
                 "the issuer requires response encryption with algorithms the engine does not implement (ECDH-ES with A256GCM, A128GCM, A128CBC-HS256 or A256CBC-HS512)",
@@ -180,7 +180,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
             body["proofs"] = proofs;
         }
         if let Some(k) = &enc_key {
-            body["credential_response_encryption"] = k.request_member();
+            body["credential_response_encryption"] = encryption::request_member(k);
         }
         ctx.progress(
             "requesting_credential",
@@ -241,7 +241,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
             } else {
                 "Bearer".into()
             },
-            dpop_jwk: Some(dpop.key.private_jwk()),
+            dpop_jwk: Some(dpop.key.private_jwk().to_value()),
             ids: vec![id.clone()],
         });
     }
@@ -329,8 +329,7 @@ async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) 
         let jwks = trust_jwks(ctx, meta).await;
         let jwks = jwks.as_ref();
         let key_material = if !meta.x5c.is_empty() {
-            let b64 = base64::engine::general_purpose::STANDARD;
-            let chain: Vec<String> = meta.x5c.iter().map(|c| base64::Engine::encode(&b64, c)).collect();
+            let chain: Vec<String> = meta.x5c.iter().map(|c| walletd_jose::b64::std_b64(c)).collect();
             json!({"type": "x5c", "x5c": chain})
         } else if let Some(j) = jwks {
             json!({"type": "jwks", "jwks": j})
@@ -653,7 +652,7 @@ async fn client_auth(
         Some(text) => {
             let jwk: Value = serde_json::from_str(text)
                 .map_err(|_| unusable("the tenant's client key for this issuer is not a JWK"))?;
-            let key = crate::jose::EcKey::from_private_jwk(&jwk).ok_or_else(|| {
+            let key = walletd_jose::EcKey::from_private_jwk_value(&jwk).ok_or_else(|| {
                 unusable("the tenant's client key for this issuer is not an EC P-256 private JWK (ES256)")
             })?;
             Some(key.with_kid(jwk.get("kid").and_then(Value::as_str)))

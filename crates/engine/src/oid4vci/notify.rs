@@ -7,7 +7,7 @@ use walletd_protocol::{CredentialNotification, ErrorBody, ErrorCode};
 use super::dpop::Dpop;
 use crate::Engine;
 use crate::flow::NotificationTarget;
-use crate::jose::EcKey;
+use walletd_jose::EcKey;
 
 const EVENTS: &[&str] = &["credential_accepted", "credential_failure", "credential_deleted"];
 
@@ -28,7 +28,7 @@ pub async fn forward(engine: &Engine, t: &NotificationTarget, n: &CredentialNoti
     let dpop = t
         .dpop_jwk
         .as_ref()
-        .and_then(EcKey::from_private_jwk)
+        .and_then(EcKey::from_private_jwk_value)
         .map(|key| Dpop { key, nonce: None });
     let mut req = engine
         .egress()

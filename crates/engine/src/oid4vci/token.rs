@@ -9,7 +9,7 @@ use super::dpop::Dpop;
 use super::offer::PRE_AUTH_GRANT;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
-use crate::jose::{EcKey, b64};
+use walletd_jose::{EcKey, b64, sha256_b64};
 
 /// What the token endpoint gave.
 pub struct Tokens {
@@ -61,8 +61,8 @@ impl ClientAuth {
                 "iat": now, "exp": now + ASSERTION_TTL_SECS,
             });
             let mut header = json!({"typ": "JWT"});
-            if let Some(kid) = key.public_jwk().get("kid") {
-                header["kid"] = kid.clone();
+            if let Some(kid) = &key.public_jwk().kid {
+                header["kid"] = json!(kid);
             }
             out.push(("client_assertion_type", JWT_BEARER_ASSERTION.to_string()));
             out.push(("client_assertion", key.sign_jwt(&header, &claims)));
@@ -179,7 +179,7 @@ pub fn pre_authorized_form<'a>(code: &'a str, tx_code: Option<&'a str>) -> Vec<(
 /// PKCE verifier and S256 challenge.
 pub fn pkce() -> (String, String) {
     let verifier = b64(rand::random::<[u8; 32]>());
-    let challenge = b64(sha2::Sha256::digest_bytes(verifier.as_bytes()));
+    let challenge = sha256_b64(&verifier);
     (verifier, challenge)
 }
 
@@ -271,16 +271,4 @@ pub async fn authorization_url(
         }
     }
     Ok(url.to_string())
-}
-
-/// `sha256` helper trait so the PKCE line above reads plainly.
-trait DigestBytes {
-    fn digest_bytes(data: &[u8]) -> Vec<u8>;
-}
-
-impl DigestBytes for sha2::Sha256 {
-    fn digest_bytes(data: &[u8]) -> Vec<u8> {
-        use sha2::Digest;
-        sha2::Sha256::digest(data).to_vec()
-    }
 }

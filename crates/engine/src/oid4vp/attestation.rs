@@ -7,8 +7,9 @@
 
 use serde_json::Value;
 
-use super::{keys, x509};
-use crate::jose::{self, DecodedJwt};
+use super::keys;
+use walletd_jose::x5c;
+use walletd_jose::{self as jose, DecodedJwt};
 
 /// The `typ` of a Verifier Attestation JWT.
 pub const TYP: &str = "verifier-attestation+jwt";
@@ -47,9 +48,9 @@ pub fn verify(request: &DecodedJwt, id: &str, now: u64) -> Result<Attestation, S
     if att.header.get("typ").and_then(Value::as_str) != Some(TYP) {
         return Err(format!("the verifier attestation's typ is not {TYP}"));
     }
-    let chain = x509::chain_from_header(&att.header);
+    let chain = x5c::chain_from_header(&att.header);
     let issuer_key = if let Some(leaf) = chain.first() {
-        x509::verify_with_leaf(&att, leaf)
+        keys::verify_with_certificate(&att, leaf)
             .map_err(|_| "the verifier attestation's signature does not verify".to_string())?;
         IssuerKey::X5c(chain)
     } else if let Some(jwk) = att.header.get("jwk").filter(|j| j.is_object()) {
@@ -101,8 +102,8 @@ pub fn verify(request: &DecodedJwt, id: &str, now: u64) -> Result<Attestation, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jose::EcKey;
     use serde_json::json;
+    use walletd_jose::EcKey;
 
     fn request(att: &str, signer: &EcKey) -> DecodedJwt {
         let jwt = signer.sign_jwt(
@@ -121,7 +122,7 @@ mod tests {
             "cnf": {"jwk": verifier.public_jwk()}});
         let a = verify(&request(&attest(good.clone()), &verifier), "v.example", 1000).unwrap();
         assert_eq!(a.iss, "https://attester.example");
-        assert_eq!(a.issuer_key, IssuerKey::Jwk(issuer.public_jwk().clone()));
+        assert_eq!(a.issuer_key, IssuerKey::Jwk(issuer.public_jwk().to_value()));
         // Wrong sub, expired, request signed by another key, attestation signed by another key, wrong typ.
         let e = |r: Result<Attestation, String>| r.unwrap_err();
         assert!(e(verify(&request(&attest(good.clone()), &verifier), "w.example", 1000)).contains("sub"));

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::jose::b64_decode;
+use walletd_jose::b64_decode;
 
 /// Checks that `kid` is a DID URL of `did` with a fragment (`<did>#<fragment>`).
 pub fn check_kid(did: &str, kid: &str) -> Result<(), String> {
@@ -72,14 +72,14 @@ fn check_public_jwk(jwk: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jose::{EcKey, b64};
     use serde_json::json;
+    use walletd_jose::{EcKey, b64};
 
     #[test]
     fn did_jwk_and_documents() {
         let k = EcKey::generate();
         let did = format!("did:jwk:{}", b64(k.public_jwk().to_string()));
-        assert_eq!(&did_jwk_key(&did).unwrap(), k.public_jwk());
+        assert_eq!(did_jwk_key(&did).unwrap(), k.public_jwk().to_value());
         assert!(did_jwk_key("did:jwk:!!").is_err());
         assert!(did_jwk_key(&format!("did:jwk:{}", b64(k.private_jwk().to_string()))).is_err());
         assert!(check_kid(&did, &format!("{did}#0")).is_ok());
@@ -91,8 +91,8 @@ mod tests {
             {"id": "#k1", "type": "JsonWebKey2020", "controller": web, "publicKeyJwk": k.public_jwk()},
             {"id": "did:web:v.example#k2", "controller": "did:web:evil.example", "publicKeyJwk": k.public_jwk()}]});
         assert_eq!(
-            &key_from_document(&doc, web, "did:web:v.example#k1").unwrap(),
-            k.public_jwk()
+            key_from_document(&doc, web, "did:web:v.example#k1").unwrap(),
+            k.public_jwk().to_value()
         );
         assert!(
             key_from_document(&doc, web, "did:web:v.example#k2")

@@ -10,7 +10,6 @@ pub mod keys;
 pub mod pe;
 pub mod request;
 pub mod response;
-pub mod x509;
 
 use serde_json::{Value, json};
 use walletd_egress::{Method, REQUEST_OBJECT_MAX_BYTES};
@@ -356,7 +355,7 @@ async fn fetch_request_object(ctx: &FlowCtx, uri: &str, post: bool) -> FlowResul
     let egress = ctx.engine().egress();
     let accept = "application/oauth-authz-req+jwt, application/jwt, application/json";
     let (req, nonce) = if post {
-        let nonce = crate::jose::b64(uuid::Uuid::new_v4().as_bytes());
+        let nonce = walletd_jose::b64(uuid::Uuid::new_v4().as_bytes());
         let metadata = json!({
             "vp_formats_supported": {"dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}},
             "client_id_prefixes_supported": ["x509_san_dns", "x509_hash", "redirect_uri", "decentralized_identifier",
@@ -454,7 +453,6 @@ async fn evaluate_trust(ctx: &mut FlowCtx, req: &AuthRequest) -> FlowResult<Valu
         _ => (req.client_id.clone(), Role::CredentialVerifier, None),
     };
     let attested = matches!(req.authority, Authority::Attestation(_));
-    let b64 = base64::engine::general_purpose::STANDARD;
     if ctx.engine().config().client_mediated_trust {
         let mut request = json!({
             "subject_id": subject,
@@ -466,7 +464,7 @@ async fn evaluate_trust(ctx: &mut FlowCtx, req: &AuthRequest) -> FlowResult<Valu
         }
         match &key {
             Some(TrustKey::X5c(chain)) => {
-                let chain: Vec<String> = chain.iter().map(|c| base64::Engine::encode(&b64, c)).collect();
+                let chain: Vec<String> = chain.iter().map(|c| walletd_jose::b64::std_b64(c)).collect();
                 request["key_material"] = json!({"type": "x5c", "x5c": chain});
             }
             Some(TrustKey::Jwk(j)) => request["key_material"] = json!({"type": "jwk", "jwk": j}),

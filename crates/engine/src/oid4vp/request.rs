@@ -5,9 +5,10 @@
 use serde_json::{Map, Value};
 
 use super::attestation::{self, Attestation};
-use super::{did, keys, x509};
+use super::{did, keys};
 use crate::RegisteredVerifier;
-use crate::jose::{self, DecodedJwt, b64_decode};
+use walletd_jose::x5c;
+use walletd_jose::{self as jose, DecodedJwt, b64_decode};
 
 /// The `aud` of a request object when the wallet has no issuer identifier of its own (static discovery).
 pub const SELF_ISSUED_AUD: &str = "https://self-issued.me/v2";
@@ -254,7 +255,7 @@ pub fn verify_request_object(
     {
         return Err("the request object does not echo the wallet_nonce".into());
     }
-    let x5c = x509::chain_from_header(&header);
+    let x5c = x5c::chain_from_header(&header);
     let (prefix, id) = Prefix::split(client_id);
     let mut authority = Authority::Done;
     match prefix {
@@ -264,13 +265,13 @@ pub fn verify_request_object(
                 .filter(|_| signed)
                 .ok_or("an x509 client_id needs a signed request")?;
             let leaf = x5c.first().ok_or("the signed request has no x5c certificate")?;
-            x509::verify_with_leaf(d, leaf)?;
+            keys::verify_with_certificate(d, leaf)?;
             if prefix == Prefix::X509SanDns {
-                let names = x509::san_dns_names(leaf).ok_or("the x5c leaf certificate cannot be parsed")?;
+                let names = x5c::san_dns_names(leaf).ok_or("the x5c leaf certificate cannot be parsed")?;
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(id)) {
                     return Err("the certificate's SAN dNSName does not match the client_id".into());
                 }
-            } else if x509::hash(leaf) != id {
+            } else if x5c::certificate_hash(leaf) != id {
                 return Err("the certificate's hash does not match the client_id".into());
             }
         }

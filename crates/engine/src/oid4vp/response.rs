@@ -1,13 +1,10 @@
 //! The authorization response: the client's `vp_token` checked and shaped for DCQL or PE, and `direct_post.jwt`'s
 //! encryption (ECDH-ES with AES-GCM, RFC 7516/7518) to the verifier's `use:"enc"` key.
 
-use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use aws_lc_rs::agreement::{self, ECDH_P256, PrivateKey, UnparsedPublicKey};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use serde_json::{Map, Value, json};
-
-use crate::jose::{b64, b64_decode};
-use crate::oid4vci::jwe::concat_kdf;
+use serde_json::{Map, Value};
+use walletd_jose::Jwk;
+use walletd_jose::jwe;
+use walletd_jose::jwk::EcCurve;
 
 /// The client's `vp_token` as presentations per query id. Accepts the object itself or its JSON text; refuses
 /// `{}`, empty arrays, empty presentations and ids that were not asked for.
@@ -88,57 +85,21 @@ pub fn choose_enc(client_metadata: &Value) -> Result<&'static str, String> {
     }
 }
 
-/// Encrypts `plaintext` to the P-256 `jwk` as a compact JWE (`alg ECDH-ES`, `enc`, `epk`, the key's `kid`).
+/// Encrypts `plaintext` to the verifier's P-256 `jwk` as a compact JWE (`alg ECDH-ES`, `enc`, `epk`, the key's
+/// `kid`).
 pub fn encrypt(jwk: &Value, enc: &str, plaintext: &[u8]) -> Result<String, String> {
-    let point = ec_point(jwk).ok_or("the verifier's encryption key is not a P-256 JWK")?;
-    let eph = PrivateKey::generate(&ECDH_P256).map_err(|_| "cannot create an ephemeral key")?;
-    let epub = eph.compute_public_key().map_err(|_| "cannot create an ephemeral key")?;
-    let ep = epub.as_ref();
-    let mut header = json!({
-        "alg": "ECDH-ES", "enc": enc,
-        "epk": {"kty": "EC", "crv": "P-256", "x": b64(&ep[1..33]), "y": b64(&ep[33..65])},
-    });
-    if let Some(kid) = jwk.get("kid") {
-        header["kid"] = kid.clone();
+    let key = Jwk::from_value(jwk).map_err(|_| "the verifier's encryption key is not a P-256 JWK")?;
+    if key.ec_point(EcCurve::P256).is_err() {
+        return Err("the verifier's encryption key is not a P-256 JWK".into());
     }
-    let (alg, key_len) = match enc {
-        "A128GCM" => (&AES_128_GCM, 16),
-        "A256GCM" => (&AES_256_GCM, 32),
-        _ => return Err("unsupported content encryption".into()),
-    };
-    let cek = agreement::agree(
-        &eph,
-        UnparsedPublicKey::new(&ECDH_P256, point),
-        "the key agreement with the verifier's key failed".to_string(),
-        |z| Ok(concat_kdf(z, enc, b"", b"", key_len)),
-    )?;
-    let h = b64(header.to_string());
-    let mut iv = [0u8; 12];
-    SystemRandom::new().fill(&mut iv).map_err(|_| "no randomness")?;
-    let key = LessSafeKey::new(UnboundKey::new(alg, &cek).map_err(|_| "bad content key")?);
-    let mut data = plaintext.to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::from(h.as_bytes()), &mut data)
-        .map_err(|_| "encryption failed")?;
-    let (ct, tag) = data.split_at(data.len() - 16);
-    Ok(format!("{h}..{}.{}.{}", b64(iv), b64(ct), b64(tag)))
-}
-
-fn ec_point(jwk: &Value) -> Option<Vec<u8>> {
-    let x = b64_decode(jwk.get("x")?.as_str()?)?;
-    let y = b64_decode(jwk.get("y")?.as_str()?)?;
-    if x.len() != 32 || y.len() != 32 {
-        return None;
-    }
-    let mut p = vec![0x04];
-    p.extend(x);
-    p.extend(y);
-    Some(p)
+    jwe::encrypt(&key, enc, plaintext)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oid4vci::jwe::ResponseKey;
+    use serde_json::json;
+    use walletd_jose::jwe::RecipientKey;
 
     #[test]
     fn vp_token_shapes() {
@@ -170,8 +131,8 @@ mod tests {
         assert!(choose_enc(&json!({"encrypted_response_enc_values_supported": ["A128CBC-HS256"]})).is_err());
         for enc in ["A128GCM", "A256GCM"] {
             // The engine's own response decryption (OID4VCI) reads what this encrypts.
-            let rk = ResponseKey::generate(if enc == "A128GCM" { "A128GCM" } else { "A256GCM" }).unwrap();
-            let jwk = rk.request_member()["jwk"].clone();
+            let rk = RecipientKey::generate(if enc == "A128GCM" { "A128GCM" } else { "A256GCM" }).unwrap();
+            let jwk = crate::oid4vci::encryption::request_member(&rk)["jwk"].clone();
             let meta = json!({"jwks": {"keys": [{"kty": "RSA", "use": "enc"}, jwk]}});
             let k = encryption_key(&meta).unwrap();
             let jwe = encrypt(&k, enc, b"{\"vp_token\":{}}").unwrap();

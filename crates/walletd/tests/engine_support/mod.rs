@@ -222,8 +222,12 @@ pub async fn verify_all(issuer: &NodeIssuer, holder: &walletd_wallet::Holder, do
     let creds = done["credentials"].as_array().unwrap();
     for c in creds {
         assert_eq!(c["format"], "dc+sd-jwt");
-        let v = walletd_wallet::sdjwt::verify_sd_jwt_vc(c["credential"].as_str().unwrap(), &ikey, holder.public_jwk())
-            .unwrap();
+        let v = walletd_wallet::sdjwt::verify_sd_jwt_vc(
+            c["credential"].as_str().unwrap(),
+            &walletd_jose::Jwk::from_value(&ikey).unwrap(),
+            holder.public_jwk(),
+        )
+        .unwrap();
         assert_eq!(v.claims["given_name"], "Erika");
         let p = walletd_wallet::sdjwt::present(
             c["credential"].as_str().unwrap(),

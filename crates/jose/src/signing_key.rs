@@ -1,33 +1,42 @@
-//! The ES256 signing key of the auth role: generation, PKCS#8 PEM persistence, public JWK and RFC 7638 `kid`.
+//! The auth role's ES256 signing key: generation, PKCS#8 PEM persistence, public JWK and RFC 7638 `kid`.
 
 use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde::Serialize;
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::json;
+
+use crate::jwk::Jwk;
+use crate::keys::EcKey;
+use crate::pem;
 
 /// Why a signing key could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The key file could not be read or written.
     #[error("signing key file {path}: {message}")]
-    File { path: String, message: String },
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The bytes are not a PKCS#8 P-256 private key.
     #[error("signing key is not a valid PKCS#8 P-256 key")]
     InvalidKey,
+    /// The claims could not be serialized.
     #[error("signing failed: {0}")]
     Sign(String),
 }
 
-/// An ES256 (P-256) signing key with its public JWK. The private half never leaves this struct.
+/// An ES256 (P-256) signing key with its public JWK (`kid` = RFC 7638 thumbprint). The private half never leaves
+/// this struct.
 pub struct SigningKey {
+    key: EcKey,
     kid: String,
-    encoding: EncodingKey,
-    public_jwk: Value,
+    public_jwk: Jwk,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -49,40 +58,38 @@ impl SigningKey {
 
     /// Reads a PKCS#8 DER P-256 private key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| KeyError::InvalidKey)?;
-        // The public key is the uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
-        let point = pair.public_key().as_ref();
-        if point.len() != 65 || point[0] != 0x04 {
-            return Err(KeyError::InvalidKey);
-        }
-        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
-        let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
-        let kid = ec_p256_thumbprint(&x, &y);
-        let public_jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig"});
-        Ok(SigningKey {
-            kid,
-            encoding: EncodingKey::from_ec_der(der),
-            public_jwk,
-        })
+        let key = EcKey::from_pkcs8(der).ok_or(KeyError::InvalidKey)?;
+        let kid = key.thumbprint();
+        let mut public_jwk = key.public_jwk().clone().with_kid(kid.clone());
+        public_jwk.alg = Some("ES256".into());
+        public_jwk.key_use = Some("sig".into());
+        Ok(SigningKey { key, kid, public_jwk })
     }
 
-    /// Loads the key from a PKCS#8 PEM file, or generates one and writes it there (mode 0600) when the file is missing.
-    pub fn load_or_generate(path: &Path) -> Result<Self, KeyError> {
+    /// Reads a PEM `PRIVATE KEY` (PKCS#8 P-256) file; returns the key with its DER.
+    pub fn read_pem_file(path: &Path) -> Result<(Self, Vec<u8>), KeyError> {
         let file_err = |message: String| KeyError::File {
             path: path.display().to_string(),
             message,
         };
-        match std::fs::read_to_string(path) {
-            Ok(pem) => {
-                let der = pem_decode(&pem).ok_or_else(|| file_err("not a PEM \"PRIVATE KEY\" block".into()))?;
-                Self::from_pkcs8_der(&der)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+        let der = pem::decode_private_key(&text).ok_or_else(|| file_err("not a PEM \"PRIVATE KEY\" block".into()))?;
+        Ok((Self::from_pkcs8_der(&der)?, der))
+    }
+
+    /// Loads the key from a PKCS#8 PEM file, or generates one and writes it there (mode 0600) when the file is missing.
+    pub fn load_or_generate(path: &Path) -> Result<Self, KeyError> {
+        match Self::read_pem_file(path) {
+            Ok((key, _)) => Ok(key),
+            Err(KeyError::File { .. }) if !path.exists() => {
                 let (key, der) = Self::generate()?;
-                write_private_file(path, pem_encode(&der).as_bytes()).map_err(|e| file_err(e.to_string()))?;
+                write_private_file(path, pem::encode_private_key(&der).as_bytes()).map_err(|e| KeyError::File {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
                 Ok(key)
             }
-            Err(e) => Err(file_err(e.to_string())),
+            Err(e) => Err(e),
         }
     }
 
@@ -92,45 +99,15 @@ impl SigningKey {
     }
 
     /// The public key as a JWK (`kty`, `crv`, `x`, `y`, `kid`, `alg`, `use`).
-    pub fn public_jwk(&self) -> &Value {
+    pub fn public_jwk(&self) -> &Jwk {
         &self.public_jwk
     }
 
-    /// Signs `claims` as an ES256 JWT with this key's `kid` in the header.
+    /// Signs `claims` as an ES256 JWT (`typ JWT`) with this key's `kid` in the header.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.to_string()))
+        let claims = serde_json::to_value(claims).map_err(|e| KeyError::Sign(e.to_string()))?;
+        Ok(self.key.sign_jwt(&json!({"typ": "JWT", "kid": self.kid}), &claims))
     }
-}
-
-/// RFC 7638 SHA-256 thumbprint of an EC P-256 public key given by its base64url coordinates.
-pub fn ec_p256_thumbprint(x: &str, y: &str) -> String {
-    // The members in lexicographic order, no whitespace, as RFC 7638 section 3 requires.
-    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-}
-
-fn pem_encode(der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        out.push('\n');
-    }
-    out.push_str("-----END PRIVATE KEY-----\n");
-    out
-}
-
-/// The DER inside a PEM `PRIVATE KEY` (PKCS#8) block; `None` when there is none or it is not base64.
-pub fn pem_decode(pem: &str) -> Option<Vec<u8>> {
-    let body = pem
-        .split("-----BEGIN PRIVATE KEY-----")
-        .nth(1)?
-        .split("-----END PRIVATE KEY-----")
-        .next()?;
-    let joined: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    STANDARD.decode(joined).ok()
 }
 
 /// Writes a file readable by its owner only, atomically (temp file + rename), creating parent directories.
@@ -177,9 +154,9 @@ mod tests {
     fn kid_is_the_rfc7638_thumbprint() {
         let (key, _) = SigningKey::generate().unwrap();
         let jwk = key.public_jwk();
-        let expected = ec_p256_thumbprint(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap());
+        let expected = jwk.thumbprint().unwrap();
         assert_eq!(key.kid(), expected);
-        assert_eq!(jwk["kid"], expected);
+        assert_eq!(jwk.kid.as_deref(), Some(expected.as_str()));
         // RFC 7638 example-independent sanity: 32-byte SHA-256 in base64url is 43 characters.
         assert_eq!(key.kid().len(), 43);
     }
@@ -192,5 +169,15 @@ mod tests {
         assert!(SigningKey::load_or_generate(&path).is_err());
         std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
         assert!(matches!(SigningKey::load_or_generate(&path), Err(KeyError::InvalidKey)));
+    }
+
+    #[test]
+    fn signed_tokens_verify_with_the_public_jwk() {
+        let (key, _) = SigningKey::generate().unwrap();
+        let jwt = key.sign(&json!({"sub": "u"})).unwrap();
+        let d = crate::jws::verify_es256(&jwt, key.public_jwk()).unwrap();
+        assert_eq!(d.header["kid"], key.kid());
+        assert_eq!(d.header["typ"], "JWT");
+        assert_eq!(d.claims["sub"], "u");
     }
 }

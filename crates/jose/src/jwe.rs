@@ -1,29 +1,28 @@
-//! Encrypted credential responses (OpenID4VCI `credential_response_encryption`): a P-256 key per flow, the
-//! request's encryption parameters, and decryption of the compact JWE the issuer answers with.
+//! Compact JWE with `ECDH-ES` direct key agreement (RFC 7516, RFC 7518 §4.6) on P-256: decryption with a
+//! recipient key (OpenID4VCI encrypted credential responses) and encryption to a recipient's public JWK
+//! (OpenID4VP `direct_post.jwt`).
 //!
-//! Only `ECDH-ES` (direct key agreement, RFC 7518 §4.6) is implemented, with AES-GCM content encryption (preferred:
-//! A256GCM, then A128GCM) or AES-CBC with HMAC-SHA2 (RFC 7518 §5.2: A128CBC-HS256, then A256CBC-HS512) for issuers
-//! that offer nothing else. An issuer offering none of these is asked for no encryption unless it requires it, in
-//! which case the flow fails with a clear message.
-//!
-//! Compression (`zip: "DEF"`): OpenID4VCI 1.0 lets the wallet ASK for it (`zip` in the request, among the issuer's
-//! `zip_values_supported`); the issuer never compresses unasked. The engine never asks (the responses are small and
-//! compression before encryption is a length side channel), so a compressed response is refused.
+//! Content encryption: AES-GCM (A128GCM, A256GCM) both ways; AES-CBC with HMAC-SHA2 (RFC 7518 §5.2:
+//! A128CBC-HS256, A256CBC-HS512) for decryption only, for issuers that offer nothing else. Compressed (`zip`)
+//! JWEs are refused: the engine never asks for compression (compression before encryption is a length side
+//! channel).
 
 use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::agreement::{self, ECDH_P256, PrivateKey, UnparsedPublicKey};
 use aws_lc_rs::cipher::{AES_128, AES_256, DecryptionContext, PaddedBlockDecryptingKey, UnboundCipherKey};
 use aws_lc_rs::hmac;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::jose::{b64, b64_decode};
+use crate::b64::{b64, b64_decode};
+use crate::jwk::{EcCurve, Jwk};
 
-/// Content encryption algorithms the engine can decrypt, best first.
-const ENC_PREFERENCE: [&str; 4] = ["A256GCM", "A128GCM", "A128CBC-HS256", "A256CBC-HS512"];
+/// Content encryption algorithms this module decrypts, best first.
+pub const ENC_PREFERENCE: [&str; 4] = ["A256GCM", "A128GCM", "A128CBC-HS256", "A256CBC-HS512"];
 
 /// The content key length (bytes) of `enc` (CBC: MAC key and encryption key, concatenated).
-fn cek_len(enc: &str) -> usize {
+pub fn cek_len(enc: &str) -> usize {
     match enc {
         "A256GCM" | "A128CBC-HS256" => 32,
         "A256CBC-HS512" => 64,
@@ -31,75 +30,42 @@ fn cek_len(enc: &str) -> usize {
     }
 }
 
-/// What the issuer's metadata says about response encryption.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Support {
-    /// No `credential_response_encryption` in the metadata: ask for none.
-    None,
-    /// Ask for `enc` with ECDH-ES.
-    Use(&'static str),
-    /// Required, but no algorithm pair the engine implements is offered.
-    RequiredUnsupported,
-}
-
-/// Chooses the content encryption from the metadata's `credential_response_encryption` object. Encryption is used
-/// whenever the issuer supports it (the response then never crosses a TLS-terminating proxy in the clear).
-pub fn choose(meta_enc: Option<&Value>) -> Support {
-    let Some(m) = meta_enc.filter(|m| m.is_object()) else {
-        return Support::None;
-    };
-    let list = |k: &str| -> Vec<&str> {
-        m.get(k)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default()
-    };
-    let required = m.get("encryption_required").and_then(Value::as_bool).unwrap_or(false);
-    let algs = list("alg_values_supported");
-    let encs = list("enc_values_supported");
-    let enc = ENC_PREFERENCE.iter().find(|e| encs.contains(e)).copied();
-    match (algs.contains(&"ECDH-ES"), enc) {
-        (true, Some(e)) => Support::Use(e),
-        _ if required => Support::RequiredUnsupported,
-        _ => Support::None,
-    }
-}
-
-/// A flow's response-encryption key (ephemeral: generated per flow, never leaves the engine's memory).
-pub struct ResponseKey {
+/// A recipient's ECDH-ES key (ephemeral: generated per flow, never leaves memory).
+pub struct RecipientKey {
     key: PrivateKey,
-    public_jwk: Value,
+    public_jwk: Jwk,
     enc: &'static str,
 }
 
-impl std::fmt::Debug for ResponseKey {
+impl std::fmt::Debug for RecipientKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseKey")
+        f.debug_struct("RecipientKey")
             .field("enc", &self.enc)
             .finish_non_exhaustive()
     }
 }
 
-impl ResponseKey {
-    /// A fresh P-256 key for `enc`.
+impl RecipientKey {
+    /// A fresh P-256 key for `enc` (one of [`ENC_PREFERENCE`]); its public JWK has `use enc`, `alg ECDH-ES` and a
+    /// random `kid`.
     pub fn generate(enc: &'static str) -> Option<Self> {
         let key = PrivateKey::generate(&ECDH_P256).ok()?;
         let public = key.compute_public_key().ok()?;
-        let point = public.as_ref();
-        if point.len() != 65 {
-            return None;
-        }
-        let public_jwk = json!({
-            "kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65]),
-            "use": "enc", "alg": "ECDH-ES", "kid": uuid::Uuid::new_v4().to_string(),
-        });
-        Some(ResponseKey { key, public_jwk, enc })
+        let mut public_jwk = Jwk::from_ec_point(EcCurve::P256, public.as_ref())?;
+        public_jwk.key_use = Some("enc".into());
+        public_jwk.alg = Some("ECDH-ES".into());
+        public_jwk.kid = Some(uuid::Uuid::new_v4().to_string());
+        Some(RecipientKey { key, public_jwk, enc })
     }
 
-    /// The request's `credential_response_encryption` member (1.0: `jwk` carrying `alg`, and `enc`; drafts also
-    /// read a top-level `alg`, which 1.0 issuers ignore).
-    pub fn request_member(&self) -> Value {
-        json!({"jwk": self.public_jwk, "alg": "ECDH-ES", "enc": self.enc})
+    /// The public JWK to send to whoever encrypts.
+    pub fn public_jwk(&self) -> &Jwk {
+        &self.public_jwk
+    }
+
+    /// The content encryption this key expects.
+    pub fn enc(&self) -> &'static str {
+        self.enc
     }
 
     /// Decrypts a compact JWE addressed to this key; returns the plaintext.
@@ -126,7 +92,9 @@ impl ResponseKey {
             return Err("compressed JWE responses are not supported".into());
         }
         let epk = header.get("epk").ok_or("the JWE header has no epk")?;
-        let point = ec_point(epk).ok_or("the JWE epk is not a P-256 key")?;
+        let point = Jwk::from_value(epk)
+            .and_then(|k| k.ec_point(EcCurve::P256))
+            .map_err(|_| "the JWE epk is not a P-256 key")?;
         let party = |k: &str| {
             header
                 .get(k)
@@ -218,19 +186,39 @@ pub fn concat_kdf(z: &[u8], alg_id: &str, apu: &[u8], apv: &[u8], key_len: usize
     out
 }
 
-fn ec_point(jwk: &Value) -> Option<Vec<u8>> {
-    if jwk.get("kty")?.as_str()? != "EC" || jwk.get("crv")?.as_str()? != "P-256" {
-        return None;
+/// Encrypts `plaintext` to the P-256 public `jwk` as a compact JWE (`alg ECDH-ES`, `enc` A128GCM or A256GCM, a
+/// fresh `epk`, the key's `kid`).
+pub fn encrypt(jwk: &Jwk, enc: &str, plaintext: &[u8]) -> Result<String, String> {
+    let point = jwk
+        .ec_point(EcCurve::P256)
+        .map_err(|_| "the recipient's encryption key is not a P-256 JWK")?;
+    let (alg, key_len) = match enc {
+        "A128GCM" => (&AES_128_GCM, 16),
+        "A256GCM" => (&AES_256_GCM, 32),
+        _ => return Err("unsupported content encryption".into()),
+    };
+    let eph = PrivateKey::generate(&ECDH_P256).map_err(|_| "cannot create an ephemeral key")?;
+    let epub = eph.compute_public_key().map_err(|_| "cannot create an ephemeral key")?;
+    let epk = Jwk::from_ec_point(EcCurve::P256, epub.as_ref()).ok_or("cannot create an ephemeral key")?;
+    let mut header = json!({"alg": "ECDH-ES", "enc": enc, "epk": epk});
+    if let Some(kid) = &jwk.kid {
+        header["kid"] = json!(kid);
     }
-    let x = b64_decode(jwk.get("x")?.as_str()?)?;
-    let y = b64_decode(jwk.get("y")?.as_str()?)?;
-    if x.len() != 32 || y.len() != 32 {
-        return None;
-    }
-    let mut p = vec![0x04];
-    p.extend(x);
-    p.extend(y);
-    Some(p)
+    let cek = agreement::agree(
+        &eph,
+        UnparsedPublicKey::new(&ECDH_P256, point),
+        "the key agreement with the recipient's key failed".to_string(),
+        |z| Ok(concat_kdf(z, enc, b"", b"", key_len)),
+    )?;
+    let h = b64(header.to_string());
+    let mut iv = [0u8; 12];
+    SystemRandom::new().fill(&mut iv).map_err(|_| "no randomness")?;
+    let key = LessSafeKey::new(UnboundKey::new(alg, &cek).map_err(|_| "bad content key")?);
+    let mut data = plaintext.to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::from(h.as_bytes()), &mut data)
+        .map_err(|_| "encryption failed")?;
+    let (ct, tag) = data.split_at(data.len() - 16);
+    Ok(format!("{h}..{}.{}.{}", b64(iv), b64(ct), b64(tag)))
 }
 
 fn short(s: &str) -> String {
@@ -241,36 +229,18 @@ fn short(s: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn preference_and_requirements() {
-        let m = json!({"alg_values_supported": ["ECDH-ES"], "enc_values_supported": ["A128CBC-HS256", "A128GCM", "A256GCM"]});
-        assert_eq!(choose(Some(&m)), Support::Use("A256GCM"));
-        let m = json!({"alg_values_supported": ["ECDH-ES"], "enc_values_supported": ["A128GCM"]});
-        assert_eq!(choose(Some(&m)), Support::Use("A128GCM"));
-        let m = json!({"alg_values_supported": ["RSA-OAEP"], "enc_values_supported": ["A128GCM"], "encryption_required": true});
-        assert_eq!(choose(Some(&m)), Support::RequiredUnsupported);
-        let m =
-            json!({"alg_values_supported": ["ECDH-ES"], "enc_values_supported": ["A256CBC-HS512", "A128CBC-HS256"]});
-        assert_eq!(choose(Some(&m)), Support::Use("A128CBC-HS256"));
-        let m = json!({"alg_values_supported": ["ECDH-ES"], "enc_values_supported": ["A256CBC-HS512"]});
-        assert_eq!(choose(Some(&m)), Support::Use("A256CBC-HS512"));
-        let m = json!({"alg_values_supported": ["ECDH-ES"], "enc_values_supported": ["A192GCM"]});
-        assert_eq!(choose(Some(&m)), Support::None);
-        assert_eq!(choose(None), Support::None);
-    }
-
     /// Encrypts like an issuer would (ephemeral sender key, same KDF) and checks the round trip and tampering.
     #[test]
     fn decrypts_what_an_issuer_encrypts() {
         for enc in ["A256GCM", "A128GCM"] {
-            let rk = ResponseKey::generate(enc).unwrap();
+            let rk = RecipientKey::generate(enc).unwrap();
             let sender = PrivateKey::generate(&ECDH_P256).unwrap();
             let spub = sender.compute_public_key().unwrap();
             let sp = spub.as_ref();
             let epk = json!({"kty": "EC", "crv": "P-256", "x": b64(&sp[1..33]), "y": b64(&sp[33..65])});
             let header = json!({"alg": "ECDH-ES", "enc": enc, "epk": epk, "apv": b64("v")});
             let h = b64(header.to_string());
-            let rp = ec_point(&rk.public_jwk).unwrap();
+            let rp = rk.public_jwk().ec_point(EcCurve::P256).unwrap();
             let klen = if enc == "A256GCM" { 32 } else { 16 };
             let cek = agreement::agree(&sender, UnparsedPublicKey::new(&ECDH_P256, rp), (), |z| {
                 Ok(concat_kdf(z, enc, b"", b"v", klen))
@@ -295,13 +265,13 @@ mod tests {
     fn decrypts_cbc_hmac() {
         use aws_lc_rs::cipher::{EncryptionContext, PaddedBlockEncryptingKey};
         for enc in ["A128CBC-HS256", "A256CBC-HS512"] {
-            let rk = ResponseKey::generate(enc).unwrap();
+            let rk = RecipientKey::generate(enc).unwrap();
             let sender = PrivateKey::generate(&ECDH_P256).unwrap();
             let spub = sender.compute_public_key().unwrap();
             let sp = spub.as_ref();
             let epk = json!({"kty": "EC", "crv": "P-256", "x": b64(&sp[1..33]), "y": b64(&sp[33..65])});
             let h = b64(json!({"alg": "ECDH-ES", "enc": enc, "epk": epk}).to_string());
-            let rp = ec_point(&rk.public_jwk).unwrap();
+            let rp = rk.public_jwk().ec_point(EcCurve::P256).unwrap();
             let klen = cek_len(enc);
             let cek = agreement::agree(&sender, UnparsedPublicKey::new(&ECDH_P256, rp), (), |z| {
                 Ok(concat_kdf(z, enc, b"", b"", klen))
@@ -340,5 +310,22 @@ mod tests {
         let two = concat_kdf(b"z", "A256CBC-HS512", b"", b"", 64);
         assert_eq!((one.len(), two.len()), (32, 64));
         assert_ne!(two[..32], two[32..]);
+    }
+
+    #[test]
+    fn encrypt_round_trip_and_key_checks() {
+        for enc in ["A128GCM", "A256GCM"] {
+            let rk = RecipientKey::generate(enc).unwrap();
+            let jwe = encrypt(rk.public_jwk(), enc, b"{\"vp_token\":{}}").unwrap();
+            assert_eq!(rk.decrypt(&jwe).unwrap(), b"{\"vp_token\":{}}");
+        }
+        let rk = RecipientKey::generate("A128GCM").unwrap();
+        let mut wrong = rk.public_jwk().clone();
+        wrong.kty = "RSA".into();
+        assert!(encrypt(&wrong, "A128GCM", b"x").is_err(), "kty is checked");
+        wrong.kty = "EC".into();
+        wrong.crv = Some("P-384".into());
+        assert!(encrypt(&wrong, "A128GCM", b"x").is_err(), "crv is checked");
+        assert!(encrypt(rk.public_jwk(), "A128CBC-HS256", b"x").is_err());
     }
 }
