@@ -7,8 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use walletd_common::http::{ApiError, Authenticator, SessionUser};
-use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
 use walletd_db::Store;
+use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
+use walletd_protocol::oid4vci::{CREDENTIAL_ISSUER_WELL_KNOWN, well_known_url};
 
 use crate::routing::Routes;
 use crate::tenant_lookup::enabled_tenant;
@@ -94,18 +95,6 @@ async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionU
     Ok(no_store(Value::Array(out)))
 }
 
-/// The OpenID4VCI well-known URL of an issuer identifier (path appended after the well-known segment, per
-/// OpenID4VCI section 12.2.2).
-pub fn openid4vci_metadata_url(identifier: &str) -> Option<url::Url> {
-    let u = url::Url::parse(identifier).ok()?;
-    let path = u.path().trim_end_matches('/');
-    let mut out = u.clone();
-    out.set_path(&format!("/.well-known/openid-credential-issuer{path}"));
-    out.set_query(None);
-    out.set_fragment(None);
-    Some(out)
-}
-
 async fn issuer_metadata(
     State(s): State<CompatState>,
     SessionUser(user): SessionUser,
@@ -120,7 +109,7 @@ async fn issuer_metadata(
         .await
         .map_err(db_error)?
         .ok_or_else(unknown)?;
-    let url = openid4vci_metadata_url(&issuer.credential_issuer_identifier).ok_or_else(|| {
+    let url = well_known_url(&issuer.credential_issuer_identifier, CREDENTIAL_ISSUER_WELL_KNOWN).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_GATEWAY,
             "upstream_error",
@@ -148,22 +137,4 @@ async fn issuer_metadata(
         )
     })?;
     Ok(no_store(meta))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn well_known_path_is_inserted() {
-        let u = |s| openid4vci_metadata_url(s).unwrap().to_string();
-        assert_eq!(
-            u("https://iss.example"),
-            "https://iss.example/.well-known/openid-credential-issuer"
-        );
-        assert_eq!(
-            u("https://iss.example/tenant/a/"),
-            "https://iss.example/.well-known/openid-credential-issuer/tenant/a"
-        );
-    }
 }

@@ -12,7 +12,7 @@ mod tenant_lookup;
 pub mod workers;
 
 pub use admin::{AUDIT_ACTOR_HEADER, AdminState, admin_route_table, admin_routes};
-pub use compat::{CompatState, compat_route_table, compat_routes, openid4vci_metadata_url};
+pub use compat::{CompatState, compat_route_table, compat_routes};
 pub use compat_trust::{TrustRoutesState, trust_routes};
 pub use legacy_proxy::{ProxyState, proxy_routes};
 pub use openapi::{OPENAPI_JSON, openapi_routes};

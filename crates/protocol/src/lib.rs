@@ -8,6 +8,8 @@
 
 mod client;
 mod codes;
+pub mod oid4vci;
+pub mod oid4vp;
 mod server;
 mod time;
 

@@ -7,6 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
+use walletd_protocol::oid4vci::{CREDENTIAL_ISSUER_WELL_KNOWN, well_known_url};
 use walletd_trust::{EvaluationRequest, Role, TenantTrust, TrustClient};
 
 use crate::error::RegistryError;
@@ -141,18 +142,16 @@ fn same_issuer(a: &str, b: &str) -> bool {
 /// Where an issuer's metadata may be: the well-known segment inserted between host and path (RFC 8615, as
 /// OpenID4VCI requires), and for issuers with a path also appended after it (a common deployment mistake).
 pub fn well_known_urls(issuer: &str) -> Vec<url::Url> {
-    const WK: &str = "/.well-known/openid-credential-issuer";
-    let Ok(base) = url::Url::parse(issuer) else {
+    let Some(inserted) = well_known_url(issuer, CREDENTIAL_ISSUER_WELL_KNOWN) else {
         return Vec::new();
     };
-    let path = base.path().trim_end_matches('/').to_string();
-    let mut inserted = base.clone();
-    inserted.set_path(&format!("{WK}{path}"));
     let mut out = vec![inserted];
-    if !path.is_empty() {
-        let mut appended = base;
-        appended.set_path(&format!("{path}{WK}"));
-        out.push(appended);
+    if let Ok(mut appended) = url::Url::parse(issuer) {
+        let path = appended.path().trim_end_matches('/').to_string();
+        if !path.is_empty() {
+            appended.set_path(&format!("{path}/.well-known/{CREDENTIAL_ISSUER_WELL_KNOWN}"));
+            out.push(appended);
+        }
     }
     out
 }

@@ -12,8 +12,8 @@ use walletd_common::config::{Config, ConfigError};
 use walletd_common::http::{self, Authenticator, HealthState, Readiness, StatusInfo};
 use walletd_common::jwt::JwtValidator;
 use walletd_common::{Role, RoleSet};
-use walletd_egress::EgressClient;
 use walletd_db::Store;
+use walletd_egress::EgressClient;
 use walletd_trust::TrustClient;
 
 use crate::checks;

@@ -3,8 +3,8 @@
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use walletd_engine::{IssuerClient, RegisteredVerifier, TenantDirectory};
 use walletd_db::{Store, StoreError};
+use walletd_engine::{IssuerClient, RegisteredVerifier, TenantDirectory};
 use walletd_trust::TenantTrust;
 
 /// [`TenantDirectory`] over the store. A failed read is logged and answered `None`: the global PDP (or none)

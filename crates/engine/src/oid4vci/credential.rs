@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 use walletd_egress::{CREDENTIAL_MAX_BYTES, METADATA_MAX_BYTES, Method};
+use walletd_protocol::oid4vci::CredentialIssuerMetadata;
 use walletd_protocol::{ErrorCode, SignAction};
 
 use super::dpop::Dpop;
 use super::jwe::ResponseKey;
-use super::metadata::IssuerMetadata;
 use super::token::Tokens;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
@@ -22,7 +22,7 @@ pub enum Issued {
 }
 
 /// A fresh `c_nonce` from the nonce endpoint (POST), else the token response's.
-pub async fn nonce(ctx: &FlowCtx, meta: &IssuerMetadata, tokens: &Tokens) -> FlowResult<Option<String>> {
+pub async fn nonce(ctx: &FlowCtx, meta: &CredentialIssuerMetadata, tokens: &Tokens) -> FlowResult<Option<String>> {
     let Some(endpoint) = meta.str("nonce_endpoint") else {
         return Ok(tokens.c_nonce.clone());
     };
@@ -131,7 +131,7 @@ pub async fn request_proofs(
 /// POSTs the credential request. `Err(None)` means `invalid_nonce` (the caller re-signs once).
 pub async fn request_credential(
     ctx: &FlowCtx,
-    meta: &IssuerMetadata,
+    meta: &CredentialIssuerMetadata,
     tokens: &Tokens,
     dpop: &mut Dpop,
     body: &Value,
@@ -246,7 +246,7 @@ async fn authorized_post(
 #[allow(clippy::too_many_arguments)]
 pub async fn poll_deferred(
     ctx: &FlowCtx,
-    meta: &IssuerMetadata,
+    meta: &CredentialIssuerMetadata,
     tokens: &Tokens,
     dpop: &mut Dpop,
     transaction_id: &str,

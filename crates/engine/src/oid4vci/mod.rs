@@ -6,18 +6,16 @@ pub mod dpop;
 pub mod jwe;
 pub mod metadata;
 pub(crate) mod notify;
-pub mod offer;
 pub mod token;
 
 use serde_json::{Value, json};
 use walletd_egress::METADATA_MAX_BYTES;
+use walletd_protocol::oid4vci::{self as offer, CredentialIssuerMetadata, CredentialOffer, OfferSource};
 use walletd_protocol::{ErrorCode, FlowComplete, FlowStart, IssuedCredential};
 use walletd_trust::{EvaluationRequest, Role};
 
 use self::credential::Issued;
 use self::dpop::Dpop;
-use self::metadata::IssuerMetadata;
-use self::offer::{CredentialOffer, OfferSource};
 use self::token::{ClientAuth, Tokens};
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::{FlowCtx, NotificationTarget};
@@ -272,7 +270,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
 
 /// How many credentials to ask for: the issuer's `batch_credential_issuance.batch_size` (absent: no batching),
 /// capped by `engine.max_batch_size`; at least 1.
-fn batch_count(meta: &IssuerMetadata, max: usize) -> usize {
+fn batch_count(meta: &CredentialIssuerMetadata, max: usize) -> usize {
     let issuer_max = meta
         .json
         .get("batch_credential_issuance")
@@ -323,7 +321,7 @@ async fn resolve_offer(ctx: &FlowCtx, start: &FlowStart) -> FlowResult<Credentia
 /// Issuer trust (spec step 3). Key material: the signed metadata's x5c chain, else the JWKS the metadata carries
 /// (`jwks`, or fetched from `jwks_uri`), else a resolution-only request (the PDP resolves the issuer identifier
 /// itself).
-async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) -> FlowResult<()> {
+async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &CredentialIssuerMetadata) -> FlowResult<()> {
     let untrusted = |m: String| FlowFailure::new(ErrorCode::UntrustedIssuer, m);
     if ctx.engine().config().client_mediated_trust {
         let jwks = trust_jwks(ctx, meta).await;
@@ -403,7 +401,7 @@ async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) 
 
 /// The JWKS for the trust evaluation when there is no x5c chain: the one that verified `kid`-signed metadata, else
 /// the metadata's `jwks`, else the one at its `jwks_uri` (fetched only here, when a trust evaluation needs it).
-async fn trust_jwks(ctx: &FlowCtx, meta: &IssuerMetadata) -> Option<Value> {
+async fn trust_jwks(ctx: &FlowCtx, meta: &CredentialIssuerMetadata) -> Option<Value> {
     if !meta.x5c.is_empty() {
         return None;
     }
@@ -419,7 +417,7 @@ async fn trust_jwks(ctx: &FlowCtx, meta: &IssuerMetadata) -> Option<Value> {
 async fn choose_configuration(
     ctx: &mut FlowCtx,
     offer: &CredentialOffer,
-    meta: &IssuerMetadata,
+    meta: &CredentialIssuerMetadata,
     resume: bool,
 ) -> FlowResult<String> {
     let ids = &offer.credential_configuration_ids;

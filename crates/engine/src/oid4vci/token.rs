@@ -4,9 +4,9 @@
 use serde_json::{Value, json};
 use walletd_egress::{METADATA_MAX_BYTES, Method};
 use walletd_protocol::ErrorCode;
+use walletd_protocol::oid4vci::PRE_AUTH_GRANT;
 
 use super::dpop::Dpop;
-use super::offer::PRE_AUTH_GRANT;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
 use crate::jose::{EcKey, b64};

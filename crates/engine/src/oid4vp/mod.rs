@@ -3,7 +3,6 @@
 //! response. Request parsing is in [`request`], PE/DCQL in [`pe`]/[`dcql`], the response in [`response`].
 
 pub mod attestation;
-pub mod dcql;
 pub mod did;
 pub mod keys;
 pub mod pe;
@@ -13,6 +12,8 @@ pub mod x509;
 
 use serde_json::{Value, json};
 use walletd_egress::{Method, REQUEST_OBJECT_MAX_BYTES};
+use walletd_protocol::oid4vp::dcql;
+use walletd_protocol::oid4vp::pe::to_dcql;
 use walletd_protocol::{ErrorCode, FlowComplete, FlowStart, ServerMessage, SignAction};
 use walletd_trust::{EvaluationRequest, Role};
 
@@ -51,7 +52,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     // 3. Selection and consent (matching happens on the client)
     let query_ids = match (&req.dcql_query, &req.presentation_definition) {
         (Some(q), _) => dcql::query_ids(q),
-        (None, Some(pd)) => dcql::query_ids(&pe::to_dcql(pd)),
+        (None, Some(pd)) => dcql::query_ids(&to_dcql(pd)),
         _ => Vec::new(),
     };
     let mut payload = json!({"verifier": verifier});
@@ -73,7 +74,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         (None, Some(pd)) if ctx.has_feature("presentation_definition") => {
             payload["presentation_definition"] = pd.clone()
         }
-        (None, Some(pd)) => payload["dcql_query"] = pe::to_dcql(pd),
+        (None, Some(pd)) => payload["dcql_query"] = to_dcql(pd),
         _ => {}
     }
     if !req.transaction_data.is_empty() {
@@ -158,7 +159,7 @@ async fn request_match(
     let message_id = uuid::Uuid::new_v4().to_string();
     let (dcql_query, presentation_definition) = match (&req.dcql_query, &req.presentation_definition) {
         (Some(q), _) => (Some(q.clone()), None),
-        (None, Some(pd)) => (Some(pe::to_dcql(pd)), Some(pd.clone())),
+        (None, Some(pd)) => (Some(to_dcql(pd)), Some(pd.clone())),
         _ => (None, None),
     };
     ctx.step = Some("matching".into());

@@ -452,8 +452,8 @@ pub fn validate(a: Authenticated) -> Result<AuthRequest, String> {
         );
     }
     match (&dcql_query, &presentation_definition) {
-        (Some(q), None) => super::dcql::check(q)?,
-        (None, Some(pd)) => super::pe::check(pd)?,
+        (Some(q), None) => walletd_protocol::oid4vp::dcql::check(q)?,
+        (None, Some(pd)) => walletd_protocol::oid4vp::pe::check(pd)?,
         (Some(_), Some(_)) => return Err("the request has both dcql_query and presentation_definition".into()),
         (None, None) => return Err("the request has neither dcql_query nor presentation_definition".into()),
     }
