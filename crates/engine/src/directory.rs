@@ -1,8 +1,8 @@
 //! What the engine may read of a tenant's configuration.
 //!
-//! The engine has no database of its own (spec: privacy invariants). The binary answers these questions from its
-//! store in all-mode, or from `tenants.source` opened read-only; an engine built without a directory treats every
-//! tenant as having no PDP of its own, no issuer registrations and no pre-registered verifiers.
+//! The engine has no database of its own (docs/api-v2.md, "Privacy invariants"). The binary answers these questions
+//! from its store in all-mode, or from `tenants.source` opened read-only; an engine built without a directory treats
+//! every tenant as having no PDP of its own, no issuer registrations and no pre-registered verifiers.
 
 use futures::future::BoxFuture;
 use walletd_trust::TenantTrust;

@@ -1,8 +1,9 @@
 //! # walletd-engine: API v2 over WebSocket, as a library
 //!
-//! The engine runs OID4VCI and VCTM flows for a client connected over a WebSocket (spec: `v2-websocket.md`). It
-//! keeps nothing but the state of live sockets: no database, no files. Every outbound call to a URL taken from an
-//! offer or metadata goes through the egress guard; PDP and registry URLs are operator configuration.
+//! The engine runs OID4VCI, OID4VP and VCTM flows for a client connected over a WebSocket (the protocol:
+//! docs/api-v2.md). It keeps nothing but the state of live sockets: no database, no files. Every outbound call to a
+//! URL taken from an offer, a request or metadata goes through the egress guard; PDP and registry URLs are operator
+//! configuration.
 //!
 //! [`Engine::router`] serves `GET /api/v2/wallet`; [`Engine::shutdown`] closes every socket with 1001.
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod jose;
 pub mod oid4vci;
 pub mod oid4vp;
 mod session;
+mod trust_step;
 mod vctm;
 
 use std::sync::Arc;

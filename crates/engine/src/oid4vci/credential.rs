@@ -300,3 +300,16 @@ pub async fn poll_deferred(
         }
     }
 }
+
+/// How many credentials to ask for: the issuer's `batch_credential_issuance.batch_size` (absent: no batching),
+/// capped by `engine.max_batch_size`; at least 1.
+pub fn batch_count(meta: &CredentialIssuerMetadata, max: usize) -> usize {
+    let issuer_max = meta
+        .json
+        .get("batch_credential_issuance")
+        .and_then(|b| b.get("batch_size"))
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .min(usize::MAX as u64) as usize;
+    issuer_max.min(max).max(1)
+}

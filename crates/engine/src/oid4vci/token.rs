@@ -23,8 +23,8 @@ pub struct Tokens {
     pub refresh_token: Option<String>,
 }
 
-/// How the client authenticates at the token (and PAR) endpoint, in the spec's order: the client's attestation
-/// headers, else the tenant's `private_key_jwt` registration, else a plain `client_id`.
+/// How the client authenticates at the token (and PAR) endpoint, in the order of docs/oid4vci.md: the client's
+/// attestation headers, else the tenant's `private_key_jwt` registration, else a plain `client_id`.
 #[derive(Default)]
 pub struct ClientAuth {
     /// `client_id` sent as a form parameter (None: anonymous pre-authorized access).
