@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use walletd_engine::oid4vp::dcql::{check, query_ids};
+use walletd_protocol::oid4vp::dcql::{check, query_ids};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else { return };

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use walletd_engine::oid4vci::offer::{OfferSource, parse_offer_input};
+use walletd_protocol::oid4vci::{OfferSource, parse_offer_input};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

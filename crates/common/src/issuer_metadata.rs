@@ -8,6 +8,7 @@ use serde_json::Value;
 use url::Url;
 use walletd_egress::{EgressClient, EgressError, METADATA_MAX_BYTES};
 use walletd_jose::signed_metadata::verify_signed_metadata;
+use walletd_protocol::oid4vci::{CREDENTIAL_ISSUER_WELL_KNOWN, well_known_url};
 
 /// Issuer metadata that passed discovery and, when it carried `signed_metadata`, signature verification.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,18 +155,16 @@ fn same_issuer(a: &str, b: &str) -> bool {
 /// Where an issuer's metadata may be: the well-known segment inserted between host and path (RFC 8615, as
 /// OpenID4VCI requires), and for issuers with a path also appended after it (a common deployment mistake).
 pub fn well_known_urls(issuer: &str) -> Vec<Url> {
-    const WK: &str = "/.well-known/openid-credential-issuer";
-    let Ok(base) = Url::parse(issuer) else {
+    let Some(inserted) = well_known_url(issuer, CREDENTIAL_ISSUER_WELL_KNOWN) else {
         return Vec::new();
     };
-    let path = base.path().trim_end_matches('/').to_string();
-    let mut inserted = base.clone();
-    inserted.set_path(&format!("{WK}{path}"));
     let mut out = vec![inserted];
-    if !path.is_empty() {
-        let mut appended = base;
-        appended.set_path(&format!("{path}{WK}"));
-        out.push(appended);
+    if let Ok(mut appended) = Url::parse(issuer) {
+        let path = appended.path().trim_end_matches('/').to_string();
+        if !path.is_empty() {
+            appended.set_path(&format!("{path}/.well-known/{CREDENTIAL_ISSUER_WELL_KNOWN}"));
+            out.push(appended);
+        }
     }
     out
 }

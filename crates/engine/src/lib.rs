@@ -14,6 +14,7 @@ mod flow;
 pub mod oid4vci;
 pub mod oid4vp;
 mod session;
+mod trust_step;
 mod vctm;
 
 use std::sync::Arc;

@@ -19,6 +19,8 @@
 mod client;
 mod codes;
 mod http_codes;
+pub mod oid4vci;
+pub mod oid4vp;
 mod schema;
 mod server;
 mod time;

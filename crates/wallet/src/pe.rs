@@ -1,6 +1,7 @@
-//! Presentation Exchange 2.0 matching: each input descriptor is matched through its DCQL equivalent (the engine's
-//! translation, ids kept) plus the field filters DCQL cannot say; `submission_requirements` (rules `all` and
-//! `pick` with `count`/`min`/`max` over groups) decide which descriptors are answered.
+//! Presentation Exchange 2.0 matching: each input descriptor is matched through its DCQL equivalent (the
+//! translation in `walletd_protocol::oid4vp::pe`, ids kept) plus the field filters DCQL cannot say;
+//! `submission_requirements` (rules `all` and `pick` with `count`/`min`/`max` over groups) decide which
+//! descriptors are answered.
 //!
 //! Filters are a JSON Schema subset: `type`, `const`, `enum`, `minimum`/`maximum`/`exclusiveMinimum`/
 //! `exclusiveMaximum`, `minLength`/`maxLength`, `contains` (recursively), `pattern` when it is a literal with
@@ -8,7 +9,7 @@
 //! with other regex syntax) makes the field unmatched: better no match than a false one.
 
 use serde_json::Value;
-use walletd_engine::oid4vp::pe::{parse_path, requirement, to_dcql};
+use walletd_protocol::oid4vp::pe::{parse_path, requirement, to_dcql};
 
 use crate::dcql::{Match, match_one};
 use crate::present::StoredCredential;

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use walletd_engine::oid4vci::dpop::Dpop;
-use walletd_engine::oid4vci::metadata::well_known;
+use walletd_protocol::oid4vci::well_known_url;
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
 
@@ -207,9 +207,9 @@ async fn direct_flow(http: &reqwest::Client, holder: &Holder, offer: &Value) -> 
     let config_id = offer["credential_configuration_ids"][0].as_str()?;
     let code =
         offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"].as_str()?;
-    let get = |u: String| async move { http.get(u).send().await.ok()?.json::<Value>().await.ok() };
-    let meta = get(well_known(issuer, "openid-credential-issuer")?).await?;
-    let as_meta = get(well_known(issuer, "oauth-authorization-server")?).await?;
+    let get = |u: url::Url| async move { http.get(u).send().await.ok()?.json::<Value>().await.ok() };
+    let meta = get(well_known_url(issuer, "openid-credential-issuer")?).await?;
+    let as_meta = get(well_known_url(issuer, "oauth-authorization-server")?).await?;
     let token_endpoint = as_meta["token_endpoint"].as_str()?;
     let mut dpop = Dpop::new();
     let form = url::form_urlencoded::Serializer::new(String::new())

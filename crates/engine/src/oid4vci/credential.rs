@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 use walletd_egress::{CREDENTIAL_MAX_BYTES, METADATA_MAX_BYTES, Method};
+use walletd_protocol::oid4vci::CredentialIssuerMetadata;
 use walletd_protocol::{ErrorCode, SignAction};
 
 use super::dpop::Dpop;
 use super::encryption;
-use super::metadata::IssuerMetadata;
 use super::token::Tokens;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
@@ -23,7 +23,7 @@ pub enum Issued {
 }
 
 /// A fresh `c_nonce` from the nonce endpoint (POST), else the token response's.
-pub async fn nonce(ctx: &FlowCtx, meta: &IssuerMetadata, tokens: &Tokens) -> FlowResult<Option<String>> {
+pub async fn nonce(ctx: &FlowCtx, meta: &CredentialIssuerMetadata, tokens: &Tokens) -> FlowResult<Option<String>> {
     let Some(endpoint) = meta.str("nonce_endpoint") else {
         return Ok(tokens.c_nonce.clone());
     };
@@ -132,7 +132,7 @@ pub async fn request_proofs(
 /// POSTs the credential request. `Err(None)` means `invalid_nonce` (the caller re-signs once).
 pub async fn request_credential(
     ctx: &FlowCtx,
-    meta: &IssuerMetadata,
+    meta: &CredentialIssuerMetadata,
     tokens: &Tokens,
     dpop: &mut Dpop,
     body: &Value,
@@ -247,7 +247,7 @@ async fn authorized_post(
 #[allow(clippy::too_many_arguments)]
 pub async fn poll_deferred(
     ctx: &FlowCtx,
-    meta: &IssuerMetadata,
+    meta: &CredentialIssuerMetadata,
     tokens: &Tokens,
     dpop: &mut Dpop,
     transaction_id: &str,
@@ -300,4 +300,17 @@ pub async fn poll_deferred(
             ));
         }
     }
+}
+
+/// How many credentials to ask for: the issuer's `batch_credential_issuance.batch_size` (absent: no batching),
+/// capped by `engine.max_batch_size`; at least 1.
+pub fn batch_count(meta: &CredentialIssuerMetadata, max: usize) -> usize {
+    let issuer_max = meta
+        .json
+        .get("batch_credential_issuance")
+        .and_then(|b| b.get("batch_size"))
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .min(usize::MAX as u64) as usize;
+    issuer_max.min(max).max(1)
 }

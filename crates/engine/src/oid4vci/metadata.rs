@@ -1,9 +1,9 @@
 //! Issuer and authorization server metadata discovery (RFC 8615 path insertion), through the egress guard.
 
 use serde_json::Value;
-use url::Url;
 use walletd_egress::{METADATA_MAX_BYTES, Method};
 use walletd_protocol::ErrorCode;
+use walletd_protocol::oid4vci::{CREDENTIAL_ISSUER_WELL_KNOWN, CredentialIssuerMetadata, well_known_url};
 
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
@@ -11,48 +11,15 @@ use walletd_jose::jwk::parse_jwks;
 use walletd_jose::signed_metadata::{self, verify_signed_metadata};
 use walletd_jose::{self as jose};
 
-/// `https://host/.well-known/{name}{path}`.
-pub fn well_known(issuer: &str, name: &str) -> Option<String> {
-    let url = Url::parse(issuer).ok()?;
-    let host = url.host_str()?;
-    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-    let path = url.path().trim_end_matches('/');
-    Some(format!("{}://{host}{port}/.well-known/{name}{path}", url.scheme()))
-}
-
-/// Issuer metadata and whether it was signed.
-pub struct IssuerMetadata {
-    /// The metadata object (from the JWT's claims when signed).
-    pub json: Value,
-    /// Whether it came as a signed JWT whose signature verifies with its x5c leaf certificate (`validated`).
-    pub signed: bool,
-    /// The signed metadata's certificate chain (DER, leaf first): the key material for the trust evaluation.
-    pub x5c: Vec<Vec<u8>>,
-    /// The JWKS that verified signed metadata identified by `kid` (from its `jwks_uri`): the key material then.
-    pub signing_jwks: Option<Value>,
-}
-
-impl IssuerMetadata {
-    /// A string member.
-    pub fn str(&self, key: &str) -> Option<&str> {
-        self.json.get(key).and_then(Value::as_str)
-    }
-
-    /// One credential configuration.
-    pub fn configuration(&self, id: &str) -> Option<&Value> {
-        self.json.get("credential_configurations_supported")?.get(id)
-    }
-}
-
 /// Fetches `/.well-known/openid-credential-issuer` and checks its `credential_issuer`.
-pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<IssuerMetadata> {
+pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<CredentialIssuerMetadata> {
     let code = ErrorCode::MetadataFetchError;
-    let url = well_known(issuer, "openid-credential-issuer")
+    let url = well_known_url(issuer, CREDENTIAL_ISSUER_WELL_KNOWN)
         .ok_or_else(|| FlowFailure::new(ErrorCode::OfferParseError, "credential_issuer is not a URL"))?;
     let req = ctx
         .engine()
         .egress()
-        .request(Method::GET, url)
+        .request(Method::GET, url.as_str())
         .header("accept", "application/json, application/jwt")
         .max_bytes(METADATA_MAX_BYTES);
     let resp = ctx.outbound(code, "issuer metadata", req.send()).await?;
@@ -96,7 +63,7 @@ pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<IssuerMetad
         return Err(FlowFailure::new(code, "issuer metadata is not an object"));
     }
     let (x5c, signing_jwks) = x5c;
-    let meta = IssuerMetadata {
+    let meta = CredentialIssuerMetadata {
         json,
         signed,
         x5c,
@@ -148,7 +115,7 @@ async fn verify_signed_metadata_by_kid(
 /// The issuer's JWKS from the metadata's `jwks_uri` (GET through the egress guard, at most `engine.jwks_max_bytes`,
 /// within `engine.outbound_timeout`), for the trust evaluation's key material. Any failure (no `jwks_uri`, blocked,
 /// too large, not a JWKS) answers `None`: the trust request then asks the PDP to resolve the issuer itself.
-pub async fn fetch_jwks_uri(ctx: &FlowCtx, meta: &IssuerMetadata) -> Option<Value> {
+pub async fn fetch_jwks_uri(ctx: &FlowCtx, meta: &CredentialIssuerMetadata) -> Option<Value> {
     let uri = meta.str("jwks_uri")?;
     let max = ctx.engine().config().jwks_max_bytes;
     let resp = ctx
@@ -176,8 +143,8 @@ pub async fn fetch_jwks_uri(ctx: &FlowCtx, meta: &IssuerMetadata) -> Option<Valu
 pub async fn fetch_as(ctx: &FlowCtx, as_issuer: &str) -> FlowResult<Value> {
     let code = ErrorCode::MetadataFetchError;
     let mut candidates = Vec::new();
-    if let Some(u) = well_known(as_issuer, "oauth-authorization-server") {
-        candidates.push(u);
+    if let Some(u) = well_known_url(as_issuer, "oauth-authorization-server") {
+        candidates.push(u.to_string());
     }
     candidates.push(format!(
         "{}/.well-known/openid-configuration",
@@ -208,21 +175,4 @@ pub async fn fetch_as(ctx: &FlowCtx, as_issuer: &str) -> FlowResult<Value> {
         }
     }
     Err(last)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::well_known;
-
-    #[test]
-    fn path_insertion() {
-        assert_eq!(
-            well_known("https://i.example/tenant/a", "openid-credential-issuer").unwrap(),
-            "https://i.example/.well-known/openid-credential-issuer/tenant/a"
-        );
-        assert_eq!(
-            well_known("http://127.0.0.1:8080/", "oauth-authorization-server").unwrap(),
-            "http://127.0.0.1:8080/.well-known/oauth-authorization-server"
-        );
-    }
 }

@@ -4,9 +4,9 @@
 use serde_json::{Value, json};
 use walletd_egress::{METADATA_MAX_BYTES, Method};
 use walletd_protocol::ErrorCode;
+use walletd_protocol::oid4vci::PRE_AUTH_GRANT;
 
 use super::dpop::Dpop;
-use super::offer::PRE_AUTH_GRANT;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
 use walletd_jose::{EcKey, b64, sha256_b64};
@@ -23,8 +23,8 @@ pub struct Tokens {
     pub refresh_token: Option<String>,
 }
 
-/// How the client authenticates at the token (and PAR) endpoint, in the spec's order: the client's attestation
-/// headers, else the tenant's `private_key_jwt` registration, else a plain `client_id`.
+/// How the client authenticates at the token (and PAR) endpoint, in the order of docs/oid4vci.md: the client's
+/// attestation headers, else the tenant's `private_key_jwt` registration, else a plain `client_id`.
 #[derive(Default)]
 pub struct ClientAuth {
     /// `client_id` sent as a form parameter (None: anonymous pre-authorized access).

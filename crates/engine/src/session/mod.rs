@@ -6,24 +6,28 @@
 //! is that task's state and the socket, nothing more (docs/performance.md, "Engine"): the outbound queue exists only
 //! while a flow or a notification forward can write to it, and the rarely needed big futures (handshake with token
 //! validation, handling a frame) are boxed so the idle task does not reserve room for them.
+//!
+//! The handshake is in [`handshake`], the flow registry (flow tasks, notifications) in [`flows`]; this module is the
+//! session task and the routing of frames.
 
-use std::collections::{HashMap, VecDeque};
+mod flows;
+mod handshake;
+
+use std::collections::HashMap;
 use std::pin::pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
-use tokio_util::sync::CancellationToken;
 use walletd_common::http::AuthUser;
-use walletd_protocol::{
-    ClientMessage, CredentialNotification, ErrorBody, ErrorCode, FlowComplete, FlowStart, KNOWN_FEATURES, Protocol,
-    ServerFrame, ServerMessage, capabilities, parse_client_frame,
-};
+use walletd_protocol::{ClientMessage, ErrorCode, ServerFrame, ServerMessage, parse_client_frame};
 
-use crate::failure::FlowFailure;
-use crate::flow::{FlowCtx, FlowInput, NotificationTarget};
-use crate::{ConnectionSlot, Engine, oid4vci, oid4vp, vctm};
+use self::flows::{Done, FlowHandle};
+use crate::flow::{FlowInput, NotificationTarget};
+use crate::{ConnectionSlot, Engine};
+
+pub(crate) use self::flows::complete;
 
 /// Close codes used by the engine.
 const CLOSE_AUTH: u16 = 4001;
@@ -44,24 +48,6 @@ impl Outbound {
     pub(crate) fn message(msg: ServerMessage) -> Self {
         Outbound::Text(ServerFrame::now(msg).to_json())
     }
-}
-
-/// A running flow as the session sees it.
-struct FlowHandle {
-    generation: u64,
-    inbox: mpsc::Sender<FlowInput>,
-    /// Cancels without a terminal frame (replaced by a same-id `flow_start`, or the socket went away).
-    silent: CancellationToken,
-    /// Cancels with a terminal frame (`cancel` action).
-    cancel: CancellationToken,
-}
-
-/// A flow task's report when it ends.
-#[derive(Debug)]
-pub(crate) struct Done {
-    flow_id: String,
-    generation: u64,
-    notification: Option<NotificationTarget>,
 }
 
 struct Session {
@@ -179,13 +165,6 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
     }))
 }
 
-/// Answers `reply`, then closes with `code`.
-async fn refuse(ws: &mut WebSocket, limit: Duration, reply: ServerMessage, code: u16, reason: &'static str) {
-    if write_frame(ws, limit, text(reply)).await {
-        write_frame(ws, limit, close_frame(code, reason)).await;
-    }
-}
-
 impl Session {
     /// Handshake, then the session's loop until the socket or the session ends.
     async fn serve(&mut self) {
@@ -288,95 +267,6 @@ impl Session {
         !self.broken
     }
 
-    /// Waits for the handshake frame (buffering others), validates the token, answers. `None` means the socket is done
-    /// (whatever had to be said, and the close frame, are written).
-    async fn handshake(&mut self) -> Option<Vec<String>> {
-        let (engine, ws) = (&self.engine, &mut self.ws);
-        let cfg = engine.config();
-        let limit = cfg.read_timeout;
-        let deadline = Instant::now() + cfg.handshake_timeout;
-        let mut buffered: VecDeque<String> = VecDeque::new();
-        let auth_failed = |message: &str| ServerMessage::error(ErrorCode::AuthFailed, message);
-        let hs = loop {
-            let frame = tokio::select! {
-                _ = engine.shutdown_token().cancelled() => {
-                    write_frame(ws, limit, close_frame(CLOSE_GOING_AWAY, "server shutting down")).await;
-                    return None;
-                }
-                _ = sleep_until(deadline) => {
-                    let m = auth_failed("no handshake within the handshake timeout");
-                    refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
-                    return None;
-                }
-                f = ws.recv() => f,
-            };
-            let text = match frame {
-                Some(Ok(Message::Text(t))) => t,
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Binary(_))) => {
-                    let m = auth_failed("the first frame must be a JSON handshake");
-                    refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
-                    return None;
-                }
-                _ => return None,
-            };
-            if text.len() > cfg.max_handshake_bytes {
-                let m = ServerMessage::error(ErrorCode::InvalidMessage, "frame exceeds the pre-handshake limit");
-                refuse(ws, limit, m, CLOSE_TOO_BIG, "frame too large before handshake").await;
-                return None;
-            }
-            match parse_client_frame(text.as_str()) {
-                Ok(ClientMessage::Handshake(h)) => break h,
-                Err(e) if e.flow_id.is_none() && text.contains("\"handshake\"") => {
-                    let m = auth_failed(&format!("invalid handshake: {}", e.message));
-                    refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
-                    return None;
-                }
-                _ => {
-                    // The web client does not wait for handshake_complete: keep the frame for after the handshake.
-                    if buffered.len() >= cfg.max_buffered_frames {
-                        let m =
-                            ServerMessage::error(ErrorCode::TooManyRequests, "too many frames before the handshake");
-                        refuse(ws, limit, m, CLOSE_POLICY, "too many frames before handshake").await;
-                        return None;
-                    }
-                    buffered.push_back(text.to_string());
-                }
-            }
-        };
-        let user = match engine.authenticator().authenticate(&hs.app_token).await {
-            Ok(u) => u,
-            Err(e) => {
-                let m = auth_failed(&format!("authentication failed: {e}"));
-                refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
-                return None;
-            }
-        };
-        let web_profile = hs.features.is_none();
-        let mut features: Vec<String> = hs
-            .features
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|f| KNOWN_FEATURES.contains(&f.as_str()))
-            .collect();
-        features.sort();
-        features.dedup();
-        features.shrink_to_fit();
-        let msg = ServerMessage::HandshakeComplete {
-            session_id: uuid::Uuid::new_v4().to_string(),
-            capabilities: capabilities(),
-            features: features.clone(),
-        };
-        if !write_frame(ws, limit, text(msg)).await {
-            return None;
-        }
-        tracing::debug!(tenant = %user.tenant_id, "engine session authenticated");
-        self.user = user;
-        self.features = features;
-        self.web_profile = web_profile;
-        Some(buffered.into())
-    }
-
     /// Writes one frame; a failure marks the session broken (it ends at the top of its loop).
     async fn write(&mut self, msg: Message) {
         if !self.broken && !write_frame(&mut self.ws, self.engine.config().read_timeout, msg).await {
@@ -424,20 +314,6 @@ impl Session {
                 self.rx = None;
                 self.tx = None;
             }
-        }
-    }
-
-    fn on_done(&mut self, done: Done) {
-        if self
-            .flows
-            .get(&done.flow_id)
-            .is_some_and(|f| f.generation == done.generation)
-        {
-            self.flows.remove(&done.flow_id);
-        }
-        if let Some(n) = done.notification {
-            let ttl = self.engine.config().notification_ttl;
-            self.notifications.insert(done.flow_id, (n, Instant::now() + ttl));
         }
     }
 
@@ -506,173 +382,6 @@ impl Session {
             ))
             .await;
         }
-    }
-
-    async fn start_flow(&mut self, start: FlowStart) -> bool {
-        if self.expired {
-            self.auth_expired().await;
-            return false;
-        }
-        let id = start.flow_id.clone();
-        if let Some(old) = self.flows.remove(&id) {
-            // Same id: the old flow ends silently (the web client reuses an abandoned flow's id).
-            old.silent.cancel();
-        }
-        let Some(protocol) = start.protocol else {
-            self.send(ServerMessage::flow_error(
-                &id,
-                None,
-                ErrorCode::InvalidMessage,
-                "flow_start needs `protocol`",
-            ))
-            .await;
-            return true;
-        };
-        if self.flows.len() >= self.engine.config().max_flows_per_session {
-            self.send(ServerMessage::flow_error(
-                &id,
-                None,
-                ErrorCode::TooManyRequests,
-                format!(
-                    "at most {} flows may run at once",
-                    self.engine.config().max_flows_per_session
-                ),
-            ))
-            .await;
-            return true;
-        }
-        self.generation += 1;
-        let (inbox_tx, inbox_rx) = mpsc::channel(self.engine.config().flow_inbox_frames.max(1));
-        let out = self.sender().await;
-        let handle = FlowHandle {
-            generation: self.generation,
-            inbox: inbox_tx,
-            silent: CancellationToken::new(),
-            cancel: CancellationToken::new(),
-        };
-        let ctx = FlowCtx {
-            engine: self.engine.clone(),
-            flow_id: id.clone(),
-            user: self.user.clone(),
-            web_profile: self.web_profile,
-            features: self.features.clone(),
-            out,
-            inbox: inbox_rx,
-            step: None,
-            notification: None,
-        };
-        // Registered before the next frame is read, so an action right behind flow_start finds its inbox.
-        tokio::spawn(run_flow(
-            ctx,
-            protocol,
-            start,
-            handle.silent.clone(),
-            handle.cancel.clone(),
-            self.generation,
-        ));
-        self.flows.insert(id, handle);
-        true
-    }
-
-    async fn notify(&mut self, n: CredentialNotification) {
-        let now = Instant::now();
-        self.notifications.retain(|_, (_, until)| *until > now);
-        let target = match self.notifications.get_mut(&n.flow_id) {
-            Some((t, _)) if t.ids.iter().any(|i| i == &n.notification_id) => {
-                // Single use per notification id.
-                t.ids.retain(|i| i != &n.notification_id);
-                Some(t.clone())
-            }
-            _ => None,
-        };
-        let out = self.sender().await;
-        let engine = self.engine.clone();
-        tokio::spawn(async move {
-            let status = match target {
-                None => Err(ErrorBody {
-                    code: ErrorCode::UnknownFlow,
-                    message: "no notification is pending for this flow and id".into(),
-                    details: None,
-                }),
-                Some(t) => oid4vci::notify::forward(&engine, &t, &n).await,
-            };
-            let (status, error) = match status {
-                Ok(()) => ("forwarded", None),
-                Err(e) => ("rejected", Some(e)),
-            };
-            let msg = ServerMessage::NotificationAck {
-                flow_id: n.flow_id,
-                notification_id: n.notification_id,
-                status: status.into(),
-                error,
-            };
-            let _ = out.send(Outbound::message(msg)).await;
-        });
-    }
-}
-
-async fn run_flow(
-    mut ctx: FlowCtx,
-    protocol: Protocol,
-    start: FlowStart,
-    silent: CancellationToken,
-    cancel: CancellationToken,
-    generation: u64,
-) {
-    let flow_id = ctx.flow_id.clone();
-    let flow_timeout = ctx.engine.config().flow_timeout;
-    let cancel_code = match protocol {
-        Protocol::Oid4vci => ErrorCode::CredentialError,
-        Protocol::Oid4vp => ErrorCode::PresentationError,
-        Protocol::Vctm => ErrorCode::MetadataFetchError,
-    };
-    let outcome = {
-        let body = async {
-            match protocol {
-                Protocol::Oid4vci => oid4vci::run(&mut ctx, start).await,
-                Protocol::Vctm => vctm::run(&mut ctx, start).await,
-                Protocol::Oid4vp => oid4vp::run(&mut ctx, start).await,
-            }
-        };
-        tokio::select! {
-            biased;
-            _ = silent.cancelled() => None,
-            _ = cancel.cancelled() => Some(Err(FlowFailure::new(cancel_code, "cancelled by the client"))),
-            r = tokio::time::timeout(flow_timeout, body) => Some(r.unwrap_or_else(|_| {
-                Err(FlowFailure::new(ErrorCode::FlowTimeout, "the flow took longer than the flow timeout"))
-            })),
-        }
-    };
-    match outcome {
-        None => {}
-        Some(Ok(complete)) => ctx.send(ServerMessage::FlowComplete(complete)).await,
-        Some(Err(f)) => {
-            tracing::debug!(flow_id = %flow_id, step = ?ctx.step, code = %f.code, "flow failed");
-            ctx.send(ServerMessage::FlowError {
-                flow_id: flow_id.clone(),
-                step: ctx.step.clone(),
-                error: ErrorBody {
-                    code: f.code,
-                    message: f.message,
-                    details: f.details,
-                },
-            })
-            .await;
-        }
-    }
-    let done = Done {
-        flow_id,
-        generation,
-        notification: ctx.notification.take(),
-    };
-    let _ = ctx.out.send(Outbound::Done(Box::new(done))).await;
-}
-
-/// An empty `flow_complete` for `flow_id` (flows fill in what they produce).
-pub(crate) fn complete(flow_id: &str) -> FlowComplete {
-    FlowComplete {
-        flow_id: flow_id.to_string(),
-        ..FlowComplete::default()
     }
 }
 

@@ -1,0 +1,146 @@
+//! Step 5, the grant: the authorization code the client brought back (same-tab resume), the offer's pre-authorized
+//! code (with the user's tx_code when the offer asks for one), or a fresh authorization: the client is sent to the
+//! authorization URL and comes back with `authorization_complete`. The token request itself is in [`super::token`].
+
+use serde_json::{Value, json};
+use walletd_protocol::oid4vci::CredentialOffer;
+use walletd_protocol::{ErrorCode, FlowStart};
+
+use super::dpop::Dpop;
+use super::token::{self, ClientAuth, Tokens};
+use crate::failure::{FlowFailure, FlowResult};
+use crate::flow::FlowCtx;
+
+/// The `client_id` to use: none for anonymous pre-authorized access, else the client's, else its redirect
+/// origin.
+pub(super) fn client_id_for(start: &FlowStart, pre_authorized: bool) -> Option<String> {
+    if pre_authorized {
+        // Anonymous pre-authorized access: no client_id, no `iss` in proofs.
+        return None;
+    }
+    start.client_id.clone().or_else(|| {
+        start
+            .redirect_uri
+            .as_ref()
+            .and_then(|r| url::Url::parse(r).ok())
+            .map(|u| u.origin().ascii_serialization())
+    })
+}
+
+/// Obtains the tokens through the grant `start` and `offer` call for.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn obtain_token(
+    ctx: &mut FlowCtx,
+    start: &FlowStart,
+    offer: &CredentialOffer,
+    config_id: &str,
+    config: &Value,
+    as_meta: &Value,
+    dpop: &mut Dpop,
+    auth: &mut ClientAuth,
+) -> FlowResult<Tokens> {
+    let issuer = offer.credential_issuer.clone();
+    // Same-tab resume: straight to the token request with the code the client brought back.
+    if let (Some(code), Some(verifier)) = (&start.auth_code, &start.code_verifier) {
+        let redirect = start.redirect_uri.clone().unwrap_or_default();
+        ctx.progress("exchanging_token", json!({})).await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("redirect_uri", redirect.as_str()),
+        ];
+        return token::request_token(ctx, as_meta, &form, dpop, auth).await;
+    }
+    if let Some(pre) = offer.pre_authorized_code() {
+        let pre = pre.to_string();
+        let mut tx_value = None;
+        if let Some(tx) = offer.tx_code() {
+            let mut tx_obj = tx.clone();
+            if let Some(mode) = tx.get("input_mode").cloned() {
+                tx_obj["inputMode"] = mode;
+            }
+            let mut payload = json!({
+                "type": "tx_code",
+                "pre_authorized_code": pre,
+                "tx_code": tx_obj,
+                "credential_issuer": issuer,
+            });
+            if let Some(d) = tx.get("description") {
+                payload["message"] = d.clone();
+            }
+            ctx.progress("authorization_required", payload).await;
+            let timeout = ctx.engine().config().user_action_timeout;
+            let a = ctx
+                .wait_action(&["provide_pin"], timeout, ErrorCode::TokenError)
+                .await?;
+            tx_value = Some(a.payload_str("tx_code").unwrap_or_default().to_string());
+        }
+        ctx.progress("exchanging_token", json!({})).await;
+        let form = token::pre_authorized_form(&pre, tx_value.as_deref());
+        return token::request_token(ctx, as_meta, &form, dpop, auth).await;
+    }
+    // Authorization code.
+    let grant = offer.authorization_code().cloned().unwrap_or(json!({}));
+    let redirect = start.redirect_uri.clone().ok_or_else(|| {
+        FlowFailure::new(
+            ErrorCode::AuthorizationFailed,
+            "the authorization code flow needs redirect_uri",
+        )
+    })?;
+    let client_id = auth.client_id.clone().unwrap_or_else(|| redirect.clone());
+    auth.client_id = Some(client_id.clone());
+    let (verifier, challenge) = token::pkce();
+    let state = token::random_token();
+    let scope = config.get("scope").and_then(Value::as_str);
+    let details = scope
+        .is_none()
+        .then(|| json!([{"type": "openid_credential", "credential_configuration_id": config_id}]).to_string());
+    let url = token::authorization_url(
+        ctx,
+        as_meta,
+        auth,
+        &client_id,
+        &redirect,
+        &state,
+        &challenge,
+        grant.get("issuer_state").and_then(Value::as_str),
+        scope,
+        details,
+    )
+    .await?;
+    ctx.progress(
+        "authorization_required",
+        json!({
+            "authorization_url": url,
+            "expected_redirect_uri": redirect,
+            "state": state,
+            "code_verifier": verifier,
+            "credential_offer": offer.narrowed_json(config_id),
+        }),
+    )
+    .await;
+    let timeout = ctx.engine().config().user_action_timeout;
+    let a = ctx
+        .wait_action(&["authorization_complete"], timeout, ErrorCode::AuthorizationFailed)
+        .await?;
+    if a.payload_str("state") != Some(state.as_str()) {
+        return Err(FlowFailure::new(
+            ErrorCode::AuthorizationFailed,
+            "the authorization response has the wrong state",
+        ));
+    }
+    let code = a
+        .payload_str("code")
+        .ok_or_else(|| FlowFailure::new(ErrorCode::AuthorizationFailed, "authorization_complete needs `code`"))?
+        .to_string();
+    let verifier = a.payload_str("code_verifier").map(str::to_string).unwrap_or(verifier);
+    ctx.progress("exchanging_token", json!({})).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+        ("redirect_uri", redirect.as_str()),
+    ];
+    token::request_token(ctx, as_meta, &form, dpop, auth).await
+}
