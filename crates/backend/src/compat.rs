@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use walletd_common::http::{ApiError, Authenticator, SessionUser};
-use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
 use walletd_db::Store;
+use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
 
 use crate::routing::Routes;
 use crate::tenant_lookup::enabled_tenant;

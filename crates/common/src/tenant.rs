@@ -26,7 +26,7 @@ pub struct Tenant {
     pub enabled: bool,
     pub require_invite: bool,
     #[serde(default)]
-    pub trust_config: TenantTrust,
+    pub trust_config: TenantTrustConfig,
     /// Protocols the engine may run for this tenant (`oid4vci`, `oid4vp`); empty means all.
     #[serde(default)]
     pub allowed_protocols: Vec<String>,
@@ -47,7 +47,7 @@ impl Tenant {
             display_name: None,
             enabled: true,
             require_invite: false,
-            trust_config: TenantTrust::default(),
+            trust_config: TenantTrustConfig::default(),
             allowed_protocols: Vec::new(),
             webauthn: None,
             storage_quota: None,
@@ -57,7 +57,7 @@ impl Tenant {
 
 /// A tenant's trust policy: its own AuthZEN PDP and verdict lifetime.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantTrust {
+pub struct TenantTrustConfig {
     pub pdp_url: Option<String>,
     /// Seconds a trust verdict is cached.
     pub trust_ttl: Option<u64>,
@@ -91,8 +91,8 @@ pub fn resolve_tenant_id<'a>(token_tenant: Option<&'a str>, header: Option<&'a s
 /// The trust client's view of a tenant: its own PDP (an unparsable URL counts as none, so the global PDP or
 /// "unknown" applies rather than an error) and verdict lifetime.
 impl Tenant {
-    pub fn trust_settings(&self) -> walletd_trust::TenantTrust {
-        walletd_trust::TenantTrust {
+    pub fn trust_settings(&self) -> walletd_trust::TenantTrustSettings {
+        walletd_trust::TenantTrustSettings {
             tenant_id: self.id.clone(),
             pdp_url: self
                 .trust_config

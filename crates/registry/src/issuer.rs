@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
-use walletd_trust::{EvaluationRequest, Role, TenantTrust, TrustClient};
+use walletd_trust::{EvaluationRequest, Role, TenantTrustSettings, TrustClient};
 
 use crate::error::RegistryError;
 
@@ -34,7 +34,7 @@ impl IssuerMetadata {
 
     /// `{metadata, signed_metadata_verified, trust:{trusted, framework, reason, evaluated_at}}` for `issuer` as
     /// seen by `tenant`.
-    pub async fn get(&self, tenant: &TenantTrust, issuer: &str) -> Result<Arc<Value>, RegistryError> {
+    pub async fn get(&self, tenant: &TenantTrustSettings, issuer: &str) -> Result<Arc<Value>, RegistryError> {
         let url = url::Url::parse(issuer).map_err(|_| RegistryError::BadRequest("issuer must be a URL".into()))?;
         if !matches!(url.scheme(), "https" | "http") || url.query().is_some() || url.fragment().is_some() {
             return Err(RegistryError::BadRequest(
@@ -48,7 +48,7 @@ impl IssuerMetadata {
             .map_err(|e| (*e).clone())
     }
 
-    async fn resolve(&self, tenant: &TenantTrust, issuer: &str) -> Result<Arc<Value>, RegistryError> {
+    async fn resolve(&self, tenant: &TenantTrustSettings, issuer: &str) -> Result<Arc<Value>, RegistryError> {
         let mut metadata = self.discover(issuer).await?;
         let mut chain: Vec<Vec<u8>> = Vec::new();
         let mut verified = false;

@@ -142,7 +142,7 @@ async fn issuer_metadata(
                 Some(t) => t.trust_settings(),
             }
         }
-        None => walletd_trust::TenantTrust::new(tenant_id),
+        None => walletd_trust::TenantTrustSettings::new(tenant_id),
     };
     let answer = s.issuers.get(&tenant, &issuer).await?;
     let mut resp = axum::Json(answer.as_ref().clone()).into_response();

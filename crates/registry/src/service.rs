@@ -11,8 +11,8 @@ use bytes::Bytes;
 use serde_json::Value;
 use sha2::Digest;
 use walletd_common::config::RegistryConfig;
-use walletd_egress::{EgressClient, HeaderMap};
 use walletd_db::{Store, now_millis};
+use walletd_egress::{EgressClient, HeaderMap};
 
 use crate::cache::{Cache, Entry, LOCK_TTL};
 use crate::document;

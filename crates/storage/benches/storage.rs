@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use walletd_common::config::{DatabaseConfig, StorageConfig};
-use walletd_storage::{Owner, Precondition, StorageService};
 use walletd_db::{Dialect, Store};
+use walletd_storage::{Owner, Precondition, StorageService};
 use walletd_testkit::TestDatabase;
 
 fn env_u64(key: &str, default: u64) -> u64 {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use walletd_common::config::{DatabaseConfig, StorageConfig};
 use walletd_common::tenant::{Tenant, TenantStorageQuota};
-use walletd_storage::{Owner, Precondition, StorageError, StorageService, digest};
 use walletd_db::Store;
+use walletd_storage::{Owner, Precondition, StorageError, StorageService, digest};
 use walletd_testkit::TestDatabase;
 
 async fn service_with(db: &TestDatabase, cfg: StorageConfig) -> (Store, StorageService) {

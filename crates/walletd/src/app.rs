@@ -12,11 +12,12 @@ use walletd_common::config::{Config, ConfigError};
 use walletd_common::http::{self, Authenticator, HealthState, Readiness, StatusInfo};
 use walletd_common::jwt::JwtValidator;
 use walletd_common::{Role, RoleSet};
-use walletd_egress::EgressClient;
 use walletd_db::Store;
+use walletd_egress::EgressClient;
 use walletd_trust::TrustClient;
 
 use crate::checks;
+use crate::private_data::StoragePrivateData;
 use crate::tenant_directory::StoreDirectory;
 
 /// A validated decision of which roles run with which configuration. Building it does no I/O.
@@ -161,8 +162,9 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let store = store.clone().context("the auth role needs the database")?;
         // privateData is the storage role's keystore blob: auth reads and writes it through the storage service
         // (same database), also when the storage role runs in another process.
-        let private: Arc<dyn walletd_auth::PrivateDataStore> =
-            Arc::new(walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()));
+        let private: Arc<dyn walletd_auth::PrivateDataStore> = Arc::new(StoragePrivateData(
+            walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()),
+        ));
         let service = Arc::new(walletd_auth::AuthService::new(
             store.clone(),
             cfg,

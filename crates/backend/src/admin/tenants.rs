@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use walletd_common::http::ApiError;
 use walletd_common::tenant::{
-    DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrust, TenantWebauthn, is_valid_tenant_id,
+    DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
 };
 use walletd_db::TenantUpdate;
 
@@ -26,7 +26,7 @@ pub(super) struct NewTenant {
     display_name: Option<String>,
     enabled: Option<bool>,
     require_invite: Option<bool>,
-    trust_config: Option<TenantTrust>,
+    trust_config: Option<TenantTrustConfig>,
     allowed_protocols: Option<Vec<String>>,
     webauthn: Option<TenantWebauthn>,
     storage_quota: Option<TenantStorageQuota>,
@@ -43,7 +43,7 @@ pub(super) struct TenantPatch {
     display_name: Option<Option<String>>,
     enabled: Option<bool>,
     require_invite: Option<bool>,
-    trust_config: Option<TenantTrust>,
+    trust_config: Option<TenantTrustConfig>,
     allowed_protocols: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
     webauthn: Option<Option<TenantWebauthn>>,
@@ -61,7 +61,7 @@ where
 }
 
 fn validate(
-    trust: Option<&TenantTrust>,
+    trust: Option<&TenantTrustConfig>,
     protocols: Option<&[String]>,
     webauthn: Option<&TenantWebauthn>,
 ) -> Result<(), ApiError> {
