@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use walletd_common::config::{AttestationPolicy, AuthConfig, Config, SignCountPolicy, WebauthnConfig};
-use walletd_common::tenant::{DEFAULT_TENANT, Tenant, is_valid_tenant_id};
+use walletd_common::tenant::{DEFAULT_TENANT, Tenant, enabled_tenant, is_valid_tenant_id};
 use walletd_db::{Challenge, CredentialDeletion, RefreshOutcome, Store, User, WebauthnCredential, now_millis};
 use webauthn_rs_core::proto::{AuthenticationState, Credential, ParsedAttestationData, RegistrationState};
 
@@ -149,18 +149,13 @@ impl AuthService {
 
     /// An existing, enabled tenant: 404 unknown, 403 disabled.
     pub async fn tenant(&self, id: &str) -> Result<Tenant, AuthError> {
-        if !is_valid_tenant_id(id) {
-            return Err(AuthError::not_found("tenant_not_found", "no such tenant"));
-        }
-        let tenant = self
-            .store
-            .get_tenant(id)
-            .await?
-            .ok_or_else(|| AuthError::not_found("tenant_not_found", "no such tenant"))?;
-        if !tenant.enabled {
-            return Err(AuthError::forbidden("tenant_disabled", "this tenant is disabled"));
-        }
-        Ok(tenant)
+        // An id that cannot exist is not looked up; it is refused like an unknown one.
+        let found = if is_valid_tenant_id(id) {
+            self.store.get_tenant(id).await?
+        } else {
+            None
+        };
+        Ok(enabled_tenant(id, found)?)
     }
 
     /// The public configuration of a tenant (`/tenant/{id}/config`).

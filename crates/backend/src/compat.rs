@@ -3,14 +3,13 @@
 
 use axum::Json;
 use axum::extract::{FromRef, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use walletd_common::http::{ApiError, Authenticator, SessionUser};
+use walletd_common::http::{ApiError, Authenticator, Routes, SessionUser, no_store};
 use walletd_db::Store;
 use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
 
-use crate::routing::Routes;
 use crate::tenant_lookup::enabled_tenant;
 
 /// What the compat reads need.
@@ -45,21 +44,14 @@ pub fn compat_routes(state: CompatState) -> axum::Router {
     build().router.with_state(state)
 }
 
-fn no_store(v: Value) -> Response {
-    let mut r = Json(v).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-fn db_error(e: walletd_db::StoreError) -> ApiError {
-    tracing::error!(error = %e, "compat read failed");
-    ApiError::unavailable("the database failed, try again")
+/// A JSON answer about the caller's tenant: never cached.
+async fn no_store_json(v: Value) -> Response {
+    no_store(Json(v).into_response()).await
 }
 
 async fn all_issuers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
     let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
-    let list = s.store.list_issuers(&tenant.id).await.map_err(db_error)?;
+    let list = s.store.list_issuers(&tenant.id).await?;
     let out: Vec<Value> = list
         .iter()
         .map(|i| {
@@ -73,12 +65,12 @@ async fn all_issuers(State(s): State<CompatState>, SessionUser(user): SessionUse
             })
         })
         .collect();
-    Ok(no_store(Value::Array(out)))
+    Ok(no_store_json(Value::Array(out)).await)
 }
 
 async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
     let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
-    let list = s.store.list_verifiers(&tenant.id).await.map_err(db_error)?;
+    let list = s.store.list_verifiers(&tenant.id).await?;
     let out: Vec<Value> = list
         .iter()
         .map(|v| {
@@ -91,7 +83,7 @@ async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionU
             })
         })
         .collect();
-    Ok(no_store(Value::Array(out)))
+    Ok(no_store_json(Value::Array(out)).await)
 }
 
 /// The OpenID4VCI well-known URL of an issuer identifier (path appended after the well-known segment, per
@@ -114,12 +106,7 @@ async fn issuer_metadata(
     let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
     let unknown = || ApiError::not_found(format!("unknown issuer `{id}`"));
     let num = id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(unknown)?;
-    let issuer = s
-        .store
-        .get_issuer(&tenant.id, num)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(unknown)?;
+    let issuer = s.store.get_issuer(&tenant.id, num).await?.ok_or_else(unknown)?;
     let url = openid4vci_metadata_url(&issuer.credential_issuer_identifier).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -147,7 +134,7 @@ async fn issuer_metadata(
             "the issuer metadata is not JSON",
         )
     })?;
-    Ok(no_store(meta))
+    Ok(no_store_json(meta).await)
 }
 
 #[cfg(test)]

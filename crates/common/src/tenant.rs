@@ -17,6 +17,28 @@ pub fn is_valid_tenant_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
 }
 
+/// Why a request naming a tenant is refused: the same answer from every role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantRefusal {
+    /// No tenant has this id (or the id is not a valid tenant id).
+    #[error("unknown tenant `{0}`")]
+    Unknown(String),
+    /// The tenant exists but an operator disabled it.
+    #[error("tenant `{0}` is disabled")]
+    Disabled(String),
+}
+
+/// The tenant `tenant_id` as looked up (`found`), if it exists and is enabled. Every role calls this after its own
+/// lookup so an unknown and a disabled tenant are refused alike everywhere.
+/// `found` may be a `Tenant` or a shared handle to one (`Arc<Tenant>` from a cache).
+pub fn enabled_tenant<T: std::borrow::Borrow<Tenant>>(tenant_id: &str, found: Option<T>) -> Result<T, TenantRefusal> {
+    match found {
+        None => Err(TenantRefusal::Unknown(tenant_id.to_string())),
+        Some(t) if !t.borrow().enabled => Err(TenantRefusal::Disabled(tenant_id.to_string())),
+        Some(t) => Ok(t),
+    }
+}
+
 /// A tenant and its settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use walletd_common::config::StorageConfig;
-use walletd_common::tenant::Tenant;
+use walletd_common::tenant::{Tenant, TenantRefusal, enabled_tenant};
 use walletd_db::{
     BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, Store, StoreError, WriteCondition, WriteOutcome,
     now_millis,
@@ -71,9 +71,9 @@ pub enum StorageError {
     /// The write would exceed a per-user quota.
     #[error("{0}")]
     QuotaExceeded(String),
-    /// The caller's tenant is disabled.
-    #[error("the tenant is disabled")]
-    TenantDisabled,
+    /// The caller's tenant is unknown or disabled.
+    #[error("{0}")]
+    Tenant(#[from] TenantRefusal),
     /// The database could not be asked (e.g. while loading tenant settings).
     #[error("storage database unavailable: {0}")]
     Unavailable(String),
@@ -158,7 +158,8 @@ struct Inner {
     store: Store,
     cfg: StorageConfig,
     /// Tenant settings (quota overrides, enabled flag), cached briefly so a write does not pay a tenant lookup.
-    tenants: moka::future::Cache<String, Option<Arc<Tenant>>>,
+    /// Existing tenants only: an unknown id is asked again, so a tenant created meanwhile is usable at once.
+    tenants: moka::future::Cache<String, Arc<Tenant>>,
 }
 
 /// The effective limits for one tenant.
@@ -191,31 +192,33 @@ impl StorageService {
         &self.inner.cfg
     }
 
-    async fn tenant(&self, tenant_id: &str) -> Result<Option<Arc<Tenant>>, StorageError> {
-        let store = self.inner.store.clone();
-        let id = tenant_id.to_string();
-        self.inner
-            .tenants
-            .try_get_with(tenant_id.to_string(), async move {
-                store.get_tenant(&id).await.map(|t| t.map(Arc::new))
-            })
-            .await
-            .map_err(|e: Arc<StoreError>| StorageError::Unavailable(e.to_string()))
+    /// The caller's tenant when it exists and is enabled (the check every role shares).
+    async fn tenant(&self, tenant_id: &str) -> Result<Arc<Tenant>, StorageError> {
+        let found = match self.inner.tenants.get(tenant_id).await {
+            Some(t) => Some(t),
+            None => {
+                let t = self
+                    .inner
+                    .store
+                    .get_tenant(tenant_id)
+                    .await
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))?
+                    .map(Arc::new);
+                if let Some(t) = &t {
+                    self.inner.tenants.insert(tenant_id.to_string(), t.clone()).await;
+                }
+                t
+            }
+        };
+        Ok(enabled_tenant(tenant_id, found)?)
     }
 
-    /// Checks the tenant is usable and returns its limits. An unknown tenant (tokens are issued by the auth role,
-    /// which knows it) gets the global limits.
+    /// Checks the tenant is usable (unknown and disabled tenants are refused) and returns its limits.
     async fn limits(&self, owner: &Owner) -> Result<Limits, StorageError> {
         validate_owner(owner)?;
         let cfg = &self.inner.cfg;
         let tenant = self.tenant(&owner.tenant_id).await?;
-        if tenant.as_ref().is_some_and(|t| !t.enabled) {
-            return Err(StorageError::TenantDisabled);
-        }
-        let over = tenant
-            .as_ref()
-            .and_then(|t| t.storage_quota.clone())
-            .unwrap_or_default();
+        let over = tenant.storage_quota.clone().unwrap_or_default();
         let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         Ok(Limits {
             max_blob_bytes: over.max_blob_bytes.unwrap_or(cfg.max_blob_bytes),

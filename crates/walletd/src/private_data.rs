@@ -52,7 +52,7 @@ fn from_storage(e: StorageError) -> PrivateDataError {
         StorageError::BadRequest(_)
         | StorageError::BlobTooLarge { .. }
         | StorageError::QuotaExceeded(_)
-        | StorageError::TenantDisabled => PrivateDataError::Refused(e.to_string()),
+        | StorageError::Tenant(_) => PrivateDataError::Refused(e.to_string()),
         other => PrivateDataError::Failed(other.to_string()),
     }
 }

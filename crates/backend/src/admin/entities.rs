@@ -2,16 +2,15 @@
 //! returned (`has_client_jwk` says whether there is one); duplicates within a tenant are 409.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::ApiError;
+use walletd_common::http::{ApiError, JsonBody};
 use walletd_db::{IssuerRecord, IssuerWrite, TrustState, VerifierRecord, VerifierWrite};
 
 use super::tenants::double_option;
-use super::{Actor, AdminState, audit, bad_json, created, deleted, existing_tenant, store_error};
+use super::{Actor, AdminState, audit, created, deleted, existing_tenant};
 
 /// Longest identifier, URL, name or client id accepted.
 const MAX_TEXT: usize = 2048;
@@ -216,7 +215,7 @@ fn issuer_detail(i: &IssuerRecord) -> Value {
 
 pub(super) async fn list_issuers(State(s): State<AdminState>, Path(t): Path<String>) -> Result<Json<Value>, ApiError> {
     existing_tenant(&s.store, &t).await?;
-    let list = s.store.list_issuers(&t).await.map_err(store_error)?;
+    let list = s.store.list_issuers(&t).await?;
     Ok(Json(
         json!({"issuers": list.iter().map(issuer_json).collect::<Vec<_>>()}),
     ))
@@ -228,7 +227,7 @@ pub(super) async fn get_issuer(
 ) -> Result<Json<Value>, ApiError> {
     existing_tenant(&s.store, &t).await?;
     let id = entity_id(&id, "issuer")?;
-    let i = s.store.get_issuer(&t, id).await.map_err(store_error)?;
+    let i = s.store.get_issuer(&t, id).await?;
     i.map(|i| Json(issuer_json(&i)))
         .ok_or_else(|| ApiError::not_found(format!("unknown issuer `{id}`")))
 }
@@ -237,9 +236,8 @@ pub(super) async fn create_issuer(
     State(s): State<AdminState>,
     actor: Actor,
     Path(t): Path<String>,
-    body: Result<Json<IssuerBody>, JsonRejection>,
+    JsonBody(b): JsonBody<IssuerBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(bad_json)?;
     existing_tenant(&s.store, &t).await?;
     if b.credential_issuer_identifier.is_none() {
         return Err(ApiError::bad_request("credential_issuer_identifier is required"));
@@ -251,7 +249,7 @@ pub(super) async fn create_issuer(
         },
         b,
     )?;
-    let i = s.store.create_issuer(&t, &w).await.map_err(store_error)?;
+    let i = s.store.create_issuer(&t, &w).await?;
     audit(
         &s.store,
         &actor,
@@ -268,16 +266,14 @@ pub(super) async fn update_issuer(
     State(s): State<AdminState>,
     actor: Actor,
     Path((t, id)): Path<(String, String)>,
-    body: Result<Json<IssuerBody>, JsonRejection>,
+    JsonBody(b): JsonBody<IssuerBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(b) = body.map_err(bad_json)?;
     existing_tenant(&s.store, &t).await?;
     let id = entity_id(&id, "issuer")?;
     let current = s
         .store
         .get_issuer(&t, id)
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("unknown issuer `{id}`")))?;
     let w = apply_issuer(
         IssuerWrite {
@@ -288,7 +284,7 @@ pub(super) async fn update_issuer(
         },
         b,
     )?;
-    let i = s.store.update_issuer(&t, id, &w).await.map_err(store_error)?;
+    let i = s.store.update_issuer(&t, id, &w).await?;
     audit(
         &s.store,
         &actor,
@@ -308,7 +304,7 @@ pub(super) async fn delete_issuer(
 ) -> Result<Response, ApiError> {
     existing_tenant(&s.store, &t).await?;
     let id = entity_id(&id, "issuer")?;
-    s.store.delete_issuer(&t, id).await.map_err(store_error)?;
+    s.store.delete_issuer(&t, id).await?;
     audit(
         &s.store,
         &actor,
@@ -326,7 +322,7 @@ pub(super) async fn list_verifiers(
     Path(t): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     existing_tenant(&s.store, &t).await?;
-    let list = s.store.list_verifiers(&t).await.map_err(store_error)?;
+    let list = s.store.list_verifiers(&t).await?;
     Ok(Json(
         json!({"verifiers": list.iter().map(verifier_json).collect::<Vec<_>>()}),
     ))
@@ -338,7 +334,7 @@ pub(super) async fn get_verifier(
 ) -> Result<Json<Value>, ApiError> {
     existing_tenant(&s.store, &t).await?;
     let id = entity_id(&id, "verifier")?;
-    let v = s.store.get_verifier(&t, id).await.map_err(store_error)?;
+    let v = s.store.get_verifier(&t, id).await?;
     v.map(|v| Json(verifier_json(&v)))
         .ok_or_else(|| ApiError::not_found(format!("unknown verifier `{id}`")))
 }
@@ -347,15 +343,14 @@ pub(super) async fn create_verifier(
     State(s): State<AdminState>,
     actor: Actor,
     Path(t): Path<String>,
-    body: Result<Json<VerifierBody>, JsonRejection>,
+    JsonBody(b): JsonBody<VerifierBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(bad_json)?;
     existing_tenant(&s.store, &t).await?;
     if b.name.is_none() || b.url.is_none() {
         return Err(ApiError::bad_request("name and url are required"));
     }
     let w = apply_verifier(VerifierWrite::default(), b)?;
-    let v = s.store.create_verifier(&t, &w).await.map_err(store_error)?;
+    let v = s.store.create_verifier(&t, &w).await?;
     audit(
         &s.store,
         &actor,
@@ -372,16 +367,14 @@ pub(super) async fn update_verifier(
     State(s): State<AdminState>,
     actor: Actor,
     Path((t, id)): Path<(String, String)>,
-    body: Result<Json<VerifierBody>, JsonRejection>,
+    JsonBody(b): JsonBody<VerifierBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(b) = body.map_err(bad_json)?;
     existing_tenant(&s.store, &t).await?;
     let id = entity_id(&id, "verifier")?;
     let current = s
         .store
         .get_verifier(&t, id)
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("unknown verifier `{id}`")))?;
     let w = apply_verifier(
         VerifierWrite {
@@ -392,7 +385,7 @@ pub(super) async fn update_verifier(
         },
         b,
     )?;
-    let v = s.store.update_verifier(&t, id, &w).await.map_err(store_error)?;
+    let v = s.store.update_verifier(&t, id, &w).await?;
     audit(
         &s.store,
         &actor,
@@ -412,7 +405,7 @@ pub(super) async fn delete_verifier(
 ) -> Result<Response, ApiError> {
     existing_tenant(&s.store, &t).await?;
     let id = entity_id(&id, "verifier")?;
-    s.store.delete_verifier(&t, id).await.map_err(store_error)?;
+    s.store.delete_verifier(&t, id).await?;
     audit(
         &s.store,
         &actor,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use walletd_common::http::ApiError;
 use walletd_db::{BlobOwner, Invite, now_millis};
 
-use super::{Actor, AdminState, audit, created, deleted, existing_tenant, store_error};
+use super::{Actor, AdminState, audit, created, deleted, existing_tenant};
 
 /// Body of `POST .../invites`: both optional; a random code is generated when none is given.
 #[derive(Deserialize, Default)]
@@ -43,7 +43,7 @@ fn valid_code(code: &str) -> bool {
 
 pub(super) async fn list_invites(State(s): State<AdminState>, Path(t): Path<String>) -> Result<Json<Value>, ApiError> {
     existing_tenant(&s.store, &t).await?;
-    let invites = s.store.list_invites(&t).await.map_err(store_error)?;
+    let invites = s.store.list_invites(&t).await?;
     Ok(Json(
         json!({"invites": invites.iter().map(invite_json).collect::<Vec<_>>()}),
     ))
@@ -74,10 +74,7 @@ pub(super) async fn create_invite(
         (None, Some(_)) => return Err(ApiError::bad_request("expires_in must be positive")),
         (None, None) => None,
     };
-    s.store
-        .create_invite(&t, &code, expires_at)
-        .await
-        .map_err(store_error)?;
+    s.store.create_invite(&t, &code, expires_at).await?;
     let invite = Invite {
         code: code.clone(),
         tenant_id: t.clone(),
@@ -105,14 +102,14 @@ pub(super) async fn delete_invite(
     Path((t, code)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     existing_tenant(&s.store, &t).await?;
-    s.store.delete_invite(&t, &code).await.map_err(store_error)?;
+    s.store.delete_invite(&t, &code).await?;
     audit(&s.store, &actor, "invite.delete", Some(&t), None, json!({})).await?;
     Ok(deleted("invite"))
 }
 
 pub(super) async fn list_users(State(s): State<AdminState>, Path(t): Path<String>) -> Result<Json<Value>, ApiError> {
     existing_tenant(&s.store, &t).await?;
-    let users = s.store.list_tenant_user_ids(&t).await.map_err(store_error)?;
+    let users = s.store.list_tenant_user_ids(&t).await?;
     Ok(Json(json!({"users": users})))
 }
 
@@ -124,7 +121,7 @@ pub(super) async fn delete_user(
     Path((t, user)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     existing_tenant(&s.store, &t).await?;
-    let member = s.store.get_user(&user).await.map_err(store_error)?;
+    let member = s.store.get_user(&user).await?;
     if member.is_none_or(|u| u.tenant_id != t) {
         return Err(ApiError::not_found(format!("no user `{user}` in tenant `{t}`")));
     }
@@ -133,9 +130,8 @@ pub(super) async fn delete_user(
             tenant_id: &t,
             user_id: &user,
         })
-        .await
-        .map_err(store_error)?;
-    s.store.delete_user(&user).await.map_err(store_error)?;
+        .await?;
+    s.store.delete_user(&user).await?;
     audit(&s.store, &actor, "user.delete", Some(&t), Some(user.clone()), json!({})).await?;
     Ok(deleted("user"))
 }
@@ -153,11 +149,7 @@ pub(super) async fn list_audit(
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let entries = s
-        .store
-        .list_audit(q.tenant_id.as_deref(), limit)
-        .await
-        .map_err(store_error)?;
+    let entries = s.store.list_audit(q.tenant_id.as_deref(), limit).await?;
     let entries: Vec<Value> = entries
         .iter()
         .map(|e| {

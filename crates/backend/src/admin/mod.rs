@@ -8,18 +8,14 @@ mod tenants;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 use walletd_common::config::Secret;
-use walletd_common::http::ApiError;
-use walletd_db::{AuditEntry, Store, StoreError, now_millis};
-
-use crate::routing::Routes;
+use walletd_common::http::{AdminToken, ApiError, Routes, check_admin_token};
+use walletd_db::{AuditEntry, Store, now_millis};
 
 /// Header an operator's tooling may set to name who acts; recorded in the audit log (default `admin`).
 pub const AUDIT_ACTOR_HEADER: &str = "x-audit-actor";
@@ -96,25 +92,12 @@ async fn fallback() -> ApiError {
     ApiError::not_found("no such admin route")
 }
 
-/// Constant-time bearer check against `admin.token`.
+/// The admin token check (`walletd_common::http::check_admin_token`) in front of every admin route.
 async fn require_admin(State(state): State<AdminState>, req: Request, next: Next) -> Response {
-    let Some(expected) = &state.token else {
-        return ApiError::unauthorized("the admin API is disabled: admin.token is not configured").into_response();
-    };
-    let presented = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-        .map(str::trim)
-        .unwrap_or("");
-    // ct_eq on slices of different lengths returns false without comparing; the length of the token is not
-    // a secret worth protecting (it is fixed by the operator's generator).
-    let ok: bool = presented.as_bytes().ct_eq(expected.expose().as_bytes()).into();
-    if presented.is_empty() || !ok {
-        return ApiError::unauthorized("missing or wrong admin token").into_response();
+    match check_admin_token(&AdminToken(state.token.clone()), req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
     }
-    next.run(req).await
 }
 
 /// Who performs an admin write, for the audit log: the `X-Audit-Actor` label (printable, at most 64 characters)
@@ -168,30 +151,11 @@ pub(crate) async fn audit(
     Ok(())
 }
 
-/// Store errors as API errors: 409 duplicates, 404 unknown, 403 not allowed, 503 database trouble.
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
-        StoreError::NotFound(what) => ApiError::not_found(format!("unknown {what}")),
-        StoreError::Forbidden(why) => ApiError::forbidden(why),
-        other => {
-            tracing::error!(error = %other, "admin store operation failed");
-            ApiError::unavailable("the database failed, try again")
-        }
-    }
-}
-
-/// 400 for a body that is not the expected JSON.
-pub(crate) fn bad_json(e: axum::extract::rejection::JsonRejection) -> ApiError {
-    ApiError::bad_request(e.body_text())
-}
-
 /// The tenant named in the path, or 404.
 pub(crate) async fn existing_tenant(store: &Store, id: &str) -> Result<walletd_common::tenant::Tenant, ApiError> {
     store
         .get_tenant(id)
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("unknown tenant `{id}`")))
 }
 

@@ -1,18 +1,17 @@
 //! `/admin/tenants[/{id}]`: tenant CRUD. The `default` tenant always exists and cannot be deleted.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::ApiError;
+use walletd_common::http::{ApiError, JsonBody};
 use walletd_common::tenant::{
     DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
 };
 use walletd_db::TenantUpdate;
 
-use super::{Actor, AdminState, audit, bad_json, created, deleted, existing_tenant, store_error};
+use super::{Actor, AdminState, audit, created, deleted, existing_tenant};
 
 /// Protocols a tenant may allow.
 const PROTOCOLS: [&str; 2] = ["oid4vci", "oid4vp"];
@@ -94,7 +93,7 @@ fn tenant_json(t: &Tenant) -> Value {
 }
 
 pub(super) async fn list(State(s): State<AdminState>) -> Result<Json<Value>, ApiError> {
-    let tenants = s.store.list_tenants().await.map_err(store_error)?;
+    let tenants = s.store.list_tenants().await?;
     Ok(Json(
         json!({"tenants": tenants.iter().map(tenant_json).collect::<Vec<_>>()}),
     ))
@@ -107,9 +106,8 @@ pub(super) async fn get_one(State(s): State<AdminState>, Path(id): Path<String>)
 pub(super) async fn create(
     State(s): State<AdminState>,
     actor: Actor,
-    body: Result<Json<NewTenant>, JsonRejection>,
+    JsonBody(b): JsonBody<NewTenant>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(bad_json)?;
     if !is_valid_tenant_id(&b.id) {
         return Err(ApiError::bad_request("id must match ^[a-z0-9][a-z0-9_-]{0,62}$"));
     }
@@ -126,7 +124,7 @@ pub(super) async fn create(
     t.allowed_protocols = b.allowed_protocols.unwrap_or_default();
     t.webauthn = b.webauthn;
     t.storage_quota = b.storage_quota;
-    s.store.create_tenant(&t).await.map_err(store_error)?;
+    s.store.create_tenant(&t).await?;
     let body = tenant_json(&t);
     audit(
         &s.store,
@@ -144,9 +142,8 @@ pub(super) async fn update(
     State(s): State<AdminState>,
     actor: Actor,
     Path(id): Path<String>,
-    body: Result<Json<TenantPatch>, JsonRejection>,
+    JsonBody(p): JsonBody<TenantPatch>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(p) = body.map_err(bad_json)?;
     if p.id.as_deref().is_some_and(|b| b != id) {
         return Err(ApiError::bad_request("a tenant id cannot be changed"));
     }
@@ -165,7 +162,7 @@ pub(super) async fn update(
         webauthn: p.webauthn,
         storage_quota: p.storage_quota,
     };
-    let t = s.store.update_tenant(&id, update).await.map_err(store_error)?;
+    let t = s.store.update_tenant(&id, update).await?;
     let body = tenant_json(&t);
     audit(
         &s.store,
@@ -187,7 +184,7 @@ pub(super) async fn delete(
     if id == DEFAULT_TENANT {
         return Err(ApiError::forbidden("the default tenant cannot be deleted"));
     }
-    s.store.delete_tenant(&id).await.map_err(store_error)?;
+    s.store.delete_tenant(&id).await?;
     audit(
         &s.store,
         &actor,

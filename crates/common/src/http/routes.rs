@@ -1,4 +1,4 @@
-//! A router builder that records every `(method, path)` it registers, so the OpenAPI document can be checked
+//! The route-table builder: a router that records every `(method, path)` it registers, so the OpenAPI document can be checked
 //! against the routes that really exist (not against a hand-kept list).
 
 use axum::Router;
