@@ -10,11 +10,15 @@ use walletd_common::http::{ApiError, Authenticator, Routes, SessionUser, no_stor
 use walletd_db::Store;
 use walletd_egress::{EgressClient, METADATA_MAX_BYTES};
 
+use crate::service::AdminService;
 use crate::tenant_lookup::enabled_tenant;
 
 /// What the compat reads need.
 #[derive(Clone)]
 pub struct CompatState {
+    /// The registered issuers and verifiers of the caller's tenant.
+    pub service: AdminService,
+    /// Read directly by `/issuer/{id}/metadata` only (its fetch is being reworked separately).
     pub store: Store,
     pub auth: Authenticator,
     /// Fetches issuer metadata (the identifier is operator-registered, but the host it names is not ours).
@@ -50,8 +54,7 @@ async fn no_store_json(v: Value) -> Response {
 }
 
 async fn all_issuers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
-    let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
-    let list = s.store.list_issuers(&tenant.id).await?;
+    let list = s.service.tenant_issuers(&user.tenant_id).await?;
     let out: Vec<Value> = list
         .iter()
         .map(|i| {
@@ -69,8 +72,7 @@ async fn all_issuers(State(s): State<CompatState>, SessionUser(user): SessionUse
 }
 
 async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
-    let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
-    let list = s.store.list_verifiers(&tenant.id).await?;
+    let list = s.service.tenant_verifiers(&user.tenant_id).await?;
     let out: Vec<Value> = list
         .iter()
         .map(|v| {

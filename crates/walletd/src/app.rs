@@ -286,13 +286,15 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         if cfg.features.legacy_proxy {
             capabilities.insert("proxy".into());
         }
+        let admin_service = walletd_backend::AdminService::new(store.clone());
         routes = routes.merge(walletd_backend::compat_routes(walletd_backend::CompatState {
+            service: admin_service.clone(),
             store: store.clone(),
             auth,
             egress: egress.clone(),
         }));
         admin_routes = Some(walletd_backend::admin_routes(walletd_backend::AdminState {
-            store: store.clone(),
+            service: admin_service,
             token: cfg.admin.token.clone(),
         }));
         // Key rotation stays with the auth role's maintenance task (the shared key ring, auth.key_rotation_interval);

@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use walletd_common::config::Secret;
 use walletd_common::http::{AdminToken, ApiError, Routes, check_admin_token};
-use walletd_db::{AuditEntry, Store, now_millis};
+
+use crate::service::{AdminError, AdminService};
 
 /// Header an operator's tooling may set to name who acts; recorded in the audit log (default `admin`).
 pub const AUDIT_ACTOR_HEADER: &str = "x-audit-actor";
@@ -23,7 +24,7 @@ pub const AUDIT_ACTOR_HEADER: &str = "x-audit-actor";
 /// What the admin routes need.
 #[derive(Clone)]
 pub struct AdminState {
-    pub store: Store,
+    pub service: AdminService,
     /// `admin.token`; `None` refuses every request.
     pub token: Option<Secret>,
 }
@@ -124,39 +125,19 @@ fn actor_label(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| "admin".to_string())
 }
 
-/// Records an admin write. A failure to audit fails the request (503) so no write goes unrecorded; the write
-/// itself has happened by then, which the log line says.
-pub(crate) async fn audit(
-    store: &Store,
-    actor: &Actor,
-    action: &str,
-    tenant_id: Option<&str>,
-    target: Option<String>,
-    detail: Value,
-) -> Result<(), ApiError> {
-    let entry = AuditEntry {
-        id: 0,
-        at: now_millis(),
-        actor: actor.0.clone(),
-        action: action.to_string(),
-        tenant_id: tenant_id.map(str::to_string),
-        target,
-        detail,
-    };
-    store.append_audit(&entry).await.map_err(|e| {
-        tracing::error!(error = %e, action, "admin write done but not audit-logged");
-        ApiError::unavailable("the change was applied but could not be audit-logged")
-    })?;
-    tracing::info!(actor = %actor.0, action, tenant = tenant_id.unwrap_or(""), "admin write");
-    Ok(())
-}
-
-/// The tenant named in the path, or 404.
-pub(crate) async fn existing_tenant(store: &Store, id: &str) -> Result<walletd_common::tenant::Tenant, ApiError> {
-    store
-        .get_tenant(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("unknown tenant `{id}`")))
+/// The service's refusals in the error shape: 400 invalid input, 404 unknown, 403 not allowed, 503 when the audit
+/// log could not record an applied change; database errors through the one `StoreError` mapping.
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> ApiError {
+        match e {
+            AdminError::Invalid(m) => ApiError::bad_request(m),
+            AdminError::NotFound(m) => ApiError::not_found(m),
+            AdminError::Forbidden(m) => ApiError::forbidden(m),
+            AdminError::Tenant(refusal) => refusal.into(),
+            e @ AdminError::AuditFailed => ApiError::unavailable(e.to_string()),
+            AdminError::Store(e) => e.into(),
+        }
+    }
 }
 
 /// 201 with the created object.
