@@ -7,14 +7,14 @@ mod members;
 mod tenants;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use walletd_common::config::Secret;
-use walletd_common::http::{AdminToken, ApiError, Routes, check_admin_token};
+use walletd_common::http::{AdminCaller, AdminToken, ApiError, Routes};
 
 use crate::service::{AdminError, AdminService};
 
@@ -93,12 +93,15 @@ async fn fallback() -> ApiError {
     ApiError::not_found("no such admin route")
 }
 
-/// The admin token check (`walletd_common::http::check_admin_token`) in front of every admin route.
-async fn require_admin(State(state): State<AdminState>, req: Request, next: Next) -> Response {
-    match check_admin_token(&AdminToken(state.token.clone()), req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
+impl FromRef<AdminState> for AdminToken {
+    fn from_ref(s: &AdminState) -> AdminToken {
+        AdminToken(s.token.clone())
     }
+}
+
+/// Every admin route and the fallback sit behind the shared admin-token extractor (401 without the token).
+async fn require_admin(_admin: AdminCaller, req: Request, next: Next) -> Response {
+    next.run(req).await
 }
 
 /// Who performs an admin write, for the audit log: the `X-Audit-Actor` label (printable, at most 64 characters)
