@@ -6,9 +6,10 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{HttpError, tenant_header};
+use crate::http::HttpError;
 use crate::service::{RegistrationFinish, RegistrationStart};
 use crate::tagged::decode_value;
+use walletd_common::http::tenant_header;
 
 /// Body of a ceremony's begin step.
 #[derive(Deserialize, Default)]

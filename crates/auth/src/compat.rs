@@ -9,12 +9,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::SessionUser;
+use walletd_common::http::{JsonBody, SessionUser, header_str, no_store, tenant_header};
 use walletd_common::tenant::Tenant;
 use walletd_protocol::format_unix_millis;
 
 use crate::bodies::{BeginBody, FinishBody, decode_private_data};
-use crate::http::{AuthState, ClientIp, ETAG_HEADER, HttpError, JsonBody, header_str, no_store, tenant_header};
+use crate::http::{AuthState, ClientIp, ETAG_HEADER, HttpError};
 use crate::service::{Ceremony, RegistrationFinish, Session};
 use crate::tagged::{tag_at, tagged};
 
@@ -33,7 +33,7 @@ pub fn compat_routes(state: AuthState) -> Router {
         .route("/user/session/webauthn/register-finish", post(add_finish))
         .route("/user/session/webauthn/credential/{id}/rename", post(rename))
         .route("/user/session/webauthn/credential/{id}/delete", post(delete_passkey))
-        .layer(middleware::from_fn(no_store));
+        .layer(middleware::map_response(no_store));
     Router::new()
         .merge(user)
         .route("/helper/auth-check", get(auth_check).post(auth_check))
@@ -225,6 +225,7 @@ async fn add_finish(
 ) -> Result<Response, HttpError> {
     st.service.check_ip(ip)?;
     let private_data = decode_private_data(body.private_data.as_ref())?;
+    let private_data_if_match = header_str(&headers, "x-private-data-if-match")?.map(str::to_string);
     let (passkey, etag) = st
         .service
         .add_passkey_finish(
@@ -236,7 +237,7 @@ async fn add_finish(
                 display_name: None,
                 nickname: body.nickname,
                 private_data,
-                private_data_if_match: header_str(&headers, "x-private-data-if-match"),
+                private_data_if_match,
             },
         )
         .await?;
@@ -269,10 +270,10 @@ async fn delete_passkey(
     JsonBody(body): JsonBody<DeletePasskeyBody>,
 ) -> Result<Response, HttpError> {
     let private_data = decode_private_data(body.private_data.as_ref())?;
-    let if_match = header_str(&headers, "x-private-data-if-match");
+    let if_match = header_str(&headers, "x-private-data-if-match")?;
     let etag = st
         .service
-        .delete_passkey(&user.user_id, &user.tenant_id, &id, private_data, if_match.as_deref())
+        .delete_passkey(&user.user_id, &user.tenant_id, &id, private_data, if_match)
         .await?;
     Ok(with_etag(Json(json!({})).into_response(), etag.as_deref()))
 }

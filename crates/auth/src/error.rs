@@ -1,8 +1,6 @@
 //! What the auth service answers when something is refused. Carries an HTTP-neutral kind; the route modules map
 //! it to a status. Messages are for people and never contain a token, challenge, credential or private data.
 
-use walletd_db::StoreError;
-
 /// The class of an [`AuthError`]; each maps to one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -24,6 +22,8 @@ pub enum ErrorKind {
     TooManyRequests,
     /// 503: a dependency failed; retry later.
     Unavailable,
+    /// 500: a failure retrying will not fix (a corrupt row); the cause is logged, never answered.
+    Internal,
 }
 
 /// A refused auth operation.
@@ -78,15 +78,5 @@ impl AuthError {
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "auth dependency failed");
         Self::new(ErrorKind::Unavailable, "unavailable", "a dependency failed, try again")
-    }
-}
-
-impl From<StoreError> for AuthError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(what) => AuthError::not_found("not_found", format!("{what} not found")),
-            StoreError::Conflict(what) => AuthError::conflict("conflict", format!("{what} already exists")),
-            other => AuthError::unavailable(&other),
-        }
     }
 }

@@ -1,16 +1,16 @@
-//! HTTP helpers shared by the service and compatibility routes: error mapping, a JSON body extractor that answers
-//! in the error shape, the client address, and `Cache-Control: no-store`.
+//! HTTP helpers of the auth routes: router state, error mapping and the client address. The pieces every role
+//! shares (JSON body, headers, no-store, tenant check) are in `walletd_common::http`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
-use walletd_common::http::{ApiError, Authenticator, TENANT_HEADER};
+use walletd_common::http::{ApiError, Authenticator};
+use walletd_common::tenant::TenantRefusal;
+use walletd_db::StoreError;
 
 use crate::error::{AuthError, ErrorKind};
 use crate::service::AuthService;
@@ -42,14 +42,41 @@ impl From<AuthError> for HttpError {
 
 impl From<ApiError> for HttpError {
     fn from(e: ApiError) -> Self {
+        HttpError(e.into())
+    }
+}
+
+/// A shared HTTP error (JSON body, headers, tenant check, store failure) in the service's terms, so the auth
+/// service answers exactly what every other role answers.
+impl From<ApiError> for AuthError {
+    fn from(e: ApiError) -> Self {
         let kind = match e.status {
             StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
             StatusCode::FORBIDDEN => ErrorKind::Forbidden,
             StatusCode::NOT_FOUND => ErrorKind::NotFound,
+            StatusCode::CONFLICT => ErrorKind::Conflict,
+            StatusCode::PRECONDITION_FAILED => ErrorKind::PreconditionFailed,
+            StatusCode::PAYLOAD_TOO_LARGE => ErrorKind::PayloadTooLarge,
+            StatusCode::TOO_MANY_REQUESTS => ErrorKind::TooManyRequests,
             StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
+            s if s.is_server_error() => ErrorKind::Internal,
             _ => ErrorKind::BadRequest,
         };
-        HttpError(AuthError::new(kind, e.code, e.message))
+        AuthError::new(kind, e.code, e.message)
+    }
+}
+
+/// Database failures through the one `StoreError` mapping (`walletd_db`): 404/409/403 as such, 503 when transient.
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// An unknown or disabled tenant, answered as every role answers it.
+impl From<TenantRefusal> for AuthError {
+    fn from(r: TenantRefusal) -> Self {
+        ApiError::from(r).into()
     }
 }
 
@@ -66,6 +93,7 @@ impl IntoResponse for HttpError {
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut response = ApiError::new(status, e.code, e.message).into_response();
         if let Some(etag) = e.current_etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
@@ -73,62 +101,6 @@ impl IntoResponse for HttpError {
         }
         response
     }
-}
-
-/// A JSON request body; bad JSON is a 400 (413 when too large) in the error shape, and the message never echoes
-/// the input.
-pub struct JsonBody<T>(pub T);
-
-impl<S, T> FromRequest<S> for JsonBody<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = HttpError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rej| {
-            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                HttpError(AuthError::new(
-                    ErrorKind::PayloadTooLarge,
-                    "payload_too_large",
-                    "request body is too large",
-                ))
-            } else {
-                HttpError(AuthError::bad_request(
-                    "malformed_body",
-                    "the request body could not be read",
-                ))
-            }
-        })?;
-        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        let mut de = serde_json::Deserializer::from_slice(body);
-        serde_path_to_error_free(&mut de).map(JsonBody).map_err(|e| {
-            let message = if e.is_syntax() || e.is_eof() {
-                "the request body is not valid JSON".to_string()
-            } else {
-                // Line/column only: serde's message may quote the offending value.
-                format!(
-                    "the request body has the wrong shape (line {}, column {})",
-                    e.line(),
-                    e.column()
-                )
-            };
-            HttpError(AuthError::bad_request("malformed_json", message))
-        })
-    }
-}
-
-fn serde_path_to_error_free<'de, T: DeserializeOwned>(
-    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
-) -> Result<T, serde_json::Error> {
-    let v = T::deserialize(&mut *de)?;
-    de.end()?;
-    Ok(v)
 }
 
 /// The client's address (the TCP peer). Limits key on it; behind a proxy every client shares the proxy's.
@@ -145,28 +117,4 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Ok(ClientIp(ip))
     }
-}
-
-/// The tenant an unauthenticated request names (`X-Tenant-ID`, also set by the `/t/{tenant}` alias).
-pub fn tenant_header(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(TENANT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-}
-
-/// A header's value as text.
-pub fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-/// Middleware: every auth response is per user (tokens, account data) and must never be cached.
-pub async fn no_store(req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

@@ -1,5 +1,6 @@
 //! The user's private data (the web client's encrypted keystore) lives in the storage role as the blob with the
-//! reserved id `keystore`. The auth service reaches it through this port; walletd wires the storage service in.
+//! reserved id `keystore`. The auth service reaches it through this port; the binary implements it over the
+//! storage service (`crates/walletd/src/private_data.rs`), so this crate does not depend on the storage role.
 
 use async_trait::async_trait;
 
@@ -40,48 +41,4 @@ pub trait PrivateDataStore: Send + Sync + 'static {
     ) -> Result<String, PrivateDataError>;
     /// Removes every blob of the user (account deletion).
     async fn delete_user(&self, tenant_id: &str, user_id: &str) -> Result<(), PrivateDataError>;
-}
-
-/// The storage role's service is the private-data store: the keystore blob, with its atomic compare-and-swap.
-#[async_trait]
-impl PrivateDataStore for walletd_storage::StorageService {
-    async fn get(&self, tenant_id: &str, user_id: &str) -> Result<PrivateData, PrivateDataError> {
-        let pd = self
-            .get_private_data(&walletd_storage::Owner::new(tenant_id, user_id))
-            .await
-            .map_err(from_storage)?;
-        Ok(PrivateData {
-            bytes: pd.bytes,
-            etag: pd.etag,
-        })
-    }
-
-    async fn put(
-        &self,
-        tenant_id: &str,
-        user_id: &str,
-        bytes: Vec<u8>,
-        if_match: Option<&str>,
-    ) -> Result<String, PrivateDataError> {
-        self.put_private_data(&walletd_storage::Owner::new(tenant_id, user_id), bytes, if_match)
-            .await
-            .map_err(from_storage)
-    }
-
-    async fn delete_user(&self, tenant_id: &str, user_id: &str) -> Result<(), PrivateDataError> {
-        walletd_storage::StorageService::delete_user(self, &walletd_storage::Owner::new(tenant_id, user_id))
-            .await
-            .map_err(from_storage)
-    }
-}
-
-fn from_storage(e: walletd_storage::StorageError) -> PrivateDataError {
-    use walletd_storage::StorageError as S;
-    match e {
-        S::PreconditionFailed { current_etag } => PrivateDataError::PreconditionFailed { current_etag },
-        S::BadRequest(_) | S::BlobTooLarge { .. } | S::QuotaExceeded(_) | S::TenantDisabled => {
-            PrivateDataError::Refused(e.to_string())
-        }
-        other => PrivateDataError::Failed(other.to_string()),
-    }
 }

@@ -9,9 +9,10 @@ use axum::routing::post;
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use walletd_common::http::{JsonBody, no_store, tenant_header};
 
 use crate::bodies::{BeginBody, FinishBody};
-use crate::http::{AuthState, ClientIp, HttpError, JsonBody, no_store, tenant_header};
+use crate::http::{AuthState, ClientIp, HttpError};
 use crate::service::{Ceremony, Session};
 
 /// The service API router.
@@ -25,7 +26,7 @@ pub fn service_routes(state: AuthState) -> Router {
         .route("/auth/login", post(login_finish))
         .route("/auth/token", post(token))
         .route("/auth/logout", post(logout))
-        .layer(middleware::from_fn(no_store))
+        .layer(middleware::map_response(no_store))
         .with_state(state)
 }
 

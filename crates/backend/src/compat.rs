@@ -3,20 +3,23 @@
 
 use axum::Json;
 use axum::extract::{FromRef, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use walletd_common::http::{ApiError, Authenticator, SessionUser};
+use walletd_common::http::{ApiError, Authenticator, Routes, SessionUser, no_store};
 use walletd_common::issuer_metadata::{IssuerMetadataError, fetch_verified};
 use walletd_db::Store;
 use walletd_egress::EgressClient;
 
-use crate::routing::Routes;
+use crate::service::AdminService;
 use crate::tenant_lookup::enabled_tenant;
 
 /// What the compat reads need.
 #[derive(Clone)]
 pub struct CompatState {
+    /// The registered issuers and verifiers of the caller's tenant.
+    pub service: AdminService,
+    /// Read directly by `/issuer/{id}/metadata` only (its fetch is being reworked separately).
     pub store: Store,
     pub auth: Authenticator,
     /// Fetches issuer metadata (the identifier is operator-registered, but the host it names is not ours).
@@ -46,21 +49,13 @@ pub fn compat_routes(state: CompatState) -> axum::Router {
     build().router.with_state(state)
 }
 
-fn no_store(v: Value) -> Response {
-    let mut r = Json(v).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-fn db_error(e: walletd_db::StoreError) -> ApiError {
-    tracing::error!(error = %e, "compat read failed");
-    ApiError::unavailable("the database failed, try again")
+/// A JSON answer about the caller's tenant: never cached.
+async fn no_store_json(v: Value) -> Response {
+    no_store(Json(v).into_response()).await
 }
 
 async fn all_issuers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
-    let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
-    let list = s.store.list_issuers(&tenant.id).await.map_err(db_error)?;
+    let list = s.service.tenant_issuers(&user.tenant_id).await?;
     let out: Vec<Value> = list
         .iter()
         .map(|i| {
@@ -74,12 +69,11 @@ async fn all_issuers(State(s): State<CompatState>, SessionUser(user): SessionUse
             })
         })
         .collect();
-    Ok(no_store(Value::Array(out)))
+    Ok(no_store_json(Value::Array(out)).await)
 }
 
 async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
-    let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
-    let list = s.store.list_verifiers(&tenant.id).await.map_err(db_error)?;
+    let list = s.service.tenant_verifiers(&user.tenant_id).await?;
     let out: Vec<Value> = list
         .iter()
         .map(|v| {
@@ -92,7 +86,7 @@ async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionU
             })
         })
         .collect();
-    Ok(no_store(Value::Array(out)))
+    Ok(no_store_json(Value::Array(out)).await)
 }
 
 async fn issuer_metadata(
@@ -103,17 +97,12 @@ async fn issuer_metadata(
     let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
     let unknown = || ApiError::not_found(format!("unknown issuer `{id}`"));
     let num = id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(unknown)?;
-    let issuer = s
-        .store
-        .get_issuer(&tenant.id, num)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(unknown)?;
+    let issuer = s.store.get_issuer(&tenant.id, num).await?.ok_or_else(unknown)?;
     // The same fetch-and-verify the registry uses: discovery, the named credential_issuer, signed_metadata.
     let verified = fetch_verified(&s.egress, &issuer.credential_issuer_identifier)
         .await
         .map_err(metadata_error)?;
-    Ok(no_store(verified.metadata))
+    Ok(no_store_json(verified.metadata).await)
 }
 
 /// How an issuer metadata failure reads to the web client: a bad gateway (a gateway timeout when the issuer did

@@ -6,7 +6,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
-use walletd_common::http::{ApiError, AuthUser, Authenticator};
+use walletd_common::http::{ApiError, AuthUser, Authenticator, JsonBody};
 use walletd_db::Store;
 use walletd_trust::{TrustClient, TrustError};
 
@@ -37,9 +37,8 @@ pub fn trust_routes(state: TrustRoutesState) -> Router {
 async fn evaluate(
     State(state): State<TrustRoutesState>,
     user: AuthUser,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+    JsonBody(raw): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(raw) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     if !raw.is_object() {
         return Err(ApiError::bad_request("an AuthZEN evaluation request is a JSON object"));
     }
@@ -63,9 +62,8 @@ struct ResolveBody {
 async fn resolve(
     State(state): State<TrustRoutesState>,
     user: AuthUser,
-    body: Result<Json<ResolveBody>, axum::extract::rejection::JsonRejection>,
+    JsonBody(body): JsonBody<ResolveBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     if body.subject_id.trim().is_empty() {
         return Err(ApiError::bad_request("subject_id is required"));
     }

@@ -7,7 +7,7 @@ mod compat;
 mod compat_trust;
 mod legacy_proxy;
 mod openapi;
-mod routing;
+mod service;
 mod tenant_lookup;
 pub mod workers;
 
@@ -16,5 +16,7 @@ pub use compat::{CompatState, compat_route_table, compat_routes};
 pub use compat_trust::{TrustRoutesState, trust_routes};
 pub use legacy_proxy::{ProxyState, proxy_routes};
 pub use openapi::{OPENAPI_JSON, openapi_routes};
-pub use routing::Routes;
+pub use service::{
+    AdminError, AdminService, AuditQuery, IssuerChanges, NewInvite, NewTenant, TenantPatch, VerifierChanges,
+};
 pub use workers::{Clock, ManualClock, SystemClock, WorkerSettings, Workers};

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use walletd_db::{EntityKind, Store, TrustState, now_millis};
-use walletd_trust::{Action, EvaluationRequest, Subject, TenantTrust, TrustClient, TrustConfig};
+use walletd_trust::{Action, EvaluationRequest, Subject, TenantTrustSettings, TrustClient, TrustConfig};
 
 /// A source of "now" in milliseconds since the epoch.
 pub trait Clock: Send + Sync {
@@ -195,7 +195,7 @@ impl Workers {
             }
         };
         let ttl_of = |t: Option<u64>| t.map(Duration::from_secs).unwrap_or(self.settings.default_trust_ttl);
-        let by_tenant: HashMap<String, (TenantTrust, i64)> = tenants
+        let by_tenant: HashMap<String, (TenantTrustSettings, i64)> = tenants
             .iter()
             .map(|t| {
                 let ttl = ttl_of(t.trust_config.trust_ttl);

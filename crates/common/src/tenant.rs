@@ -17,6 +17,28 @@ pub fn is_valid_tenant_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
 }
 
+/// Why a request naming a tenant is refused: the same answer from every role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantRefusal {
+    /// No tenant has this id (or the id is not a valid tenant id).
+    #[error("unknown tenant `{0}`")]
+    Unknown(String),
+    /// The tenant exists but an operator disabled it.
+    #[error("tenant `{0}` is disabled")]
+    Disabled(String),
+}
+
+/// The tenant `tenant_id` as looked up (`found`), if it exists and is enabled. Every role calls this after its own
+/// lookup so an unknown and a disabled tenant are refused alike everywhere.
+/// `found` may be a `Tenant` or a shared handle to one (`Arc<Tenant>` from a cache).
+pub fn enabled_tenant<T: std::borrow::Borrow<Tenant>>(tenant_id: &str, found: Option<T>) -> Result<T, TenantRefusal> {
+    match found {
+        None => Err(TenantRefusal::Unknown(tenant_id.to_string())),
+        Some(t) if !t.borrow().enabled => Err(TenantRefusal::Disabled(tenant_id.to_string())),
+        Some(t) => Ok(t),
+    }
+}
+
 /// A tenant and its settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {
@@ -26,7 +48,7 @@ pub struct Tenant {
     pub enabled: bool,
     pub require_invite: bool,
     #[serde(default)]
-    pub trust_config: TenantTrust,
+    pub trust_config: TenantTrustConfig,
     /// Protocols the engine may run for this tenant (`oid4vci`, `oid4vp`); empty means all.
     #[serde(default)]
     pub allowed_protocols: Vec<String>,
@@ -47,7 +69,7 @@ impl Tenant {
             display_name: None,
             enabled: true,
             require_invite: false,
-            trust_config: TenantTrust::default(),
+            trust_config: TenantTrustConfig::default(),
             allowed_protocols: Vec::new(),
             webauthn: None,
             storage_quota: None,
@@ -57,7 +79,7 @@ impl Tenant {
 
 /// A tenant's trust policy: its own AuthZEN PDP and verdict lifetime.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantTrust {
+pub struct TenantTrustConfig {
     pub pdp_url: Option<String>,
     /// Seconds a trust verdict is cached.
     pub trust_ttl: Option<u64>,
@@ -91,8 +113,8 @@ pub fn resolve_tenant_id<'a>(token_tenant: Option<&'a str>, header: Option<&'a s
 /// The trust client's view of a tenant: its own PDP (an unparsable URL counts as none, so the global PDP or
 /// "unknown" applies rather than an error) and verdict lifetime.
 impl Tenant {
-    pub fn trust_settings(&self) -> walletd_trust::TenantTrust {
-        walletd_trust::TenantTrust {
+    pub fn trust_settings(&self) -> walletd_trust::TenantTrustSettings {
+        walletd_trust::TenantTrustSettings {
             tenant_id: self.id.clone(),
             pdp_url: self
                 .trust_config

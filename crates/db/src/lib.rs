@@ -10,6 +10,7 @@ mod audit;
 mod auth_state;
 mod blobs;
 mod connect;
+mod http_error;
 mod issuers;
 mod memberships;
 mod signing_keys;

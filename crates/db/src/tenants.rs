@@ -4,7 +4,7 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use walletd_common::tenant::{
-    DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrust, TenantWebauthn, is_valid_tenant_id,
+    DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
 };
 
 use crate::{Store, StoreError, now_millis};
@@ -16,7 +16,7 @@ pub struct TenantUpdate {
     pub display_name: Option<Option<String>>,
     pub enabled: Option<bool>,
     pub require_invite: Option<bool>,
-    pub trust_config: Option<TenantTrust>,
+    pub trust_config: Option<TenantTrustConfig>,
     pub allowed_protocols: Option<Vec<String>>,
     pub webauthn: Option<Option<TenantWebauthn>>,
     pub storage_quota: Option<Option<TenantStorageQuota>>,
@@ -156,7 +156,7 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
         enabled: row.try_get::<i64, _>("enabled")? != 0,
         require_invite: row.try_get::<i64, _>("require_invite")? != 0,
         trust_config: match field("trust_config") {
-            serde_json::Value::Null => TenantTrust::default(),
+            serde_json::Value::Null => TenantTrustConfig::default(),
             v => serde_json::from_value(v).map_err(corrupt)?,
         },
         allowed_protocols: match field("allowed_protocols") {

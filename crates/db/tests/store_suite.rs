@@ -2,7 +2,7 @@
 //! `Store` interface the roles use.
 
 use walletd_common::config::DatabaseConfig;
-use walletd_common::tenant::{Tenant, TenantTrust, TenantWebauthn};
+use walletd_common::tenant::{Tenant, TenantTrustConfig, TenantWebauthn};
 use walletd_db::{Dialect, IssuerWrite, Store, StoreError, TenantUpdate, VerifierWrite};
 use walletd_testkit::TestDatabase;
 
@@ -55,7 +55,7 @@ async fn tenant_crud_round_trip(db: TestDatabase) {
     let mut t = Tenant::new("acme", "ACME");
     t.display_name = Some("ACME Corp".into());
     t.require_invite = true;
-    t.trust_config = TenantTrust {
+    t.trust_config = TenantTrustConfig {
         pdp_url: Some("http://pdp.internal:8090".into()),
         trust_ttl: Some(600),
     };

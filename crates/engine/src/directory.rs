@@ -6,7 +6,7 @@
 //! verifiers.
 
 use futures::future::BoxFuture;
-use walletd_trust::TenantTrust;
+use walletd_trust::TenantTrustSettings;
 
 /// How the wallet authenticates to one credential issuer's token endpoint, as the tenant registered it.
 #[derive(Clone, Default)]
@@ -44,7 +44,7 @@ pub struct RegisteredVerifier {
 /// means: a missing PDP falls back to the global one, a missing registration to a plain `client_id`).
 pub trait TenantDirectory: Send + Sync {
     /// The tenant's trust settings (its own PDP and cache TTL).
-    fn trust_settings<'a>(&'a self, tenant_id: &'a str) -> BoxFuture<'a, Option<TenantTrust>>;
+    fn trust_settings<'a>(&'a self, tenant_id: &'a str) -> BoxFuture<'a, Option<TenantTrustSettings>>;
 
     /// The tenant's registration with `credential_issuer` (exact identifier match).
     fn issuer_client<'a>(

@@ -162,13 +162,13 @@ impl Engine {
     }
 
     /// The trust settings of `tenant_id` (its own PDP when it has one).
-    pub(crate) async fn tenant_trust(&self, tenant_id: &str) -> walletd_trust::TenantTrust {
+    pub(crate) async fn tenant_trust(&self, tenant_id: &str) -> walletd_trust::TenantTrustSettings {
         match &self.inner.directory {
             Some(d) => d
                 .trust_settings(tenant_id)
                 .await
-                .unwrap_or_else(|| walletd_trust::TenantTrust::new(tenant_id)),
-            None => walletd_trust::TenantTrust::new(tenant_id),
+                .unwrap_or_else(|| walletd_trust::TenantTrustSettings::new(tenant_id)),
+            None => walletd_trust::TenantTrustSettings::new(tenant_id),
         }
     }
 

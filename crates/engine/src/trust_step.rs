@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 use walletd_protocol::{ErrorCode, FlowAction};
-use walletd_trust::{EvaluationRequest, Role, TenantTrust, TrustClient, Verdict};
+use walletd_trust::{EvaluationRequest, Role, TenantTrustSettings, TrustClient, Verdict};
 
 use crate::failure::FlowResult;
 use crate::flow::FlowCtx;
@@ -94,7 +94,7 @@ pub(crate) enum Judge {
         /// The AuthZEN client.
         trust: TrustClient,
         /// The tenant's trust settings (its own PDP when it has one).
-        tenant: TenantTrust,
+        tenant: TenantTrustSettings,
     },
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{Value, json};
 use walletd_common::issuer_metadata::{IssuerMetadataError, check_issuer, fetch_verified};
 use walletd_egress::EgressClient;
-use walletd_trust::{EvaluationRequest, Role, TenantTrust, TrustClient};
+use walletd_trust::{EvaluationRequest, Role, TenantTrustSettings, TrustClient};
 
 use crate::error::RegistryError;
 
@@ -35,7 +35,7 @@ impl IssuerMetadataResolver {
 
     /// `{metadata, signed_metadata_verified, trust:{trusted, framework, reason, evaluated_at}}` for `issuer` as
     /// seen by `tenant`.
-    pub async fn get(&self, tenant: &TenantTrust, issuer: &str) -> Result<Arc<Value>, RegistryError> {
+    pub async fn get(&self, tenant: &TenantTrustSettings, issuer: &str) -> Result<Arc<Value>, RegistryError> {
         check_issuer(issuer)?;
         let key = (tenant.tenant_id.clone(), issuer.to_string());
         self.cache
@@ -44,7 +44,7 @@ impl IssuerMetadataResolver {
             .map_err(|e| (*e).clone())
     }
 
-    async fn resolve(&self, tenant: &TenantTrust, issuer: &str) -> Result<Arc<Value>, RegistryError> {
+    async fn resolve(&self, tenant: &TenantTrustSettings, issuer: &str) -> Result<Arc<Value>, RegistryError> {
         let verified = fetch_verified(&self.egress, issuer).await?;
         let request = if verified.x5c.is_empty() {
             let mut r = EvaluationRequest::resolution(issuer, None, None);

@@ -2,16 +2,15 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 use walletd_common::config::Secret;
-use walletd_common::http::{ApiError, TENANT_HEADER};
+use walletd_common::http::{
+    AdminCaller, AdminToken, ApiError, JsonBody, Routes, TENANT_HEADER, require_enabled_tenant,
+};
 use walletd_common::tenant::resolve_tenant_id;
 use walletd_db::{Store, now_millis};
 
@@ -29,35 +28,22 @@ pub struct RegistryState {
     pub admin_token: Option<Secret>,
 }
 
-/// The routes and their `(METHOD, path)` table, built together so the table cannot drift from the router.
-fn build() -> (Router<RegistryState>, Vec<(&'static str, &'static str)>) {
-    let table = vec![
-        ("GET", "/type-metadata"),
-        ("GET", "/issuer-metadata"),
-        ("POST", "/vctm"),
-        ("GET", "/credentials"),
-    ];
-    let router = table.iter().fold(Router::new(), |r, (method, path)| {
-        let handler = match (*method, *path) {
-            ("GET", "/type-metadata") => get(type_metadata),
-            ("GET", "/issuer-metadata") => get(issuer_metadata),
-            ("POST", "/vctm") => post(register),
-            ("GET", "/credentials") => get(credentials),
-            other => unreachable!("no handler for {other:?}"),
-        };
-        r.route(path, handler)
-    });
-    (router, table)
+fn build() -> Routes<RegistryState> {
+    Routes::default()
+        .add("GET", "/type-metadata", type_metadata)
+        .add("GET", "/issuer-metadata", issuer_metadata)
+        .add("POST", "/vctm", register)
+        .add("GET", "/credentials", credentials)
 }
 
 /// `(METHOD, path)` of every registry route.
 pub fn route_table() -> Vec<(&'static str, &'static str)> {
-    build().1
+    build().table
 }
 
 /// The registry routes.
 pub fn registry_routes(state: RegistryState) -> Router {
-    build().0.with_state(state)
+    build().router.with_state(state)
 }
 
 #[derive(Deserialize)]
@@ -131,18 +117,8 @@ async fn issuer_metadata(
         .ok_or_else(|| ApiError::bad_request("`issuer` is required"))?;
     let tenant_id = resolve_tenant_id(None, headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()));
     let tenant = match &s.store {
-        Some(store) => {
-            let t = store.get_tenant(tenant_id).await.map_err(|e| {
-                tracing::error!(error = %e, "tenant lookup failed");
-                ApiError::unavailable("tenant lookup failed, try again")
-            })?;
-            match t {
-                None => return Err(ApiError::not_found(format!("unknown tenant `{tenant_id}`"))),
-                Some(t) if !t.enabled => return Err(ApiError::forbidden(format!("tenant `{tenant_id}` is disabled"))),
-                Some(t) => t.trust_settings(),
-            }
-        }
-        None => walletd_trust::TenantTrust::new(tenant_id),
+        Some(store) => require_enabled_tenant(tenant_id, store.get_tenant(tenant_id).await?)?.trust_settings(),
+        None => walletd_trust::TenantTrustSettings::new(tenant_id),
     };
     let answer = s.issuers.get(&tenant, &issuer).await?;
     let mut resp = axum::Json(answer.as_ref().clone()).into_response();
@@ -153,27 +129,19 @@ async fn issuer_metadata(
 
 async fn register(
     State(s): State<RegistryState>,
-    headers: HeaderMap,
-    body: Result<axum::Json<Value>, JsonRejection>,
+    _admin: AdminCaller,
+    JsonBody(doc): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let Some(expected) = &s.admin_token else {
-        return Err(ApiError::unauthorized(
-            "registering documents needs admin.token to be configured",
-        ));
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
-    if presented.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
-        return Err(ApiError::unauthorized("missing or wrong admin token"));
-    }
-    let axum::Json(doc) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let vct = s.registry.register(doc).await?;
     tracing::info!(vct = %vct, "VCTM document registered");
     Ok((StatusCode::CREATED, axum::Json(json!({"vct": vct}))).into_response())
+}
+
+/// `POST /vctm` requires `admin.token`.
+impl FromRef<RegistryState> for AdminToken {
+    fn from_ref(s: &RegistryState) -> AdminToken {
+        AdminToken(s.admin_token.clone())
+    }
 }
 
 async fn credentials(State(s): State<RegistryState>) -> axum::Json<Value> {

@@ -18,8 +18,9 @@ use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 use walletd_common::http::{ApiError, Authenticator, SessionUser};
 
-use crate::http::{StorageState, b64u_decode, b64u_encode, header_str, no_store, owner, set_header};
+use crate::http::{StorageState, b64u_decode, b64u_encode, owner, set_header};
 use crate::service::{StorageError, StorageService};
+use walletd_common::http::{header_str, no_store};
 
 /// Response header carrying the keystore's etag.
 pub const PRIVATE_DATA_ETAG: &str = "x-private-data-etag";

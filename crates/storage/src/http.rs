@@ -1,5 +1,5 @@
-//! HTTP helpers shared by the service and compat routes: router state, error mapping, `Cache-Control: no-store`,
-//! base64url, query strings.
+//! HTTP helpers of the storage routes: router state, storage error mapping, base64url, query strings. The pieces
+//! every role shares (JSON body, headers, no-store) are in `walletd_common::http`.
 
 use std::collections::HashMap;
 
@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use walletd_common::http::{ApiError, AuthUser, Authenticator};
-use walletd_db::StoreError;
 
 use crate::service::{Owner, StorageError, StorageService};
 
@@ -60,30 +59,14 @@ impl From<StorageError> for ApiError {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "blob_too_large", e.to_string())
             }
             StorageError::QuotaExceeded(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", m),
-            StorageError::TenantDisabled => ApiError::forbidden("the tenant is disabled"),
+            StorageError::Tenant(refusal) => refusal.into(),
             StorageError::Unavailable(m) => {
                 tracing::warn!(error = %m, "storage database unavailable");
                 ApiError::unavailable("storage is unavailable, try again")
             }
-            StorageError::Store(e) => {
-                let transient = matches!(
-                    &e,
-                    StoreError::Database(sqlx_err) if is_transient(sqlx_err)
-                );
-                tracing::error!(error = %e, "storage database error");
-                if transient {
-                    ApiError::unavailable("storage is unavailable, try again")
-                } else {
-                    ApiError::internal()
-                }
-            }
+            StorageError::Store(e) => e.into(),
         }
     }
-}
-
-fn is_transient(e: &sqlx::Error) -> bool {
-    use sqlx::Error as E;
-    matches!(e, E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::WorkerCrashed)
 }
 
 impl StorageError {
@@ -120,14 +103,6 @@ pub(crate) fn set_header(headers: &mut HeaderMap, name: impl header::IntoHeaderN
     }
 }
 
-/// Every storage response carries user data or is about it: never cache.
-pub(crate) async fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// The query string as a map (last value wins); `None` -> empty.
 pub(crate) fn query_map(raw: Option<String>) -> HashMap<String, String> {
     raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
@@ -140,17 +115,6 @@ pub(crate) fn query_u32(q: &HashMap<String, String>, key: &str) -> Result<Option
         .map(|v| {
             v.parse::<u32>()
                 .map_err(|_| ApiError::bad_request(format!("`{key}` must be a non-negative integer")))
-        })
-        .transpose()
-}
-
-/// A header as a string; non-ASCII values are a 400.
-pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
-    headers
-        .get(name)
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| ApiError::bad_request(format!("the {name} header is not valid")))
         })
         .transpose()
 }

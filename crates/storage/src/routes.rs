@@ -17,11 +17,10 @@ use axum::routing::get;
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::{ApiError, AuthUser, Authenticator};
+use walletd_common::http::{ApiError, AuthUser, Authenticator, header_str, no_store};
 
 use crate::http::{
-    StorageState, b64u_decode, b64u_encode, error_response, header_str, no_store, owner, query_map, query_u32,
-    set_header, version_etag,
+    StorageState, b64u_decode, b64u_encode, error_response, owner, query_map, query_u32, set_header, version_etag,
 };
 use crate::service::{Blob, Precondition, StorageService};
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use walletd_common::config::{DatabaseConfig, StorageConfig};
-use walletd_common::tenant::{Tenant, TenantStorageQuota};
+use walletd_common::tenant::{Tenant, TenantRefusal, TenantStorageQuota};
 use walletd_db::Store;
 use walletd_storage::{Owner, Precondition, StorageError, StorageService, digest};
 use walletd_testkit::TestDatabase;
@@ -322,7 +322,9 @@ async fn quotas_and_tenant_overrides(db: TestDatabase) {
 }
 
 async fn owners_are_isolated(db: TestDatabase) {
-    let s = service(&db).await;
+    let (store, s) = service_with(&db, StorageConfig::default()).await;
+    // Storage refuses an unknown tenant, so the other tenant exists (and is empty for alice's blob).
+    store.create_tenant(&Tenant::new("acme", "Acme")).await.unwrap();
     let a = alice();
     let b = Owner::new("default", "bob");
     let a_other_tenant = Owner::new("acme", "alice");
@@ -412,7 +414,44 @@ async fn concurrent_writes_get_distinct_sequence_numbers(db: TestDatabase) {
     assert!(page.changes.iter().all(|c| c.version == 3));
 }
 
+async fn unknown_and_disabled_tenants_are_refused(db: TestDatabase) {
+    let (store, s) = service_with(&db, StorageConfig::default()).await;
+    let ghost = Owner::new("ghost", "alice");
+    for err in [
+        s.put(&ghost, "x", b"y".to_vec(), None, Precondition::None)
+            .await
+            .unwrap_err(),
+        s.get(&ghost, "x").await.unwrap_err(),
+        s.get_private_data(&ghost).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, StorageError::Tenant(TenantRefusal::Unknown(_))),
+            "{err:?}"
+        );
+        let api = err.into_api_error();
+        assert_eq!((api.status.as_u16(), api.code), (404, "tenant_not_found"));
+    }
+    // Created later, the tenant is usable at once (an unknown id is not cached).
+    let mut t = Tenant::new("ghost", "Ghost");
+    store.create_tenant(&t).await.unwrap();
+    s.put(&ghost, "x", b"y".to_vec(), None, Precondition::None)
+        .await
+        .unwrap();
+
+    t.id = "off".into();
+    t.enabled = false;
+    store.create_tenant(&t).await.unwrap();
+    let err = s.get(&Owner::new("off", "alice"), "x").await.unwrap_err();
+    assert!(
+        matches!(err, StorageError::Tenant(TenantRefusal::Disabled(_))),
+        "{err:?}"
+    );
+    let api = err.into_api_error();
+    assert_eq!((api.status.as_u16(), api.code), (403, "tenant_disabled"));
+}
+
 walletd_testkit::on_both_databases!(
+    unknown_and_disabled_tenants_are_refused,
     crud_and_versions,
     listing_pages,
     sync_feed_with_tombstones,

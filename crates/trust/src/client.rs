@@ -58,7 +58,7 @@ impl TrustError {
 
 /// The trust settings of one tenant, as the caller knows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TenantTrust {
+pub struct TenantTrustSettings {
     /// Tenant identifier: verdicts are cached per tenant.
     pub tenant_id: String,
     /// The tenant's `trust_config.pdp_url`; None falls back to `trust.default_endpoint`.
@@ -67,7 +67,7 @@ pub struct TenantTrust {
     pub cache_ttl: Option<Duration>,
 }
 
-impl TenantTrust {
+impl TenantTrustSettings {
     /// A tenant with no PDP or TTL of its own.
     pub fn new(tenant_id: &str) -> Self {
         Self {
@@ -168,7 +168,7 @@ impl TrustClient {
 
     /// Evaluates, failing closed: any error gives `trusted: Some(false)` with the error as reason; no PDP
     /// configured gives "unknown" (`trusted: None`).
-    pub async fn evaluate(&self, tenant: &TenantTrust, req: &EvaluationRequest) -> Verdict {
+    pub async fn evaluate(&self, tenant: &TenantTrustSettings, req: &EvaluationRequest) -> Verdict {
         match self.try_evaluate(tenant, req).await {
             Ok(v) => v,
             Err(e) => {
@@ -180,7 +180,11 @@ impl TrustClient {
 
     /// Evaluates through the cache and reports errors (for callers that need to tell them apart). Verdicts of
     /// the PDP are cached per tenant, PDP and request; errors are never cached.
-    pub async fn try_evaluate(&self, tenant: &TenantTrust, req: &EvaluationRequest) -> Result<Verdict, TrustError> {
+    pub async fn try_evaluate(
+        &self,
+        tenant: &TenantTrustSettings,
+        req: &EvaluationRequest,
+    ) -> Result<Verdict, TrustError> {
         let Some(pdp) = self.pdp_for(tenant.pdp_url.as_ref()) else {
             return Ok(Verdict::unknown("no trust PDP configured"));
         };

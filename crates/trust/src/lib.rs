@@ -17,6 +17,6 @@ mod client;
 mod config;
 mod model;
 
-pub use client::{TenantTrust, TrustClient, TrustError};
+pub use client::{TenantTrustSettings, TrustClient, TrustError};
 pub use config::TrustConfig;
 pub use model::{Action, EvaluationRequest, EvaluationResponse, Resource, Role, Subject, Verdict};

@@ -18,7 +18,7 @@ use axum::routing::post;
 use base64::Engine;
 use serde_json::{Value, json};
 use url::Url;
-use walletd_trust::{EvaluationRequest, Role, TenantTrust, TrustClient, TrustConfig};
+use walletd_trust::{EvaluationRequest, Role, TenantTrustSettings, TrustClient, TrustConfig};
 
 #[derive(Clone, Default)]
 struct Pdp {
@@ -118,7 +118,7 @@ fn jwk_req(id: &str) -> EvaluationRequest {
 async fn trusted_and_untrusted_with_x5c_shape() {
     let s = start_pdp().await;
     let c = TrustClient::new(cfg(Some(&s.url))).unwrap();
-    let tenant = TenantTrust::new("t1");
+    let tenant = TenantTrustSettings::new("t1");
     let chain: Vec<Vec<u8>> = vec![vec![0x30, 0x82, 0x01, 0xff, 0x00], vec![0x30, 0x03, 0x02, 0x01, 0x01]];
     let v = c
         .evaluate(
@@ -164,7 +164,7 @@ async fn trusted_and_untrusted_with_x5c_shape() {
 async fn jwk_and_flattened_jwks_shapes() {
     let s = start_pdp().await;
     let c = TrustClient::new(cfg(Some(&s.url))).unwrap();
-    let t = TenantTrust::new("t1");
+    let t = TenantTrustSettings::new("t1");
     c.evaluate(&t, &jwk_req("trusted.example").with_context("purpose", json!("test")))
         .await;
     assert_eq!(
@@ -192,7 +192,9 @@ async fn jwk_and_flattened_jwks_shapes() {
 #[tokio::test]
 async fn no_pdp_configured_is_unknown_never_trusted() {
     let c = TrustClient::new(TrustConfig::default()).unwrap();
-    let v = c.evaluate(&TenantTrust::new("t1"), &jwk_req("trusted.example")).await;
+    let v = c
+        .evaluate(&TenantTrustSettings::new("t1"), &jwk_req("trusted.example"))
+        .await;
     assert_eq!(v.trusted, None);
     assert!(!v.is_trusted());
     let err = c.forward_evaluation(None, &json!({})).await.unwrap_err();
@@ -207,7 +209,7 @@ async fn pdp_down_fails_closed() {
     };
     let down = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
     let c = TrustClient::new(cfg(Some(&down))).unwrap();
-    let t = TenantTrust::new("t1");
+    let t = TenantTrustSettings::new("t1");
     let v = c.evaluate(&t, &jwk_req("trusted.example")).await;
     assert_eq!(v.trusted, Some(false));
     assert!(v.reason.unwrap().contains("unreachable"));
@@ -226,13 +228,13 @@ async fn slow_pdp_times_out_and_fails_closed() {
     let c = TrustClient::new(cfg(Some(&s.url))).unwrap();
     let t = Instant::now();
     let err = c
-        .try_evaluate(&TenantTrust::new("t1"), &jwk_req("slow.example"))
+        .try_evaluate(&TenantTrustSettings::new("t1"), &jwk_req("slow.example"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "TRUST_TIMEOUT");
     assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
     assert_eq!(
-        c.evaluate(&TenantTrust::new("t1"), &jwk_req("slow.example"))
+        c.evaluate(&TenantTrustSettings::new("t1"), &jwk_req("slow.example"))
             .await
             .trusted,
         Some(false)
@@ -243,7 +245,7 @@ async fn slow_pdp_times_out_and_fails_closed() {
 async fn bad_answers_fail_closed_and_are_not_cached() {
     let s = start_pdp().await;
     let c = TrustClient::new(cfg(Some(&s.url))).unwrap();
-    let t = TenantTrust::new("t1");
+    let t = TenantTrustSettings::new("t1");
     for (id, code) in [
         ("error.example", "TRUST_PDP_STATUS"),
         ("garbage.example", "TRUST_BAD_RESPONSE"),
@@ -261,11 +263,11 @@ async fn per_tenant_pdp_routing() {
     let global = start_pdp().await;
     let own = start_pdp().await;
     let c = TrustClient::new(cfg(Some(&global.url))).unwrap();
-    let with_own = TenantTrust {
+    let with_own = TenantTrustSettings {
         pdp_url: Some(own.url.clone()),
-        ..TenantTrust::new("a")
+        ..TenantTrustSettings::new("a")
     };
-    let without = TenantTrust::new("b");
+    let without = TenantTrustSettings::new("b");
     assert!(c.evaluate(&with_own, &jwk_req("trusted.example")).await.is_trusted());
     assert_eq!((own.pdp.count(), global.pdp.count()), (1, 0));
     assert!(c.evaluate(&without, &jwk_req("trusted.example")).await.is_trusted());
@@ -286,8 +288,8 @@ async fn cache_hits_per_tenant_and_expiry() {
         ..cfg(Some(&s.url))
     };
     let c = TrustClient::new(cfg).unwrap();
-    let a = TenantTrust::new("a");
-    let b = TenantTrust::new("b");
+    let a = TenantTrustSettings::new("a");
+    let b = TenantTrustSettings::new("b");
     for _ in 0..3 {
         assert!(c.evaluate(&a, &jwk_req("trusted.example")).await.is_trusted());
     }
@@ -300,9 +302,9 @@ async fn cache_hits_per_tenant_and_expiry() {
     c.evaluate(&a, &jwk_req("trusted.example")).await;
     assert_eq!(s.pdp.count(), 4, "expired entries are evaluated again");
     // The tenant's own TTL wins; 0 disables caching.
-    let no_cache = TenantTrust {
+    let no_cache = TenantTrustSettings {
         cache_ttl: Some(Duration::ZERO),
-        ..TenantTrust::new("c")
+        ..TenantTrustSettings::new("c")
     };
     c.evaluate(&no_cache, &jwk_req("trusted.example")).await;
     c.evaluate(&no_cache, &jwk_req("trusted.example")).await;
@@ -318,7 +320,7 @@ async fn stale_while_revalidate_and_failed_refresh_drops_the_entry() {
         ..cfg(Some(&s.url))
     };
     let c = TrustClient::new(cfg).unwrap();
-    let t = TenantTrust::new("a");
+    let t = TenantTrustSettings::new("a");
     assert!(c.evaluate(&t, &jwk_req("flip.example")).await.is_trusted());
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Stale: the old verdict is served at once, a refresh runs in the background.
@@ -335,9 +337,9 @@ async fn stale_while_revalidate_and_failed_refresh_drops_the_entry() {
     // A refresh that fails removes the entry: the next caller fails closed instead of trusting forever.
     let s2 = start_pdp().await;
     let url2 = s2.url.clone();
-    let t2 = TenantTrust {
+    let t2 = TenantTrustSettings {
         pdp_url: Some(url2),
-        ..TenantTrust::new("b")
+        ..TenantTrustSettings::new("b")
     };
     assert!(c.evaluate(&t2, &jwk_req("trusted.example")).await.is_trusted());
     drop(s2);
@@ -410,9 +412,9 @@ async fn evaluation_path_and_base_path() {
     };
     let c = TrustClient::new(cfg).unwrap();
     let base = Url::parse(&format!("{}pdp/", s.url)).unwrap();
-    let t = TenantTrust {
+    let t = TenantTrustSettings {
         pdp_url: Some(base),
-        ..TenantTrust::new("t")
+        ..TenantTrustSettings::new("t")
     };
     assert!(c.evaluate(&t, &jwk_req("trusted.example")).await.is_trusted());
     assert_eq!(s.pdp.last().0, "/pdp/access/v1/evaluation");

@@ -17,6 +17,7 @@ use walletd_egress::EgressClient;
 use walletd_trust::TrustClient;
 
 use crate::checks;
+use crate::private_data::StoragePrivateData;
 use crate::tenant_directory::StoreDirectory;
 
 /// A validated decision of which roles run with which configuration. Building it does no I/O.
@@ -161,8 +162,9 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let store = store.clone().context("the auth role needs the database")?;
         // privateData is the storage role's keystore blob: auth reads and writes it through the storage service
         // (same database), also when the storage role runs in another process.
-        let private: Arc<dyn walletd_auth::PrivateDataStore> =
-            Arc::new(walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()));
+        let private: Arc<dyn walletd_auth::PrivateDataStore> = Arc::new(StoragePrivateData(
+            walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()),
+        ));
         let service = Arc::new(walletd_auth::AuthService::new(
             store.clone(),
             cfg,
@@ -285,13 +287,15 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         if cfg.features.legacy_proxy {
             capabilities.insert("proxy".into());
         }
+        let admin_service = walletd_backend::AdminService::new(store.clone());
         routes = routes.merge(walletd_backend::compat_routes(walletd_backend::CompatState {
+            service: admin_service.clone(),
             store: store.clone(),
             auth,
             egress: egress.clone(),
         }));
         admin_routes = Some(walletd_backend::admin_routes(walletd_backend::AdminState {
-            store: store.clone(),
+            service: admin_service,
             token: cfg.admin.token.clone(),
         }));
         // Key rotation stays with the auth role's maintenance task (the shared key ring, auth.key_rotation_interval);

@@ -3,6 +3,7 @@
 mod app;
 mod checks;
 mod cli;
+mod private_data;
 mod serve;
 mod tenant_directory;
 

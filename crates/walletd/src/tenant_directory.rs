@@ -5,7 +5,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use walletd_db::{Store, StoreError};
 use walletd_engine::{IssuerClient, RegisteredVerifier, TenantDirectory};
-use walletd_trust::TenantTrust;
+use walletd_trust::TenantTrustSettings;
 
 /// [`TenantDirectory`] over the store. A failed read is logged and answered `None`: the global PDP (or none)
 /// still applies and the PDP call itself fails closed; a missing issuer registration means a plain `client_id`,
@@ -20,7 +20,7 @@ fn logged<T>(what: &'static str, tenant_id: &str, r: Result<Option<T>, StoreErro
 }
 
 impl TenantDirectory for StoreDirectory {
-    fn trust_settings<'a>(&'a self, tenant_id: &'a str) -> BoxFuture<'a, Option<TenantTrust>> {
+    fn trust_settings<'a>(&'a self, tenant_id: &'a str) -> BoxFuture<'a, Option<TenantTrustSettings>> {
         async move {
             let tenant = logged("trust settings", tenant_id, self.0.get_tenant(tenant_id).await);
             tenant.map(|t| t.trust_settings())

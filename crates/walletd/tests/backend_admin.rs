@@ -85,6 +85,23 @@ async fn admin_crud_for_every_resource(db: TestDatabase) {
         admin(&w, M::GET, "/admin/nothing-here", None).await.0,
         StatusCode::NOT_FOUND
     );
+    // The auth scheme is case-insensitive (RFC 7235); the token itself must match exactly.
+    for scheme in ["bearer", "BEARER"] {
+        let r = http_client()
+            .get(format!("{}/admin/tenants", w.admin_url().unwrap()))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{scheme}");
+        let r = http_client()
+            .get(format!("{}/admin/tenants", w.admin_url().unwrap()))
+            .header("authorization", format!("{scheme} {}", TOKEN.to_uppercase()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{scheme}");
+    }
 
     // Tenants.
     let (s, b) = admin(&w, M::GET, "/admin/tenants", None).await;

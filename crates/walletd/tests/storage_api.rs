@@ -439,7 +439,17 @@ async fn concurrent_if_match_writers(db: TestDatabase) {
 }
 
 async fn users_and_tenants_are_isolated(db: TestDatabase) {
+    // Storage refuses unknown tenants, so the second tenant exists before walletd starts.
+    let store = Store::connect(&DatabaseConfig::with_url(db.url())).await.unwrap();
+    store.create_tenant(&Tenant::new("acme", "Acme")).await.unwrap();
+    store.close().await;
     let w = start(&db, "").await;
+    // A token for a tenant that does not exist is refused like everywhere else (404 tenant_not_found).
+    let (st, body) = Dev::new(&w, "ghost", "erin").get("mine").await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("tenant_not_found"))
+    );
     let owner = Dev::new(&w, "default", "erin");
     let others = [Dev::new(&w, "default", "frank"), Dev::new(&w, "acme", "erin")];
     owner.put("mine", b"private", None).await;

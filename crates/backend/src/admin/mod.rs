@@ -7,19 +7,16 @@ mod members;
 mod tenants;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::extract::{FromRef, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 use walletd_common::config::Secret;
-use walletd_common::http::ApiError;
-use walletd_db::{AuditEntry, Store, StoreError, now_millis};
+use walletd_common::http::{AdminCaller, AdminToken, ApiError, Routes};
 
-use crate::routing::Routes;
+use crate::service::{AdminError, AdminService};
 
 /// Header an operator's tooling may set to name who acts; recorded in the audit log (default `admin`).
 pub const AUDIT_ACTOR_HEADER: &str = "x-audit-actor";
@@ -27,7 +24,7 @@ pub const AUDIT_ACTOR_HEADER: &str = "x-audit-actor";
 /// What the admin routes need.
 #[derive(Clone)]
 pub struct AdminState {
-    pub store: Store,
+    pub service: AdminService,
     /// `admin.token`; `None` refuses every request.
     pub token: Option<Secret>,
 }
@@ -96,24 +93,14 @@ async fn fallback() -> ApiError {
     ApiError::not_found("no such admin route")
 }
 
-/// Constant-time bearer check against `admin.token`.
-async fn require_admin(State(state): State<AdminState>, req: Request, next: Next) -> Response {
-    let Some(expected) = &state.token else {
-        return ApiError::unauthorized("the admin API is disabled: admin.token is not configured").into_response();
-    };
-    let presented = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-        .map(str::trim)
-        .unwrap_or("");
-    // ct_eq on slices of different lengths returns false without comparing; the length of the token is not
-    // a secret worth protecting (it is fixed by the operator's generator).
-    let ok: bool = presented.as_bytes().ct_eq(expected.expose().as_bytes()).into();
-    if presented.is_empty() || !ok {
-        return ApiError::unauthorized("missing or wrong admin token").into_response();
+impl FromRef<AdminState> for AdminToken {
+    fn from_ref(s: &AdminState) -> AdminToken {
+        AdminToken(s.token.clone())
     }
+}
+
+/// Every admin route and the fallback sit behind the shared admin-token extractor (401 without the token).
+async fn require_admin(_admin: AdminCaller, req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
@@ -141,58 +128,19 @@ fn actor_label(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| "admin".to_string())
 }
 
-/// Records an admin write. A failure to audit fails the request (503) so no write goes unrecorded; the write
-/// itself has happened by then, which the log line says.
-pub(crate) async fn audit(
-    store: &Store,
-    actor: &Actor,
-    action: &str,
-    tenant_id: Option<&str>,
-    target: Option<String>,
-    detail: Value,
-) -> Result<(), ApiError> {
-    let entry = AuditEntry {
-        id: 0,
-        at: now_millis(),
-        actor: actor.0.clone(),
-        action: action.to_string(),
-        tenant_id: tenant_id.map(str::to_string),
-        target,
-        detail,
-    };
-    store.append_audit(&entry).await.map_err(|e| {
-        tracing::error!(error = %e, action, "admin write done but not audit-logged");
-        ApiError::unavailable("the change was applied but could not be audit-logged")
-    })?;
-    tracing::info!(actor = %actor.0, action, tenant = tenant_id.unwrap_or(""), "admin write");
-    Ok(())
-}
-
-/// Store errors as API errors: 409 duplicates, 404 unknown, 403 not allowed, 503 database trouble.
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
-        StoreError::NotFound(what) => ApiError::not_found(format!("unknown {what}")),
-        StoreError::Forbidden(why) => ApiError::forbidden(why),
-        other => {
-            tracing::error!(error = %other, "admin store operation failed");
-            ApiError::unavailable("the database failed, try again")
+/// The service's refusals in the error shape: 400 invalid input, 404 unknown, 403 not allowed, 503 when the audit
+/// log could not record an applied change; database errors through the one `StoreError` mapping.
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> ApiError {
+        match e {
+            AdminError::Invalid(m) => ApiError::bad_request(m),
+            AdminError::NotFound(m) => ApiError::not_found(m),
+            AdminError::Forbidden(m) => ApiError::forbidden(m),
+            AdminError::Tenant(refusal) => refusal.into(),
+            e @ AdminError::AuditFailed => ApiError::unavailable(e.to_string()),
+            AdminError::Store(e) => e.into(),
         }
     }
-}
-
-/// 400 for a body that is not the expected JSON.
-pub(crate) fn bad_json(e: axum::extract::rejection::JsonRejection) -> ApiError {
-    ApiError::bad_request(e.body_text())
-}
-
-/// The tenant named in the path, or 404.
-pub(crate) async fn existing_tenant(store: &Store, id: &str) -> Result<walletd_common::tenant::Tenant, ApiError> {
-    store
-        .get_tenant(id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::not_found(format!("unknown tenant `{id}`")))
 }
 
 /// 201 with the created object.

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+use super::{ApiError, bearer_token};
 use crate::jwt::{JwtError, JwtValidator};
 
 /// Validates bearer tokens for one role: the validator plus the audiences that role accepts.
@@ -57,16 +57,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Authenticator::from_ref(state);
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Err(ApiError::unauthorized("missing bearer token"));
+        }
+        let token = bearer_token(&parts.headers)
             .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
         auth.authenticate(token).await.map_err(|e| match e {
             JwtError::KeysUnavailable => ApiError::unavailable("token keys are unavailable, try again"),

@@ -1,5 +1,5 @@
-//! A router builder that records every `(method, path)` it registers, so the OpenAPI document can be checked
-//! against the routes that really exist (not against a hand-kept list).
+//! The route-table builder: a router that records every `(method, path)` it registers, so the OpenAPI document
+//! can be checked against the routes that really exist (not against a hand-kept list).
 
 use axum::Router;
 use axum::handler::Handler;
