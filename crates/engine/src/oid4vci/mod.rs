@@ -329,7 +329,7 @@ async fn evaluate_trust(ctx: &mut FlowCtx, issuer: &str, meta: &IssuerMetadata) 
         let jwks = trust_jwks(ctx, meta).await;
         let jwks = jwks.as_ref();
         let key_material = if !meta.x5c.is_empty() {
-            let chain: Vec<String> = meta.x5c.iter().map(|c| walletd_jose::b64::std_b64(c)).collect();
+            let chain: Vec<String> = meta.x5c.iter().map(walletd_jose::b64::std_b64).collect();
             json!({"type": "x5c", "x5c": chain})
         } else if let Some(j) = jwks {
             json!({"type": "jwks", "jwks": j})

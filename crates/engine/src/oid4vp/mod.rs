@@ -463,7 +463,7 @@ async fn evaluate_trust(ctx: &mut FlowCtx, req: &AuthRequest) -> FlowResult<Valu
         }
         match &key {
             Some(TrustKey::X5c(chain)) => {
-                let chain: Vec<String> = chain.iter().map(|c| walletd_jose::b64::std_b64(c)).collect();
+                let chain: Vec<String> = chain.iter().map(walletd_jose::b64::std_b64).collect();
                 request["key_material"] = json!({"type": "x5c", "x5c": chain});
             }
             Some(TrustKey::Jwk(j)) => request["key_material"] = json!({"type": "jwk", "jwk": j}),
