@@ -26,7 +26,7 @@ impl TrustKey {
     fn client_json(&self) -> Value {
         match self {
             TrustKey::X5c(chain) => {
-                let chain: Vec<String> = chain.iter().map(|c| walletd_jose::b64::std_b64(c)).collect();
+                let chain: Vec<String> = chain.iter().map(walletd_jose::b64::std_b64).collect();
                 json!({"type": "x5c", "x5c": chain})
             }
             TrustKey::Jwk(j) => json!({"type": "jwk", "jwk": j}),

@@ -186,10 +186,10 @@ pub fn verify_with_public_key(
     let alg = jwt.accepted_alg(accepted).ok_or(JwsError::Algorithm)?;
     // The certificate names only "EC", not the curve: the curve is the algorithm's, and a key on another curve
     // fails verification.
-    let fits = match (alg.key_kind(), kind) {
-        (KeyKind::Ec(_), KeyKind::Ec(_)) | (KeyKind::Rsa, KeyKind::Rsa) => true,
-        _ => false,
-    };
+    let fits = matches!(
+        (alg.key_kind(), kind),
+        (KeyKind::Ec(_), KeyKind::Ec(_)) | (KeyKind::Rsa, KeyKind::Rsa)
+    );
     if !fits {
         return Err(JwsError::Algorithm);
     }
