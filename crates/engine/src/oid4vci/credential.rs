@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 use walletd_egress::{CREDENTIAL_MAX_BYTES, METADATA_MAX_BYTES, Method};
+use walletd_jose as jose;
+use walletd_jose::jwe::RecipientKey;
 use walletd_protocol::{ErrorCode, SignAction};
 
 use super::dpop::Dpop;
@@ -11,8 +13,6 @@ use super::metadata::IssuerMetadata;
 use super::token::Tokens;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
-use walletd_jose as jose;
-use walletd_jose::jwe::RecipientKey;
 
 /// What the credential endpoint answered.
 pub enum Issued {

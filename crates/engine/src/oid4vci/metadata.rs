@@ -3,13 +3,13 @@
 use serde_json::Value;
 use url::Url;
 use walletd_egress::{METADATA_MAX_BYTES, Method};
+use walletd_jose as jose;
+use walletd_jose::jwk::parse_jwks;
+use walletd_jose::signed_metadata::{self, verify_signed_metadata};
 use walletd_protocol::ErrorCode;
 
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
-use walletd_jose::jwk::parse_jwks;
-use walletd_jose::signed_metadata::{self, verify_signed_metadata};
-use walletd_jose::{self as jose};
 
 /// `https://host/.well-known/{name}{path}`.
 pub fn well_known(issuer: &str, name: &str) -> Option<String> {

@@ -3,12 +3,12 @@
 //! except what `mod.rs` does around them, so the parser can be fuzzed.
 
 use serde_json::{Map, Value};
+use walletd_jose::x5c;
+use walletd_jose::{self as jose, DecodedJwt, b64_decode};
 
 use super::attestation::{self, Attestation};
 use super::{did, keys};
 use crate::RegisteredVerifier;
-use walletd_jose::x5c;
-use walletd_jose::{self as jose, DecodedJwt, b64_decode};
 
 /// The `aud` of a request object when the wallet has no issuer identifier of its own (static discovery).
 pub const SELF_ISSUED_AUD: &str = "https://self-issued.me/v2";
