@@ -11,8 +11,6 @@ use super::encryption;
 use super::token::Tokens;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
-use walletd_jose as jose;
-use walletd_jose::jwe::RecipientKey;
 
 /// What the credential endpoint answered.
 pub enum Issued {

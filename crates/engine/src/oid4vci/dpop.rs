@@ -2,7 +2,6 @@
 
 use serde_json::{Value, json};
 use walletd_egress::{EgressResponse, Method};
-
 use walletd_jose::{EcKey, sha256_b64};
 
 /// A flow's DPoP state.

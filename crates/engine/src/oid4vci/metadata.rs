@@ -2,14 +2,14 @@
 
 use serde_json::Value;
 use walletd_egress::{METADATA_MAX_BYTES, Method};
+use walletd_jose as jose;
+use walletd_jose::jwk::parse_jwks;
+use walletd_jose::signed_metadata::{self, verify_signed_metadata};
 use walletd_protocol::ErrorCode;
 use walletd_protocol::oid4vci::{CREDENTIAL_ISSUER_WELL_KNOWN, CredentialIssuerMetadata, well_known_url};
 
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
-use walletd_jose::jwk::parse_jwks;
-use walletd_jose::signed_metadata::{self, verify_signed_metadata};
-use walletd_jose::{self as jose};
 
 /// Fetches `/.well-known/openid-credential-issuer` and checks its `credential_issuer`.
 pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<CredentialIssuerMetadata> {

@@ -2,12 +2,12 @@
 
 use serde_json::json;
 use walletd_egress::{METADATA_MAX_BYTES, Method};
+use walletd_jose::EcKey;
 use walletd_protocol::{CredentialNotification, ErrorBody, ErrorCode};
 
 use super::dpop::Dpop;
 use crate::Engine;
 use crate::flow::NotificationTarget;
-use walletd_jose::EcKey;
 
 const EVENTS: &[&str] = &["credential_accepted", "credential_failure", "credential_deleted"];
 

@@ -3,13 +3,13 @@
 
 use serde_json::{Value, json};
 use walletd_egress::{METADATA_MAX_BYTES, Method};
+use walletd_jose::{EcKey, b64, sha256_b64};
 use walletd_protocol::ErrorCode;
 use walletd_protocol::oid4vci::PRE_AUTH_GRANT;
 
 use super::dpop::Dpop;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::FlowCtx;
-use walletd_jose::{EcKey, b64, sha256_b64};
 
 /// What the token endpoint gave.
 pub struct Tokens {

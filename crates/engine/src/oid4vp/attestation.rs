@@ -6,10 +6,10 @@
 //! must be one of them.
 
 use serde_json::Value;
-
-use super::keys;
 use walletd_jose::x5c;
 use walletd_jose::{self as jose, DecodedJwt};
+
+use super::keys;
 
 /// The `typ` of a Verifier Attestation JWT.
 pub const TYP: &str = "verifier-attestation+jwt";

@@ -6,7 +6,6 @@
 //! [`key_from_document`]: untrusted input (bounded by the trust client's response size limit), fuzzed.
 
 use serde_json::Value;
-
 use walletd_jose::b64_decode;
 
 /// Checks that `kid` is a DID URL of `did` with a fragment (`<did>#<fragment>`).
