@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 use walletd_egress::{CREDENTIAL_MAX_BYTES, METADATA_MAX_BYTES, Method};
+use walletd_jose as jose;
+use walletd_jose::jwe::RecipientKey;
 use walletd_protocol::oid4vci::CredentialIssuerMetadata;
 use walletd_protocol::{ErrorCode, SignAction};
 
