@@ -4,9 +4,9 @@
 use crate::support::walletd;
 use reqwest::StatusCode;
 use serde_json::json;
-use walletd_testkit::TestDatabase;
 use walletd_testkit::authenticator::*;
 use walletd_testkit::ceremony::*;
+use walletd_testkit::{Config, TestDatabase};
 use walletd_testkit::{get, post};
 
 #[tokio::test]
@@ -14,17 +14,17 @@ async fn auth_tokens_validate_in_the_storage_process_through_the_jwks() {
     let db = TestDatabase::sqlite();
     let auth = walletd()
         .mode("auth")
-        .config(&format!("database:\n  url: \"{}\"\n", db.url()))
+        .with_config(&Config::new().database(db.url()))
         .spawn()
         .await
         .unwrap();
     let storage = walletd()
         .mode("storage")
-        .config(&format!(
-            "database:\n  url: \"{}\"\njwt:\n  jwks_url: \"{}/.well-known/jwks.json\"\n",
-            db.url(),
-            auth.http_url()
-        ))
+        .with_config(
+            &Config::new()
+                .database(db.url())
+                .set("jwt.jwks_url", format!("{}/.well-known/jwks.json", auth.http_url())),
+        )
         .spawn()
         .await
         .unwrap();

@@ -14,7 +14,7 @@ use walletd_common::config::DatabaseConfig;
 use walletd_db::Store;
 use walletd_testkit::authenticator::*;
 use walletd_testkit::ceremony::*;
-use walletd_testkit::jwt::{b64u, unb64u};
+use walletd_testkit::jwt::{self, b64u, unb64u};
 use walletd_testkit::{TestDatabase, Walletd};
 use walletd_testkit::{get, post};
 
@@ -33,18 +33,19 @@ struct Timing {
 }
 
 async fn replica(db: &TestDatabase, key_file: &Path, t: Timing) -> Walletd {
-    let rotation = t.rotation.unwrap_or("~");
+    // No rotation: the key is explicitly null (rotation off), not walletd's default interval.
+    let rotation = t.rotation.map_or(Value::Null, Value::from);
     walletd()
-        .mode("auth,storage")
-        .config(&format!(
-            "database:\n  url: \"{}\"\njwt:\n  signing_key_file: \"{}\"\n  access_token_ttl: 60s\n\
-             auth:\n  rate_limit_per_ip: 0\n  key_rotation_interval: {rotation}\n  key_publish_delay: {}\n  \
-             key_reload_interval: {}\n  jwks_max_age: 1s\n",
-            db.url(),
-            key_file.display(),
-            t.publish_delay,
-            t.reload,
-        ))
+        .with_config(
+            &super::config(db)
+                .set("jwt.signing_key_file", key_file.display().to_string())
+                .set("jwt.access_token_ttl", "60s")
+                .limit("auth.rate_limit_per_ip", 0)
+                .set("auth.key_rotation_interval", rotation)
+                .set("auth.key_publish_delay", t.publish_delay)
+                .set("auth.key_reload_interval", t.reload)
+                .set("auth.jwks_max_age", "1s"),
+        )
         .spawn()
         .await
         .unwrap_or_else(|e| panic!("walletd: {e}"))
@@ -64,11 +65,6 @@ async fn kids(w: &Walletd) -> Vec<String> {
         .iter()
         .map(|k| k["kid"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn kid_of(token: &str) -> String {
-    let header: Value = serde_json::from_slice(&unb64u(token.split('.').next().unwrap())).unwrap();
-    header["kid"].as_str().unwrap().to_string()
 }
 
 /// Uses the refresh token (rotating it) and returns the new access token.
@@ -128,7 +124,7 @@ async fn replicas_publish_one_ring_and_a_new_key_before_it_signs(db: TestDatabas
     let reg = register(&a, &mut va, None, b"pd").await;
     assert_eq!(reg.status, StatusCode::OK, "{}", reg.body);
     let old_token = reg.body["appToken"].as_str().unwrap().to_string();
-    assert_eq!(kid_of(&old_token), original);
+    assert_eq!(jwt::kid(&old_token), original);
     let mut refresh_token = reg.body["refreshToken"].as_str().unwrap().to_string();
 
     // Watch both JWKS and what A signs with until A signs with a new key.
@@ -142,9 +138,9 @@ async fn replicas_publish_one_ring_and_a_new_key_before_it_signs(db: TestDatabas
             assert_eq!(b_kids[1], original, "newest first, the old key still published");
         }
         let token = refresh(&a, &mut refresh_token).await;
-        if kid_of(&token) != original {
+        if jwt::kid(&token) != original {
             let published = seen_in_b_at.expect("B published the new key before A signed with it");
-            assert!(b_kids.contains(&kid_of(&token)));
+            assert!(b_kids.contains(&jwt::kid(&token)));
             assert!(
                 published.elapsed() >= Duration::from_millis(500),
                 "the key was in B's JWKS well before A's first token with it ({:?})",
@@ -154,7 +150,7 @@ async fn replicas_publish_one_ring_and_a_new_key_before_it_signs(db: TestDatabas
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let new_kid = kid_of(&new_token);
+    let new_kid = jwt::kid(&new_token);
     assert_eq!(kids(&a).await, vec![new_kid.clone(), original.clone()]);
 
     // Both tokens validate on both replicas: the old key stays published until its tokens have expired.
@@ -203,7 +199,7 @@ async fn a_restart_keeps_the_rotated_key(db: TestDatabase) {
     let rotated = loop {
         assert!(Instant::now() < deadline, "no rotation");
         let t = refresh(&a, &mut refresh_token).await;
-        if kid_of(&t) != original {
+        if jwt::kid(&t) != original {
             break t;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -233,7 +229,7 @@ async fn a_restart_keeps_the_rotated_key(db: TestDatabase) {
     assert_ne!(signing.kid, original);
     let t = refresh(&a, &mut refresh_token).await;
     assert_eq!(
-        kid_of(&t),
+        jwt::kid(&t),
         signing.kid,
         "after a restart the current database key signs"
     );
@@ -315,7 +311,7 @@ async fn an_unknown_kid_makes_a_replica_reload(db: TestDatabase) {
     let token = loop {
         assert!(Instant::now() < deadline, "no rotation");
         let t = refresh(&a, &mut refresh_token).await;
-        if kid_of(&t) != original {
+        if jwt::kid(&t) != original {
             break t;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -323,7 +319,7 @@ async fn an_unknown_kid_makes_a_replica_reload(db: TestDatabase) {
     assert_eq!(kids(&b).await, vec![original.clone()], "B has not reloaded yet");
     let r = get(&b, "/user/session/account-info", Some(&token)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(kids(&b).await.contains(&kid_of(&token)), "B reloaded the ring");
+    assert!(kids(&b).await.contains(&jwt::kid(&token)), "B reloaded the ring");
 
     // A forged kid is still refused (after at most one reload), with the web client's 401 body.
     let forged = {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::support::walletd;
 use reqwest::StatusCode;
 use serde_json::Value;
-use walletd_testkit::{TcpProxy, TestDatabase, http_client, postgres_base_url};
+use walletd_testkit::{Config, TcpProxy, TestDatabase, http_client, postgres_base_url};
 
 async fn readyz(base: &str) -> (StatusCode, Value) {
     let r = http_client().get(format!("{base}/readyz")).send().await.unwrap();
@@ -42,9 +42,13 @@ async fn readyz_goes_503_when_postgres_is_unreachable_and_recovers() {
 
     let w = walletd()
         .mode("storage")
-        .config(&format!(
-            "database:\n  url: \"{through_proxy}\"\n  acquire_timeout: 1s\njwt:\n  secret: s\nserver:\n  readiness_timeout: 1s\n"
-        ))
+        .with_config(
+            &Config::new()
+                .database(&through_proxy)
+                .limit("database.acquire_timeout", "1s")
+                .jwt_secret("s")
+                .limit("server.readiness_timeout", "1s"),
+        )
         .spawn()
         .await
         .unwrap();
@@ -69,10 +73,11 @@ async fn readyz_goes_503_when_postgres_is_unreachable_and_recovers() {
 async fn redis_is_checked_when_configured() {
     let db = TestDatabase::sqlite();
     let ok = walletd()
-        .config(&format!(
-            "database:\n  url: \"{}\"\ncache:\n  redis_url: redis://127.0.0.1:6379\n",
-            db.url()
-        ))
+        .with_config(
+            &Config::new()
+                .database(db.url())
+                .set("cache.redis_url", "redis://127.0.0.1:6379"),
+        )
         .spawn()
         .await
         .unwrap();
@@ -85,10 +90,11 @@ async fn redis_is_checked_when_configured() {
     drop(closed);
     let db2 = TestDatabase::sqlite();
     let down = walletd()
-        .config(&format!(
-            "database:\n  url: \"{}\"\ncache:\n  redis_url: redis://127.0.0.1:{port}\n",
-            db2.url()
-        ))
+        .with_config(
+            &Config::new()
+                .database(db2.url())
+                .set("cache.redis_url", format!("redis://127.0.0.1:{port}")),
+        )
         .spawn()
         .await
         .unwrap();
@@ -109,9 +115,12 @@ async fn unreachable_database_at_start_is_a_clear_failure() {
     drop(closed);
     let err = match walletd()
         .mode("storage")
-        .config(&format!(
-            "database:\n  url: \"postgres://walletd:hunter2-password@127.0.0.1:{port}/test\"\n  acquire_timeout: 1s\njwt:\n  secret: s\n"
-        ))
+        .with_config(
+            &Config::new()
+                .database(&format!("postgres://walletd:hunter2-password@127.0.0.1:{port}/test"))
+                .limit("database.acquire_timeout", "1s")
+                .jwt_secret("s"),
+        )
         .spawn()
         .await
     {

@@ -80,7 +80,7 @@ async fn each_role_opens_only_its_own_listeners() {
 async fn engine_runs_without_any_database_section() {
     let w = walletd()
         .mode("engine")
-        .config("jwt:\n  secret: test-only-shared-secret\n")
+        .with_config(&Config::new().jwt_secret("test-only-shared-secret"))
         .spawn()
         .await
         .unwrap();
@@ -118,10 +118,11 @@ async fn all_mode_without_config_uses_sqlite_and_a_generated_key_under_data() {
 async fn status_has_the_shape_the_web_client_reads_and_passes_cors_preflight() {
     let db = TestDatabase::sqlite();
     let w = walletd()
-        .config(&format!(
-            "database:\n  url: \"{}\"\nserver:\n  cors_origins: [\"https://wallet.example\"]\n",
-            db.url()
-        ))
+        .with_config(
+            &Config::new()
+                .database(db.url())
+                .set("server.cors_origins", serde_json::json!(["https://wallet.example"])),
+        )
         .spawn()
         .await
         .unwrap();
@@ -187,10 +188,7 @@ async fn status_has_the_shape_the_web_client_reads_and_passes_cors_preflight() {
 async fn request_ids_metrics_limits_and_tenant_alias() {
     let db = TestDatabase::sqlite();
     let w = walletd()
-        .config(&format!(
-            "database:\n  url: \"{}\"\nserver:\n  max_body_bytes: 1024\n",
-            db.url()
-        ))
+        .with_config(&Config::new().database(db.url()).limit("server.max_body_bytes", 1024))
         .spawn()
         .await
         .unwrap();

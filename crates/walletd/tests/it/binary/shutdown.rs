@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::support::walletd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use walletd_testkit::http_client;
+use walletd_testkit::{Config, http_client};
 
 /// A registry stand-in on loopback that answers every request with 200 after `delay`.
 async fn slow_http_server(delay: Duration) -> std::net::SocketAddr {
@@ -35,9 +35,13 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     let registry = slow_http_server(Duration::from_millis(1500)).await;
     let mut w = walletd()
         .mode("engine")
-        .config(&format!(
-            "jwt:\n  secret: s\nregistry:\n  url: http://{registry}/\nserver:\n  readiness_timeout: 5s\n  shutdown_grace: 10s\n"
-        ))
+        .with_config(
+            &Config::new()
+                .jwt_secret("s")
+                .registry_url(&format!("http://{registry}/"))
+                .limit("server.readiness_timeout", "5s")
+                .limit("server.shutdown_grace", "10s"),
+        )
         .spawn()
         .await
         .unwrap();
@@ -94,9 +98,13 @@ async fn shutdown_grace_bounds_a_request_that_never_ends() {
     let registry = slow_http_server(Duration::from_secs(3600)).await;
     let mut w = walletd()
         .mode("engine")
-        .config(&format!(
-            "jwt:\n  secret: s\nregistry:\n  url: http://{registry}/\nserver:\n  readiness_timeout: 60s\n  shutdown_grace: 1s\n"
-        ))
+        .with_config(
+            &Config::new()
+                .jwt_secret("s")
+                .registry_url(&format!("http://{registry}/"))
+                .limit("server.readiness_timeout", "60s")
+                .limit("server.shutdown_grace", "1s"),
+        )
         .spawn()
         .await
         .unwrap();

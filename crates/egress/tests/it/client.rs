@@ -1,6 +1,6 @@
 //! Positive paths and behaviours of the guard against a real local server: what must still work.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::sync::Arc;

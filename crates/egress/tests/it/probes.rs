@@ -5,7 +5,7 @@
 //! `EgressClient::check` (the same resolve-and-check path `send` uses), which never connects. Probes that go
 //! through `send` have loopback destinations only, so even a broken guard could not send traffic off the host.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-const DOCS: &str = include_str!("../../../docs/configuration.md");
+const DOCS: &str = include_str!("../../../../docs/configuration.md");
 
 /// Documented keys that are not serialised back (aliases merged at load time).
 const ALIASES: &[&str] = &["ssrf.blocked_cidrs"];
