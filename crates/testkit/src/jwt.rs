@@ -57,8 +57,8 @@ pub fn hs256(secret: &str, claims: &Value) -> String {
 /// `iss` = `aud` = `walletd`, issued now, valid `ttl_secs` (negative: already expired).
 pub fn hs256_access(secret: &str, tenant: &str, user: &str, ttl_secs: i64) -> String {
     let now = unix_now() as i64;
-    hs256(
-        secret,
-        &json!({"sub": user, "tenant_id": tenant, "iss": "walletd", "aud": "walletd", "iat": now, "exp": now + ttl_secs}),
-    )
+    let claims = json!({
+        "sub": user, "tenant_id": tenant, "iss": "walletd", "aud": "walletd", "iat": now, "exp": now + ttl_secs,
+    });
+    hs256(secret, &claims)
 }
