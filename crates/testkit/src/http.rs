@@ -68,3 +68,25 @@ pub async fn get(w: &Walletd, path: &str, token: Option<&str>) -> Resp {
     }
     send(req).await
 }
+
+/// One call to the admin API of `w` (its admin listener) with an optional bearer `token`, as the operator
+/// `ops@example.org` (`X-Audit-Actor`); returns status and JSON body (`Null` when none).
+pub async fn admin(
+    w: &Walletd,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let base = w.admin_url().expect("an admin listener");
+    let mut req = http_client()
+        .request(method, format!("{base}{path}"))
+        .header("X-Audit-Actor", "ops@example.org");
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    send_json(req).await
+}

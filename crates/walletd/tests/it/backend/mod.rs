@@ -28,6 +28,7 @@ pub(super) async fn admin(w: &Walletd, method: Method, path: &str, body: Option<
     admin_as(w, Some(TOKEN), method, path, body).await
 }
 
+/// One admin call with `token` (or none).
 pub(super) async fn admin_as(
     w: &Walletd,
     token: Option<&str>,
@@ -35,17 +36,7 @@ pub(super) async fn admin_as(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = http_client().request(method, format!("{}{path}", w.admin_url().expect("admin listener")));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req = req.header("X-Audit-Actor", "ops@example.org");
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+    walletd_testkit::admin(w, token, method, path, body).await
 }
 
 /// A GET on the main listener as a user: status, JSON body, headers.

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use walletd_engine::jose::EcKey;
-use walletd_testkit::{TestDatabase, Walletd, http_client};
+use walletd_testkit::{TestDatabase, Walletd};
 use walletd_wallet::Holder;
 use walletd_wallet::client::{ClientError, EngineClient};
 
@@ -25,14 +25,15 @@ async fn register(w: &Walletd, issuer: &str, jwk: Option<Value>) {
     if let Some(j) = jwk {
         body["client_jwk"] = j;
     }
-    let r = http_client()
-        .post(format!("{}/admin/tenants/default/issuers", w.admin_url().unwrap()))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    let (status, answer) = walletd_testkit::admin(
+        w,
+        Some(ADMIN_TOKEN),
+        reqwest::Method::POST,
+        "/admin/tenants/default/issuers",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status.as_u16(), 201, "{answer}");
 }
 
 async fn holder_session(w: &Walletd) -> EngineClient {

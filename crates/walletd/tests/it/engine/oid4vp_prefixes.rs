@@ -5,7 +5,7 @@
 //! clear flow_error and nothing reaches the verifier.
 
 use serde_json::{Value, json};
-use walletd_testkit::{TestDatabase, http_client};
+use walletd_testkit::TestDatabase;
 use walletd_wallet::Holder;
 use walletd_wallet::client::{EngineClient, PresentAnswer};
 use walletd_wallet::present::StoredCredential;
@@ -74,15 +74,15 @@ async fn pre_registered_verifiers_come_from_the_tenant() {
     // The tenant's registration, through the backend admin API (the store the engine reads in all-mode).
     let registration = json!({"name": "Registered Interop Shop", "url": verifier.url, "client_id": "interop-verifier",
         "client_id_scheme": "pre-registered"});
-    let r = http_client()
-        .post(format!("{}/admin/tenants/default/verifiers", w.admin_url().unwrap()))
-        .bearer_auth(ADMIN_TOKEN)
-        .header("X-Audit-Actor", "ops@example.org")
-        .json(&registration)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let (status, answer) = walletd_testkit::admin(
+        &w,
+        Some(ADMIN_TOKEN),
+        reqwest::Method::POST,
+        "/admin/tenants/default/verifiers",
+        Some(registration),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{answer}");
 
     let holder = Holder::new();
     let mut c = EngineClient::connect(&ws_url(&w)).await.unwrap();

@@ -180,15 +180,15 @@ async fn a_tenants_own_pdp_is_asked_for_its_users_and_the_global_one_for_others(
     .await;
 
     // The tenant with its own PDP, created through the admin API (the store the engine reads in all-mode).
-    let r = http_client()
-        .post(format!("{}/admin/tenants", w.admin_url().expect("admin listener")))
-        .bearer_auth(ADMIN_TOKEN)
-        .header("X-Audit-Actor", "ops@example.org")
-        .json(&json!({"id": "acme", "name": "Acme", "trust_config": {"pdp_url": tenant_pdp}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let (status, answer) = walletd_testkit::admin(
+        &w,
+        Some(ADMIN_TOKEN),
+        reqwest::Method::POST,
+        "/admin/tenants",
+        Some(json!({"id": "acme", "name": "Acme", "trust_config": {"pdp_url": tenant_pdp}})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{answer}");
 
     let holder = Holder::new();
     for (tenant, framework) in [("acme", "acme-list"), ("default", "global-list")] {
