@@ -58,17 +58,18 @@ pub async fn engine_with_pdp(pdp_url: &str, extra_engine: &str) -> Walletd {
     .await
 }
 
-/// Every role (`--mode=all`) on `db` with `admin_token`, able to reach the local issuer; `extra` is YAML merged
-/// in. No `jwt.secret`: tokens are the auth role's own (ES256, its key ring).
-pub async fn all_mode(db: &TestDatabase, admin_token: &str, extra: &str) -> Walletd {
-    start(
-        &Config::new()
-            .mode("all")
-            .database(db.url())
-            .admin_token(admin_token)
-            .egress_loopback()
-            .set("engine.outbound_timeout", "3s")
-            .yaml(extra),
-    )
-    .await
+/// Every role (`--mode=all`) on `db` with `admin_token`, able to reach the local issuer. No `jwt.secret`: tokens
+/// are the auth role's own (ES256, its key ring).
+pub fn all_mode_config(db: &TestDatabase, admin_token: &str) -> Config {
+    Config::new()
+        .mode("all")
+        .database(db.url())
+        .admin_token(admin_token)
+        .egress_loopback()
+        .set("engine.outbound_timeout", "3s")
+}
+
+/// A process with [`all_mode_config`].
+pub async fn all_mode(db: &TestDatabase, admin_token: &str) -> Walletd {
+    start(&all_mode_config(db, admin_token)).await
 }

@@ -66,7 +66,7 @@ async fn private_key_jwt_from_the_tenants_registration() {
     let issuer =
         NodeIssuer::start_with(json!({"client_auth": {"client_id": CLIENT_ID, "public_jwk": key.public_jwk()}}));
     let db = TestDatabase::sqlite();
-    let w = all_mode(&db, ADMIN_TOKEN, "").await;
+    let w = all_mode(&db, ADMIN_TOKEN).await;
     register(&w, &issuer.url, Some(private)).await;
     let mut c = holder_session(&w).await;
     let holder = Holder::new();
@@ -117,7 +117,7 @@ async fn a_wrong_registered_key_is_a_token_error() {
         json!({"client_auth": {"client_id": CLIENT_ID, "public_jwk": known_to_issuer.public_jwk()}}),
     );
     let db = TestDatabase::sqlite();
-    let w = all_mode(&db, ADMIN_TOKEN, "").await;
+    let w = all_mode(&db, ADMIN_TOKEN).await;
     register(&w, &issuer.url, Some(private)).await;
     let mut c = holder_session(&w).await;
     let offer = issuer.offer(json!({"grant": "pre"})).await;
@@ -141,7 +141,7 @@ async fn no_assertion_for_an_authorization_server_naming_another_issuer() {
     let issuer = NodeIssuer::start_with(json!({"wrong_as_issuer": true,
         "client_auth": {"client_id": CLIENT_ID, "public_jwk": key.public_jwk()}}));
     let db = TestDatabase::sqlite();
-    let w = all_mode(&db, ADMIN_TOKEN, "").await;
+    let w = all_mode(&db, ADMIN_TOKEN).await;
     register(&w, &issuer.url, Some(key.private_jwk())).await;
     let mut c = holder_session(&w).await;
     let offer = issuer.offer(json!({"grant": "pre"})).await;
@@ -158,7 +158,7 @@ async fn no_assertion_for_an_authorization_server_naming_another_issuer() {
 async fn an_unusable_registered_key_is_a_clear_token_error() {
     let issuer = NodeIssuer::start();
     let db = TestDatabase::sqlite();
-    let w = all_mode(&db, ADMIN_TOKEN, "").await;
+    let w = all_mode(&db, ADMIN_TOKEN).await;
     // An RSA key the admin API accepts but the engine cannot sign ES256 with.
     let rsa = json!({"kty": "RSA", "n": "sXch", "e": "AQAB", "d": "RSA-PRIVATE-EXPONENT-SECRET"});
     register(&w, &issuer.url, Some(rsa)).await;
@@ -180,7 +180,7 @@ async fn without_a_registration_the_client_id_is_sent() {
     let issuer = NodeIssuer::start();
     let other = NodeIssuer::start();
     let db = TestDatabase::sqlite();
-    let w = all_mode(&db, ADMIN_TOKEN, "").await;
+    let w = all_mode(&db, ADMIN_TOKEN).await;
     // A registration for another issuer does not apply.
     register(&w, &other.url, Some(EcKey::generate().private_jwk())).await;
     let mut c = holder_session(&w).await;

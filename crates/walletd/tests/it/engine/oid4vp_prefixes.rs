@@ -70,7 +70,7 @@ async fn pre_registered_verifiers_come_from_the_tenant() {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
     let db = TestDatabase::sqlite();
-    let w = all_mode(&db, ADMIN_TOKEN, "").await;
+    let w = all_mode(&db, ADMIN_TOKEN).await;
     // The tenant's registration, through the backend admin API (the store the engine reads in all-mode).
     let registration = json!({"name": "Registered Interop Shop", "url": verifier.url, "client_id": "interop-verifier",
         "client_id_scheme": "pre-registered"});

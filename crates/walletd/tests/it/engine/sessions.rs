@@ -121,7 +121,7 @@ async fn token_expiring_mid_session_lets_the_running_flow_finish_then_closes_400
 async fn all_mode_accepts_its_own_auth_token_on_the_socket_and_runs_a_flow() {
     let issuer = NodeIssuer::start();
     let db = TestDatabase::sqlite();
-    let w = all_mode(&db, ADMIN_TOKEN, "").await;
+    let w = all_mode(&db, ADMIN_TOKEN).await;
 
     // The token is what the auth role issues: ES256 under a key the process publishes in its JWKS.
     let tok = w.token_for("holder-1", "default");
@@ -172,10 +172,10 @@ async fn a_tenants_own_pdp_is_asked_for_its_users_and_the_global_one_for_others(
     let (tenant_pdp, tenant_seen) = pdp_answering(true, "acme-list", Vec::new()).await;
     let (global_pdp, global_seen) = pdp_answering(true, "global-list", Vec::new()).await;
     let db = TestDatabase::sqlite();
-    let w = all_mode(
-        &db,
-        ADMIN_TOKEN,
-        &format!("trust:\n  default_endpoint: {global_pdp}\n  timeout: 2s\n"),
+    let w = crate::support::start(
+        &super::all_mode_config(&db, ADMIN_TOKEN)
+            .trust_endpoint(&global_pdp)
+            .trust_timeout("2s"),
     )
     .await;
 
