@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-/// The document (hand-written; `crates/walletd/tests/backend_openapi.rs` checks it against the routes).
+/// The document (hand-written; `crates/walletd/tests/it/backend/openapi.rs` checks it against the routes).
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 /// `GET /openapi.json`.

@@ -2,12 +2,11 @@
 //! and verifiers are refreshed before their tenant's TTL runs out (and not before they are due), expired
 //! challenges and old tombstones are removed on the cleanup schedule, and the key-rotation hook runs on its own.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use serde_json::{Value, json};
+use serde_json::json;
 use walletd_backend::workers::{KeyRotationHook, TickReport};
 use walletd_backend::{ManualClock, WorkerSettings, Workers};
 use walletd_common::config::DatabaseConfig;
@@ -18,30 +17,16 @@ use walletd_db::{
 use walletd_testkit::TestDatabase;
 use walletd_trust::TrustConfig;
 
-type Seen = Arc<Mutex<Vec<Value>>>;
-
 /// A PDP that trusts subjects starting with `https://good` and names a framework.
-async fn pdp() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/evaluation",
-            axum::routing::post(
-                |State(seen): State<Seen>, axum::Json(body): axum::Json<Value>| async move {
-                    let good = body["subject"]["id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .starts_with("https://good");
-                    seen.lock().unwrap().push(body);
-                    axum::Json(json!({"decision": good, "context": {"trust_metadata": {"framework": "etsi-tl"}}}))
-                },
-            ),
-        )
-        .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), seen)
+async fn pdp() -> (String, walletd_testkit::pdp::Seen) {
+    walletd_testkit::pdp::serve(|body| {
+        let good = body["subject"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("https://good");
+        json!({"decision": good, "context": {"trust_metadata": {"framework": "etsi-tl"}}})
+    })
+    .await
 }
 
 walletd_testkit::on_both_databases!(workers_run_on_schedule);

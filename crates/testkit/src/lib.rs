@@ -1,22 +1,37 @@
-//! Test harness for walletd: fresh real databases, the real `walletd` binary on free loopback ports, and a
-//! pausable TCP proxy to simulate a dependency going away. Used by integration tests and benchmarks only.
+//! Test harness for walletd, written once for every integration test and bench: fresh real databases, the real
+//! `walletd` binary on free loopback ports with a typed configuration, a pausable TCP proxy, and the peers tests
+//! talk to (an AuthZEN PDP, a VCTM upstream, the Node issuer and verifier, a virtual passkey authenticator).
+//!
+//! Features: `webauthn` (the virtual authenticator and the compat WebAuthn ceremonies), `holder` (a holder on the
+//! engine's API v2). Crates whose tests need neither do not build passkey-rs or the wallet SDK.
 
+#![forbid(unsafe_code)]
+
+mod config;
 mod db;
+mod http;
 mod process;
 mod proxy;
 
+#[cfg(feature = "webauthn")]
+pub mod attestation;
+#[cfg(feature = "webauthn")]
+pub mod authenticator;
+#[cfg(feature = "webauthn")]
+pub mod ceremony;
+pub mod engine;
+#[cfg(feature = "holder")]
+pub mod holder;
+pub mod interop;
+pub mod jwt;
+pub mod pdp;
+pub mod vctm;
+
+pub use config::{Config, Database, Egress, LOOPBACK_V4, LOOPBACK_V6, Registry, Trust};
 pub use db::{TestDatabase, postgres_base_url};
+pub use http::{Resp, admin, get, http_client, post, send, send_json};
 pub use process::{Walletd, WalletdBuilder};
 pub use proxy::TcpProxy;
-
-/// A reqwest client for talking to a local walletd (no proxy, short timeouts).
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("static client settings")
-}
 
 /// Generates, for each named async function taking a [`TestDatabase`], one `#[tokio::test]` on SQLite (in module
 /// `sqlite`) and one on PostgreSQL (in module `postgres`), so a suite runs unchanged against both databases.

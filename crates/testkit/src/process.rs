@@ -40,6 +40,29 @@ impl WalletdBuilder {
         self
     }
 
+    /// A typed configuration: its `mode` becomes `--mode`, the rest the config file (see [`crate::Config`]).
+    pub fn with_config(mut self, config: &crate::Config) -> Self {
+        let (mode, yaml) = config.split_mode();
+        if mode.is_some() {
+            self.mode = mode;
+        }
+        self.config_yaml = Some(yaml);
+        self
+    }
+
+    /// Several environment variables for the process.
+    pub fn envs(mut self, vars: &[(&str, &str)]) -> Self {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+
+    /// Starts the process (see [`WalletdBuilder::spawn`]) and panics with its output when it does not start.
+    pub async fn start(self) -> Walletd {
+        self.spawn().await.unwrap_or_else(|e| panic!("walletd: {e}"))
+    }
+
     /// An environment variable for the process (wins over the harness defaults).
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
@@ -181,12 +204,17 @@ impl Walletd {
         self.child.id()
     }
 
-    /// Sends a signal (`libc::SIGTERM`, `libc::SIGKILL`, ...).
+    /// Sends a signal by number (`libc::SIGTERM`, `libc::SIGKILL`, ...). The workspace forbids `unsafe`, so this
+    /// runs `kill -<signal> <pid>` instead of calling kill(2); the pid is a child this handle owns and has not
+    /// reaped, so it cannot name another process.
     pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) with the pid of a child this handle owns and has not reaped.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, signal);
-        }
+        // Like kill(2) before: a process that already exited is not an error here (`wait_exit` reports it).
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Waits for the process to exit, up to `timeout`.

@@ -5,13 +5,12 @@
 //! virtual authenticator (passkey-rs) runs in the bench process on the same 2 cores, so the figures are
 //! end-to-end client+server throughput with `concurrency` ceremonies in flight.
 
-#[path = "../tests/auth_util/mod.rs"]
-mod auth_util;
-
 use std::time::Instant;
 
-use auth_util::*;
-use walletd_testkit::TestDatabase;
+use walletd_testkit::authenticator::VirtualAuthenticator;
+use walletd_testkit::ceremony::*;
+use walletd_testkit::jwt::b64u;
+use walletd_testkit::{Config, TestDatabase, WalletdBuilder};
 
 const CONCURRENCY: usize = 8;
 
@@ -42,13 +41,17 @@ fn main() {
 
 async fn run(db: &TestDatabase, n: usize) -> (f64, f64) {
     // No rate limits: the bench is one client address.
-    let w = start_with(
-        db,
-        "auth:\n  rate_limit_per_ip: 0\n  rate_limit_per_credential: 0\n",
+    let config = Config::new()
+        .mode("auth,storage")
+        .database(db.url())
+        .limit("auth.rate_limit_per_ip", 0)
+        .limit("auth.rate_limit_per_credential", 0);
+    let w = WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
+        .with_config(&config)
         // Access logs off (they would dominate); the `started` line the harness waits for stays.
-        &[("RUST_LOG", "warn,walletd=info")],
-    )
-    .await;
+        .env("RUST_LOG", "warn,walletd=info")
+        .start()
+        .await;
     let per_task = n / CONCURRENCY;
     let w = std::sync::Arc::new(w);
     let started = Instant::now();

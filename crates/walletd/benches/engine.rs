@@ -6,19 +6,17 @@
 //! (defaults 16, 10, 10000; needs `npm ci` in tests/interop). Everything runs on 127.0.0.1; the holders, the
 //! engine and the issuer share the machine's cores, so the figures are end-to-end, not the engine alone.
 
-#[path = "../tests/engine_support/mod.rs"]
-mod engine_support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine_support::{NodeIssuer, token, ws_url};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use walletd_engine::oid4vci::dpop::Dpop;
 use walletd_protocol::oid4vci::well_known_url;
+use walletd_testkit::engine::{self, token, ws_url};
+use walletd_testkit::interop::NodeIssuer;
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
 
@@ -44,7 +42,11 @@ fn main() {
         // Engine process: access logs and per-flow logs off (they would dominate and are not the engine's cost).
         // ENGINE_BENCH_YAML: extra `engine:` lines (indented two spaces) to compare settings, e.g. buffer sizes.
         let extra = std::env::var("ENGINE_BENCH_YAML").unwrap_or_default();
-        let w = engine_support::engine_with_env(&extra, &[("RUST_LOG", "warn,walletd=info")]).await;
+        let w = walletd_testkit::WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
+            .with_config(&engine::config_with(&extra))
+            .env("RUST_LOG", "warn,walletd=info")
+            .start()
+            .await;
         let url = ws_url(&w);
 
         // Warm-up (JIT in Node, connection pools), not measured.

@@ -7,15 +7,13 @@
 //! Run: `cargo bench -p walletd --bench presentation -- [n]` (default 100; needs `npm ci` in tests/interop).
 //! Everything runs on 127.0.0.1 and shares the machine's cores: end-to-end figures, not the engine alone.
 
-#[path = "../tests/engine_support/mod.rs"]
-mod engine_support;
-
 use std::time::Instant;
 
-use engine_support::verifier::{NodeVerifier, issued};
-use engine_support::{NodeIssuer, connected, engine_loopback};
 use serde_json::json;
 use walletd_engine::oid4vp::request;
+use walletd_testkit::holder::{connected, issued};
+use walletd_testkit::interop::{NodeIssuer, NodeVerifier};
+use walletd_testkit::{LOOPBACK_V6, WalletdBuilder, engine};
 use walletd_wallet::Holder;
 use walletd_wallet::client::PresentAnswer;
 
@@ -36,7 +34,10 @@ fn main() {
 async fn run(n: usize) {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
-    let w = engine_loopback("").await;
+    let w = WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
+        .with_config(&engine::config().egress_allow_cidr(LOOPBACK_V6))
+        .start()
+        .await;
     let holder = Holder::new();
     let wallet = issued(&w, &issuer, &holder).await;
     let opts = json!({"vct": format!("{}/vct/pid", issuer.url)});

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use walletd_testkit::WalletdBuilder;
+use walletd_testkit::vctm::{Upstream, png};
+use walletd_testkit::{Config, WalletdBuilder};
 
 const CONCURRENCY: usize = 32;
 
@@ -27,8 +28,7 @@ fn main() {
     rt.block_on(async move {
         let upstream = upstream().await;
         let w = WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
-            .mode("registry")
-            .config("egress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\n")
+            .with_config(&Config::new().mode("registry").egress_loopback())
             .env("RUST_LOG", "warn,walletd=info")
             .spawn()
             .await
@@ -85,30 +85,22 @@ async fn measure(client: &reqwest::Client, url: url::Url, secs: u64) -> f64 {
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// A loopback upstream with a parent type, a child extending it, and a small PNG logo.
+/// A loopback upstream with a parent type, a child extending it, and a small PNG logo. It lives as long as the
+/// runtime.
 async fn upstream() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let parent = json!({"vct": format!("{base}/vct/parent"), "name": "Parent", "description": "base",
-                        "claims": [{"path": ["given_name"]}, {"path": ["family_name"]}]});
-    let child = json!({"vct": format!("{base}/vct/child"), "name": "Child", "extends": format!("{base}/vct/parent"),
-                       "display": [{"locale": "en", "name": "Child",
-                                    "rendering": {"simple": {"logo": {"uri": format!("{base}/logo.png")}}}}]});
-    let mut logo = b"\x89PNG\r\n\x1a\n".to_vec();
-    logo.resize(512, 0);
-    let app = axum::Router::new()
-        .route(
-            "/vct/parent",
-            axum::routing::get(move || async move { axum::Json(parent) }),
-        )
-        .route(
-            "/vct/child",
-            axum::routing::get(move || async move { axum::Json(child) }),
-        )
-        .route(
-            "/logo.png",
-            axum::routing::get(move || async move { ([("content-type", "image/png")], logo) }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let up = Upstream::start().await;
+    let base = up.base.clone();
+    up.put_json(
+        "vct/parent",
+        &json!({"vct": format!("{base}/vct/parent"), "name": "Parent", "description": "base",
+                "claims": [{"path": ["given_name"]}, {"path": ["family_name"]}]}),
+    );
+    up.put_json(
+        "vct/child",
+        &json!({"vct": format!("{base}/vct/child"), "name": "Child", "extends": format!("{base}/vct/parent"),
+                "display": [{"locale": "en", "name": "Child",
+                             "rendering": {"simple": {"logo": {"uri": format!("{base}/logo.png")}}}}]}),
+    );
+    up.put("logo.png", "image/png", png(512, 0), None);
     base
 }

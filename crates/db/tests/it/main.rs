@@ -1,0 +1,4 @@
+//! The database layer's integration tests as one binary, each on SQLite and on PostgreSQL.
+
+mod signing_keys;
+mod store_suite;

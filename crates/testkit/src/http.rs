@@ -1,0 +1,92 @@
+//! HTTP calls to a local walletd that tests make: a client without proxies, and requests whose answer is read
+//! as status, headers and JSON body in one value.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::Walletd;
+
+/// A reqwest client for talking to a local walletd (no proxy, short timeouts).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("static client settings")
+}
+
+/// A response: status, headers, JSON body (`Null` when there is none or it is not JSON).
+pub struct Resp {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body parsed as JSON.
+    pub body: Value,
+}
+
+impl Resp {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_string())
+    }
+}
+
+/// Sends `req` and reads the whole answer.
+pub async fn send(req: reqwest::RequestBuilder) -> Resp {
+    let r = req.send().await.expect("request");
+    let status = r.status();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp { status, headers, body }
+}
+
+/// Sends `req` and returns status and JSON body (`Null` when none).
+pub async fn send_json(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let r = send(req).await;
+    (r.status, r.body)
+}
+
+/// `POST <main listener><path>` with a JSON body, an optional bearer token and extra headers.
+pub async fn post(w: &Walletd, path: &str, body: &Value, token: Option<&str>, headers: &[(&str, &str)]) -> Resp {
+    let mut req = http_client().post(format!("{}{path}", w.http_url())).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    send(req).await
+}
+
+/// `GET <main listener><path>` with an optional bearer token.
+pub async fn get(w: &Walletd, path: &str, token: Option<&str>) -> Resp {
+    let mut req = http_client().get(format!("{}{path}", w.http_url()));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    send(req).await
+}
+
+/// One call to the admin API of `w` (its admin listener) with an optional bearer `token`, as the operator
+/// `ops@example.org` (`X-Audit-Actor`); returns status and JSON body (`Null` when none).
+pub async fn admin(
+    w: &Walletd,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let base = w.admin_url().expect("an admin listener");
+    let mut req = http_client()
+        .request(method, format!("{base}{path}"))
+        .header("X-Audit-Actor", "ops@example.org");
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    send_json(req).await
+}
