@@ -20,7 +20,6 @@
 //! let meta: serde_json::Value = resp.error_for_status()?.json().map_err(|_| walletd_egress::EgressError::InvalidUrl("bad json".into()))?;
 //! # let _ = meta; Ok(()) }
 //! ```
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod body;

@@ -5,7 +5,6 @@
 //! offer or metadata goes through the egress guard; PDP and registry URLs are operator configuration.
 //!
 //! [`Engine::router`] serves `GET /api/v2/wallet`; [`Engine::shutdown`] closes every socket with 1001.
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod directory;

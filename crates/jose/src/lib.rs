@@ -5,7 +5,6 @@
 //! ([`jws`]), ECDH-ES JWE ([`jwe`]), x5c certificate chains read with `x509-parser` ([`x5c`]) and signed
 //! OpenID4VCI issuer metadata ([`signed_metadata`]). Built on aws-lc-rs, the crypto backend of the workspace.
 //! No I/O besides the signing key file; fetching is the callers' business (through the egress guard).
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod b64;

@@ -13,7 +13,6 @@
 //!   feature would let the checked-in `docs/api-v2.schema.json` drift in builds that leave it off. The crate's
 //!   `schema` test fails when the checked-in file is stale; `WALLETD_BLESS=1 cargo test -p walletd-protocol --test
 //!   schema` rewrites it.
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod client;

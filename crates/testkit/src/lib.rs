@@ -5,8 +5,6 @@
 //! Features: `webauthn` (the virtual authenticator and the compat WebAuthn ceremonies), `holder` (a holder on the
 //! engine's API v2). Crates whose tests need neither do not build passkey-rs or the wallet SDK.
 
-#![forbid(unsafe_code)]
-
 mod config;
 mod db;
 mod http;

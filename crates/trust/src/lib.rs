@@ -10,7 +10,6 @@
 //!   [`TrustClient::evaluate`]); [`TrustClient::try_evaluate`] reports the error instead.
 //! - Verdicts are cached per tenant (TTL, then stale-while-revalidate for `trust.stale_ttl`).
 //! - PDPs are operator configuration: the client does not use the egress guard and may reach private addresses.
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod client;

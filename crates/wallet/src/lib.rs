@@ -4,7 +4,6 @@
 //! proof JWTs ([`Holder`]), SD-JWT VC verification and key binding ([`sdjwt`]), and an API v2 client
 //! ([`client::EngineClient`]) that completes flows against a remote engine; its frames are the `walletd-protocol`
 //! types (docs/api-v2.md).
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod client;

@@ -10,3 +10,4 @@ mod binary;
 mod engine;
 mod registry;
 mod storage;
+mod workspace_shape;
