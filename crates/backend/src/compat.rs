@@ -8,19 +8,15 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use walletd_common::http::{ApiError, Authenticator, Routes, SessionUser, no_store};
 use walletd_common::issuer_metadata::{IssuerMetadataError, fetch_verified};
-use walletd_db::Store;
 use walletd_egress::EgressClient;
 
 use crate::service::AdminService;
-use crate::tenant_lookup::enabled_tenant;
 
 /// What the compat reads need.
 #[derive(Clone)]
 pub struct CompatState {
     /// The registered issuers and verifiers of the caller's tenant.
     pub service: AdminService,
-    /// Read directly by `/issuer/{id}/metadata` only (its fetch is being reworked separately).
-    pub store: Store,
     pub auth: Authenticator,
     /// Fetches issuer metadata (the identifier is operator-registered, but the host it names is not ours).
     pub egress: EgressClient,
@@ -94,10 +90,7 @@ async fn issuer_metadata(
     SessionUser(user): SessionUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let tenant = enabled_tenant(&s.store, &user.tenant_id).await?;
-    let unknown = || ApiError::not_found(format!("unknown issuer `{id}`"));
-    let num = id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(unknown)?;
-    let issuer = s.store.get_issuer(&tenant.id, num).await?.ok_or_else(unknown)?;
+    let issuer = s.service.tenant_issuer(&user.tenant_id, &id).await?;
     // The same fetch-and-verify the registry uses: discovery, the named credential_issuer, signed_metadata.
     let verified = fetch_verified(&s.egress, &issuer.credential_issuer_identifier)
         .await

@@ -35,9 +35,24 @@ pub fn api_v2_schema() -> Value {
     })
 }
 
-/// [`api_v2_schema`] as the text of `docs/api-v2.schema.json` (two-space indent, trailing newline).
+/// [`api_v2_schema`] as the text of `docs/api-v2.schema.json` (two-space indent, keys sorted, trailing newline).
 pub fn api_v2_schema_text() -> String {
-    let mut text = serde_json::to_string_pretty(&api_v2_schema()).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&sorted_keys(api_v2_schema())).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// `value` with the members of every object in key order. serde_json keeps insertion order when any crate of the
+/// build enables its `preserve_order` feature (features are unified across a workspace build), and sorts otherwise:
+/// without this the checked-in text would depend on which crates were built together.
+fn sorted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sorted: std::collections::BTreeMap<String, Value> =
+                map.into_iter().map(|(k, v)| (k, sorted_keys(v))).collect();
+            Value::Object(sorted.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
 }

@@ -290,7 +290,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let admin_service = walletd_backend::AdminService::new(store.clone());
         routes = routes.merge(walletd_backend::compat_routes(walletd_backend::CompatState {
             service: admin_service.clone(),
-            store: store.clone(),
             auth,
             egress: egress.clone(),
         }));

@@ -324,6 +324,16 @@ impl AdminService {
         Ok(self.store.list_issuers(&tenant.id).await?)
     }
 
+    /// Issuer `id` (as given in the web client's path) of the caller's own tenant: unknown or disabled tenant is
+    /// refused; an id that is not a positive number is simply an unknown issuer (the web client only sends ids it
+    /// listed).
+    pub async fn tenant_issuer(&self, tenant_id: &str, id: &str) -> Result<IssuerRecord, AdminError> {
+        let tenant = self.enabled_tenant(tenant_id).await?;
+        let unknown = || AdminError::NotFound(format!("unknown issuer `{id}`"));
+        let num = id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(unknown)?;
+        self.store.get_issuer(&tenant.id, num).await?.ok_or_else(unknown)
+    }
+
     /// The verifiers of the caller's own tenant (the web client's `/verifier/all`).
     pub async fn tenant_verifiers(&self, tenant_id: &str) -> Result<Vec<VerifierRecord>, AdminError> {
         let tenant = self.enabled_tenant(tenant_id).await?;
