@@ -55,9 +55,21 @@ pub async fn run_collecting(
     c.send(&json!({"type":"flow_start","flow_id":id,"protocol":"oid4vci","offer":offer}))
         .await
         .unwrap();
+    finish_collecting(c, holder, id, Duration::from_secs(20)).await
+}
+
+/// Follows an already started flow `id` to its end, answering every `sign_request` with `holder`'s proofs and
+/// waiting at most `per_frame` for each frame: the terminal frame (`Ok` for `flow_complete`, `Err` for
+/// `flow_error`) and the progress frames on the way.
+pub async fn finish_collecting(
+    c: &mut EngineClient,
+    holder: &Holder,
+    id: &str,
+    per_frame: Duration,
+) -> (Result<Value, Value>, Vec<Value>) {
     let mut steps = Vec::new();
     for _ in 0..100 {
-        let v = c.recv_flow(id, Duration::from_secs(20)).await.unwrap();
+        let v = c.recv_flow(id, per_frame).await.unwrap();
         match v["type"].as_str().unwrap() {
             "flow_complete" => return (Ok(v), steps),
             "flow_error" => return (Err(v), steps),

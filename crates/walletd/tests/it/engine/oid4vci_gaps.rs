@@ -11,8 +11,8 @@ use super::engine;
 use super::engine_with_pdp;
 use walletd_testkit::engine::ws_url;
 use walletd_testkit::holder::connected;
-use walletd_testkit::holder::run_collecting;
 use walletd_testkit::holder::verify_all;
+use walletd_testkit::holder::{finish_collecting, run_collecting};
 use walletd_testkit::interop::NodeIssuer;
 use walletd_testkit::pdp::deciding as pdp;
 
@@ -184,23 +184,9 @@ async fn client_mediated_trust() {
     }
 }
 
+/// Follows flow `id` to its end (30 s per frame: these flows wait on a PDP).
 async fn finish(c: &mut EngineClient, holder: &Holder, id: &str) -> (Result<Value, Value>, Vec<Value>) {
-    let mut steps = Vec::new();
-    for _ in 0..100 {
-        let v = c.recv_flow(id, Duration::from_secs(30)).await.unwrap();
-        match v["type"].as_str().unwrap() {
-            "flow_complete" => return (Ok(v), steps),
-            "flow_error" => return (Err(v), steps),
-            "sign_request" => {
-                let proofs = holder.proofs_for(&v["params"]);
-                c.send(&json!({"type":"sign_response","flow_id":id,"message_id":v["message_id"],"proofs":proofs}))
-                    .await
-                    .unwrap();
-            }
-            _ => steps.push(v),
-        }
-    }
-    panic!("flow did not end");
+    finish_collecting(c, holder, id, Duration::from_secs(30)).await
 }
 
 #[tokio::test]
