@@ -230,10 +230,9 @@ impl JwtValidator {
     pub fn new(cfg: &JwtConfig, local: Option<Arc<LocalKeys>>) -> Self {
         let remote = cfg.jwks_url.clone().map(|url| RemoteJwks {
             url,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(5))
-                .build()
+            // Fails only without any system CA root, which the binary checks before it builds anything.
+            http: walletd_egress::tls::http_client_builder()
+                .and_then(|b| b.timeout(Duration::from_secs(5)).build().map_err(Into::into))
                 .expect("a reqwest client with static settings builds"),
             cache_ttl: cfg.jwks_cache_ttl,
             refetch_interval: cfg.jwks_refetch_interval,

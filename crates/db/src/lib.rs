@@ -20,7 +20,7 @@ mod vctm;
 
 pub use audit::AuditEntry;
 pub use auth_state::{Challenge, Invite, RefreshOutcome};
-pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome};
+pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome, blob_get_sql};
 pub use connect::{Dialect, Store};
 pub use issuers::{EntityKind, IssuerRecord, IssuerWrite, TrustDue, TrustState, VerifierRecord, VerifierWrite};
 pub use signing_keys::SigningKeyRow;

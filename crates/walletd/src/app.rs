@@ -93,6 +93,9 @@ pub struct App {
 pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     let cfg = &plan.config;
     let roles = &plan.roles;
+    // Every outbound HTTP client shares one TLS configuration (the system CA roots are parsed once); building it
+    // first turns "no usable CA roots" into a start-up error instead of a failure inside some client's constructor.
+    walletd_egress::tls::client_config().context("cannot load the system CA roots")?;
 
     let store = match (&cfg.database, roles.needs_database()) {
         (Some(db), true) => Some(
