@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_compat;
+mod metadata_proxy;
 mod openapi;
 mod trust_proxy;
 
