@@ -36,8 +36,8 @@ pub struct AuthError {
     pub message: String,
     /// With `PreconditionFailed`: the current private-data ETag.
     pub current_etag: Option<String>,
-    /// Extra members of the error body (the OIDC gate's `oidc_config`).
-    pub details: Option<serde_json::Value>,
+    /// Extra members of the error body (the OIDC gate's `oidc_config`); boxed to keep errors small.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl AuthError {

@@ -95,7 +95,7 @@ impl IntoResponse for HttpError {
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut response = match e.details {
+        let mut response = match e.details.map(|d| *d) {
             // The OIDC gate's 401 carries `oidc_config` beside `error` and `message`, as the client expects.
             Some(serde_json::Value::Object(mut extra)) => {
                 extra.insert("error".into(), e.code.into());

@@ -178,7 +178,7 @@ impl OidcGateVerifier {
 /// 401 `oidc_gate_required` with what the client needs to obtain a token.
 fn required(op: &OidcProvider, message: &str) -> AuthError {
     let mut e = AuthError::unauthorized(GATE_REQUIRED, message);
-    e.details = Some(json!({"oidc_config": op.public_config()}));
+    e.details = Some(Box::new(json!({"oidc_config": op.public_config()})));
     e
 }
 
