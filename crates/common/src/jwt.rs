@@ -86,6 +86,16 @@ impl VerificationKey {
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
     }
+
+    /// The one algorithm this key verifies.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The key, for `jsonwebtoken::decode` (tokens of other issuers, such as a tenant's OIDC gate provider).
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
 }
 
 /// The algorithm a JWK may sign with: its own `alg` when it is consistent with the key type, else the type's default.

@@ -5,6 +5,7 @@ pub mod config;
 pub mod http;
 pub mod issuer_metadata;
 pub mod jwt;
+pub mod oidc_gate;
 pub mod roles;
 pub mod telemetry;
 pub mod tenant;

@@ -168,12 +168,10 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let private: Arc<dyn walletd_auth::PrivateDataStore> = Arc::new(StoragePrivateData(
             walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()),
         ));
-        let service = Arc::new(walletd_auth::AuthService::new(
-            store.clone(),
-            cfg,
-            ring.clone(),
-            private,
-        ));
+        let service = Arc::new(
+            walletd_auth::AuthService::new(store.clone(), cfg, ring.clone(), private)
+                .with_oidc_gate(egress.clone(), cfg),
+        );
         let auth = http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
         routes = routes.merge(walletd_auth::routes(service, auth));
         walletd_auth::spawn_maintenance(ring.clone(), store, cfg);
@@ -282,12 +280,21 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
                 auth: auth.clone(),
             }))
             .merge(walletd_backend::proxy_routes(walletd_backend::ProxyState {
-                enabled: cfg.features.legacy_proxy,
+                mode: cfg.features.legacy_proxy,
                 max_response_bytes: cfg.features.legacy_proxy_max_response_bytes,
+                metadata: walletd_backend::MetadataProxy::new(
+                    egress.clone(),
+                    walletd_backend::MetadataProxySettings {
+                        max_response_bytes: cfg.features.metadata_proxy_max_response_bytes,
+                        cache_max_bytes: cfg.features.metadata_proxy_cache_max_bytes,
+                        cache_ttl: cfg.features.metadata_proxy_cache_ttl,
+                    },
+                ),
                 egress: egress.clone(),
                 auth: auth.clone(),
             }));
-        if cfg.features.legacy_proxy {
+        // `proxy` advertises the full open proxy only: the metadata mode is not what old clients mean by it.
+        if cfg.features.legacy_proxy == walletd_common::config::LegacyProxyMode::Full {
             capabilities.insert("proxy".into());
         }
         let admin_service = walletd_backend::AdminService::new(store.clone());

@@ -10,6 +10,8 @@ impl AuthService {
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| DEFAULT_TENANT.to_string());
         let tenant = self.tenant(&tenant_id).await?;
+        self.check_gate(&tenant, GatedCeremony::Registration, req.oidc_id_token.as_deref())
+            .await?;
         let invite = req.invite_code.filter(|c| !c.is_empty());
         if tenant.require_invite {
             let code = invite
@@ -138,9 +140,11 @@ impl AuthService {
 
     /// Begins a discoverable login. `tenant_hint` is the tenant the request named (`X-Tenant-ID`, path alias);
     /// a non-default hint must then match the credential's tenant.
-    pub async fn login_begin(&self, tenant_hint: Option<&str>) -> Result<Ceremony, AuthError> {
+    /// A tenant with a login gate needs `id_token` (the caller's `Authorization: Bearer`).
+    pub async fn login_begin(&self, tenant_hint: Option<&str>, id_token: Option<&str>) -> Result<Ceremony, AuthError> {
         let hint = tenant_hint.map(str::trim).filter(|t| !t.is_empty());
         let tenant = self.tenant(hint.unwrap_or(DEFAULT_TENANT)).await?;
+        self.check_gate(&tenant, GatedCeremony::Login, id_token).await?;
         let (options, state) = self.relying_party(&tenant)?.start_login()?;
         let ctx = CeremonyContext {
             explicit_tenant: hint.is_some_and(|h| h != DEFAULT_TENANT),
@@ -150,8 +154,15 @@ impl AuthService {
         Ok(Ceremony { challenge_id, options })
     }
 
-    /// Finishes a login: the tenant comes from the stored credential.
-    pub async fn login_finish(&self, challenge_id: &str, credential: &Value) -> Result<Session, AuthError> {
+    /// Finishes a login: the tenant comes from the stored credential. When that tenant has a login gate, the
+    /// finish step needs the ID token too (the client sends it on both steps): otherwise a login begun for an
+    /// ungated tenant could end in a gated one.
+    pub async fn login_finish(
+        &self,
+        challenge_id: &str,
+        credential: &Value,
+        id_token: Option<&str>,
+    ) -> Result<Session, AuthError> {
         let parsed = parse_assertion(credential)?;
         self.credential_limit.check(&parsed.credential_id, "for this passkey")?;
         let (challenge, ctx) = self.take_ceremony(challenge_id, KIND_LOGIN).await?;
@@ -186,6 +197,7 @@ impl AuthService {
             ));
         }
         let tenant = self.tenant(&stored.tenant_id).await?;
+        self.check_gate(&tenant, GatedCeremony::Login, id_token).await?;
         let state: AuthenticationState =
             serde_json::from_str(&challenge.state).map_err(|e| AuthError::unavailable(&e))?;
         let record: Credential = serde_json::from_str(&stored.credential).map_err(|e| AuthError::unavailable(&e))?;

@@ -6,6 +6,7 @@ mod keyring;
 mod lifecycle;
 mod logs;
 mod negative;
+mod oidc_gate;
 mod service_api;
 mod tenants;
 
