@@ -7,11 +7,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// What `POST /proxy` does (`features.legacy_proxy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LegacyProxyMode {
-    /// `false`: every request answers 404 `proxy_disabled`.
-    Off,
-    /// `metadata` (the default): only GETs of the metadata documents the web client's credential parser reads
-    /// (docs/web-client.md names the rule); everything else answers the same 404 as `Off`.
+    /// `false` (the default, as the spec requires): every request answers 404 `proxy_disabled`.
     #[default]
+    Off,
+    /// `metadata`: only GETs of the metadata documents the web client's credential parser reads
+    /// (docs/web-client.md names the rule); everything else answers the same 404 as `Off`. What a deployment of
+    /// the public web client sets.
     Metadata,
     /// `true`: the full v1 proxy (any method, any URL the egress guard allows), for old deployments.
     Full,
@@ -56,7 +57,7 @@ impl<'de> Deserialize<'de> for LegacyProxyMode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeaturesConfig {
-    /// `POST /proxy`: `false`, `metadata` (default) or `true` (the full v1 open proxy, egress-guarded).
+    /// `POST /proxy`: `false` (default), `metadata` (for the public web client) or `true` (the full v1 open proxy, egress-guarded).
     pub legacy_proxy: LegacyProxyMode,
     /// Largest upstream response body the full legacy proxy relays.
     pub legacy_proxy_max_response_bytes: usize,
@@ -74,7 +75,7 @@ pub struct FeaturesConfig {
 impl Default for FeaturesConfig {
     fn default() -> Self {
         FeaturesConfig {
-            legacy_proxy: LegacyProxyMode::Metadata,
+            legacy_proxy: LegacyProxyMode::Off,
             legacy_proxy_max_response_bytes: 4 * 1024 * 1024,
             metadata_proxy_max_response_bytes: 1024 * 1024,
             metadata_proxy_cache_max_bytes: 32 * 1024 * 1024,
@@ -100,6 +101,7 @@ mod tests {
             assert_eq!(got, want, "{yaml}");
         }
         assert!(serde_yaml_ng::from_str::<LegacyProxyMode>("maybe").is_err());
-        assert_eq!(FeaturesConfig::default().legacy_proxy, LegacyProxyMode::Metadata);
+        // The spec keeps every form of the proxy off unless the operator turns it on.
+        assert_eq!(FeaturesConfig::default().legacy_proxy, LegacyProxyMode::Off);
     }
 }

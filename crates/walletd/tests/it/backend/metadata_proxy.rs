@@ -100,9 +100,9 @@ async fn metadata_mode_serves_caches_counts_and_refuses() {
     let up = upstream(hits.clone()).await;
     let base = format!("http://{up}");
     let db = TestDatabase::sqlite();
-    // The default mode is `metadata`: nothing sets it here.
     let config = Config::new()
         .database(db.url())
+        .set("features.legacy_proxy", "metadata")
         .limit("features.metadata_proxy_max_response_bytes", 4096)
         .egress_allow_http()
         .egress_allow_cidr("127.0.0.2/32");
