@@ -15,7 +15,9 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use crate::config::JwtConfig;
+use crate::revocation::EpochCheck;
 use crate::tenant::DEFAULT_TENANT;
+use crate::token_cache::{TokenCache, Verified};
 
 /// Why a token was refused. The message never contains the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +36,10 @@ pub enum JwtError {
     MissingSubject,
     #[error("token signing keys are unavailable")]
     KeysUnavailable,
+    #[error("token was revoked (signed out, account or passkey removed, or tenant disabled)")]
+    Revoked,
+    #[error("token revocation state is unavailable")]
+    RevocationUnavailable,
 }
 
 /// The claims walletd uses from a validated token.
@@ -47,6 +53,8 @@ pub struct TokenClaims {
     pub expires_at: u64,
     /// `jti`, when present.
     pub token_id: Option<String>,
+    /// `sep`, the user's session epoch when the token was issued (0 when absent; crate::revocation).
+    pub session_epoch: i64,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +64,8 @@ struct RawClaims {
     tenant_id: Option<String>,
     exp: u64,
     jti: Option<String>,
+    aud: Option<Value>,
+    sep: Option<i64>,
 }
 
 /// A verification key with the one algorithm it may be used with.
@@ -223,6 +233,8 @@ struct ValidatorInner {
     hs256: Option<DecodingKey>,
     local: Option<Arc<LocalKeys>>,
     remote: Option<RemoteJwks>,
+    cache: Option<TokenCache>,
+    epochs: std::sync::OnceLock<EpochCheck>,
 }
 
 impl JwtValidator {
@@ -250,8 +262,44 @@ impl JwtValidator {
                     .and_then(|s| DecodingKey::from_secret(s.expose().as_bytes()).ok()),
                 local,
                 remote,
+                cache: TokenCache::new(cfg.token_cache_entries),
+                epochs: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Checks every validated token's session epoch against `epochs` from now on (first call wins).
+    pub fn check_session_epochs(&self, epochs: EpochCheck) {
+        let _ = self.inner.epochs.set(epochs);
+    }
+
+    /// Whether revoked tokens are refused (a session-epoch source is installed).
+    pub fn checks_revocation(&self) -> bool {
+        self.inner.epochs.get().is_some()
+    }
+
+    /// Validates `token` for one of `audiences` and returns its claims: verified once, then served from the
+    /// validated-token cache until it expires; the session epoch is checked every time.
+    pub async fn validate(&self, token: &str, audiences: &[&str]) -> Result<TokenClaims, JwtError> {
+        let claims = match &self.inner.cache {
+            Some(cache) => {
+                let key = TokenCache::key(token);
+                match cache.get(&key, audiences).await {
+                    Some(claims) => claims,
+                    None => {
+                        let verified = self.verify(token, audiences).await?;
+                        let claims = verified.claims.clone();
+                        cache.insert(key, verified).await;
+                        claims
+                    }
+                }
+            }
+            None => self.verify(token, audiences).await?.claims,
+        };
+        if let Some(epochs) = self.inner.epochs.get() {
+            epochs.check(&claims.subject, claims.session_epoch).await?;
+        }
+        Ok(claims)
     }
 
     /// Whether any key source is configured at all.
@@ -259,8 +307,8 @@ impl JwtValidator {
         self.inner.hs256.is_some() || self.inner.local.is_some() || self.inner.remote.is_some()
     }
 
-    /// Validates `token` for one of `audiences` and returns its claims.
-    pub async fn validate(&self, token: &str, audiences: &[&str]) -> Result<TokenClaims, JwtError> {
+    /// Verifies `token` (signature and claims) for one of `audiences`, without cache or revocation check.
+    pub async fn verify(&self, token: &str, audiences: &[&str]) -> Result<Verified, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
         let (key, alg, legacy) = if header.alg == Algorithm::HS256 {
             let key = self.inner.hs256.clone().ok_or(JwtError::UnsupportedAlgorithm)?;
@@ -299,14 +347,27 @@ impl JwtValidator {
                 _ => None,
             })
             .ok_or(JwtError::MissingSubject)?;
-        Ok(TokenClaims {
-            subject,
-            tenant_id: c
-                .tenant_id
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
-            expires_at: c.exp,
-            token_id: c.jti,
+        let token_audiences = match (legacy, c.aud) {
+            (true, _) => None,
+            (false, Some(Value::String(a))) => Some(vec![a]),
+            (false, Some(Value::Array(a))) => {
+                Some(a.into_iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            }
+            (false, _) => Some(Vec::new()),
+        };
+        Ok(Verified {
+            claims: TokenClaims {
+                subject,
+                tenant_id: c
+                    .tenant_id
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
+                expires_at: c.exp,
+                token_id: c.jti,
+                session_epoch: c.sep.unwrap_or(0),
+            },
+            audiences: token_audiences,
+            valid_until: c.exp.saturating_add(self.inner.leeway),
         })
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use passkey_authenticator::{
     Authenticator, MemoryStore, UiHint, UserCheck, UserValidationMethod, extensions::HmacSecretConfig,
 };
-use passkey_client::Client;
+use passkey_client::{Client, DefaultClientDataWithExtra};
 use passkey_crypto::AvailableBackend;
 use passkey_types::Passkey;
 use passkey_types::ctap2::{Aaguid, Ctap2Error};
@@ -148,6 +148,12 @@ impl VirtualAuthenticator {
 
     /// `navigator.credentials.get` on the server's `getOptions`, with PRF evaluation as the web client asks for it.
     pub async fn get(&mut self, get_options: &Value, origin: &str) -> Value {
+        self.get_with_client_data(get_options, origin, json!({})).await
+    }
+
+    /// [`get`](Self::get) with `extra` merged into the signed `clientDataJSON` (e.g. `{"crossOrigin": true}`, what a
+    /// browser reports for a ceremony in a cross-origin frame).
+    pub async fn get_with_client_data(&mut self, get_options: &Value, origin: &str, extra: Value) -> Value {
         let mut options = get_options.clone();
         untag(&mut options);
         options["publicKey"]["extensions"] = json!({"prf": {"eval": {"first": b64u(&self.prf_salt)}}});
@@ -167,7 +173,7 @@ impl VirtualAuthenticator {
         let origin = Url::parse(origin).unwrap();
         let cred = self
             .client
-            .authenticate(&origin, request, None)
+            .authenticate(&origin, request, DefaultClientDataWithExtra(extra))
             .await
             .expect("virtual authenticator asserts");
         let mut v = serde_json::to_value(&cred).unwrap();
