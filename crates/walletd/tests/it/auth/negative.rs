@@ -439,5 +439,6 @@ async fn cross_origin_assertions_are_refused(db: TestDatabase) {
         .get_with_client_data(&begin.body["getOptions"], ORIGIN, json!({"crossOrigin": false}))
         .await;
     let id = begin.body["challengeId"].as_str().unwrap();
-    assert_eq!(finish_login(&w, id, &cred).await.status, StatusCode::OK);
+    let ok = finish_login(&w, id, &cred).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
 }

@@ -29,29 +29,26 @@ fn assert_absent(logs: &[String], what: &str, secret: &str) {
     }
 }
 
-/// The string values of `field` in the frames the holder sent (proofs are nested one level).
+/// Every string leaf under `field` in the frames the holder sent (proofs are objects in an array, a vp_token may be
+/// JSON text of an object of arrays).
 fn sent_values(sent: &[String], field: &str) -> Vec<String> {
+    fn leaves(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(inner @ (Value::Object(_) | Value::Array(_))) => leaves(&inner, out),
+                _ if s.len() >= 20 => out.push(s.clone()),
+                _ => {}
+            },
+            Value::Array(items) => items.iter().for_each(|i| leaves(i, out)),
+            Value::Object(map) => map.values().for_each(|i| leaves(i, out)),
+            _ => {}
+        }
+    }
     let mut found = Vec::new();
     for frame in sent {
         let v: Value = serde_json::from_str(frame).unwrap();
-        let mut collect = |x: &Value| match x {
-            Value::String(s) => found.push(s.clone()),
-            Value::Array(items) => found.extend(items.iter().filter_map(|i| i.as_str().map(str::to_string))),
-            Value::Object(map) => {
-                for inner in map.values() {
-                    match inner {
-                        Value::String(s) => found.push(s.clone()),
-                        Value::Array(items) => {
-                            found.extend(items.iter().filter_map(|i| i.as_str().map(str::to_string)))
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            _ => {}
-        };
         if let Some(x) = v.get(field) {
-            collect(x);
+            leaves(x, &mut found);
         }
     }
     found
