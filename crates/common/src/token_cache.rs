@@ -1,7 +1,7 @@
 //! The validated-token cache: a token whose signature and claims were verified once is not verified again until
 //! it expires. Keyed by the SHA-256 of the token (the token itself is never kept), bounded in entries, and every
 //! entry expires no later than its token (`exp` + leeway). What a hit skips is only the signature and claim
-//! checks; the audience asked for is still compared and the session epoch is still checked on every use
+//! checks (and only while the validator's key set is unchanged); the audience asked for is still compared and the session epoch is still checked on every use
 //! (crate::revocation), so a cached token is refused as soon as it is revoked.
 
 use std::sync::Arc;
@@ -19,6 +19,9 @@ pub struct Verified {
     pub audiences: Option<Vec<String>>,
     /// Last instant the token may be accepted (`exp` + leeway).
     pub valid_until: u64,
+    /// The validator's key generation when it was verified: after a key rotation or retirement the token is
+    /// verified again (a retired key's tokens are then refused, as without the cache).
+    pub key_generation: u64,
 }
 
 struct UntilExpiry;
@@ -51,11 +54,11 @@ impl TokenCache {
         Sha256::digest(token.as_bytes()).into()
     }
 
-    /// The claims of a cached, unexpired token valid for one of `audiences`.
-    pub async fn get(&self, key: &[u8; 32], audiences: &[&str]) -> Option<TokenClaims> {
+    /// The claims of a cached, unexpired token valid for one of `audiences`, verified under `key_generation`.
+    pub async fn get(&self, key: &[u8; 32], audiences: &[&str], key_generation: u64) -> Option<TokenClaims> {
         let v = self.inner.get(key).await?;
         // The entry's own expiry is in whole seconds; check the instant too.
-        if unix_now() > v.valid_until {
+        if unix_now() > v.valid_until || v.key_generation != key_generation {
             return None;
         }
         match &v.audiences {
