@@ -78,3 +78,44 @@ async fn refused_handshake_reaches_a_client_that_sent_more_frames() {
         assert_eq!(frame["code"], "AUTH_FAILED", "{frame}");
     }
 }
+
+#[tokio::test]
+async fn refused_handshake_waits_boundedly_for_the_clients_close() {
+    // One connection slot: while the engine waits for a refused client's close, the slot stays taken.
+    let w = start(&walletd_testkit::engine::config_with(
+        "  max_connections: 1\n  close_timeout: 2s\n",
+    ))
+    .await;
+    let url = ws_url(&w);
+    // A client that sends a bad handshake and then neither reads nor closes.
+    let mut silent = EngineClient::connect(&url).await.unwrap();
+    silent
+        .send(&json!({"type": "handshake", "app_token": "not-a-token"}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        EngineClient::connect(&url).await.is_err(),
+        "the engine still waits for the refused client's close (before the fix it dropped the socket at once)"
+    );
+    // Bounded: after close_timeout the socket is dropped without the client's close.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let mut polite = EngineClient::connect(&url)
+        .await
+        .expect("the slot is free after close_timeout");
+    // A client that reads the error and closes its end frees the slot at once.
+    polite
+        .send(&json!({"type": "handshake", "app_token": "not-a-token"}))
+        .await
+        .unwrap();
+    let e = polite.recv(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(e["code"], "AUTH_FAILED", "{e}");
+    assert!(polite.recv(Duration::from_secs(5)).await.is_err(), "then the close");
+    drop(polite);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        EngineClient::connect(&url).await.is_ok(),
+        "closed by the client: slot free at once"
+    );
+    drop(silent);
+}
