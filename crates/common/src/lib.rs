@@ -6,9 +6,11 @@ pub mod http;
 pub mod issuer_metadata;
 pub mod jwt;
 pub mod oidc_gate;
+pub mod revocation;
 pub mod roles;
 pub mod telemetry;
 pub mod tenant;
+pub mod token_cache;
 
 pub use config::Config;
 pub use roles::{Role, RoleSet};

@@ -13,6 +13,7 @@ mod connect;
 mod http_error;
 mod issuers;
 mod memberships;
+mod session_epochs;
 mod signing_keys;
 mod tenants;
 mod users;

@@ -118,6 +118,11 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("tenant `{id}`")));
         }
+        if !t.enabled {
+            // A disabled tenant's access tokens are refused by every role from now on (re-enabling does not
+            // bring them back; its users log in again).
+            self.bump_tenant_session_epochs(&t.id).await?;
+        }
         Ok(t)
     }
 
@@ -126,6 +131,8 @@ impl Store {
         if id == DEFAULT_TENANT {
             return Err(StoreError::Forbidden("the default tenant cannot be deleted".into()));
         }
+        // The users go with the tenant (cascade); their epoch rows stay, so their tokens stay refused.
+        self.bump_tenant_session_epochs(id).await?;
         let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(id)
             .execute(self.pool())

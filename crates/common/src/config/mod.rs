@@ -201,11 +201,22 @@ pub struct TenantsConfig {
 }
 
 /// Admin API (backend role).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// Bearer token of the admin API. The admin listener refuses every request while it is unset.
     pub token: Option<Secret>,
+    /// Address the admin listener binds to, apart from `server.listen`: loopback unless the operator exposes it.
+    pub listen: IpAddr,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            token: None,
+            listen: IpAddr::from([127, 0, 0, 1]),
+        }
+    }
 }
 
 /// Log output.

@@ -2,6 +2,7 @@
 //! the routes the web client calls (docs/web-client.md).
 
 mod cli;
+mod hardening;
 mod readiness;
 mod roles;
 mod shutdown;
