@@ -287,6 +287,31 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "must be a redis:// or rediss:// URL".into(),
         });
     }
+    if config.cache.redis_timeout.is_zero() {
+        return Err(ConfigError::Invalid {
+            key: "cache.redis_timeout".into(),
+            message: "must be greater than 0".into(),
+        });
+    }
+    let rl = &config.rate_limits;
+    if rl.window < std::time::Duration::from_secs(1) || rl.window > std::time::Duration::from_secs(24 * 3600) {
+        return Err(ConfigError::Invalid {
+            key: "rate_limits.window".into(),
+            message: "must be between 1s and 24h".into(),
+        });
+    }
+    if rl.redis_prefix.is_empty() || rl.redis_prefix.len() > 64 || rl.redis_prefix.contains(char::is_whitespace) {
+        return Err(ConfigError::Invalid {
+            key: "rate_limits.redis_prefix".into(),
+            message: "must be 1 to 64 characters without whitespace".into(),
+        });
+    }
+    if rl.local_max_keys == 0 {
+        return Err(ConfigError::Invalid {
+            key: "rate_limits.local_max_keys".into(),
+            message: "must be greater than 0".into(),
+        });
+    }
     for (i, origin) in config.server.cors_origins.iter().enumerate() {
         if origin != "*" && url::Url::parse(origin).map(|u| u.origin().is_tuple()) != Ok(true) {
             return Err(ConfigError::Invalid {
