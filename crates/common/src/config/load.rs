@@ -417,6 +417,34 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_keys_are_checked_with_their_key() {
+        for (yaml, key) in [
+            ("rate_limits:\n  window: 0s\n", "rate_limits.window"),
+            ("rate_limits:\n  window: 2d\n", "rate_limits.window"),
+            ("rate_limits:\n  redis_prefix: ''\n", "rate_limits.redis_prefix"),
+            ("rate_limits:\n  redis_prefix: 'a b'\n", "rate_limits.redis_prefix"),
+            ("rate_limits:\n  local_max_keys: 0\n", "rate_limits.local_max_keys"),
+            ("cache:\n  redis_timeout: 0s\n", "cache.redis_timeout"),
+            (
+                "rate_limits:\n  storage_writes_per_user: -1\n",
+                "rate_limits.storage_writes_per_user",
+            ),
+            ("rate_limits:\n  engine_flows: 5\n", "rate_limits.engine_flows"),
+        ] {
+            let e = load_from_str(yaml, env(&[])).unwrap_err();
+            assert_eq!(e.key(), Some(key), "{yaml}: {e}");
+        }
+        let c = load_from_str(
+            "rate_limits:\n  window: 10s\n  engine_flows_per_user: 0\n",
+            env(&[("WALLET_RATE_LIMITS__STORAGE_WRITES_PER_USER", "7")]),
+        )
+        .unwrap();
+        assert_eq!(c.rate_limits.window, std::time::Duration::from_secs(10));
+        assert_eq!(c.rate_limits.engine_flows_per_user, 0);
+        assert_eq!(c.rate_limits.storage_writes_per_user, 7);
+    }
+
+    #[test]
     fn wrong_type_is_named_with_its_path() {
         let e = load_from_str("server:\n  http_port: lots\n", env(&[])).unwrap_err();
         assert_eq!(e.key(), Some("server.http_port"));

@@ -83,7 +83,10 @@ async fn all_mode_engine_asks_its_own_registry_for_type_metadata() {
         .run_issuance(&holder, "issue", json!({"offer": offer["offer"]}), None, None)
         .await
         .unwrap();
-    assert_eq!(done["type_metadata"]["name"], "Interop PID type", "{done}");
+    assert_eq!(
+        done["credentials"][0]["type_metadata"]["name"], "Interop PID type",
+        "{done}"
+    );
 }
 
 #[tokio::test]
@@ -199,4 +202,36 @@ async fn engine_alone_reads_tenants_written_by_a_backend_process(db: TestDatabas
     assert_eq!(c.recv_close(T).await, Some(4001));
     let (e, close) = refused_handshake(&engine, &token("acme")).await;
     assert_eq!((e["code"].as_str(), close), (Some("FORBIDDEN"), Some(4001)), "{e}");
+}
+
+#[tokio::test]
+async fn flow_starts_and_connections_spend_the_users_budget() {
+    let w = crate::support::start(
+        &walletd_testkit::engine::config()
+            .limit("rate_limits.engine_flows_per_user", 2)
+            .limit("rate_limits.engine_connections_per_user", 2),
+    )
+    .await;
+    let token = walletd_testkit::engine::token("busy", 600);
+    let mut c = session(&w, &token).await;
+    let _second = session(&w, &token).await;
+    let (e, close) = refused_handshake(&w, &token).await;
+    assert_eq!(
+        (e["code"].as_str(), close),
+        (Some("TOO_MANY_REQUESTS"), Some(1008)),
+        "{e}"
+    );
+    // Another user has budgets of its own.
+    let mut other = session(&w, &walletd_testkit::engine::token("calm", 600)).await;
+
+    let vctm = |id: &str| json!({"type": "flow_start", "flow_id": id, "protocol": "vctm", "vct": "urn:x"});
+    for id in ["a", "b"] {
+        let e = terminal(&mut c, vctm(id)).await;
+        assert_eq!(e["error"]["code"], "METADATA_FETCH_ERROR", "{e}");
+    }
+    let e = terminal(&mut c, vctm("c")).await;
+    assert_eq!(e["error"]["code"], "TOO_MANY_REQUESTS", "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("retry in"), "{e}");
+    let e = terminal(&mut other, vctm("a")).await;
+    assert_eq!(e["error"]["code"], "METADATA_FETCH_ERROR", "{e}");
 }

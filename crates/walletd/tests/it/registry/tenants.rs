@@ -54,7 +54,7 @@ async fn registry_alone_enforces_tenants_and_keeps_registrations(db: TestDatabas
     let (s, body) = metadata("ghost").await;
     assert_eq!(
         (s, body["error"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found")),
+        (StatusCode::NOT_FOUND, Some("tenant_not_found")),
         "{body}"
     );
     let (s, body) = metadata("off").await;
