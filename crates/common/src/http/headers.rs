@@ -89,4 +89,35 @@ mod tests {
         h.insert(TENANT_HEADER, HeaderValue::from_static(" acme "));
         assert_eq!(tenant_header(&h).as_deref(), Some("acme"));
     }
+
+    fn xff(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxy = ip("10.0.0.2");
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        // Not a trusted peer (or nothing trusted): the header is ignored.
+        assert_eq!(
+            client_ip(ip("192.0.2.9"), &xff("198.51.100.1"), &trusted),
+            ip("192.0.2.9")
+        );
+        assert_eq!(client_ip(proxy, &xff("198.51.100.1"), &[]), proxy);
+        // The right-most untrusted hop wins; what the client prepended does not.
+        assert_eq!(
+            client_ip(proxy, &xff("6.6.6.6, 198.51.100.1"), &trusted),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_ip(proxy, &xff("198.51.100.1, 10.0.0.7"), &trusted),
+            ip("198.51.100.1")
+        );
+        // Garbage stops at the last trusted hop; no header is the peer.
+        assert_eq!(client_ip(proxy, &xff("nonsense, 10.0.0.7"), &trusted), ip("10.0.0.7"));
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy);
+    }
 }
