@@ -38,6 +38,8 @@ pub struct AuthError {
     pub current_etag: Option<String>,
     /// Extra members of the error body (the OIDC gate's `oidc_config`); boxed to keep errors small.
     pub details: Option<Box<serde_json::Value>>,
+    /// With `TooManyRequests`: `Retry-After` seconds.
+    pub retry_after: Option<u64>,
 }
 
 impl AuthError {
@@ -49,6 +51,7 @@ impl AuthError {
             message: message.into(),
             current_etag: None,
             details: None,
+            retry_after: None,
         }
     }
 

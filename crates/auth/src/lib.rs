@@ -13,7 +13,6 @@ mod keyring;
 mod maintenance;
 mod oidc_gate;
 mod private_data;
-mod ratelimit;
 mod routes;
 mod service;
 mod tagged;

@@ -4,7 +4,8 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use walletd_common::tenant::{
-    DEFAULT_TENANT, OidcGate, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
+    DEFAULT_TENANT, OidcGate, Tenant, TenantRateLimits, TenantStorageQuota, TenantTrustConfig, TenantWebauthn,
+    is_valid_tenant_id,
 };
 
 use crate::{Store, StoreError, now_millis};
@@ -21,6 +22,7 @@ pub struct TenantUpdate {
     pub webauthn: Option<Option<TenantWebauthn>>,
     pub storage_quota: Option<Option<TenantStorageQuota>>,
     pub oidc_gate: Option<Option<OidcGate>>,
+    pub rate_limits: Option<Option<TenantRateLimits>>,
 }
 
 impl Store {
@@ -102,6 +104,9 @@ impl Store {
         if let Some(v) = update.oidc_gate {
             t.oidc_gate = v;
         }
+        if let Some(v) = update.rate_limits {
+            t.rate_limits = v;
+        }
         let done = sqlx::query(
             "UPDATE tenants SET name = $2, display_name = $3, enabled = $4, require_invite = $5, settings = $6, \
              updated_at = $7 WHERE id = $1",
@@ -151,6 +156,7 @@ fn settings_json(t: &Tenant) -> String {
         "webauthn": t.webauthn,
         "storage_quota": t.storage_quota,
         "oidc_gate": t.oidc_gate,
+        "rate_limits": t.rate_limits,
     })
     .to_string()
 }
@@ -178,6 +184,7 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
         webauthn: serde_json::from_value(field("webauthn")).map_err(corrupt)?,
         storage_quota: serde_json::from_value(field("storage_quota")).map_err(corrupt)?,
         oidc_gate: serde_json::from_value(field("oidc_gate")).map_err(corrupt)?,
+        rate_limits: serde_json::from_value(field("rate_limits")).map_err(corrupt)?,
         id,
     })
 }

@@ -66,6 +66,7 @@ impl From<StorageError> for ApiError {
             }
             e @ StorageError::Reserved(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             StorageError::Store(e) => e.into(),
+            StorageError::RateLimited(l) => l.into(),
         }
     }
 }

@@ -212,7 +212,7 @@ impl AuthService {
         // Counted only once the assertion verified: a finish anyone can forge with a passkey's (public) id and a
         // challenge of their own never reaches this line, so it cannot spend the owner's budget. Failed attempts
         // are bounded by the per-IP limit of the route.
-        self.credential_limit.check(&parsed.credential_id, "for this passkey")?;
+        self.check_credential(&parsed.credential_id).await?;
 
         // Sign-count rule (WebAuthn §7.2 step 21): when either counter is non-zero, the new one must be larger.
         let new_count = i64::from(result.counter());

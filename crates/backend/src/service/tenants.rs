@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use serde_json::json;
 use walletd_common::tenant::{
-    DEFAULT_TENANT, OidcGate, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
+    DEFAULT_TENANT, OidcGate, Tenant, TenantRateLimits, TenantStorageQuota, TenantTrustConfig, TenantWebauthn,
+    is_valid_tenant_id,
 };
 use walletd_db::TenantUpdate;
 
@@ -27,6 +28,7 @@ pub struct NewTenant {
     pub webauthn: Option<TenantWebauthn>,
     pub storage_quota: Option<TenantStorageQuota>,
     pub oidc_gate: Option<OidcGate>,
+    pub rate_limits: Option<TenantRateLimits>,
 }
 
 /// Changes to a tenant (`PUT /admin/tenants/{id}`): absent fields stay as they are; `null` clears the optional ones.
@@ -48,6 +50,7 @@ pub struct TenantPatch {
     pub storage_quota: Option<Option<TenantStorageQuota>>,
     #[serde(default, deserialize_with = "double_option")]
     pub oidc_gate: Option<Option<OidcGate>>,
+    pub rate_limits: Option<Option<TenantRateLimits>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -125,6 +128,7 @@ impl AdminService {
         t.webauthn = b.webauthn;
         t.storage_quota = b.storage_quota;
         t.oidc_gate = b.oidc_gate;
+        t.rate_limits = b.rate_limits;
         self.store.create_tenant(&t).await?;
         self.audit(actor, "tenant.create", Some(&t.id), Some(t.id.clone()), tenant_json(&t))
             .await?;
@@ -152,6 +156,7 @@ impl AdminService {
             webauthn: p.webauthn,
             storage_quota: p.storage_quota,
             oidc_gate: p.oidc_gate,
+            rate_limits: p.rate_limits,
         };
         let t = self.store.update_tenant(id, update).await?;
         self.audit(actor, "tenant.update", Some(id), Some(id.to_string()), tenant_json(&t))

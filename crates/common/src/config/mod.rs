@@ -7,6 +7,7 @@
 mod auth;
 mod engine;
 mod features;
+mod limits;
 mod load;
 mod registry;
 mod secret;
@@ -16,6 +17,7 @@ mod workers;
 pub use auth::{AttestationPolicy, AuthConfig, JwtConfig, SignCountPolicy, WebauthnConfig};
 pub use engine::EngineConfig;
 pub use features::{FeaturesConfig, LegacyProxyMode};
+pub use limits::RateLimitsConfig;
 pub use load::{ConfigError, load, load_from_str};
 pub use registry::{RegistryConfig, SsrfAlias};
 pub use secret::{ConnectionUrl, Secret};
@@ -66,6 +68,9 @@ pub struct Config {
     pub engine: EngineConfig,
     /// Storage role: quotas, tombstone retention and page sizes.
     pub storage: StorageConfig,
+    /// Per-tenant request budgets of storage writes and engine flows/connections (the auth ceremony budgets are
+    /// `auth.rate_limit_*`), counted in Redis when `cache.redis_url` is set.
+    pub rate_limits: RateLimitsConfig,
     pub features: FeaturesConfig,
     pub logging: LoggingConfig,
 }
@@ -112,6 +117,8 @@ pub struct ServerConfig {
     pub public_url: Url,
     /// Origins allowed by CORS and at the WebSocket upgrade; `*` allows any.
     pub cors_origins: Vec<String>,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client for rate limits; empty: the TCP peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Serve `/metrics` on the admin listener instead of the main one.
     pub metrics_on_admin_port: bool,
     /// Largest request body accepted by default (routes with their own limits may lower or raise it).
@@ -136,6 +143,7 @@ impl Default for ServerConfig {
             listen: IpAddr::from([127, 0, 0, 1]),
             public_url: Url::parse("http://localhost:8080").expect("static URL"),
             cors_origins: vec!["http://localhost:3000".into(), "http://localhost:8080".into()],
+            trusted_proxies: Vec::new(),
             metrics_on_admin_port: false,
             max_body_bytes: 2 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
@@ -184,12 +192,24 @@ fn default_busy_timeout() -> Duration {
     Duration::from_secs(5)
 }
 
-/// Optional shared cache.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Optional shared cache (and shared rate-limit counters).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// `redis://host:port`; unset keeps caches in process.
+    /// `redis://host:port`; unset keeps caches and rate-limit counters in process.
     pub redis_url: Option<ConnectionUrl>,
+    /// Deadline of connecting to Redis and of every command; past it the caller treats Redis as unavailable.
+    #[serde(with = "humantime_serde")]
+    pub redis_timeout: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            redis_url: None,
+            redis_timeout: Duration::from_millis(500),
+        }
+    }
 }
 
 /// Where tenant configuration comes from.

@@ -30,7 +30,7 @@ impl StorageService {
         if let Some(ct) = &content_type {
             validate_content_type(ct)?;
         }
-        let limits = self.limits(owner).await?;
+        let limits = self.write_limits(owner).await?;
         check_size(data.len(), limits.max_blob_bytes)?;
         let cond = match pre {
             Precondition::None => WriteCondition::Always,
@@ -63,7 +63,7 @@ impl StorageService {
     pub async fn delete(&self, owner: &Owner, id: &str, expected: Option<i64>) -> Result<i64, StorageError> {
         validate_id(id)?;
         refuse_reserved(id)?;
-        self.limits(owner).await?;
+        self.write_limits(owner).await?;
         let outcome = self.inner.store.blob_delete(owner.key(), id, expected).await?;
         // Deletions are rare and already write: a good moment to drop this user's expired tombstones.
         if matches!(outcome, WriteOutcome::Written { .. })

@@ -7,6 +7,7 @@ mod lifecycle;
 mod logs;
 mod negative;
 mod oidc_gate;
+mod rate_limits;
 mod revocation;
 mod service_api;
 mod tenants;
