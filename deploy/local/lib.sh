@@ -12,9 +12,16 @@ alive_pid() {
     [ -f "$file" ] || return 1
     pid=$(cat "$file")
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    running "$pid" || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1/" || return 1
     echo "$pid"
+}
+
+# running PID: whether PID runs (a zombie does not: these processes are nobody's children once up has exited).
+running() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ "${stat##*) }" != Z* ]]
 }
 
 # wait_for WHAT TRIES CMD...: runs CMD every 0.1 s until it succeeds, at most TRIES times.
