@@ -18,6 +18,12 @@ impl HttpTarget for Walletd {
     }
 }
 
+impl<T: HttpTarget + ?Sized> HttpTarget for std::sync::Arc<T> {
+    fn base_url(&self) -> String {
+        (**self).base_url()
+    }
+}
+
 /// A base URL as a request target (`http://127.0.0.1:8080`).
 #[derive(Debug, Clone)]
 pub struct Target(pub String);
