@@ -39,7 +39,7 @@ pub async fn engine_restart_under_load(site: &Site, token: &str) {
             holder_loop(h, &ws, &token, &issuer_url, &stop).await
         }));
     }
-    // A writer through nginx: acknowledged writes must survive.
+    // A writer through nginx: acknowledged writes must survive; neither storage nor auth may fail meanwhile.
     let writer = {
         let (stop, public, token) = (stop.clone(), site.topo.public(), token.to_string());
         tokio::spawn(async move {
@@ -62,6 +62,17 @@ pub async fn engine_restart_under_load(site: &Site, token: &str) {
                     }
                     Ok(r) => errors.push(format!("{id}: {}", r.status())),
                     Err(e) => errors.push(format!("{id}: {e}")),
+                }
+                // The auth role, untouched by the restart, keeps answering too.
+                match http_client()
+                    .get(format!("{}/user/session/account-info", public.0))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => errors.push(format!("account-info: {}", r.status())),
+                    Err(e) => errors.push(format!("account-info: {e}")),
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
