@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by deploy/local/up, down and role (sourced, not run).
 
 die() {
