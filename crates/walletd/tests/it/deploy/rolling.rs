@@ -15,7 +15,7 @@ use walletd_wallet::client::{ClientError, EngineClient};
 
 use walletd_testkit::http_client;
 
-use super::topology_support::{Site, get_blob, issue, offer, session};
+use super::topology_support::{Site, get_blob, issue, offer, register, session};
 
 /// What one holder saw.
 #[derive(Debug, Default)]
@@ -30,10 +30,11 @@ pub async fn engine_restart_under_load(site: &Site, token: &str) {
     let stop = Arc::new(AtomicBool::new(false));
     let site_ws = site.topo.ws_url();
 
-    // Holders through nginx.
+    // Holders through nginx, each its own user (per-user budgets of flows and connections stay the default).
     let mut holders = Vec::new();
     for h in 0..3 {
-        let (stop, ws, token) = (stop.clone(), site_ws.clone(), token.to_string());
+        let user = register(&site.topo.public()).await;
+        let (stop, ws, token) = (stop.clone(), site_ws.clone(), user.token);
         let issuer_url = site.issuer.url.clone();
         holders.push(tokio::spawn(async move {
             holder_loop(h, &ws, &token, &issuer_url, &stop).await
