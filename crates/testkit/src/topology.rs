@@ -28,7 +28,10 @@ impl Topology {
             .tempdir()
             .expect("temp dir");
         let mut cmd = Command::new(scripts.join("up"));
-        cmd.arg(dir.path()).env("WALLETD_BIN", bin.as_ref());
+        // If the test runner kills this process (a timeout), up's watchdog still stops everything.
+        cmd.arg(dir.path())
+            .env("WALLETD_BIN", bin.as_ref())
+            .env("WALLETD_TOPOLOGY_OWNER", std::process::id().to_string());
         // Only what the test sets may configure walletd: drop inherited WALLET_* variables.
         for (k, _) in std::env::vars() {
             if k.starts_with("WALLET_") {
