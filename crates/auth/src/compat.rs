@@ -14,7 +14,7 @@ use walletd_common::tenant::Tenant;
 use walletd_protocol::format_unix_millis;
 
 use crate::bodies::{BeginBody, FinishBody, decode_private_data};
-use crate::http::{AuthState, ClientIp, ETAG_HEADER, HttpError};
+use crate::http::{AuthState, CeremonyBudget, ETAG_HEADER, HttpError};
 use crate::service::{Ceremony, RegistrationFinish, Session};
 use crate::tagged::{tag_at, tagged};
 
@@ -100,32 +100,29 @@ fn with_etag(mut response: Response, etag: Option<&str>) -> Response {
 
 async fn register_begin(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     headers: HeaderMap,
     JsonBody(body): JsonBody<BeginBody>,
 ) -> Result<Json<Value>, HttpError> {
-    st.service.check_ip(ip)?;
     let c = st.service.register_begin(body.registration_start(&headers)).await?;
     Ok(Json(create_options(&c)))
 }
 
 async fn register_finish(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Response, HttpError> {
-    st.service.check_ip(ip)?;
     let s = st.service.register_finish(body.into_registration()?).await?;
     Ok(session_response(&s))
 }
 
 async fn login_begin(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     headers: HeaderMap,
     JsonBody(body): JsonBody<BeginBody>,
 ) -> Result<Json<Value>, HttpError> {
-    st.service.check_ip(ip)?;
     let hint = body.tenant_id.or_else(|| tenant_header(&headers));
     let c = st.service.login_begin(hint.as_deref()).await?;
     let mut options = c.options;
@@ -139,20 +136,18 @@ async fn login_begin(
 
 async fn login_finish(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Response, HttpError> {
-    st.service.check_ip(ip)?;
     let s = st.service.login_finish(&body.challenge_id, &body.credential).await?;
     Ok(session_response(&s))
 }
 
 async fn refresh(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Json<Value>, HttpError> {
-    st.service.check_ip(ip)?;
     let t = st.service.refresh(&body.refresh_token, None).await?;
     Ok(Json(
         json!({"appToken": t.access_token.token, "refreshToken": t.refresh_token}),
@@ -208,22 +203,20 @@ async fn delete_account(State(st): State<AuthState>, SessionUser(user): SessionU
 
 async fn add_begin(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     SessionUser(user): SessionUser,
 ) -> Result<Json<Value>, HttpError> {
-    st.service.check_ip(ip)?;
     let c = st.service.add_passkey_begin(&user.user_id, &user.tenant_id).await?;
     Ok(Json(create_options(&c)))
 }
 
 async fn add_finish(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     SessionUser(user): SessionUser,
     headers: HeaderMap,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Response, HttpError> {
-    st.service.check_ip(ip)?;
     let private_data = decode_private_data(body.private_data.as_ref())?;
     let private_data_if_match = header_str(&headers, "x-private-data-if-match")?.map(str::to_string);
     let (passkey, etag) = st

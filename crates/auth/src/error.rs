@@ -36,6 +36,8 @@ pub struct AuthError {
     pub message: String,
     /// With `PreconditionFailed`: the current private-data ETag.
     pub current_etag: Option<String>,
+    /// With `TooManyRequests`: `Retry-After` seconds.
+    pub retry_after: Option<u64>,
 }
 
 impl AuthError {
@@ -46,6 +48,7 @@ impl AuthError {
             code,
             message: message.into(),
             current_etag: None,
+            retry_after: None,
         }
     }
 

@@ -8,8 +8,9 @@ use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use walletd_common::http::{ApiError, Authenticator};
-use walletd_common::tenant::TenantRefusal;
+use walletd_common::http::{ApiError, Authenticator, TENANT_HEADER};
+use walletd_common::limits::Limited;
+use walletd_common::tenant::{TenantRefusal, resolve_tenant_id};
 use walletd_db::StoreError;
 
 use crate::error::{AuthError, ErrorKind};
@@ -62,7 +63,16 @@ impl From<ApiError> for AuthError {
             s if s.is_server_error() => ErrorKind::Internal,
             _ => ErrorKind::BadRequest,
         };
-        AuthError::new(kind, e.code, e.message)
+        let mut error = AuthError::new(kind, e.code, e.message);
+        error.retry_after = e.retry_after;
+        error
+    }
+}
+
+/// A spent rate-limit budget (429 with `Retry-After`).
+impl From<Limited> for AuthError {
+    fn from(l: Limited) -> Self {
+        ApiError::from(l).into()
     }
 }
 
@@ -95,7 +105,9 @@ impl IntoResponse for HttpError {
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut response = ApiError::new(status, e.code, e.message).into_response();
+        let mut api = ApiError::new(status, e.code, e.message);
+        api.retry_after = e.retry_after;
+        let mut response = api.into_response();
         if let Some(etag) = e.current_etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
             response.headers_mut().insert(ETAG_HEADER, etag);
         }
@@ -103,18 +115,22 @@ impl IntoResponse for HttpError {
     }
 }
 
-/// The client's address (the TCP peer). Limits key on it; behind a proxy every client shares the proxy's.
-pub struct ClientIp(pub IpAddr);
+/// Spends one request of the client address's ceremony budget (`auth.rate_limit_per_ip`, or the override of the
+/// tenant named by `X-Tenant-ID`) before the handler runs: 429 `rate_limited` with `Retry-After` once spent. The
+/// address is the TCP peer; behind a proxy every client shares the proxy's.
+pub struct CeremonyBudget;
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AuthState> for CeremonyBudget {
     type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AuthState) -> Result<Self, Self::Rejection> {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Ok(ClientIp(ip))
+        let tenant = resolve_tenant_id(None, parts.headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()));
+        state.service.check_ip(ip, tenant).await?;
+        Ok(CeremonyBudget)
     }
 }

@@ -12,7 +12,6 @@ mod http;
 mod keyring;
 mod maintenance;
 mod private_data;
-mod ratelimit;
 mod routes;
 mod service;
 mod tagged;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use walletd_common::http::{JsonBody, no_store, tenant_header};
 
 use crate::bodies::{BeginBody, FinishBody};
-use crate::http::{AuthState, ClientIp, HttpError};
+use crate::http::{AuthState, CeremonyBudget, HttpError};
 use crate::service::{Ceremony, Session};
 
 /// The service API router.
@@ -56,52 +56,47 @@ fn session_body(s: &Session) -> Value {
 
 async fn register_begin(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     headers: HeaderMap,
     JsonBody(body): JsonBody<BeginBody>,
 ) -> Result<Json<Value>, HttpError> {
-    st.service.check_ip(ip)?;
     let c = st.service.register_begin(body.registration_start(&headers)).await?;
     Ok(Json(ceremony_body(c)))
 }
 
 async fn register_finish(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Json<Value>, HttpError> {
-    st.service.check_ip(ip)?;
     let s = st.service.register_finish(body.into_registration()?).await?;
     Ok(Json(session_body(&s)))
 }
 
 async fn login_begin(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     headers: HeaderMap,
     JsonBody(body): JsonBody<BeginBody>,
 ) -> Result<Json<Value>, HttpError> {
-    st.service.check_ip(ip)?;
     let hint = body.tenant_id.or_else(|| tenant_header(&headers));
     Ok(Json(ceremony_body(st.service.login_begin(hint.as_deref()).await?)))
 }
 
 async fn login_finish(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Json<Value>, HttpError> {
-    st.service.check_ip(ip)?;
     let s = st.service.login_finish(&body.challenge_id, &body.credential).await?;
     Ok(Json(session_body(&s)))
 }
 
 async fn token(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<Json<Value>, HttpError> {
-    st.service.check_ip(ip)?;
     let audience = body
         .audience
         .clone()
@@ -118,10 +113,9 @@ async fn token(
 
 async fn logout(
     State(st): State<AuthState>,
-    ClientIp(ip): ClientIp,
+    _budget: CeremonyBudget,
     JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<Response, HttpError> {
-    st.service.check_ip(ip)?;
     st.service.logout(&body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -5,6 +5,8 @@ pub mod config;
 pub mod http;
 pub mod issuer_metadata;
 pub mod jwt;
+pub mod limits;
+pub mod redis;
 pub mod roles;
 pub mod telemetry;
 pub mod tenant;

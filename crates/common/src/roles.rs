@@ -37,9 +37,10 @@ impl Role {
         }
     }
 
-    /// Whether the role keeps state in the relational database.
+    /// Whether the role keeps state in the relational database. The registry does: `POST /vctm` registrations and
+    /// the tenants it enforces (unknown `X-Tenant-ID` refused, the tenant's own PDP) live there.
     pub fn needs_database(self) -> bool {
-        matches!(self, Role::Auth | Role::Storage | Role::Backend)
+        matches!(self, Role::Auth | Role::Storage | Role::Registry | Role::Backend)
     }
 }
 
@@ -152,7 +153,8 @@ mod tests {
 
     #[test]
     fn database_need_follows_roles() {
-        assert!(!"engine,registry".parse::<RoleSet>().unwrap().needs_database());
+        assert!(!"engine".parse::<RoleSet>().unwrap().needs_database());
+        assert!("registry".parse::<RoleSet>().unwrap().needs_database());
         assert!("engine,storage".parse::<RoleSet>().unwrap().needs_database());
     }
 }

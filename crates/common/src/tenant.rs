@@ -58,6 +58,10 @@ pub struct Tenant {
     /// Storage quota overrides; unset fields fall back to the `storage.*` configuration.
     #[serde(default)]
     pub storage_quota: Option<TenantStorageQuota>,
+    /// Request budget overrides; unset fields fall back to the configuration (`auth.rate_limit_*`,
+    /// `rate_limits.*`).
+    #[serde(default)]
+    pub rate_limits: Option<TenantRateLimits>,
 }
 
 impl Tenant {
@@ -73,6 +77,7 @@ impl Tenant {
             allowed_protocols: Vec::new(),
             webauthn: None,
             storage_quota: None,
+            rate_limits: None,
         }
     }
 }
@@ -92,6 +97,23 @@ pub struct TenantStorageQuota {
     pub max_blob_bytes: Option<u64>,
     pub max_blobs_per_user: Option<u64>,
     pub max_bytes_per_user: Option<u64>,
+}
+
+/// Per-tenant request budgets (per window of `rate_limits.window`); each unset field uses the configured default,
+/// 0 disables that budget for the tenant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRateLimits {
+    /// Ceremony and token requests per client IP (default `auth.rate_limit_per_ip`).
+    pub auth_per_ip: Option<u32>,
+    /// Login finishes per passkey (default `auth.rate_limit_per_credential`).
+    pub auth_per_credential: Option<u32>,
+    /// Storage writes per user (default `rate_limits.storage_writes_per_user`).
+    pub storage_writes_per_user: Option<u32>,
+    /// Engine flow starts per user (default `rate_limits.engine_flows_per_user`).
+    pub engine_flows_per_user: Option<u32>,
+    /// Engine connections (handshakes) per user (default `rate_limits.engine_connections_per_user`).
+    pub engine_connections_per_user: Option<u32>,
 }
 
 /// Per-tenant WebAuthn relying-party settings.

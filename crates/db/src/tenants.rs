@@ -4,7 +4,7 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use walletd_common::tenant::{
-    DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
+    DEFAULT_TENANT, Tenant, TenantRateLimits, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
 };
 
 use crate::{Store, StoreError, now_millis};
@@ -20,6 +20,7 @@ pub struct TenantUpdate {
     pub allowed_protocols: Option<Vec<String>>,
     pub webauthn: Option<Option<TenantWebauthn>>,
     pub storage_quota: Option<Option<TenantStorageQuota>>,
+    pub rate_limits: Option<Option<TenantRateLimits>>,
 }
 
 impl Store {
@@ -98,6 +99,9 @@ impl Store {
         if let Some(v) = update.storage_quota {
             t.storage_quota = v;
         }
+        if let Some(v) = update.rate_limits {
+            t.rate_limits = v;
+        }
         let done = sqlx::query(
             "UPDATE tenants SET name = $2, display_name = $3, enabled = $4, require_invite = $5, settings = $6, \
              updated_at = $7 WHERE id = $1",
@@ -139,6 +143,7 @@ fn settings_json(t: &Tenant) -> String {
         "allowed_protocols": t.allowed_protocols,
         "webauthn": t.webauthn,
         "storage_quota": t.storage_quota,
+        "rate_limits": t.rate_limits,
     })
     .to_string()
 }
@@ -165,6 +170,7 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
         },
         webauthn: serde_json::from_value(field("webauthn")).map_err(corrupt)?,
         storage_quota: serde_json::from_value(field("storage_quota")).map_err(corrupt)?,
+        rate_limits: serde_json::from_value(field("rate_limits")).map_err(corrupt)?,
         id,
     })
 }

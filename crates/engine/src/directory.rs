@@ -6,6 +6,7 @@
 //! verifiers.
 
 use futures::future::BoxFuture;
+use walletd_common::tenant::Tenant;
 use walletd_trust::TenantTrustSettings;
 
 /// How the wallet authenticates to one credential issuer's token endpoint, as the tenant registered it.
@@ -55,4 +56,15 @@ pub trait TenantDirectory: Send + Sync {
 
     /// The tenant's verifier registered with `client_id` (exact match).
     fn verifier<'a>(&'a self, tenant_id: &'a str, client_id: &'a str) -> BoxFuture<'a, Option<RegisteredVerifier>>;
+
+    /// The tenant's record (enabled flag, allowed protocols): `Ok(None)` for an unknown tenant, `Err` when it
+    /// cannot be read now (the engine then refuses, retryably: it never runs a flow for a tenant it cannot check).
+    fn tenant<'a>(&'a self, tenant_id: &'a str) -> BoxFuture<'a, Result<Option<Tenant>, String>>;
+}
+
+/// Type metadata (VCTM) by `vct`, answered by the registry role in this process (all-mode) without an HTTP
+/// round-trip; an engine without it asks `registry.url` over HTTP.
+pub trait TypeMetadataSource: Send + Sync {
+    /// The resolved document, or why there is none (a message for the client).
+    fn type_metadata<'a>(&'a self, vct: &'a str) -> BoxFuture<'a, Result<serde_json::Value, String>>;
 }

@@ -13,6 +13,7 @@ mod flow;
 pub mod oid4vci;
 pub mod oid4vp;
 mod session;
+mod tenant_policy;
 mod trust_step;
 mod vctm;
 
@@ -30,10 +31,11 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 use walletd_common::config::EngineConfig;
 use walletd_common::http::Authenticator;
+use walletd_common::limits::RateLimiter;
 use walletd_egress::EgressClient;
 use walletd_trust::TrustClient;
 
-pub use directory::{IssuerClient, RegisteredVerifier, TenantDirectory};
+pub use directory::{IssuerClient, RegisteredVerifier, TenantDirectory, TypeMetadataSource};
 pub use failure::{FlowFailure, FlowResult};
 pub use flow::{FlowCtx, FlowInput, NotificationTarget};
 
@@ -52,10 +54,15 @@ pub struct EngineOptions {
     pub allowed_origins: Vec<String>,
     /// The AuthZEN client, when issuer trust is evaluated server-side.
     pub trust: Option<TrustClient>,
-    /// The registry role's base URL (type metadata); `None` skips type metadata.
+    /// The registry role's base URL (type metadata); `None` skips type metadata unless `type_metadata` is set.
     pub registry_url: Option<Url>,
-    /// Read-only tenant configuration (trust settings, issuer registrations, verifiers); `None` means none.
+    /// The registry role of this process, asked directly (wins over `registry_url`).
+    pub type_metadata: Option<Arc<dyn TypeMetadataSource>>,
+    /// Read-only tenant configuration (trust settings, issuer registrations, verifiers, enabled flag, allowed
+    /// protocols); `None` means none (every tenant in a token is accepted).
     pub directory: Option<Arc<dyn TenantDirectory>>,
+    /// Budgets of connections and flow starts per user (`rate_limits.engine_*`).
+    pub rate_limits: RateLimiter,
 }
 
 /// The engine. Cheap to clone.
@@ -71,7 +78,9 @@ struct Inner {
     origins: Vec<String>,
     trust: Option<TrustClient>,
     registry_url: Option<Url>,
+    type_metadata: Option<Arc<dyn TypeMetadataSource>>,
     directory: Option<Arc<dyn TenantDirectory>>,
+    rate_limits: RateLimiter,
     registry_http: reqwest::Client,
     connections: AtomicUsize,
     shutdown: CancellationToken,
@@ -111,7 +120,9 @@ impl Engine {
                     .collect(),
                 trust: opts.trust,
                 registry_url: opts.registry_url,
+                type_metadata: opts.type_metadata,
                 directory: opts.directory,
+                rate_limits: opts.rate_limits,
                 registry_http,
                 connections: AtomicUsize::new(0),
                 shutdown: CancellationToken::new(),
@@ -174,6 +185,14 @@ impl Engine {
     /// The tenant's read-only configuration, when the process has one.
     pub(crate) fn directory(&self) -> Option<&dyn TenantDirectory> {
         self.inner.directory.as_deref()
+    }
+
+    pub(crate) fn rate_limits(&self) -> &RateLimiter {
+        &self.inner.rate_limits
+    }
+
+    pub(crate) fn type_metadata_source(&self) -> Option<&dyn TypeMetadataSource> {
+        self.inner.type_metadata.as_deref()
     }
 
     pub(crate) fn registry(&self) -> Option<(&Url, &reqwest::Client)> {

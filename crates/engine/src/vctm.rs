@@ -23,9 +23,13 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     Ok(done)
 }
 
-/// `GET {registry}/type-metadata?vct=...` on the operator-configured registry (not the egress guard: the
-/// registry is trusted configuration). Absence of a registry or of the type is an error the caller maps.
+/// The registry role of this process when it has one, else `GET {registry}/type-metadata?vct=...` on the
+/// operator-configured registry (not the egress guard: the registry is trusted configuration). Absence of a
+/// registry or of the type is an error the caller maps.
 pub(crate) async fn lookup(engine: &Engine, vct: &str) -> Result<Value, String> {
+    if let Some(local) = engine.type_metadata_source() {
+        return local.type_metadata(vct).await;
+    }
     let Some((base, http)) = engine.registry() else {
         return Err("no type metadata registry is configured".into());
     };

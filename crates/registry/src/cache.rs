@@ -1,15 +1,14 @@
 //! The resolved-metadata cache: in process (moka) by default, Redis when `cache.redis_url` is set so replicas
 //! share entries. Entries carry their own freshness and stale deadlines; a short Redis lock lets one replica
 //! fetch while the others wait for its result (cross-process coalescing). Redis trouble degrades to misses.
+//! The connection is the process's shared one (`walletd_common::redis::SharedRedis`, also used by the limits).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
-use tokio::sync::OnceCell;
+use walletd_common::redis::SharedRedis;
 
 /// One cached answer.
 #[derive(Debug, Clone)]
@@ -37,15 +36,14 @@ struct WireEntry {
 pub enum Cache {
     /// In this process only.
     Memory(moka::future::Cache<String, Arc<Entry>>),
-    /// Shared through Redis (connected lazily; errors count as misses).
+    /// Shared through Redis (errors count as misses).
     Redis(Arc<RedisCache>),
 }
 
-/// The Redis side: URL, key prefix and the lazily made connection.
+/// The Redis side: the shared connection and the key prefix.
 pub struct RedisCache {
-    client: redis::Client,
+    redis: SharedRedis,
     prefix: String,
-    conn: OnceCell<ConnectionManager>,
 }
 
 /// How long one replica may hold the fetch lock of a key.
@@ -62,14 +60,12 @@ impl Cache {
         )
     }
 
-    /// A Redis cache; `prefix` starts every key.
-    pub fn redis(url: &str, prefix: &str) -> Result<Cache, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("invalid cache.redis_url: {e}"))?;
-        Ok(Cache::Redis(Arc::new(RedisCache {
-            client,
+    /// A Redis cache over the process's shared connection; `prefix` starts every key.
+    pub fn redis(redis: SharedRedis, prefix: &str) -> Cache {
+        Cache::Redis(Arc::new(RedisCache {
+            redis,
             prefix: prefix.to_string(),
-            conn: OnceCell::new(),
-        })))
+        }))
     }
 
     /// The entry under `key`, fresh or stale.
@@ -77,11 +73,13 @@ impl Cache {
         match self {
             Cache::Memory(m) => m.get(key).await,
             Cache::Redis(r) => {
-                let mut conn = r.connection().await?;
-                let raw: Option<String> = conn
-                    .get(r.key(key))
+                let raw: Option<String> = r
+                    .redis
+                    .query(redis::cmd("GET").arg(r.key(key)))
                     .await
-                    .map_err(|e| tracing::warn!(error = %e, "redis GET failed"))
+                    .map_err(
+                        |e| tracing::warn!(error = %e, "redis GET failed; the registry cache falls back to a miss"),
+                    )
                     .ok()?;
                 let w: WireEntry = serde_json::from_str(&raw?).ok()?;
                 Some(Arc::new(Entry {
@@ -100,7 +98,6 @@ impl Cache {
         match self {
             Cache::Memory(m) => m.insert(key.to_string(), entry).await,
             Cache::Redis(r) => {
-                let Some(mut conn) = r.connection().await else { return };
                 let wire = WireEntry {
                     body: String::from_utf8_lossy(&entry.body).into_owned(),
                     etag: entry.etag.clone(),
@@ -108,7 +105,10 @@ impl Cache {
                     stale_until: entry.stale_until,
                 };
                 let Ok(text) = serde_json::to_string(&wire) else { return };
-                let done: Result<(), _> = conn.pset_ex(r.key(key), text, life_ms).await;
+                let done: Result<(), _> = r
+                    .redis
+                    .query(redis::cmd("SET").arg(r.key(key)).arg(text).arg("PX").arg(life_ms))
+                    .await;
                 if let Err(e) = done {
                     tracing::warn!(error = %e, "redis SET failed");
                 }
@@ -121,9 +121,7 @@ impl Cache {
         match self {
             Cache::Memory(m) => m.invalidate(key).await,
             Cache::Redis(r) => {
-                if let Some(mut conn) = r.connection().await {
-                    let _: Result<(), _> = conn.del(r.key(key)).await;
-                }
+                let _: Result<(), _> = r.redis.query(redis::cmd("DEL").arg(r.key(key))).await;
             }
         }
     }
@@ -139,26 +137,27 @@ impl Cache {
     /// (in-process coalescing is done by the caller) and when Redis is unreachable.
     pub async fn try_lock(&self, key: &str) -> bool {
         let Cache::Redis(r) = self else { return true };
-        let Some(mut conn) = r.connection().await else {
-            return true;
-        };
-        let got: Result<Option<String>, _> = redis::cmd("SET")
-            .arg(r.key(&format!("lock:{key}")))
-            .arg("1")
-            .arg("NX")
-            .arg("PX")
-            .arg(LOCK_TTL.as_millis() as u64)
-            .query_async(&mut conn)
+        let got: Result<Option<String>, _> = r
+            .redis
+            .query(
+                redis::cmd("SET")
+                    .arg(r.key(&format!("lock:{key}")))
+                    .arg("1")
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(LOCK_TTL.as_millis() as u64),
+            )
             .await;
         got.map(|v| v.is_some()).unwrap_or(true)
     }
 
     /// Releases the fetch lock of `key`.
     pub async fn unlock(&self, key: &str) {
-        if let Cache::Redis(r) = self
-            && let Some(mut conn) = r.connection().await
-        {
-            let _: Result<(), _> = conn.del(r.key(&format!("lock:{key}"))).await;
+        if let Cache::Redis(r) = self {
+            let _: Result<(), _> = r
+                .redis
+                .query(redis::cmd("DEL").arg(r.key(&format!("lock:{key}"))))
+                .await;
         }
     }
 
@@ -171,24 +170,5 @@ impl Cache {
 impl RedisCache {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
-    }
-
-    async fn connection(&self) -> Option<ConnectionManager> {
-        let conn = self
-            .conn
-            .get_or_try_init(|| async {
-                tokio::time::timeout(Duration::from_secs(2), ConnectionManager::new(self.client.clone()))
-                    .await
-                    .map_err(|_| "timeout".to_string())?
-                    .map_err(|e| e.to_string())
-            })
-            .await;
-        match conn {
-            Ok(c) => Some(c.clone()),
-            Err(e) => {
-                tracing::warn!(error = %e, "redis unavailable; the registry cache falls back to misses");
-                None
-            }
-        }
     }
 }

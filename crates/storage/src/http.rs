@@ -65,6 +65,7 @@ impl From<StorageError> for ApiError {
                 ApiError::unavailable("storage is unavailable, try again")
             }
             StorageError::Store(e) => e.into(),
+            StorageError::RateLimited(l) => l.into(),
         }
     }
 }

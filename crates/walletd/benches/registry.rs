@@ -28,7 +28,12 @@ fn main() {
     rt.block_on(async move {
         let upstream = upstream().await;
         let w = WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
-            .with_config(&Config::new().mode("registry").egress_loopback())
+            .with_config(
+                &Config::new()
+                    .mode("registry")
+                    .egress_loopback()
+                    .database("sqlite://./registry.db"),
+            )
             .env("RUST_LOG", "warn,walletd=info")
             .spawn()
             .await

@@ -18,7 +18,8 @@ use walletd_trust::TrustClient;
 
 use crate::checks;
 use crate::private_data::StoragePrivateData;
-use crate::tenant_directory::StoreDirectory;
+use crate::tenant_directory::{StoreDirectory, StoreLimitSource};
+use crate::type_metadata::LocalRegistry;
 
 /// A validated decision of which roles run with which configuration. Building it does no I/O.
 pub struct Plan {
@@ -126,13 +127,40 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             async move { store.ping().await.map_err(|_| "database unreachable".to_string()) }
         });
     }
-    if let Some(redis) = &cfg.cache.redis_url {
-        let url = redis.clone();
+    // One Redis connection per process: the registry's cache and the rate limiter share it.
+    let redis = match &cfg.cache.redis_url {
+        Some(url) => Some(
+            walletd_common::redis::SharedRedis::connect(url.expose(), cfg.cache.redis_timeout)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    if let Some(redis) = &redis {
+        let redis = redis.clone();
         readiness.add("redis", move || {
-            let url = url.clone();
-            async move { checks::redis_ping(url.expose()).await }
+            let redis = redis.clone();
+            async move { redis.ping().await }
         });
     }
+    // Tenant configuration for the roles without a database of their own (the engine): `tenants.source`, read-only.
+    let tenants = match (&store, &cfg.tenants.source) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(url)) if roles.contains(Role::Engine) => Some(
+            Store::connect_read_only(&walletd_common::config::DatabaseConfig::with_url(url.expose()))
+                .await
+                .with_context(|| format!("cannot open tenants.source {}", url.redacted()))?,
+        ),
+        _ => None,
+    };
+    // One rate limiter per process (every role's budgets; tenant overrides from the tenant table when there is one).
+    let limiter = walletd_common::limits::RateLimiter::new(
+        cfg,
+        redis.clone(),
+        tenants.clone().map(|s| {
+            let src: Arc<dyn walletd_common::limits::TenantLimitSource> = Arc::new(StoreLimitSource(s));
+            src
+        }),
+    );
     if roles.contains(Role::Engine)
         && !roles.contains(Role::Registry)
         && let Some(registry) = &cfg.registry.url
@@ -165,12 +193,9 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let private: Arc<dyn walletd_auth::PrivateDataStore> = Arc::new(StoragePrivateData(
             walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()),
         ));
-        let service = Arc::new(walletd_auth::AuthService::new(
-            store.clone(),
-            cfg,
-            ring.clone(),
-            private,
-        ));
+        let service = Arc::new(
+            walletd_auth::AuthService::new(store.clone(), cfg, ring.clone(), private).with_limits(limiter.clone()),
+        );
         let auth = http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
         routes = routes.merge(walletd_auth::routes(service, auth));
         walletd_auth::spawn_maintenance(ring.clone(), store, cfg);
@@ -180,7 +205,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     // -- storage --
     if roles.contains(Role::Storage) {
         let store = store.clone().context("the storage role needs the database")?;
-        let service = walletd_storage::StorageService::new(store, cfg.storage.clone());
+        let service = walletd_storage::StorageService::with_limits(store, cfg.storage.clone(), limiter.clone());
         // The general access token (aud `jwt.audience`) and a storage-scoped one (aud `storage`) are both accepted.
         let auth = http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone(), "storage".into()]);
         routes = routes
@@ -207,6 +232,27 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         capabilities.insert("storage".into());
         capabilities.insert("private-data".into());
     }
+    // -- registry -- (before the engine, which asks it directly when both run in this process)
+    let mut local_registry: Option<walletd_registry::Registry> = None;
+    if roles.contains(Role::Registry) {
+        let rc = &cfg.registry;
+        let cache = match &redis {
+            Some(redis) => walletd_registry::Cache::redis(redis.clone(), &rc.cache_prefix),
+            None => walletd_registry::Cache::memory(10_000, rc.max_ttl + rc.stale_ttl),
+        };
+        let registry = walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone()).await;
+        registry.spawn_polling();
+        let issuers =
+            walletd_registry::IssuerMetadataResolver::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl);
+        routes = routes.merge(walletd_registry::registry_routes(walletd_registry::RegistryState {
+            registry: registry.clone(),
+            issuers,
+            store: store.clone(),
+            admin_token: cfg.admin.token.clone(),
+        }));
+        capabilities.insert("vctm-registry".into());
+        local_registry = Some(registry);
+    }
     // -- engine --
     // `engine_routes` serves `/api/v2/wallet`; it is merged into the main listener and is the whole WebSocket-only
     // listener.
@@ -216,16 +262,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let mut origins = cfg.server.cors_origins.clone();
         origins.extend(cfg.webauthn.rp_origins.iter().map(|u| u.origin().ascii_serialization()));
         // Tenant configuration: this process's own store (all-mode), else `tenants.source` opened read-only.
-        let tenants = match (&store, &cfg.tenants.source) {
-            (Some(s), _) => Some(s.clone()),
-            (None, Some(url)) => Some(
-                Store::connect_read_only(&walletd_common::config::DatabaseConfig::with_url(url.expose()))
-                    .await
-                    .with_context(|| format!("cannot open tenants.source {}", url.redacted()))?,
-            ),
-            (None, None) => None,
-        };
-        let directory = tenants.map(|store| {
+        let directory = tenants.clone().map(|store| {
             let d: Arc<dyn walletd_engine::TenantDirectory> = Arc::new(StoreDirectory(store));
             d
         });
@@ -237,7 +274,12 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             // Always present: a tenant may have its own PDP even when there is no global one.
             trust: Some(trust.clone()),
             registry_url: cfg.registry.url.clone(),
+            type_metadata: local_registry.map(|r| {
+                let port: Arc<dyn walletd_engine::TypeMetadataSource> = Arc::new(LocalRegistry(r));
+                port
+            }),
             directory,
+            rate_limits: limiter.clone(),
         })
         .context("cannot build the engine")?;
         engine_routes = engine.router();
@@ -247,25 +289,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         None
     };
     routes = routes.merge(engine_routes.clone());
-    // -- registry --
-    if roles.contains(Role::Registry) {
-        let rc = &cfg.registry;
-        let cache = match &cfg.cache.redis_url {
-            Some(url) => walletd_registry::Cache::redis(url.expose(), &rc.cache_prefix).map_err(anyhow::Error::msg)?,
-            None => walletd_registry::Cache::memory(10_000, rc.max_ttl + rc.stale_ttl),
-        };
-        let registry = walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone()).await;
-        registry.spawn_polling();
-        let issuers =
-            walletd_registry::IssuerMetadataResolver::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl);
-        routes = routes.merge(walletd_registry::registry_routes(walletd_registry::RegistryState {
-            registry,
-            issuers,
-            store: store.clone(),
-            admin_token: cfg.admin.token.clone(),
-        }));
-        capabilities.insert("vctm-registry".into());
-    }
     // -- backend --
     let mut admin_routes: Option<Router> = None;
     if roles.contains(Role::Backend)

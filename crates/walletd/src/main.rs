@@ -6,6 +6,7 @@ mod cli;
 mod private_data;
 mod serve;
 mod tenant_directory;
+mod type_metadata;
 
 use std::process::ExitCode;
 

@@ -52,7 +52,8 @@ fn from_storage(e: StorageError) -> PrivateDataError {
         StorageError::BadRequest(_)
         | StorageError::BlobTooLarge { .. }
         | StorageError::QuotaExceeded(_)
-        | StorageError::Tenant(_) => PrivateDataError::Refused(e.to_string()),
+        | StorageError::Tenant(_)
+        | StorageError::RateLimited(_) => PrivateDataError::Refused(e.to_string()),
         other => PrivateDataError::Failed(other.to_string()),
     }
 }

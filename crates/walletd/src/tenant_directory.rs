@@ -3,6 +3,8 @@
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use walletd_common::limits::TenantLimitSource;
+use walletd_common::tenant::{Tenant, TenantRateLimits};
 use walletd_db::{Store, StoreError};
 use walletd_engine::{IssuerClient, RegisteredVerifier, TenantDirectory};
 use walletd_trust::TenantTrustSettings;
@@ -52,6 +54,24 @@ impl TenantDirectory for StoreDirectory {
                 client_id: v.client_id,
                 client_id_scheme: v.client_id_scheme,
             })
+        }
+        .boxed()
+    }
+
+    fn tenant<'a>(&'a self, tenant_id: &'a str) -> BoxFuture<'a, Result<Option<Tenant>, String>> {
+        async move { self.0.get_tenant(tenant_id).await.map_err(|e| e.to_string()) }.boxed()
+    }
+}
+
+/// The rate limiter's view of tenants: their budget overrides. A failed read counts as "unknown tenant", so the
+/// configured defaults apply (never no limit).
+pub struct StoreLimitSource(pub Store);
+
+impl TenantLimitSource for StoreLimitSource {
+    fn overrides<'a>(&'a self, tenant_id: &'a str) -> BoxFuture<'a, Option<TenantRateLimits>> {
+        async move {
+            logged("rate limits", tenant_id, self.0.get_tenant(tenant_id).await)
+                .map(|t| t.rate_limits.unwrap_or_default())
         }
         .boxed()
     }

@@ -153,7 +153,7 @@ impl AuthService {
     /// Finishes a login: the tenant comes from the stored credential.
     pub async fn login_finish(&self, challenge_id: &str, credential: &Value) -> Result<Session, AuthError> {
         let parsed = parse_assertion(credential)?;
-        self.credential_limit.check(&parsed.credential_id, "for this passkey")?;
+        self.check_credential(&parsed.credential_id).await?;
         let (challenge, ctx) = self.take_ceremony(challenge_id, KIND_LOGIN).await?;
         let stored = self
             .store

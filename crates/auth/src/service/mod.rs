@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use walletd_common::config::{AttestationPolicy, AuthConfig, Config, SignCountPolicy, WebauthnConfig};
+use walletd_common::limits::{LimitKind, RateLimiter};
 use walletd_common::tenant::{DEFAULT_TENANT, Tenant, enabled_tenant, is_valid_tenant_id};
 use walletd_db::{Challenge, CredentialDeletion, RefreshOutcome, Store, User, WebauthnCredential, now_millis};
 use webauthn_rs_core::proto::{AuthenticationState, Credential, ParsedAttestationData, RegistrationState};
@@ -16,7 +17,6 @@ use crate::error::{AuthError, ErrorKind};
 use crate::handle::{UserHandle, tenant_hash, user_handle};
 use crate::keyring::KeyRing;
 use crate::private_data::{PrivateData, PrivateDataError, PrivateDataStore};
-use crate::ratelimit::Limiter;
 use crate::tokens::{AccessToken, TokenIssuer, hash_refresh_token, new_refresh_token};
 use crate::webauthn::{RelyingParty, parse_assertion, parse_registration};
 
@@ -120,8 +120,7 @@ pub struct AuthService {
     issuer: TokenIssuer,
     access_ttl: std::time::Duration,
     private: Arc<dyn PrivateDataStore>,
-    ip_limit: Limiter<IpAddr>,
-    credential_limit: Limiter<Vec<u8>>,
+    limits: RateLimiter,
 }
 
 impl AuthService {
@@ -135,9 +134,15 @@ impl AuthService {
             issuer: TokenIssuer::new(ring, config.jwt.issuer.clone(), config.jwt.access_token_ttl),
             access_ttl: config.jwt.access_token_ttl,
             private,
-            ip_limit: Limiter::per_minute(config.auth.rate_limit_per_ip),
-            credential_limit: Limiter::per_minute(config.auth.rate_limit_per_credential),
+            // In process with the configured budgets until the binary hands over the shared limiter.
+            limits: RateLimiter::new(config, None, None),
         }
+    }
+
+    /// Counts ceremony budgets with `limits` (the process's shared limiter: Redis, tenant overrides).
+    pub fn with_limits(mut self, limits: RateLimiter) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The general audience (`jwt.audience`).
@@ -145,9 +150,19 @@ impl AuthService {
         &self.audience
     }
 
-    /// Counts one ceremony or token request from `ip`; 429 when over `auth.rate_limit_per_ip`.
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), AuthError> {
-        self.ip_limit.check(&ip, "from this address")
+    /// Counts one ceremony or token request from `ip` for `tenant_id`; 429 when over `auth.rate_limit_per_ip` (or
+    /// the tenant's override).
+    pub async fn check_ip(&self, ip: IpAddr, tenant_id: &str) -> Result<(), AuthError> {
+        Ok(self
+            .limits
+            .check(LimitKind::AuthPerIp, Some(tenant_id), &ip.to_string())
+            .await?)
+    }
+
+    /// Counts one login finish with the passkey `credential_id`; 429 when over `auth.rate_limit_per_credential`.
+    pub(crate) async fn check_credential(&self, credential_id: &[u8]) -> Result<(), AuthError> {
+        let subject = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, credential_id);
+        Ok(self.limits.check(LimitKind::AuthPerCredential, None, &subject).await?)
     }
 
     /// An existing, enabled tenant: 404 unknown, 403 disabled.
@@ -283,6 +298,7 @@ fn private_error(e: PrivateDataError) -> AuthError {
             code: "precondition_failed",
             message: "the private data changed meanwhile; fetch it and retry".into(),
             current_etag: Some(current_etag),
+            retry_after: None,
         },
         PrivateDataError::Refused(message) => AuthError::bad_request("private_data_refused", message),
         PrivateDataError::Failed(cause) => AuthError::unavailable(&cause),

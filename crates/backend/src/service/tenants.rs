@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::json;
 use walletd_common::tenant::{
-    DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
+    DEFAULT_TENANT, Tenant, TenantRateLimits, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
 };
 use walletd_db::TenantUpdate;
 
@@ -26,6 +26,7 @@ pub struct NewTenant {
     pub allowed_protocols: Option<Vec<String>>,
     pub webauthn: Option<TenantWebauthn>,
     pub storage_quota: Option<TenantStorageQuota>,
+    pub rate_limits: Option<TenantRateLimits>,
 }
 
 /// Changes to a tenant (`PUT /admin/tenants/{id}`): absent fields stay as they are; `null` clears the optional ones.
@@ -45,6 +46,8 @@ pub struct TenantPatch {
     pub webauthn: Option<Option<TenantWebauthn>>,
     #[serde(default, deserialize_with = "double_option")]
     pub storage_quota: Option<Option<TenantStorageQuota>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub rate_limits: Option<Option<TenantRateLimits>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -116,6 +119,7 @@ impl AdminService {
         t.allowed_protocols = b.allowed_protocols.unwrap_or_default();
         t.webauthn = b.webauthn;
         t.storage_quota = b.storage_quota;
+        t.rate_limits = b.rate_limits;
         self.store.create_tenant(&t).await?;
         self.audit(actor, "tenant.create", Some(&t.id), Some(t.id.clone()), tenant_json(&t))
             .await?;
@@ -141,6 +145,7 @@ impl AdminService {
             allowed_protocols: p.allowed_protocols,
             webauthn: p.webauthn,
             storage_quota: p.storage_quota,
+            rate_limits: p.rate_limits,
         };
         let t = self.store.update_tenant(id, update).await?;
         self.audit(actor, "tenant.update", Some(id), Some(id.to_string()), tenant_json(&t))

@@ -287,6 +287,31 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "must be a redis:// or rediss:// URL".into(),
         });
     }
+    if config.cache.redis_timeout.is_zero() {
+        return Err(ConfigError::Invalid {
+            key: "cache.redis_timeout".into(),
+            message: "must be greater than 0".into(),
+        });
+    }
+    let rl = &config.rate_limits;
+    if rl.window < std::time::Duration::from_secs(1) || rl.window > std::time::Duration::from_secs(24 * 3600) {
+        return Err(ConfigError::Invalid {
+            key: "rate_limits.window".into(),
+            message: "must be between 1s and 24h".into(),
+        });
+    }
+    if rl.redis_prefix.is_empty() || rl.redis_prefix.len() > 64 || rl.redis_prefix.contains(char::is_whitespace) {
+        return Err(ConfigError::Invalid {
+            key: "rate_limits.redis_prefix".into(),
+            message: "must be 1 to 64 characters without whitespace".into(),
+        });
+    }
+    if rl.local_max_keys == 0 {
+        return Err(ConfigError::Invalid {
+            key: "rate_limits.local_max_keys".into(),
+            message: "must be greater than 0".into(),
+        });
+    }
     for (i, origin) in config.server.cors_origins.iter().enumerate() {
         if origin != "*" && url::Url::parse(origin).map(|u| u.origin().is_tuple()) != Ok(true) {
             return Err(ConfigError::Invalid {
@@ -389,6 +414,34 @@ mod tests {
             let e = load_from_str(&format!("engine:\n  {key}: 0\n"), env(&[])).unwrap_err();
             assert_eq!(e.key(), Some(format!("engine.{key}").as_str()));
         }
+    }
+
+    #[test]
+    fn rate_limit_keys_are_checked_with_their_key() {
+        for (yaml, key) in [
+            ("rate_limits:\n  window: 0s\n", "rate_limits.window"),
+            ("rate_limits:\n  window: 2d\n", "rate_limits.window"),
+            ("rate_limits:\n  redis_prefix: ''\n", "rate_limits.redis_prefix"),
+            ("rate_limits:\n  redis_prefix: 'a b'\n", "rate_limits.redis_prefix"),
+            ("rate_limits:\n  local_max_keys: 0\n", "rate_limits.local_max_keys"),
+            ("cache:\n  redis_timeout: 0s\n", "cache.redis_timeout"),
+            (
+                "rate_limits:\n  storage_writes_per_user: -1\n",
+                "rate_limits.storage_writes_per_user",
+            ),
+            ("rate_limits:\n  engine_flows: 5\n", "rate_limits.engine_flows"),
+        ] {
+            let e = load_from_str(yaml, env(&[])).unwrap_err();
+            assert_eq!(e.key(), Some(key), "{yaml}: {e}");
+        }
+        let c = load_from_str(
+            "rate_limits:\n  window: 10s\n  engine_flows_per_user: 0\n",
+            env(&[("WALLET_RATE_LIMITS__STORAGE_WRITES_PER_USER", "7")]),
+        )
+        .unwrap();
+        assert_eq!(c.rate_limits.window, std::time::Duration::from_secs(10));
+        assert_eq!(c.rate_limits.engine_flows_per_user, 0);
+        assert_eq!(c.rate_limits.storage_writes_per_user, 7);
     }
 
     #[test]

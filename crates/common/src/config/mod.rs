@@ -6,6 +6,7 @@
 
 mod auth;
 mod engine;
+mod limits;
 mod load;
 mod registry;
 mod secret;
@@ -14,6 +15,7 @@ mod workers;
 
 pub use auth::{AttestationPolicy, AuthConfig, JwtConfig, SignCountPolicy, WebauthnConfig};
 pub use engine::EngineConfig;
+pub use limits::RateLimitsConfig;
 pub use load::{ConfigError, load, load_from_str};
 pub use registry::{RegistryConfig, SsrfAlias};
 pub use secret::{ConnectionUrl, Secret};
@@ -64,6 +66,9 @@ pub struct Config {
     pub engine: EngineConfig,
     /// Storage role: quotas, tombstone retention and page sizes.
     pub storage: StorageConfig,
+    /// Per-tenant request budgets of storage writes and engine flows/connections (the auth ceremony budgets are
+    /// `auth.rate_limit_*`), counted in Redis when `cache.redis_url` is set.
+    pub rate_limits: RateLimitsConfig,
     pub features: FeaturesConfig,
     pub logging: LoggingConfig,
 }
@@ -182,12 +187,24 @@ fn default_busy_timeout() -> Duration {
     Duration::from_secs(5)
 }
 
-/// Optional shared cache.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Optional shared cache (and shared rate-limit counters).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// `redis://host:port`; unset keeps caches in process.
+    /// `redis://host:port`; unset keeps caches and rate-limit counters in process.
     pub redis_url: Option<ConnectionUrl>,
+    /// Deadline of connecting to Redis and of every command; past it the caller treats Redis as unavailable.
+    #[serde(with = "humantime_serde")]
+    pub redis_timeout: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            redis_url: None,
+            redis_timeout: Duration::from_millis(500),
+        }
+    }
 }
 
 /// Where tenant configuration comes from.

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// `Retry-After` seconds (a 429 from the rate limiter).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -76,7 +79,23 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.code, "message": self.message}))).into_response()
+        let mut response = (self.status, Json(json!({"error": self.code, "message": self.message}))).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// A spent budget: 429 `rate_limited` with `Retry-After`, the shape the web client reads for every error
+/// (`{error, message}`; it has no special handling of 429 and never ends a session on one).
+impl From<crate::limits::Limited> for ApiError {
+    fn from(l: crate::limits::Limited) -> Self {
+        let mut e = ApiError::with_code(StatusCode::TOO_MANY_REQUESTS, HttpErrorCode::RateLimited, l.to_string());
+        e.retry_after = Some(l.retry_after_secs());
+        e
     }
 }
 

@@ -70,6 +70,15 @@ impl Session {
             .await;
             return true;
         };
+        if let Err(r) = crate::tenant_policy::admit_flow(&self.engine, &self.user, protocol).await {
+            self.send(ServerMessage::flow_error(&id, None, r.code, r.message)).await;
+            if r.end_session {
+                // The tenant was disabled (or removed) since the handshake: its token is no longer accepted.
+                self.close(super::CLOSE_AUTH, "tenant refused").await;
+                return false;
+            }
+            return true;
+        }
         if self.flows.len() >= self.engine.config().max_flows_per_session {
             self.send(ServerMessage::flow_error(
                 &id,

@@ -82,6 +82,19 @@ impl Session {
                 return None;
             }
         };
+        if let Err(r) = crate::tenant_policy::admit_session(engine, &user).await {
+            // A refused tenant closes like a refused token (4001); a spent budget is a policy close (1008).
+            let close = if r.end_session { CLOSE_AUTH } else { CLOSE_POLICY };
+            refuse(
+                ws,
+                limit,
+                ServerMessage::error(r.code, r.message),
+                close,
+                "session refused",
+            )
+            .await;
+            return None;
+        }
         let web_profile = hs.features.is_none();
         let mut features: Vec<String> = hs
             .features

@@ -29,7 +29,7 @@ impl StorageService {
         if let Some(ct) = &content_type {
             validate_content_type(ct)?;
         }
-        let limits = self.limits(owner).await?;
+        let limits = self.write_limits(owner).await?;
         check_size(data.len(), limits.max_blob_bytes)?;
         let cond = match pre {
             Precondition::None => WriteCondition::Always,
@@ -61,7 +61,7 @@ impl StorageService {
     /// Deletes a blob, leaving a tombstone in the change feed. `expected` is the `If-Match` version, if any.
     pub async fn delete(&self, owner: &Owner, id: &str, expected: Option<i64>) -> Result<i64, StorageError> {
         validate_id(id)?;
-        self.limits(owner).await?;
+        self.write_limits(owner).await?;
         let outcome = self.inner.store.blob_delete(owner.key(), id, expected).await?;
         // Deletions are rare and already write: a good moment to drop this user's expired tombstones.
         if matches!(outcome, WriteOutcome::Written { .. })

@@ -11,7 +11,7 @@ impl StorageService {
         record_id: &str,
         body: &serde_json::Value,
     ) -> Result<(), StorageError> {
-        let limits = self.limits(owner).await?;
+        let limits = self.write_limits(owner).await?;
         if record_id.is_empty() || record_id.len() > 1024 {
             return Err(StorageError::BadRequest(
                 "the record identifier must be 1..1024 bytes".into(),
@@ -56,7 +56,7 @@ impl StorageService {
 
     /// Deletes a legacy record.
     pub async fn legacy_delete(&self, owner: &Owner, kind: &str, record_id: &str) -> Result<(), StorageError> {
-        self.limits(owner).await?;
+        self.write_limits(owner).await?;
         if self
             .inner
             .store

@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use walletd_common::config::StorageConfig;
+use walletd_common::limits::{LimitKind, Limited, RateLimiter};
 use walletd_common::tenant::{Tenant, TenantRefusal, enabled_tenant};
 use walletd_db::{
     BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, Store, StoreError, WriteCondition, WriteOutcome,
@@ -85,6 +86,9 @@ pub enum StorageError {
     /// The database failed.
     #[error("storage database error: {0}")]
     Store(#[from] StoreError),
+    /// The user spent the tenant's storage write budget (`rate_limits.storage_writes_per_user`).
+    #[error("{0}")]
+    RateLimited(Limited),
 }
 
 /// The service-API precondition of a write.
@@ -165,6 +169,8 @@ struct Inner {
     /// Tenant settings (quota overrides, enabled flag), cached briefly so a write does not pay a tenant lookup.
     /// Existing tenants only: an unknown id is asked again, so a tenant created meanwhile is usable at once.
     tenants: moka::future::Cache<String, Arc<Tenant>>,
+    /// The process's rate limiter (storage write budgets).
+    rate: RateLimiter,
 }
 
 /// The effective limits for one tenant.
@@ -178,8 +184,13 @@ const CURSOR_SYNC: u8 = 1;
 const CURSOR_LIST: u8 = 2;
 
 impl StorageService {
-    /// The service over `store` with the `storage.*` configuration.
+    /// The service over `store` with the `storage.*` configuration and no write budget.
     pub fn new(store: Store, cfg: StorageConfig) -> Self {
+        Self::with_limits(store, cfg, RateLimiter::unlimited())
+    }
+
+    /// The service counting writes against `rate` (the process's shared limiter).
+    pub fn with_limits(store: Store, cfg: StorageConfig, rate: RateLimiter) -> Self {
         StorageService {
             inner: Arc::new(Inner {
                 store,
@@ -188,6 +199,7 @@ impl StorageService {
                     .max_capacity(10_000)
                     .time_to_live(Duration::from_secs(10))
                     .build(),
+                rate,
             }),
         }
     }
@@ -232,6 +244,19 @@ impl StorageService {
                 max_bytes: clamp(over.max_bytes_per_user.unwrap_or(cfg.max_bytes_per_user)),
             },
         })
+    }
+}
+
+impl StorageService {
+    /// [`Self::limits`] for a write: also spends one request of the user's write budget.
+    async fn write_limits(&self, owner: &Owner) -> Result<Limits, StorageError> {
+        let limits = self.limits(owner).await?;
+        self.inner
+            .rate
+            .check(LimitKind::StorageWrites, Some(&owner.tenant_id), &owner.user_id)
+            .await
+            .map_err(StorageError::RateLimited)?;
+        Ok(limits)
     }
 }
 

@@ -37,7 +37,7 @@ impl StorageService {
         bytes: Vec<u8>,
         if_match: Option<&str>,
     ) -> Result<String, StorageError> {
-        let limits = self.limits(owner).await?;
+        let limits = self.write_limits(owner).await?;
         check_size(bytes.len(), limits.max_blob_bytes)?;
         let empty = digest(&[]);
         let cond = match if_match.map(str::trim).filter(|s| !s.is_empty()) {

@@ -6,6 +6,7 @@ mod keyring;
 mod lifecycle;
 mod logs;
 mod negative;
+mod rate_limits;
 mod service_api;
 mod tenants;
 

@@ -366,6 +366,8 @@ async fn ceremonies_are_rate_limited_per_ip() {
     }
     let r = post(&w, "/user/login-webauthn-begin", &json!({}), None, &[]).await;
     expect(&r, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let retry: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The registry role: VCTM sources, extends chains, images and SRI, caching, Redis sharing, issuer trust.
 
 mod shared;
+mod tenants;
 mod type_metadata;
 
 use reqwest::StatusCode;
@@ -17,9 +18,13 @@ pub async fn registry_with(extra: &str) -> Walletd {
     crate::support::start(&config().yaml(extra)).await
 }
 
-/// `registry` mode reaching loopback upstreams through the egress guard.
+/// `registry` mode reaching loopback upstreams through the egress guard, on a SQLite file of its own (the
+/// process runs in its own temp dir; the registry keeps registrations and reads tenants there).
 pub fn config() -> Config {
-    Config::new().mode("registry").egress_loopback()
+    Config::new()
+        .mode("registry")
+        .egress_loopback()
+        .database("sqlite://./registry.db")
 }
 
 /// `GET /type-metadata?vct=...` (plus `integrity` when given): status, headers, JSON body.

@@ -6,6 +6,7 @@ mod blobs;
 mod compat;
 mod durability;
 mod limits;
+mod rate_limits;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,9 @@ fn config(db: &TestDatabase) -> Config {
         .jwt_secret(SECRET)
         .database(db.url())
         .database_pool(20, "30s")
+        // The concurrency and durability suites write far more than a person would; the write budget has its own
+        // suite (`rate_limits`).
+        .limit("rate_limits.storage_writes_per_user", 0)
 }
 
 /// A storage process with `config` (see [`config`]).
@@ -60,6 +64,14 @@ impl Dev {
             http: http_client(),
             base: w.http_url(),
             token: token(tenant, user),
+        }
+    }
+    /// A device of the user `token` names (a token of the process's own auth role, say).
+    pub(super) fn with_token(w: &Walletd, token: String) -> Dev {
+        Dev {
+            http: http_client(),
+            base: w.http_url(),
+            token,
         }
     }
     pub(super) fn req(&self, method: Method, path: &str) -> RequestBuilder {
