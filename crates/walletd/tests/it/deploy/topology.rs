@@ -2,7 +2,8 @@
 //! backend, PostgreSQL, a private Redis, nginx): what nginx routes and hides, a ceremony begun on one auth replica
 //! and finished on the other, blobs written on one storage replica and read on the other, issuance and
 //! presentation through the public WebSocket, a rolling restart of the engine under load (rolling.rs), an auth
-//! replica killed mid-ceremony, and a Redis outage. One topology for all of it: starting one costs seconds.
+//! replica killed mid-ceremony, one rate-limit budget across replicas and per-process limits during a Redis outage
+//! (limits.rs). One topology for all of it: starting one costs seconds.
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,8 @@ use walletd_wallet::Holder;
 use walletd_wallet::client::PresentAnswer;
 use walletd_wallet::present::StoredCredential;
 
-use super::rolling;
 use super::topology_support::{Site, get_blob, issue, put_blob, register, session, site};
+use super::{limits, rolling};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn split_topology_end_to_end() {
@@ -24,6 +25,8 @@ async fn split_topology_end_to_end() {
     issuance_and_presentation(&site, &token).await;
     rolling::engine_restart_under_load(&site, &token).await;
     auth_replica_killed_mid_ceremony(&site).await;
+    limits::create_limited_tenant(&site).await;
+    limits::shared_across_replicas(&site).await;
     redis_outage(&site, &token).await;
 }
 
@@ -163,12 +166,13 @@ async fn auth_replica_killed_mid_ceremony(site: &Site) {
     }
 }
 
-/// Redis stops: every role keeps answering through nginx (nothing but shared caches lives there), and every role
-/// is ready again once Redis is back.
+/// Redis stops: every role keeps answering through nginx (nothing but shared caches and counters live there), rate
+/// limits count per process, and every role is ready again once Redis is back.
 async fn redis_outage(site: &Site, token: &str) {
     let t = &site.topo;
     tokio::task::block_in_place(|| t.stop("redis", "TERM", Duration::from_secs(10)));
     everything_answers(site, token, "redis down").await;
+    limits::per_process_while_redis_is_down(site).await;
     tokio::task::block_in_place(|| t.start("redis"));
     let deadline = Instant::now() + Duration::from_secs(15);
     for name in ["auth-1", "storage-1", "engine-1", "registry", "backend"] {
