@@ -27,12 +27,16 @@ fn arg(i: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The same settings for both deployments: loopback peers allowed, warnings-only logs (and
-/// the `started` line the harness waits for).
-const ENV: [(&str, &str); 3] = [
+/// The same settings for both deployments: loopback peers allowed, warnings-only logs (and the `started` line the
+/// harness waits for), rate limits counted (in Redis for the split, in process for all) but out of reach.
+const ENV: [(&str, &str); 7] = [
     ("WALLET_EGRESS__ALLOW_HTTP", "true"),
     ("WALLET_EGRESS__ALLOWED_CIDRS", "[\"127.0.0.1/32\", \"::1/128\"]"),
     ("WALLET_LOGGING__LEVEL", "warn,walletd::serve=info"),
+    ("WALLET_AUTH__RATE_LIMIT_PER_IP", "1000000"),
+    ("WALLET_RATE_LIMITS__STORAGE_WRITES_PER_USER", "1000000"),
+    ("WALLET_RATE_LIMITS__ENGINE_FLOWS_PER_USER", "1000000"),
+    ("WALLET_RATE_LIMITS__ENGINE_CONNECTIONS_PER_USER", "1000000"),
 ];
 
 fn main() {
