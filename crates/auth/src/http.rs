@@ -117,18 +117,20 @@ impl IntoResponse for HttpError {
 
 /// Spends one request of the client address's ceremony budget (`auth.rate_limit_per_ip`, or the override of the
 /// tenant named by `X-Tenant-ID`) before the handler runs: 429 `rate_limited` with `Retry-After` once spent. The
-/// address is the TCP peer; behind a proxy every client shares the proxy's.
+/// address is the TCP peer, or the client `X-Forwarded-For` names when the peer is a trusted proxy
+/// (`server.trusted_proxies`).
 pub struct CeremonyBudget;
 
 impl FromRequestParts<AuthState> for CeremonyBudget {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AuthState) -> Result<Self, Self::Rejection> {
-        let ip = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = state.service.client_ip(peer, &parts.headers);
         let tenant = resolve_tenant_id(None, parts.headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()));
         state.service.check_ip(ip, tenant).await?;
         Ok(CeremonyBudget)

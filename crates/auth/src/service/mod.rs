@@ -121,6 +121,7 @@ pub struct AuthService {
     access_ttl: std::time::Duration,
     private: Arc<dyn PrivateDataStore>,
     limits: RateLimiter,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl AuthService {
@@ -136,6 +137,7 @@ impl AuthService {
             private,
             // In process with the configured budgets until the binary hands over the shared limiter.
             limits: RateLimiter::new(config, None, None),
+            trusted_proxies: config.server.trusted_proxies.clone(),
         }
     }
 
@@ -148,6 +150,11 @@ impl AuthService {
     /// The general audience (`jwt.audience`).
     pub fn audience(&self) -> &str {
         &self.audience
+    }
+
+    /// The client's address behind the configured reverse proxies (`server.trusted_proxies`).
+    pub fn client_ip(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        walletd_common::http::client_ip(peer, headers, &self.trusted_proxies)
     }
 
     /// Counts one ceremony or token request from `ip` for `tenant_id`; 429 when over `auth.rate_limit_per_ip` (or

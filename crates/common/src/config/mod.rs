@@ -115,6 +115,8 @@ pub struct ServerConfig {
     pub public_url: Url,
     /// Origins allowed by CORS and at the WebSocket upgrade; `*` allows any.
     pub cors_origins: Vec<String>,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client for rate limits; empty: the TCP peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Serve `/metrics` on the admin listener instead of the main one.
     pub metrics_on_admin_port: bool,
     /// Largest request body accepted by default (routes with their own limits may lower or raise it).
@@ -139,6 +141,7 @@ impl Default for ServerConfig {
             listen: IpAddr::from([127, 0, 0, 1]),
             public_url: Url::parse("http://localhost:8080").expect("static URL"),
             cors_origins: vec!["http://localhost:3000".into(), "http://localhost:8080".into()],
+            trusted_proxies: Vec::new(),
             metrics_on_admin_port: false,
             max_body_bytes: 2 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),

@@ -1,7 +1,10 @@
 //! Request and response header helpers shared by the roles' handlers.
 
+use std::net::IpAddr;
+
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
+use ipnet::IpNet;
 
 use super::{ApiError, TENANT_HEADER};
 
@@ -15,6 +18,33 @@ pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a s
                 .map_err(|_| ApiError::bad_request(format!("the {name} header is not valid")))
         })
         .transpose()
+}
+
+/// The client's address for limits: the TCP `peer`, unless the peer is one of the `trusted` reverse proxies
+/// (`server.trusted_proxies`); then the right-most `X-Forwarded-For` address that is not itself a trusted proxy
+/// (addresses left of it were written by the client and prove nothing). Unreadable entries end the walk at the last
+/// trusted hop, so a forged header never yields an address the proxies did not see.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 /// The tenant an unauthenticated request names (`X-Tenant-ID`, also set by the `/t/{tenant}` alias); blank or

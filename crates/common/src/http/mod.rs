@@ -15,7 +15,7 @@ pub use admin::{AdminCaller, AdminToken, bearer_token, check_admin_token};
 pub use auth::{AuthUser, Authenticator, INVALID_TOKEN, SessionUser};
 pub use body::{JsonBody, parse_json};
 pub use error::ApiError;
-pub use headers::{header_str, no_store, tenant_header};
+pub use headers::{client_ip, header_str, no_store, tenant_header};
 pub use health::{CheckFn, HealthState, Readiness, StatusInfo, health_routes, metrics_route};
 pub use layers::{CORS_ALLOW_HEADERS, TENANT_HEADER, cors_layer, strip_tenant_prefix, with_plumbing};
 pub use routes::Routes;

@@ -51,3 +51,32 @@ async fn a_tenants_ceremony_budget_overrides_the_default() {
     }
     assert_eq!(begin("default").await.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let db = TestDatabase::sqlite();
+    let trusting = start(
+        &db,
+        "auth:\n  rate_limit_per_ip: 1\nserver:\n  trusted_proxies: [127.0.0.0/8, \"::1/128\"]\n",
+    )
+    .await;
+    let send = |w: &walletd_testkit::Walletd, client: &str| {
+        let req = walletd_testkit::http_client()
+            .post(format!("{}/user/login-webauthn-begin", w.http_url()))
+            .header("X-Forwarded-For", client.to_string())
+            .json(&json!({}));
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(send(&trusting, "198.51.100.1").await, StatusCode::OK);
+    assert_eq!(send(&trusting, "198.51.100.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        send(&trusting, "198.51.100.2").await,
+        StatusCode::OK,
+        "another client behind the proxy"
+    );
+    // Without trust the header is ignored: every request is the loopback peer's.
+    let db2 = TestDatabase::sqlite();
+    let plain = start(&db2, "auth:\n  rate_limit_per_ip: 1\n").await;
+    assert_eq!(send(&plain, "198.51.100.1").await, StatusCode::OK);
+    assert_eq!(send(&plain, "198.51.100.2").await, StatusCode::TOO_MANY_REQUESTS);
+}
