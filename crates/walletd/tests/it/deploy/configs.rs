@@ -31,11 +31,12 @@ fn check(file: &str, env: &[(&str, &str)]) -> std::process::Output {
         .expect("run walletd config check")
 }
 
-const ENV: [(&str, &str); 11] = [
+const ENV: [(&str, &str); 12] = [
     ("WALLETD_DATA_DIR", "/var/lib/walletd"),
     ("WALLETD_PUBLIC_URL", "https://wallet.example.org"),
     ("WALLETD_WEB_ORIGIN", "https://wallet.example.org"),
     ("WALLETD_RP_ID", "wallet.example.org"),
+    ("WALLETD_TRUSTED_PROXY", "10.0.0.0/8"),
     ("WALLETD_DATABASE_URL", "postgres://walletd:pw@db.internal:5432/walletd"),
     (
         "WALLETD_TENANTS_SOURCE",
