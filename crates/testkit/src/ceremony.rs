@@ -4,8 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::Walletd;
 use crate::authenticator::VirtualAuthenticator;
+use crate::http::HttpTarget;
 use crate::http::{Resp, post};
 use crate::jwt::b64u;
 
@@ -13,7 +13,12 @@ use crate::jwt::b64u;
 pub const ORIGIN: &str = "http://localhost:8080";
 
 /// Registers a new account through the compat API; returns the finish response.
-pub async fn register(w: &Walletd, va: &mut VirtualAuthenticator, tenant: Option<&str>, private_data: &[u8]) -> Resp {
+pub async fn register(
+    w: &impl HttpTarget,
+    va: &mut VirtualAuthenticator,
+    tenant: Option<&str>,
+    private_data: &[u8],
+) -> Resp {
     let (challenge_id, credential) = register_credential(w, va, tenant).await;
     post(
         w,
@@ -27,7 +32,11 @@ pub async fn register(w: &Walletd, va: &mut VirtualAuthenticator, tenant: Option
 }
 
 /// Begin + authenticator: the challenge id and the credential, not yet posted.
-pub async fn register_credential(w: &Walletd, va: &mut VirtualAuthenticator, tenant: Option<&str>) -> (String, Value) {
+pub async fn register_credential(
+    w: &impl HttpTarget,
+    va: &mut VirtualAuthenticator,
+    tenant: Option<&str>,
+) -> (String, Value) {
     let body = match tenant {
         Some(t) => json!({"displayName": "Alice", "tenantId": t}),
         None => json!({"displayName": "Alice"}),
@@ -39,7 +48,11 @@ pub async fn register_credential(w: &Walletd, va: &mut VirtualAuthenticator, ten
 }
 
 /// Login begin + authenticator: the challenge id and the assertion, not yet posted.
-pub async fn login_credential(w: &Walletd, va: &mut VirtualAuthenticator, tenant: Option<&str>) -> (String, Value) {
+pub async fn login_credential(
+    w: &impl HttpTarget,
+    va: &mut VirtualAuthenticator,
+    tenant: Option<&str>,
+) -> (String, Value) {
     let headers: Vec<(&str, &str)> = tenant.map(|t| vec![("X-Tenant-ID", t)]).unwrap_or_default();
     let begin = post(w, "/user/login-webauthn-begin", &json!({}), None, &headers).await;
     assert_eq!(begin.status, StatusCode::OK, "login begin: {}", begin.body);
@@ -48,7 +61,7 @@ pub async fn login_credential(w: &Walletd, va: &mut VirtualAuthenticator, tenant
 }
 
 /// Logs in through the compat API; returns the finish response.
-pub async fn login(w: &Walletd, va: &mut VirtualAuthenticator, tenant: Option<&str>) -> Resp {
+pub async fn login(w: &impl HttpTarget, va: &mut VirtualAuthenticator, tenant: Option<&str>) -> Resp {
     let (challenge_id, credential) = login_credential(w, va, tenant).await;
     let headers: Vec<(&str, &str)> = tenant.map(|t| vec![("X-Tenant-ID", t)]).unwrap_or_default();
     post(
@@ -62,7 +75,7 @@ pub async fn login(w: &Walletd, va: &mut VirtualAuthenticator, tenant: Option<&s
 }
 
 /// Finishes a registration started with [`register_credential`].
-pub async fn register_finish(w: &Walletd, challenge_id: &str, credential: &Value) -> Resp {
+pub async fn register_finish(w: &impl HttpTarget, challenge_id: &str, credential: &Value) -> Resp {
     post(
         w,
         "/user/register-webauthn-finish",

@@ -6,6 +6,34 @@ use serde_json::Value;
 
 use crate::Walletd;
 
+/// Where a request goes: a walletd process of the test, or any base URL (a topology's nginx or one instance).
+pub trait HttpTarget {
+    /// `http://host:port` of the main listener, without a trailing slash.
+    fn base_url(&self) -> String;
+}
+
+impl HttpTarget for Walletd {
+    fn base_url(&self) -> String {
+        self.http_url()
+    }
+}
+
+impl<T: HttpTarget + ?Sized> HttpTarget for std::sync::Arc<T> {
+    fn base_url(&self) -> String {
+        (**self).base_url()
+    }
+}
+
+/// A base URL as a request target (`http://127.0.0.1:8080`).
+#[derive(Debug, Clone)]
+pub struct Target(pub String);
+
+impl HttpTarget for Target {
+    fn base_url(&self) -> String {
+        self.0.trim_end_matches('/').to_string()
+    }
+}
+
 /// A reqwest client for talking to a local walletd (no proxy, short timeouts).
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -49,8 +77,14 @@ pub async fn send_json(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
 }
 
 /// `POST <main listener><path>` with a JSON body, an optional bearer token and extra headers.
-pub async fn post(w: &Walletd, path: &str, body: &Value, token: Option<&str>, headers: &[(&str, &str)]) -> Resp {
-    let mut req = http_client().post(format!("{}{path}", w.http_url())).json(body);
+pub async fn post(
+    w: &impl HttpTarget,
+    path: &str,
+    body: &Value,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Resp {
+    let mut req = http_client().post(format!("{}{path}", w.base_url())).json(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -61,8 +95,8 @@ pub async fn post(w: &Walletd, path: &str, body: &Value, token: Option<&str>, he
 }
 
 /// `GET <main listener><path>` with an optional bearer token.
-pub async fn get(w: &Walletd, path: &str, token: Option<&str>) -> Resp {
-    let mut req = http_client().get(format!("{}{path}", w.http_url()));
+pub async fn get(w: &impl HttpTarget, path: &str, token: Option<&str>) -> Resp {
+    let mut req = http_client().get(format!("{}{path}", w.base_url()));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }

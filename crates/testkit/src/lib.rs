@@ -24,11 +24,12 @@ pub mod interop;
 pub mod jwt;
 pub mod oidc;
 pub mod pdp;
+pub mod topology;
 pub mod vctm;
 
 pub use config::{Config, Database, Egress, LOOPBACK_V4, LOOPBACK_V6, Registry, Trust};
 pub use db::{TestDatabase, postgres_base_url};
-pub use http::{Resp, admin, get, http_client, post, send, send_json};
+pub use http::{HttpTarget, Resp, Target, admin, get, http_client, post, send, send_json};
 pub use process::{Walletd, WalletdBuilder};
 pub use proxy::TcpProxy;
 

@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod backend;
 mod binary;
+mod deploy;
 mod engine;
 mod registry;
 mod storage;
