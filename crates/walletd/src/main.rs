@@ -6,6 +6,7 @@ mod cli;
 mod private_data;
 mod serve;
 mod tenant_directory;
+mod wallet_provider;
 
 use std::process::ExitCode;
 

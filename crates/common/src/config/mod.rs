@@ -10,6 +10,7 @@ mod load;
 mod registry;
 mod secret;
 mod storage;
+mod wallet_provider;
 mod workers;
 
 pub use auth::{AttestationPolicy, AuthConfig, JwtConfig, SignCountPolicy, WebauthnConfig};
@@ -18,6 +19,7 @@ pub use load::{ConfigError, load, load_from_str};
 pub use registry::{RegistryConfig, SsrfAlias};
 pub use secret::{ConnectionUrl, Secret};
 pub use storage::StorageConfig;
+pub use wallet_provider::{Pkcs11Config, SignerKind, TenantAttestationLevels, WalletProviderConfig};
 pub use workers::WorkersConfig;
 
 use std::net::IpAddr;
@@ -64,6 +66,8 @@ pub struct Config {
     pub engine: EngineConfig,
     /// Storage role: quotas, tombstone retention and page sizes.
     pub storage: StorageConfig,
+    /// Wallet-provider role: key attestations, wallet instance attestations, the status list, the signer.
+    pub wallet_provider: WalletProviderConfig,
     pub features: FeaturesConfig,
     pub logging: LoggingConfig,
 }

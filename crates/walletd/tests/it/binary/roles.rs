@@ -39,8 +39,10 @@ async fn each_single_role_and_all_start_and_answer_healthz() {
         "engine",
         "registry",
         "backend",
+        "wallet-provider",
         "all",
         "auth,storage",
+        "auth,wallet-provider",
     ] {
         let w = start(mode, &db).await;
         let (status, body) = get_json(&format!("{}/healthz", w.http_url())).await;
@@ -50,7 +52,7 @@ async fn each_single_role_and_all_start_and_answer_healthz() {
         assert_eq!(status, StatusCode::OK, "{mode}: {body}");
         let (_, status_body) = get_json(&format!("{}/status", w.http_url())).await;
         let expected: Vec<&str> = if mode == "all" {
-            vec!["auth", "backend", "engine", "registry", "storage"]
+            vec!["auth", "backend", "engine", "registry", "storage", "wallet-provider"]
         } else {
             let mut v: Vec<&str> = mode.split(',').collect();
             v.sort();
