@@ -24,6 +24,7 @@ pub mod interop;
 pub mod jwt;
 pub mod pdp;
 pub mod softhsm;
+pub mod status_list;
 pub mod vctm;
 
 pub use config::{Config, Database, Egress, LOOPBACK_V4, LOOPBACK_V6, Registry, Trust};

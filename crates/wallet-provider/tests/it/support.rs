@@ -1,7 +1,6 @@
 //! What the suites share: a service over a fresh database, callers, signers (software and SoftHSM2), verification
 //! of issued JWTs against the published JWKS, and the independent status list decoder (Python: zlib + bit lookup).
 
-use std::process::Command;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -35,6 +34,7 @@ pub fn soft_signer() -> Arc<dyn AttestationSigner> {
 }
 
 pub use walletd_testkit::softhsm::fresh_key_label;
+pub use walletd_testkit::status_list::python_statuses;
 
 /// Settings of a key on the test token.
 pub fn pkcs11_settings(key_label: &str) -> Pkcs11Settings {
@@ -102,27 +102,4 @@ pub fn public_jwk() -> (EcKey, Value) {
     let k = EcKey::generate();
     let v = k.public_jwk().to_value();
     (k, v)
-}
-
-/// The status of `indexes` in a status list token, decoded by Python's standard library alone (base64url, zlib,
-/// bit i % 8 of byte i / 8): independent of the Rust encoder.
-pub fn python_statuses(status_list_jwt: &str, indexes: &[i64]) -> Vec<u8> {
-    let script = r#"
-import base64, json, sys, zlib
-def b64(s): return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-claims = json.loads(b64(sys.argv[1].split(".")[1]))
-sl = claims["status_list"]
-assert sl["bits"] == 1, sl["bits"]
-raw = zlib.decompress(b64(sl["lst"]))
-print(json.dumps([(raw[i // 8] >> (i % 8)) & 1 for i in map(int, sys.argv[2:])]))
-"#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(status_list_jwt)
-        .args(indexes.iter().map(i64::to_string))
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("python prints a JSON list")
 }

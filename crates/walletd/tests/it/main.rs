@@ -10,4 +10,5 @@ mod binary;
 mod engine;
 mod registry;
 mod storage;
+mod wallet_provider;
 mod workspace_shape;

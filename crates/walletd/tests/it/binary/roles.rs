@@ -9,7 +9,7 @@ use walletd_testkit::{Config, TestDatabase, Walletd, http_client};
 /// A config for `mode` with just what the mode needs: a database for stateful roles, a token key source for the
 /// roles that validate tokens without the auth role beside them.
 fn config_for(mode: &str, db: &TestDatabase) -> Config {
-    let needs_db = ["auth", "storage", "backend", "all"]
+    let needs_db = ["auth", "storage", "backend", "wallet-provider", "all"]
         .iter()
         .any(|r| mode.split(',').any(|m| m == *r));
     let config = Config::new().mode(mode).jwt_secret("test-only-shared-secret");
