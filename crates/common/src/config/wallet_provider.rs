@@ -146,7 +146,7 @@ impl WalletProviderConfig {
         if self.status_list_refresh.is_zero() {
             return invalid("status_list_refresh", "must be greater than 0");
         }
-        if self.status_list_size < 1024 || self.status_list_size % 8 != 0 {
+        if self.status_list_size < 1024 || !self.status_list_size.is_multiple_of(8) {
             return invalid("status_list_size", "must be a multiple of 8 and at least 1024");
         }
         if self.max_attested_keys == 0 || self.max_pending_challenges == 0 || self.max_live_per_instance == 0 {

@@ -20,6 +20,9 @@ walletd_testkit::on_both_databases!(
 
 const ISSUER: &str = "https://wallet.example/wallet-provider";
 
+/// Builds a PoP for a challenge.
+type MakePop<'a> = Box<dyn Fn(&str) -> String + 'a>;
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -126,7 +129,7 @@ async fn a_wrong_pop_is_refused(db: TestDatabase) {
     let fx = fixture(db, soft_signer(), |_| {}).await;
     let key = EcKey::generate();
     let alice = caller("acme", "alice");
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> String>)> = vec![
+    let cases: Vec<(&str, MakePop)> = vec![
         (
             "other challenge",
             Box::new(|_c: &str| pop(&key, &key, good_claims("not-the-challenge"))),

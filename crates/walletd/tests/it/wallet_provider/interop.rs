@@ -27,7 +27,15 @@ enum Before {
 }
 
 /// Runs one issuance of `pid-attested`; returns the flow's last frame and the attestation route's status.
-async fn issue(w: &Walletd, issuer: &NodeIssuer, c: &mut EngineClient, token: &str, holder: &Holder, id: &str, before: Before) -> (Result<Value, Value>, StatusCode) {
+async fn issue(
+    w: &Walletd,
+    issuer: &NodeIssuer,
+    c: &mut EngineClient,
+    token: &str,
+    holder: &Holder,
+    id: &str,
+    before: Before,
+) -> (Result<Value, Value>, StatusCode) {
     let offer = issuer.offer(json!({"grant": "pre", "config_id": "pid-attested"})).await;
     c.send(&json!({"type":"flow_start","flow_id":id,"protocol":"oid4vci","offer":offer["offer"]}))
         .await
@@ -41,7 +49,10 @@ async fn issue(w: &Walletd, issuer: &NodeIssuer, c: &mut EngineClient, token: &s
             "sign_request" => {
                 let p = &v["params"];
                 assert!(p["proof_types_supported"]["attestation"].is_object(), "{p}");
-                assert!(p["proof_types_supported"].get("jwt").is_none(), "attestation proofs are required: {p}");
+                assert!(
+                    p["proof_types_supported"].get("jwt").is_none(),
+                    "attestation proofs are required: {p}"
+                );
                 let body = json!({"jwks": [holder.public_jwk()], "openid4vci": {"nonce": p["nonce"]}});
                 let r = post(w, "/wallet-provider/key-attestation/generate", &body, Some(token), &[]).await;
                 route_status = r.status;
@@ -67,10 +78,20 @@ async fn issue(w: &Walletd, issuer: &NodeIssuer, c: &mut EngineClient, token: &s
 }
 
 async fn revoke_all(w: &Walletd) {
-    let (st, listed) = admin(w, Some(ADMIN), Method::GET, "/admin/tenants/default/wallet-instances", None).await;
+    let (st, listed) = admin(
+        w,
+        Some(ADMIN),
+        Method::GET,
+        "/admin/tenants/default/wallet-instances",
+        None,
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "{listed}");
     for i in listed["wallet_instances"].as_array().unwrap() {
-        let path = format!("/admin/tenants/default/wallet-instances/{}/revoke", i["id"].as_str().unwrap());
+        let path = format!(
+            "/admin/tenants/default/wallet-instances/{}/revoke",
+            i["id"].as_str().unwrap()
+        );
         let (st, body) = admin(w, Some(ADMIN), Method::POST, &path, None).await;
         assert_eq!(st, StatusCode::OK, "{body}");
     }
