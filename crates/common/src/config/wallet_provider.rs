@@ -161,3 +161,32 @@ impl WalletProviderConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_and_signer_settings_are_checked() {
+        assert!(WalletProviderConfig::default().validate().is_ok());
+        let bad = |f: fn(&mut WalletProviderConfig)| {
+            let mut c = WalletProviderConfig::default();
+            f(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(bad(|c| c.status_list_size = 1001).contains("status_list_size"));
+        assert!(bad(|c| c.status_list_size = 8).contains("status_list_size"));
+        assert!(bad(|c| c.wia_ttl = Duration::ZERO).contains("lifetimes"));
+        assert!(bad(|c| c.max_attested_keys = 0).contains("max_attested_keys"));
+        assert!(bad(|c| c.signer = SignerKind::Pkcs11).contains("pkcs11.module"));
+    }
+
+    #[test]
+    fn the_issuer_defaults_to_the_public_url() {
+        let public = Url::parse("https://wallet.example/").unwrap();
+        let mut c = WalletProviderConfig::default();
+        assert_eq!(c.issuer_id(&public), "https://wallet.example/wallet-provider");
+        c.issuer = Some(Url::parse("https://wp.example/x/").unwrap());
+        assert_eq!(c.issuer_id(&public), "https://wp.example/x");
+    }
+}

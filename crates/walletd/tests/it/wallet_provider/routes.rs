@@ -176,3 +176,18 @@ async fn the_pkcs11_signer_serves_the_web_client_and_the_operator() {
     let w = crate::support::start(&cfg).await;
     assert_eq!(get(&w, "/wallet-provider/jwks", None).await.body, first);
 }
+
+#[tokio::test]
+async fn over_the_user_limit_is_429_with_retry_after() {
+    let db = TestDatabase::sqlite();
+    let w = crate::support::start(&config(&db).limit("wallet_provider.user_per_minute", 1)).await;
+    let user = w.token_for("33333333-3333-3333-3333-333333333333", "default");
+    let body = json!({"jwks": [EcKey::generate().public_jwk().to_value()]});
+    let first = post(&w, "/wallet-provider/key-attestations", &body, Some(&user), &[]).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    let second = post(&w, "/wallet-provider/key-attestations", &body, Some(&user), &[]).await;
+    assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(second.body["error"], "rate_limited");
+    let retry: u64 = second.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+}
