@@ -65,6 +65,7 @@ impl IntoResponse for HttpError {
             WpError::InstanceNotOwned => {
                 ApiError::with_code(StatusCode::FORBIDDEN, HttpErrorCode::InstanceNotOwned, message)
             }
+            WpError::PasskeyNotOwned => ApiError::forbidden(message),
             WpError::NotFound(m) => ApiError::not_found(m),
             WpError::RateLimited(r) => {
                 let mut resp = ApiError::with_code(StatusCode::TOO_MANY_REQUESTS, HttpErrorCode::RateLimited, message)

@@ -52,6 +52,9 @@ pub enum WpError {
     /// The instance belongs to another tenant or user.
     #[error("the wallet instance is registered to another tenant or user")]
     InstanceNotOwned,
+    /// The WIA request names a passkey that is not one of the caller's.
+    #[error("credential_id must be one of your own passkeys")]
+    PasskeyNotOwned,
     /// No such instance (admin API, or a named instance of the caller).
     #[error("{0}")]
     NotFound(String),

@@ -96,6 +96,9 @@ impl WalletProviderService {
             return Err(WpError::ChallengeInvalid);
         }
         let instance_key = verify_pop(&req.pop, &req.challenge, &s.issuer, s.challenge_ttl.as_secs())?;
+        if let Some(cred) = &req.credential_id {
+            self.check_passkey(caller, cred).await?;
+        }
         let thumbprint = instance_key
             .thumbprint()
             .map_err(|_| WpError::PopInvalid("the instance key has no thumbprint".into()))?;
@@ -137,6 +140,25 @@ impl WalletProviderService {
             status_idx: idx,
             expires_at: secs(exp),
         })
+    }
+}
+
+impl WalletProviderService {
+    /// The passkey named by `credential_id` (base64url) must be one of the caller's own in the caller's tenant:
+    /// an instance records only a passkey its user could have logged in with.
+    async fn check_passkey(&self, caller: &Caller, credential_id: &str) -> Result<(), WpError> {
+        let raw = walletd_jose::b64_decode(credential_id)
+            .ok_or_else(|| WpError::Invalid("credential_id must be base64url".into()))?;
+        let owned = self
+            .inner
+            .store
+            .get_credential_by_credential_id(&raw)
+            .await?
+            .is_some_and(|c| c.user_id == caller.user_id && c.tenant_id == caller.tenant_id);
+        if !owned {
+            return Err(WpError::PasskeyNotOwned);
+        }
+        Ok(())
     }
 }
 

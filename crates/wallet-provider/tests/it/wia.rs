@@ -54,10 +54,42 @@ async fn request(
             pop: pop(key, key, good_claims(&c.challenge)),
             challenge: c.challenge,
             client_id: Some("client-1".into()),
-            credential_id: Some("cred-abc".into()),
+            credential_id: None,
         },
     )
     .await
+}
+
+/// Registers a user of `tenant` with one passkey whose credential id is `cred`.
+async fn user_with_passkey(store: &walletd_db::Store, tenant: &str, user: &str, cred: &[u8]) {
+    let now = 1_700_000_000_000;
+    let u = walletd_db::User {
+        id: user.into(),
+        tenant_id: tenant.into(),
+        display_name: user.into(),
+        username: None,
+        settings: json!({}),
+        created_at: now,
+        updated_at: now,
+    };
+    let c = walletd_db::WebauthnCredential {
+        id: uuid::Uuid::new_v4().to_string(),
+        credential_id: cred.to_vec(),
+        user_id: user.into(),
+        tenant_id: tenant.into(),
+        credential: "{}".into(),
+        sign_count: 0,
+        nickname: None,
+        prf_capable: true,
+        aaguid: None,
+        clone_warning: false,
+        created_at: now,
+        last_used_at: now,
+    };
+    store
+        .create_user_with_credential(&u, &c)
+        .await
+        .expect("user with passkey");
 }
 
 async fn a_wia_binds_the_instance_key_and_creates_the_instance(db: TestDatabase) {
@@ -81,7 +113,39 @@ async fn a_wia_binds_the_instance_key_and_creates_the_instance(db: TestDatabase)
         .unwrap()
         .unwrap();
     assert_eq!(i.user_id, "alice");
-    assert_eq!(i.passkey_id.as_deref(), Some("cred-abc"));
+    // A new instance records the passkey the client names, if it is one of the user's own.
+    user_with_passkey(&fx.store, "acme", "alice", b"alice-passkey").await;
+    user_with_passkey(&fx.store, "acme", "bob", b"bob-passkey").await;
+    let with = |cred: &[u8], key: &EcKey, challenge: String| WiaRequest {
+        pop: pop(key, key, good_claims(&challenge)),
+        challenge,
+        client_id: None,
+        credential_id: Some(walletd_jose::b64(cred)),
+    };
+    let key2 = EcKey::generate();
+    let c = fx.service.wia_challenge(&alice).await.unwrap();
+    let err = fx
+        .service
+        .wallet_instance_attestation(&alice, with(b"bob-passkey", &key2, c.challenge))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, WpError::PasskeyNotOwned),
+        "another user's passkey: {err:?}"
+    );
+    let c = fx.service.wia_challenge(&alice).await.unwrap();
+    let second = fx
+        .service
+        .wallet_instance_attestation(&alice, with(b"alice-passkey", &key2, c.challenge))
+        .await
+        .expect("own passkey");
+    let i = fx
+        .store
+        .wallet_instance("acme", &second.instance_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(i.passkey_id, Some(walletd_jose::b64(b"alice-passkey")));
     // Another user presenting the same instance key is refused.
     let err = request(&fx.service, &caller("acme", "mallory"), &key)
         .await
