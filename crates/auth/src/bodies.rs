@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::http::HttpError;
 use crate::service::{RegistrationFinish, RegistrationStart};
 use crate::tagged::decode_value;
-use walletd_common::http::tenant_header;
+use walletd_common::http::{bearer_token, tenant_header};
 
 /// Body of a ceremony's begin step.
 #[derive(Deserialize, Default)]
@@ -27,6 +27,7 @@ impl BeginBody {
             tenant_id: self.tenant_id.or_else(|| tenant_header(headers)),
             display_name: self.display_name,
             invite_code: self.invite_code,
+            oidc_id_token: bearer_token(headers).map(str::to_string),
         }
     }
 }

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::{JsonBody, SessionUser, header_str, no_store, tenant_header};
+use walletd_common::http::{JsonBody, SessionUser, bearer_token, header_str, no_store, tenant_header};
 use walletd_common::tenant::Tenant;
 use walletd_protocol::format_unix_millis;
 
@@ -127,7 +127,7 @@ async fn login_begin(
 ) -> Result<Json<Value>, HttpError> {
     st.service.check_ip(ip)?;
     let hint = body.tenant_id.or_else(|| tenant_header(&headers));
-    let c = st.service.login_begin(hint.as_deref()).await?;
+    let c = st.service.login_begin(hint.as_deref(), bearer_token(&headers)).await?;
     let mut options = c.options;
     tag_at(&mut options, "/publicKey/challenge");
     if let Some(pk) = options.get_mut("publicKey").and_then(Value::as_object_mut) {
@@ -140,10 +140,14 @@ async fn login_begin(
 async fn login_finish(
     State(st): State<AuthState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Response, HttpError> {
     st.service.check_ip(ip)?;
-    let s = st.service.login_finish(&body.challenge_id, &body.credential).await?;
+    let s = st
+        .service
+        .login_finish(&body.challenge_id, &body.credential, bearer_token(&headers))
+        .await?;
     Ok(session_response(&s))
 }
 
@@ -288,10 +292,15 @@ async fn iaca_list() -> Json<Value> {
 
 async fn tenant_config(State(st): State<AuthState>, Path(id): Path<String>) -> Result<Json<Value>, HttpError> {
     let t: Tenant = st.service.tenant_config(&id).await?;
-    Ok(Json(json!({
+    let mut body = json!({
         "id": t.id,
         "name": t.name,
         "display_name": t.display_name,
         "require_invite": t.require_invite,
-    })))
+    });
+    // What the client's OIDC gate UI reads (`TenantConfig.oidc_gate`); required claims stay server-side.
+    if let Some(gate) = &t.oidc_gate {
+        body["oidc_gate"] = gate.public_config();
+    }
+    Ok(Json(body))
 }

@@ -36,6 +36,8 @@ pub struct AuthError {
     pub message: String,
     /// With `PreconditionFailed`: the current private-data ETag.
     pub current_etag: Option<String>,
+    /// Extra members of the error body (the OIDC gate's `oidc_config`); boxed to keep errors small.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl AuthError {
@@ -46,6 +48,7 @@ impl AuthError {
             code,
             message: message.into(),
             current_etag: None,
+            details: None,
         }
     }
 

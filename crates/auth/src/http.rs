@@ -95,7 +95,15 @@ impl IntoResponse for HttpError {
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut response = ApiError::new(status, e.code, e.message).into_response();
+        let mut response = match e.details.map(|d| *d) {
+            // The OIDC gate's 401 carries `oidc_config` beside `error` and `message`, as the client expects.
+            Some(serde_json::Value::Object(mut extra)) => {
+                extra.insert("error".into(), e.code.into());
+                extra.insert("message".into(), e.message.into());
+                (status, axum::Json(serde_json::Value::Object(extra))).into_response()
+            }
+            _ => ApiError::new(status, e.code, e.message).into_response(),
+        };
         if let Some(etag) = e.current_etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
             response.headers_mut().insert(ETAG_HEADER, etag);
         }

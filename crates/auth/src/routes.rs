@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::{JsonBody, no_store, tenant_header};
+use walletd_common::http::{JsonBody, bearer_token, no_store, tenant_header};
 
 use crate::bodies::{BeginBody, FinishBody};
 use crate::http::{AuthState, ClientIp, HttpError};
@@ -83,16 +83,22 @@ async fn login_begin(
 ) -> Result<Json<Value>, HttpError> {
     st.service.check_ip(ip)?;
     let hint = body.tenant_id.or_else(|| tenant_header(&headers));
-    Ok(Json(ceremony_body(st.service.login_begin(hint.as_deref()).await?)))
+    Ok(Json(ceremony_body(
+        st.service.login_begin(hint.as_deref(), bearer_token(&headers)).await?,
+    )))
 }
 
 async fn login_finish(
     State(st): State<AuthState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<Json<Value>, HttpError> {
     st.service.check_ip(ip)?;
-    let s = st.service.login_finish(&body.challenge_id, &body.credential).await?;
+    let s = st
+        .service
+        .login_finish(&body.challenge_id, &body.credential, bearer_token(&headers))
+        .await?;
     Ok(Json(session_body(&s)))
 }
 

@@ -21,6 +21,8 @@ struct AccessClaims<'a> {
     nbf: u64,
     exp: u64,
     jti: String,
+    /// The user's session epoch at issue (crates/common/src/revocation.rs).
+    sep: i64,
 }
 
 /// An issued access token.
@@ -47,8 +49,8 @@ impl TokenIssuer {
         TokenIssuer { ring, issuer, ttl }
     }
 
-    /// An access token for `user` in `tenant` for `audience`.
-    pub fn access_token(&self, user: &str, tenant: &str, audience: &str) -> Result<AccessToken, AuthError> {
+    /// An access token for `user` in `tenant` for `audience`, issued under session epoch `epoch`.
+    pub fn access_token(&self, user: &str, tenant: &str, audience: &str, epoch: i64) -> Result<AccessToken, AuthError> {
         let now = unix_now();
         let exp = now + self.ttl.as_secs();
         let claims = AccessClaims {
@@ -60,6 +62,7 @@ impl TokenIssuer {
             nbf: now,
             exp,
             jti: uuid::Uuid::new_v4().to_string(),
+            sep: epoch,
         };
         let token = self
             .ring
@@ -116,7 +119,7 @@ mod tests {
         };
         let ring = KeyRing::open(store, &dir.path().join("k.pem"), settings).await.unwrap();
         let issuer = TokenIssuer::new(ring.clone(), "walletd".into(), Duration::from_secs(60));
-        let t = issuer.access_token("u1", "acme", "storage").unwrap();
+        let t = issuer.access_token("u1", "acme", "storage", 0).unwrap();
         let v = JwtValidator::new(&JwtConfig::default(), Some(ring.local_keys()));
         let claims = v.validate(&t.token, &["storage"]).await.unwrap();
         assert_eq!(claims.subject, "u1");

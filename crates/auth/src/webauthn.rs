@@ -195,6 +195,9 @@ pub struct ParsedAssertion {
     pub credential: PublicKeyCredential,
     pub credential_id: Vec<u8>,
     pub user_handle: Option<Vec<u8>>,
+    /// `clientDataJSON.crossOrigin` was `true`: the ceremony ran in a frame of another origin. webauthn-rs-core checks
+    /// this only at registration, so the login refuses it itself.
+    pub cross_origin: bool,
 }
 
 /// Parses a login response (tagged or plain binaries). PRF results are not read and not kept.
@@ -228,10 +231,15 @@ pub fn parse_assertion(raw: &Value) -> Result<ParsedAssertion, AuthError> {
         "clientExtensionResults": {},
     });
     let credential = serde_json::from_value(minimal).map_err(|_| malformed("the credential has the wrong shape"))?;
+    let cross_origin = serde_json::from_slice::<Value>(&client_data)
+        .ok()
+        .and_then(|cd| cd.get("crossOrigin").and_then(Value::as_bool))
+        .unwrap_or(false);
     Ok(ParsedAssertion {
         credential,
         credential_id: raw_id,
         user_handle,
+        cross_origin,
     })
 }
 

@@ -1,8 +1,11 @@
-//! `POST /proxy`: the v1 open proxy that walletd exists to eliminate, kept behind `features.legacy_proxy` for
-//! clients that still need it. When on, every request goes through the egress guard, the caller must be
-//! authenticated, identifying headers are dropped, redirects are returned instead of followed, the response is
-//! capped, and each use is counted (`walletd_legacy_proxy_requests_total`) so operators can see when it is safe to
-//! turn off.
+//! `POST /proxy`, in the mode `features.legacy_proxy` selects:
+//! - `metadata` (default): only the metadata documents the web client's parser reads, through
+//!   [`crate::metadata_proxy`]; everything else answers the same 404 as `false`.
+//! - `true`: the v1 open proxy that walletd exists to eliminate, kept for clients that still need it. Every
+//!   request goes through the egress guard, the caller must be authenticated, identifying headers are dropped,
+//!   redirects are returned instead of followed, the response is capped, and each use is counted
+//!   (`walletd_legacy_proxy_requests_total`) so operators can see when it is safe to turn off.
+//! - `false`: 404 `proxy_disabled`.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +17,12 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use walletd_common::config::LegacyProxyMode;
 use walletd_common::http::{ApiError, AuthUser, Authenticator};
 use walletd_egress::{EgressClient, EgressError, Method};
+
+use crate::metadata_proxy::rule::Body as DocBody;
+use crate::metadata_proxy::{MetadataError, MetadataProxy};
 
 /// Metric counting proxy uses by outcome.
 pub const PROXY_METRIC: &str = "walletd_legacy_proxy_requests_total";
@@ -49,8 +56,11 @@ const DROPPED_HEADERS: &[&str] = &[
 #[derive(Clone)]
 pub struct ProxyState {
     /// `features.legacy_proxy`.
-    pub enabled: bool,
+    pub mode: LegacyProxyMode,
+    /// Largest response of the full proxy.
     pub max_response_bytes: usize,
+    /// The metadata-only proxy (used in `metadata` mode).
+    pub metadata: MetadataProxy,
     pub egress: EgressClient,
     pub auth: Authenticator,
 }
@@ -61,7 +71,7 @@ impl FromRef<ProxyState> for Authenticator {
     }
 }
 
-/// `POST /proxy`: 404 `proxy_disabled` when off.
+/// `POST /proxy`: 404 `proxy_disabled` when off, and in `metadata` mode for whatever is not a metadata document.
 pub fn proxy_routes(state: ProxyState) -> Router {
     Router::new().route("/proxy", post(proxy)).with_state(state)
 }
@@ -77,10 +87,16 @@ struct ProxyRequest {
     data: Option<Value>,
 }
 
+/// The answer of a disabled proxy; `metadata` mode refuses with exactly this, so a refused URL looks like a
+/// disabled proxy to the client.
+fn disabled() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "proxy_disabled", "the legacy proxy is disabled").into_response()
+}
+
 async fn proxy(State(state): State<ProxyState>, request: axum::extract::Request) -> Response {
-    if !state.enabled {
+    if state.mode == LegacyProxyMode::Off {
         // Checked before authentication, so the route reveals nothing but that it is off.
-        return ApiError::new(StatusCode::NOT_FOUND, "proxy_disabled", "the legacy proxy is disabled").into_response();
+        return disabled();
     }
     let (mut parts, body) = request.into_parts();
     let user =
@@ -96,6 +112,9 @@ async fn proxy(State(state): State<ProxyState>, request: axum::extract::Request)
         Ok(r) => r,
         Err(e) => return ApiError::bad_request(format!("invalid proxy request: {e}")).into_response(),
     };
+    if state.mode == LegacyProxyMode::Metadata {
+        return metadata(&state, req).await;
+    }
     match relay(&state, req).await {
         Ok(resp) => {
             metrics::counter!(PROXY_METRIC, "outcome" => "relayed").increment(1);
@@ -107,6 +126,42 @@ async fn proxy(State(state): State<ProxyState>, request: axum::extract::Request)
             err.into_response()
         }
     }
+}
+
+/// `metadata` mode: a GET without a body of a metadata document, answered in the v1 shape
+/// `{status, headers: {content-type, cache-control?}, data}` (`data` parsed JSON, or the JWT as a string).
+async fn metadata(state: &ProxyState, req: ProxyRequest) -> Response {
+    let is_get = req.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case("GET"));
+    let has_body = req.data.as_ref().is_some_and(|d| !d.is_null());
+    if !is_get || has_body {
+        metrics::counter!(crate::metadata_proxy::METADATA_PROXY_METRIC, "kind" => "none", "outcome" => "refused")
+            .increment(1);
+        return disabled();
+    }
+    let doc = match state.metadata.get(&req.url).await {
+        Ok(doc) => doc,
+        Err(MetadataError::NotMetadata(_)) => return disabled(),
+        Err(MetadataError::UpstreamStatus(_, status)) => {
+            return no_store(Json(json!({"status": status, "headers": {}, "data": null})).into_response());
+        }
+        Err(MetadataError::Egress(_, e)) => return egress_error(&e).into_response(),
+    };
+    let mut headers = serde_json::Map::new();
+    headers.insert("content-type".into(), json!(doc.content_type));
+    if let Some(cc) = &doc.cache_control {
+        headers.insert("cache-control".into(), json!(cc));
+    }
+    let data = match &doc.body {
+        DocBody::Json(v) => v.clone(),
+        DocBody::Jwt(t) => Value::String(t.clone()),
+    };
+    no_store(Json(json!({"status": doc.status, "headers": headers, "data": data})).into_response())
+}
+
+fn no_store(mut out: Response) -> Response {
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out
 }
 
 async fn relay(state: &ProxyState, req: ProxyRequest) -> Result<Response, (&'static str, ApiError)> {

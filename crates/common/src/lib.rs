@@ -5,9 +5,12 @@ pub mod config;
 pub mod http;
 pub mod issuer_metadata;
 pub mod jwt;
+pub mod oidc_gate;
+pub mod revocation;
 pub mod roles;
 pub mod telemetry;
 pub mod tenant;
+pub mod token_cache;
 
 pub use config::Config;
 pub use roles::{Role, RoleSet};

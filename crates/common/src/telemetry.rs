@@ -3,27 +3,66 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, fmt};
 
 use crate::config::{LogFormat, LoggingConfig};
 
-/// Installs the global log subscriber. `RUST_LOG` overrides `logging.level` when set. Idempotent.
+/// Libraries that print protocol payloads (WebSocket frames, HTTP/2 frames, TLS records, request URLs with codes,
+/// SQL statements) at DEBUG or TRACE: app tokens, pre-authorized codes, proofs, credentials, refresh tokens and
+/// vp_tokens would reach the log. Their events are capped at INFO whatever `RUST_LOG` or `logging.level` asks for.
+/// Matched by target prefix (`hyper` covers `hyper::proto::h1`, not `hyper_util`, hence both).
+pub const PAYLOAD_LOGGERS: &[&str] = &[
+    "tungstenite",
+    "tokio_tungstenite",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "tokio_rustls",
+    "hickory_proto",
+    "hickory_resolver",
+    "sqlx",
+    "redis",
+    "tower_http",
+    "axum::rejection",
+    "webauthn_rs_core",
+];
+
+/// The cap applied on top of the configured filter: every target at any level, except [`PAYLOAD_LOGGERS`] above
+/// INFO.
+pub fn payload_caps() -> Targets {
+    PAYLOAD_LOGGERS
+        .iter()
+        .fold(Targets::new().with_default(LevelFilter::TRACE), |t, target| {
+            t.with_target(*target, LevelFilter::INFO)
+        })
+}
+
+/// Installs the global log subscriber. `RUST_LOG` overrides `logging.level` when set; either way the
+/// [`payload_caps`] apply. Idempotent.
 pub fn init_logging(cfg: &LoggingConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout);
-    let result = match cfg.format {
-        LogFormat::Json => builder
+    let layer = match cfg.format {
+        LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
+            .with_writer(std::io::stdout)
+            .boxed(),
+        LogFormat::Text => fmt::layer().with_writer(std::io::stdout).boxed(),
     };
+    // The caps are a second filter beside the configured one (not a directive added to it), so a directive such as
+    // `RUST_LOG=tungstenite=trace` cannot lift them.
+    let result = tracing_subscriber::registry()
+        .with(layer.with_filter(filter.and(payload_caps())))
+        .try_init();
     // A second initialisation (tests running several servers in one process) keeps the first subscriber.
     let _ = result;
 }
@@ -41,4 +80,21 @@ pub fn metrics_handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn payload_loggers_are_capped_at_info() {
+        let caps = payload_caps();
+        assert!(caps.would_enable("tungstenite::protocol", &Level::INFO));
+        assert!(!caps.would_enable("tungstenite::protocol", &Level::DEBUG));
+        assert!(!caps.would_enable("tokio_tungstenite", &Level::TRACE));
+        assert!(!caps.would_enable("h2::codec", &Level::DEBUG));
+        assert!(!caps.would_enable("sqlx::query", &Level::DEBUG));
+        assert!(caps.would_enable("walletd_engine::session", &Level::TRACE));
+    }
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::oidc_gate::{GatedCeremony, OidcGate, OidcGateMode, OidcProvider};
+
 /// The tenant every deployment has; created by migration, never deletable.
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -58,6 +60,9 @@ pub struct Tenant {
     /// Storage quota overrides; unset fields fall back to the `storage.*` configuration.
     #[serde(default)]
     pub storage_quota: Option<TenantStorageQuota>,
+    /// The OIDC gate of registration and login (`None`: no gate).
+    #[serde(default)]
+    pub oidc_gate: Option<OidcGate>,
 }
 
 impl Tenant {
@@ -73,6 +78,7 @@ impl Tenant {
             allowed_protocols: Vec::new(),
             webauthn: None,
             storage_quota: None,
+            oidc_gate: None,
         }
     }
 }

@@ -103,11 +103,12 @@ impl Store {
         family: &str,
         user_id: &str,
         tenant_id: &str,
+        passkey: &str,
         expires_at: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family, user_id, tenant_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO refresh_tokens (token_hash, family, user_id, tenant_id, created_at, expires_at, passkey) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(token_hash)
         .bind(family)
@@ -115,6 +116,7 @@ impl Store {
         .bind(tenant_id)
         .bind(now_millis())
         .bind(expires_at)
+        .bind(passkey)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -132,7 +134,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
-             AND expires_at > $2 RETURNING family, user_id, tenant_id",
+             AND expires_at > $2 RETURNING family, user_id, tenant_id, passkey",
         )
         .bind(old_hash)
         .bind(now)
@@ -142,9 +144,10 @@ impl Store {
             let family: String = row.try_get("family")?;
             let user_id: String = row.try_get("user_id")?;
             let tenant_id: String = row.try_get("tenant_id")?;
+            let passkey: Option<String> = row.try_get("passkey")?;
             sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, family, user_id, tenant_id, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO refresh_tokens (token_hash, family, user_id, tenant_id, created_at, expires_at, passkey) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(new_hash)
             .bind(&family)
@@ -152,6 +155,7 @@ impl Store {
             .bind(&tenant_id)
             .bind(now)
             .bind(new_expires_at)
+            .bind(passkey)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -191,6 +195,31 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// The user a refresh token belongs to (revoked or not), if it is known.
+    pub async fn refresh_token_owner(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT user_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get::<String, _>(0)?),
+            None => None,
+        })
+    }
+
+    /// Revokes the sessions (refresh-token families) a user opened by logging in with one passkey (its row id).
+    pub async fn revoke_passkey_sessions(&self, user_id: &str, passkey: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL AND user_id = $1 AND passkey = $2",
+        )
+        .bind(user_id)
+        .bind(passkey)
+        .bind(now_millis())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Creates an invite code for a tenant.

@@ -90,6 +90,16 @@ pub struct BlobRecord {
 
 const META_COLUMNS: &str = "id, version, seq, deleted, size, digest, content_type, updated_at";
 
+/// The statement of [`Store::blob_get`] (binds: tenant, user, blob id). Public so the plan test can EXPLAIN the
+/// exact text; it must reach the row through the primary key whatever the table's statistics (migration 0006).
+#[doc(hidden)]
+pub fn blob_get_sql(with_data: bool) -> String {
+    format!(
+        "SELECT {META_COLUMNS}{} FROM storage_blobs WHERE tenant_id = $1 AND user_id = $2 AND id = $3 AND deleted = 0",
+        if with_data { ", data" } else { "" }
+    )
+}
+
 impl Store {
     /// A live blob, with its data when `with_data`.
     pub async fn blob_get(
@@ -98,11 +108,7 @@ impl Store {
         id: &str,
         with_data: bool,
     ) -> Result<Option<BlobRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {META_COLUMNS}{} FROM storage_blobs WHERE tenant_id = $1 AND user_id = $2 AND id = $3 AND deleted = 0",
-            if with_data { ", data" } else { "" }
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query(sqlx::AssertSqlSafe(blob_get_sql(with_data)))
             .bind(owner.tenant_id)
             .bind(owner.user_id)
             .bind(id)
@@ -300,7 +306,8 @@ impl Store {
         with_data: bool,
     ) -> Result<Vec<BlobRecord>, StoreError> {
         let sql = format!(
-            "SELECT {META_COLUMNS}{} FROM storage_blobs WHERE tenant_id = $1 AND user_id = $2 AND seq > $3{} \
+            // `seq > 0` (always true) is what lets the planner use the partial change-feed index (migration 0006).
+            "SELECT {META_COLUMNS}{} FROM storage_blobs WHERE tenant_id = $1 AND user_id = $2 AND seq > 0 AND seq > $3{} \
              ORDER BY seq LIMIT $4",
             if with_data { ", data" } else { "" },
             if upto.is_some() { " AND seq <= $5" } else { "" }

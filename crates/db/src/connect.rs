@@ -179,13 +179,58 @@ fn sqlite_url(raw: &str, read_only: bool) -> Result<String, StoreError> {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(dir)
+        private_dir(dir)
             .map_err(|e| StoreError::Config(format!("cannot create the SQLite directory {}: {e}", dir.display())))?;
+    }
+    if !read_only && path != ":memory:" && !rest.contains("mode=memory") {
+        private_file(std::path::Path::new(path))
+            .map_err(|e| StoreError::Config(format!("cannot create the SQLite file {path}: {e}")))?;
     }
     if rest.contains("mode=") {
         return Ok(raw.to_string());
     }
     Ok(with_query_param(raw, "mode", if read_only { "ro" } else { "rwc" }))
+}
+
+/// Creates `dir` (and missing parents) readable by the owner only (0700). Existing directories are left alone.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Makes the database file (and its WAL and shared-memory files when present) the owner's only (0600): created
+/// so when missing, tightened when an older walletd left it world-readable. SQLite gives the `-wal` and `-shm`
+/// files it creates later the database file's permissions.
+fn private_file(file: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .append(true)
+            .mode(0o600)
+            .open(file)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = file.as_os_str().to_owned();
+            p.push(suffix);
+            match std::fs::metadata(&p) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?
+                }
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
 }
 
 fn with_query_param(url: &str, key: &str, value: &str) -> String {
@@ -216,6 +261,19 @@ mod tests {
         let url = format!("sqlite://{}", p.display());
         assert_eq!(sqlite_url(&url, false).unwrap(), format!("{url}?mode=rwc"));
         assert!(p.parent().unwrap().is_dir());
+        #[cfg(unix)]
+        {
+            // Regression: the directory and the database file were created world-readable.
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(p.parent().unwrap()), 0o700);
+            assert_eq!(mode(p.parent().unwrap().parent().unwrap()), 0o700);
+            assert_eq!(mode(&p), 0o600);
+            // A file an older version left at 0644 is tightened.
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+            sqlite_url(&url, false).unwrap();
+            assert_eq!(mode(&p), 0o600);
+        }
         assert_eq!(sqlite_url(&url, true).unwrap(), format!("{url}?mode=ro"));
         assert_eq!(
             sqlite_url("sqlite://x.db?mode=memory", false).unwrap(),

@@ -13,6 +13,7 @@ mod connect;
 mod http_error;
 mod issuers;
 mod memberships;
+mod session_epochs;
 mod signing_keys;
 mod tenants;
 mod users;
@@ -21,7 +22,7 @@ mod wallet_provider;
 
 pub use audit::AuditEntry;
 pub use auth_state::{Challenge, Invite, RefreshOutcome};
-pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome};
+pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome, blob_get_sql};
 pub use connect::{Dialect, Store};
 pub use issuers::{EntityKind, IssuerRecord, IssuerWrite, TrustDue, TrustState, VerifierRecord, VerifierWrite};
 pub use signing_keys::SigningKeyRow;

@@ -4,7 +4,7 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use walletd_common::tenant::{
-    DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
+    DEFAULT_TENANT, OidcGate, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
 };
 
 use crate::{Store, StoreError, now_millis};
@@ -20,6 +20,7 @@ pub struct TenantUpdate {
     pub allowed_protocols: Option<Vec<String>>,
     pub webauthn: Option<Option<TenantWebauthn>>,
     pub storage_quota: Option<Option<TenantStorageQuota>>,
+    pub oidc_gate: Option<Option<OidcGate>>,
 }
 
 impl Store {
@@ -98,6 +99,9 @@ impl Store {
         if let Some(v) = update.storage_quota {
             t.storage_quota = v;
         }
+        if let Some(v) = update.oidc_gate {
+            t.oidc_gate = v;
+        }
         let done = sqlx::query(
             "UPDATE tenants SET name = $2, display_name = $3, enabled = $4, require_invite = $5, settings = $6, \
              updated_at = $7 WHERE id = $1",
@@ -114,6 +118,11 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("tenant `{id}`")));
         }
+        if !t.enabled {
+            // A disabled tenant's access tokens are refused by every role from now on (re-enabling does not
+            // bring them back; its users log in again).
+            self.bump_tenant_session_epochs(&t.id).await?;
+        }
         Ok(t)
     }
 
@@ -122,6 +131,8 @@ impl Store {
         if id == DEFAULT_TENANT {
             return Err(StoreError::Forbidden("the default tenant cannot be deleted".into()));
         }
+        // The users go with the tenant (cascade); their epoch rows stay, so their tokens stay refused.
+        self.bump_tenant_session_epochs(id).await?;
         let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(id)
             .execute(self.pool())
@@ -139,6 +150,7 @@ fn settings_json(t: &Tenant) -> String {
         "allowed_protocols": t.allowed_protocols,
         "webauthn": t.webauthn,
         "storage_quota": t.storage_quota,
+        "oidc_gate": t.oidc_gate,
     })
     .to_string()
 }
@@ -165,6 +177,7 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
         },
         webauthn: serde_json::from_value(field("webauthn")).map_err(corrupt)?,
         storage_quota: serde_json::from_value(field("storage_quota")).map_err(corrupt)?,
+        oidc_gate: serde_json::from_value(field("oidc_gate")).map_err(corrupt)?,
         id,
     })
 }

@@ -61,8 +61,8 @@ impl EgressClient {
     pub fn with_resolver(cfg: EgressConfig, resolver: Arc<dyn GuardResolver>) -> Result<Self, EgressError> {
         cfg.validate().map_err(EgressError::Config)?;
         let pins = Arc::new(PinTable::default());
-        let http = reqwest::Client::builder()
-            .no_proxy()
+        let http = crate::tls::http_client_builder()
+            .map_err(|e| EgressError::Config(e.to_string()))?
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
             .connect_timeout(cfg.connect_timeout)

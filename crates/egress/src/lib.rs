@@ -31,6 +31,7 @@ mod pin;
 pub mod policy;
 pub mod redirect;
 pub mod resolver;
+pub mod tls;
 
 pub use body::{CREDENTIAL_MAX_BYTES, METADATA_MAX_BYTES, REQUEST_OBJECT_MAX_BYTES};
 pub use client::{EgressClient, EgressRequest, EgressResponse};

@@ -93,8 +93,8 @@ impl Engine {
     /// Builds the engine (and the registry's HTTP client).
     pub fn new(opts: EngineOptions) -> Result<Engine, EngineError> {
         // The registry is operator configuration (trusted, may be private): a plain client with a short deadline.
-        let registry_http = reqwest::Client::builder()
-            .no_proxy()
+        let registry_http = walletd_egress::tls::http_client_builder()
+            .map_err(|e| EngineError(format!("registry client: {e}")))?
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -119,7 +119,15 @@ impl SigningKey {
 /// Writes a file readable by its owner only, atomically (temp file + rename), creating parent directories.
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        // Directories created here are the owner's only (0700), like the key itself.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir)?;
     }
     let tmp = path.with_extension("tmp");
     {

@@ -64,6 +64,7 @@ impl From<StorageError> for ApiError {
                 tracing::warn!(error = %m, "storage database unavailable");
                 ApiError::unavailable("storage is unavailable, try again")
             }
+            e @ StorageError::Reserved(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             StorageError::Store(e) => e.into(),
         }
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use passkey_authenticator::{
     Authenticator, MemoryStore, UiHint, UserCheck, UserValidationMethod, extensions::HmacSecretConfig,
 };
-use passkey_client::Client;
+use passkey_client::{Client, ClientData, DefaultClientData};
 use passkey_crypto::AvailableBackend;
 use passkey_types::Passkey;
 use passkey_types::ctap2::{Aaguid, Ctap2Error};
@@ -148,6 +148,30 @@ impl VirtualAuthenticator {
 
     /// `navigator.credentials.get` on the server's `getOptions`, with PRF evaluation as the web client asks for it.
     pub async fn get(&mut self, get_options: &Value, origin: &str) -> Value {
+        self.assert(get_options, origin, DefaultClientData).await
+    }
+
+    /// [`get`](Self::get) with `extra` merged into the signed `clientDataJSON` (e.g. `{"crossOrigin": true}`, what a
+    /// browser reports for a ceremony in a cross-origin frame). The client data is written here (passkey-client
+    /// would repeat a `crossOrigin` key) and the authenticator signs its hash.
+    pub async fn get_with_client_data(&mut self, get_options: &Value, origin: &str, extra: Value) -> Value {
+        let mut plain = get_options.clone();
+        untag(&mut plain);
+        let mut client_data = json!({"type": "webauthn.get", "challenge": plain["publicKey"]["challenge"],
+                                     "origin": origin.trim_end_matches('/')});
+        if let (Some(cd), Some(more)) = (client_data.as_object_mut(), extra.as_object()) {
+            cd.extend(more.clone());
+        }
+        let client_data = serde_json::to_vec(&client_data).unwrap();
+        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &client_data);
+        let mut v = self
+            .assert(get_options, origin, FixedClientData(hash.as_ref().to_vec()))
+            .await;
+        v["response"]["clientDataJSON"] = json!({"$b64u": b64u(&client_data)});
+        v
+    }
+
+    async fn assert<D: ClientData<()>>(&mut self, get_options: &Value, origin: &str, client_data: D) -> Value {
         let mut options = get_options.clone();
         untag(&mut options);
         options["publicKey"]["extensions"] = json!({"prf": {"eval": {"first": b64u(&self.prf_salt)}}});
@@ -167,7 +191,7 @@ impl VirtualAuthenticator {
         let origin = Url::parse(origin).unwrap();
         let cred = self
             .client
-            .authenticate(&origin, request, None)
+            .authenticate(&origin, request, client_data)
             .await
             .expect("virtual authenticator asserts");
         let mut v = serde_json::to_value(&cred).unwrap();
@@ -193,6 +217,17 @@ impl VirtualAuthenticator {
         {
             self.last_prf_output = Some(first.to_string());
         }
+    }
+}
+
+/// Client data whose hash the test computed itself.
+struct FixedClientData(Vec<u8>);
+
+impl ClientData<()> for FixedClientData {
+    fn extra_client_data(&self) {}
+
+    fn client_data_hash(&self) -> Option<Vec<u8>> {
+        Some(self.0.clone())
     }
 }
 

@@ -1,6 +1,6 @@
 //! Test harness for walletd, written once for every integration test and bench: fresh real databases, the real
 //! `walletd` binary on free loopback ports with a typed configuration, a pausable TCP proxy, and the peers tests
-//! talk to (an AuthZEN PDP, a VCTM upstream, the Node issuer and verifier, a virtual passkey authenticator).
+//! talk to (an AuthZEN PDP, an OpenID provider, a VCTM upstream, the Node issuer and verifier, a virtual passkey authenticator).
 //!
 //! Features: `webauthn` (the virtual authenticator and the compat WebAuthn ceremonies), `holder` (a holder on the
 //! engine's API v2). Crates whose tests need neither do not build passkey-rs or the wallet SDK.
@@ -22,6 +22,7 @@ pub mod engine;
 pub mod holder;
 pub mod interop;
 pub mod jwt;
+pub mod oidc;
 pub mod pdp;
 pub mod softhsm;
 pub mod status_list;

@@ -124,8 +124,8 @@ impl TrustClient {
     /// Builds the client.
     pub fn new(cfg: TrustConfig) -> Result<Self, TrustError> {
         cfg.validate().map_err(TrustError::Config)?;
-        let http = reqwest::Client::builder()
-            .no_proxy()
+        let http = walletd_egress::tls::http_client_builder()
+            .map_err(|e| TrustError::Config(e.to_string()))?
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(cfg.timeout)
             .timeout(cfg.timeout)

@@ -109,6 +109,9 @@ pub struct EngineClient {
     pub last_selection: Option<Value>,
     /// The last `match_request` frame of a presentation flow (sent only to clients with the feature).
     pub last_match_request: Option<Value>,
+    /// Every text frame this client sent, when `Some` (off by default): tests that look for the holder's secrets
+    /// (proofs, vp_tokens) in places they must not reach switch it on with `Some(Vec::new())`.
+    pub sent: Option<Vec<String>>,
 }
 
 impl EngineClient {
@@ -122,6 +125,7 @@ impl EngineClient {
             pending: Vec::new(),
             last_selection: None,
             last_match_request: None,
+            sent: None,
         })
     }
 
@@ -152,6 +156,9 @@ impl EngineClient {
 
     /// Sends a raw text frame.
     pub async fn send_text(&mut self, text: &str) -> Result<(), ClientError> {
+        if let Some(sent) = &mut self.sent {
+            sent.push(text.to_string());
+        }
         self.ws
             .send(Message::Text(text.into()))
             .await

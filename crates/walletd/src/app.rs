@@ -11,6 +11,7 @@ use walletd_auth::KeyRing;
 use walletd_common::config::{Config, ConfigError};
 use walletd_common::http::{self, Authenticator, HealthState, Readiness, StatusInfo};
 use walletd_common::jwt::JwtValidator;
+use walletd_common::revocation::EpochCheck;
 use walletd_common::{Role, RoleSet};
 use walletd_db::Store;
 use walletd_egress::EgressClient;
@@ -19,6 +20,9 @@ use walletd_trust::TrustClient;
 use crate::checks;
 use crate::private_data::StoragePrivateData;
 use crate::tenant_directory::StoreDirectory;
+
+/// Most users whose session epoch one process caches.
+const REVOCATION_CACHE_ENTRIES: u64 = 100_000;
 
 /// A validated decision of which roles run with which configuration. Building it does no I/O.
 pub struct Plan {
@@ -95,6 +99,9 @@ pub struct App {
 pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     let cfg = &plan.config;
     let roles = &plan.roles;
+    // Every outbound HTTP client shares one TLS configuration (the system CA roots are parsed once); building it
+    // first turns "no usable CA roots" into a start-up error instead of a failure inside some client's constructor.
+    walletd_egress::tls::client_config().context("cannot load the system CA roots")?;
 
     let store = match (&cfg.database, roles.needs_database()) {
         (Some(db), true) => Some(
@@ -119,6 +126,31 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         None
     };
     let validator = JwtValidator::new(&cfg.jwt, keyring.as_ref().map(KeyRing::local_keys));
+    // The engine reads tenant configuration (and session epochs) from this process's own store in all-mode, else
+    // from `tenants.source` opened read-only.
+    let tenants = match (&store, &cfg.tenants.source) {
+        _ if !roles.contains(Role::Engine) => None,
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(url)) => Some(
+            Store::connect_read_only(&walletd_common::config::DatabaseConfig::with_url(url.expose()))
+                .await
+                .with_context(|| format!("cannot open tenants.source {}", url.redacted()))?,
+        ),
+        (None, None) => None,
+    };
+    // Revocation: every role's bearer validation checks the user's session epoch in the database.
+    match store.clone().or_else(|| tenants.clone()) {
+        Some(epochs) => validator.check_session_epochs(EpochCheck::new(
+            Arc::new(epochs),
+            cfg.jwt.revocation_cache_ttl,
+            REVOCATION_CACHE_ENTRIES,
+        )),
+        None if roles.contains(Role::Engine) => tracing::warn!(
+            "the engine has no tenants.source: revoked access tokens (logout, deleted accounts) are accepted \
+             until they expire"
+        ),
+        None => {}
+    }
 
     let mut readiness = Readiness::new(cfg.server.readiness_timeout);
     if let Some(store) = &store {
@@ -167,12 +199,10 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let private: Arc<dyn walletd_auth::PrivateDataStore> = Arc::new(StoragePrivateData(
             walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()),
         ));
-        let service = Arc::new(walletd_auth::AuthService::new(
-            store.clone(),
-            cfg,
-            ring.clone(),
-            private,
-        ));
+        let service = Arc::new(
+            walletd_auth::AuthService::new(store.clone(), cfg, ring.clone(), private)
+                .with_oidc_gate(egress.clone(), cfg),
+        );
         let auth = http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
         routes = routes.merge(walletd_auth::routes(service, auth));
         walletd_auth::spawn_maintenance(ring.clone(), store, cfg);
@@ -217,17 +247,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         // The upgrade accepts the CORS origins and the WebAuthn RP origins (a missing Origin is a native client).
         let mut origins = cfg.server.cors_origins.clone();
         origins.extend(cfg.webauthn.rp_origins.iter().map(|u| u.origin().ascii_serialization()));
-        // Tenant configuration: this process's own store (all-mode), else `tenants.source` opened read-only.
-        let tenants = match (&store, &cfg.tenants.source) {
-            (Some(s), _) => Some(s.clone()),
-            (None, Some(url)) => Some(
-                Store::connect_read_only(&walletd_common::config::DatabaseConfig::with_url(url.expose()))
-                    .await
-                    .with_context(|| format!("cannot open tenants.source {}", url.redacted()))?,
-            ),
-            (None, None) => None,
-        };
-        let directory = tenants.map(|store| {
+        let directory = tenants.clone().map(|store| {
             let d: Arc<dyn walletd_engine::TenantDirectory> = Arc::new(StoreDirectory(store));
             d
         });
@@ -281,12 +301,21 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
                 auth: auth.clone(),
             }))
             .merge(walletd_backend::proxy_routes(walletd_backend::ProxyState {
-                enabled: cfg.features.legacy_proxy,
+                mode: cfg.features.legacy_proxy,
                 max_response_bytes: cfg.features.legacy_proxy_max_response_bytes,
+                metadata: walletd_backend::MetadataProxy::new(
+                    egress.clone(),
+                    walletd_backend::MetadataProxySettings {
+                        max_response_bytes: cfg.features.metadata_proxy_max_response_bytes,
+                        cache_max_bytes: cfg.features.metadata_proxy_cache_max_bytes,
+                        cache_ttl: cfg.features.metadata_proxy_cache_ttl,
+                    },
+                ),
                 egress: egress.clone(),
                 auth: auth.clone(),
             }));
-        if cfg.features.legacy_proxy {
+        // `proxy` advertises the full open proxy only: the metadata mode is not what old clients mean by it.
+        if cfg.features.legacy_proxy == walletd_common::config::LegacyProxyMode::Full {
             capabilities.insert("proxy".into());
         }
         let admin_service = walletd_backend::AdminService::new(store.clone());

@@ -7,11 +7,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// An HTTP client for operator-configured dependencies (registry, PDP): trusted URLs, so no egress guard, but never
 /// an environment proxy and always a timeout.
 pub fn dependency_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .build()
-        .expect("a reqwest client with static settings builds")
+    walletd_egress::tls::http_client_builder()
+        .and_then(|b| b.timeout(timeout).build().map_err(Into::into))
+        .expect("a reqwest client with static settings builds (the TLS roots were checked at start-up)")
 }
 
 /// `Ok` when `url` answers 2xx.

@@ -28,7 +28,17 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         _ => None,
     };
     let admin = match (&app.admin, server.admin_port) {
-        (Some(_), Some(port)) => Some(bind(server.listen, port, "admin").await?),
+        (Some(_), Some(port)) => {
+            let listen = plan.config.admin.listen;
+            if !listen.is_loopback() {
+                // The admin API changes tenants and issuers: it belongs on a private interface behind its token.
+                tracing::warn!(
+                    admin_listen = %listen,
+                    "the admin API is reachable beyond loopback (admin.listen); keep its port off public networks"
+                );
+            }
+            Some(bind(listen, port, "admin").await?)
+        }
         _ => None,
     };
 

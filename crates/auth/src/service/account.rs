@@ -36,7 +36,7 @@ impl AuthService {
         match outcome {
             RefreshOutcome::Rotated { user_id, tenant_id } => {
                 self.tenant(&tenant_id).await?;
-                let access_token = self.issuer.access_token(&user_id, &tenant_id, &audience)?;
+                let access_token = self.access_token(&user_id, &tenant_id, &audience).await?;
                 Ok(RefreshedTokens {
                     access_token,
                     refresh_token: new_token,
@@ -53,13 +53,28 @@ impl AuthService {
     }
 
     /// Revokes the session a refresh token belongs to. Unknown tokens are ignored (logout is idempotent).
+    /// The user's access tokens are revoked too (session epoch): on every device, whose refresh tokens still get
+    /// new ones.
     pub async fn logout(&self, refresh_token: &str) -> Result<(), AuthError> {
         if !refresh_token.is_empty() && refresh_token.len() <= 256 {
-            self.store
-                .revoke_refresh_family(&hash_refresh_token(refresh_token))
-                .await?;
+            let hash = hash_refresh_token(refresh_token);
+            if let Some(user_id) = self.store.refresh_token_owner(&hash).await? {
+                self.store.bump_session_epoch(&user_id).await?;
+            }
+            self.store.revoke_refresh_family(&hash).await?;
         }
         Ok(())
+    }
+
+    /// An access token carrying the user's current session epoch.
+    pub(super) async fn access_token(
+        &self,
+        user_id: &str,
+        tenant_id: &str,
+        audience: &str,
+    ) -> Result<AccessToken, AuthError> {
+        let epoch = self.store.session_epoch(user_id).await?;
+        self.issuer.access_token(user_id, tenant_id, audience, epoch)
     }
 
     /// The caller's account; 403 when the token's tenant is not the account's.
@@ -127,6 +142,9 @@ impl AuthService {
     /// Deletes the account and every blob it owns.
     pub async fn delete_account(&self, user_id: &str, tenant_id: &str) -> Result<(), AuthError> {
         let user = self.account(user_id, tenant_id).await?;
+        // Revoke first: from here on no role accepts the account's tokens, so nothing is written for it while (or
+        // after) its data goes.
+        self.store.bump_session_epoch(&user.id).await?;
         self.private
             .delete_user(&user.tenant_id, &user.id)
             .await
@@ -254,7 +272,14 @@ impl AuthService {
             None => None,
         };
         match self.store.delete_credential_unless_last(&user.id, id).await? {
-            CredentialDeletion::Deleted => Ok(etag),
+            CredentialDeletion::Deleted => {
+                // Whoever logged in with the removed passkey is signed out: the sessions (refresh tokens) opened
+                // with it go, and every access token of the account is revoked; sessions opened with another
+                // passkey (this device's, usually) get a new access token by refreshing.
+                self.store.revoke_passkey_sessions(&user.id, id).await?;
+                self.store.bump_session_epoch(&user.id).await?;
+                Ok(etag)
+            }
             CredentialDeletion::LastCredential => Err(last_passkey()),
             CredentialDeletion::NotFound => Err(AuthError::not_found("passkey_not_found", "no such passkey")),
         }

@@ -10,6 +10,8 @@ impl AuthService {
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| DEFAULT_TENANT.to_string());
         let tenant = self.tenant(&tenant_id).await?;
+        self.check_gate(&tenant, GatedCeremony::Registration, req.oidc_id_token.as_deref())
+            .await?;
         let invite = req.invite_code.filter(|c| !c.is_empty());
         if tenant.require_invite {
             let code = invite
@@ -86,7 +88,8 @@ impl AuthService {
         };
         tracing::info!(user_id = %user.id, tenant_id = %tenant.id, "account registered");
         let rp_id = self.relying_party(&tenant)?.rp_id().to_string();
-        self.open_session(user, tenant, private_data, rp_id).await
+        self.open_session(user, tenant, private_data, rp_id, &credential.id)
+            .await
     }
 
     /// Verifies a registration response for `challenge`; returns the credential record, PRF capability, AAGUID.
@@ -138,9 +141,11 @@ impl AuthService {
 
     /// Begins a discoverable login. `tenant_hint` is the tenant the request named (`X-Tenant-ID`, path alias);
     /// a non-default hint must then match the credential's tenant.
-    pub async fn login_begin(&self, tenant_hint: Option<&str>) -> Result<Ceremony, AuthError> {
+    /// A tenant with a login gate needs `id_token` (the caller's `Authorization: Bearer`).
+    pub async fn login_begin(&self, tenant_hint: Option<&str>, id_token: Option<&str>) -> Result<Ceremony, AuthError> {
         let hint = tenant_hint.map(str::trim).filter(|t| !t.is_empty());
         let tenant = self.tenant(hint.unwrap_or(DEFAULT_TENANT)).await?;
+        self.check_gate(&tenant, GatedCeremony::Login, id_token).await?;
         let (options, state) = self.relying_party(&tenant)?.start_login()?;
         let ctx = CeremonyContext {
             explicit_tenant: hint.is_some_and(|h| h != DEFAULT_TENANT),
@@ -150,11 +155,23 @@ impl AuthService {
         Ok(Ceremony { challenge_id, options })
     }
 
-    /// Finishes a login: the tenant comes from the stored credential.
-    pub async fn login_finish(&self, challenge_id: &str, credential: &Value) -> Result<Session, AuthError> {
+    /// Finishes a login: the tenant comes from the stored credential. When that tenant has a login gate, the
+    /// finish step needs the ID token too (the client sends it on both steps): otherwise a login begun for an
+    /// ungated tenant could end in a gated one.
+    pub async fn login_finish(
+        &self,
+        challenge_id: &str,
+        credential: &Value,
+        id_token: Option<&str>,
+    ) -> Result<Session, AuthError> {
         let parsed = parse_assertion(credential)?;
-        self.credential_limit.check(&parsed.credential_id, "for this passkey")?;
         let (challenge, ctx) = self.take_ceremony(challenge_id, KIND_LOGIN).await?;
+        if parsed.cross_origin {
+            return Err(AuthError::unauthorized(
+                "cross_origin",
+                "the assertion was made in a cross-origin frame; log in from the wallet's own page",
+            ));
+        }
         let stored = self
             .store
             .get_credential_by_credential_id(&parsed.credential_id)
@@ -186,11 +203,16 @@ impl AuthService {
             ));
         }
         let tenant = self.tenant(&stored.tenant_id).await?;
+        self.check_gate(&tenant, GatedCeremony::Login, id_token).await?;
         let state: AuthenticationState =
             serde_json::from_str(&challenge.state).map_err(|e| AuthError::unavailable(&e))?;
         let record: Credential = serde_json::from_str(&stored.credential).map_err(|e| AuthError::unavailable(&e))?;
         let rp = self.relying_party(&tenant)?;
         let result = rp.finish_login(&parsed.credential, &state, record)?;
+        // Counted only once the assertion verified: a finish anyone can forge with a passkey's (public) id and a
+        // challenge of their own never reaches this line, so it cannot spend the owner's budget. Failed attempts
+        // are bounded by the per-IP limit of the route.
+        self.credential_limit.check(&parsed.credential_id, "for this passkey")?;
 
         // Sign-count rule (WebAuthn §7.2 step 21): when either counter is non-zero, the new one must be larger.
         let new_count = i64::from(result.counter());
@@ -217,7 +239,7 @@ impl AuthService {
             .ok_or_else(|| AuthError::not_found("unknown_credential", "this passkey is not registered"))?;
         let private_data = self.private.get(&tenant.id, &user.id).await.map_err(private_error)?;
         let rp_id = rp.rp_id().to_string();
-        self.open_session(user, tenant, private_data, rp_id).await
+        self.open_session(user, tenant, private_data, rp_id, &stored.id).await
     }
 
     pub(super) async fn open_session(
@@ -226,8 +248,9 @@ impl AuthService {
         tenant: Tenant,
         private_data: PrivateData,
         rp_id: String,
+        passkey: &str,
     ) -> Result<Session, AuthError> {
-        let access_token = self.issuer.access_token(&user.id, &tenant.id, &self.audience)?;
+        let access_token = self.access_token(&user.id, &tenant.id, &self.audience).await?;
         let refresh_token = new_refresh_token();
         self.store
             .insert_refresh_token(
@@ -235,6 +258,7 @@ impl AuthService {
                 &Uuid::new_v4().to_string(),
                 &user.id,
                 &tenant.id,
+                passkey,
                 now_millis() + millis(self.cfg.refresh_token_ttl),
             )
             .await?;

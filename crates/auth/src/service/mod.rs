@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use walletd_common::config::{AttestationPolicy, AuthConfig, Config, SignCountPolicy, WebauthnConfig};
-use walletd_common::tenant::{DEFAULT_TENANT, Tenant, enabled_tenant, is_valid_tenant_id};
+use walletd_common::tenant::{DEFAULT_TENANT, GatedCeremony, Tenant, enabled_tenant, is_valid_tenant_id};
 use walletd_db::{Challenge, CredentialDeletion, RefreshOutcome, Store, User, WebauthnCredential, now_millis};
 use webauthn_rs_core::proto::{AuthenticationState, Credential, ParsedAttestationData, RegistrationState};
 
 use crate::error::{AuthError, ErrorKind};
 use crate::handle::{UserHandle, tenant_hash, user_handle};
 use crate::keyring::KeyRing;
+use crate::oidc_gate::OidcGateVerifier;
 use crate::private_data::{PrivateData, PrivateDataError, PrivateDataStore};
 use crate::ratelimit::Limiter;
 use crate::tokens::{AccessToken, TokenIssuer, hash_refresh_token, new_refresh_token};
@@ -44,6 +45,8 @@ pub struct RegistrationStart {
     pub tenant_id: Option<String>,
     pub display_name: Option<String>,
     pub invite_code: Option<String>,
+    /// `Authorization: Bearer <id_token>` for a tenant with an OIDC gate.
+    pub oidc_id_token: Option<String>,
 }
 
 /// Input of a registration's (or added passkey's) finish step.
@@ -122,6 +125,8 @@ pub struct AuthService {
     private: Arc<dyn PrivateDataStore>,
     ip_limit: Limiter<IpAddr>,
     credential_limit: Limiter<Vec<u8>>,
+    /// Verifies OIDC gate tokens; without it a gated tenant's ceremonies answer 503.
+    gate: Option<OidcGateVerifier>,
 }
 
 impl AuthService {
@@ -137,6 +142,43 @@ impl AuthService {
             private,
             ip_limit: Limiter::per_minute(config.auth.rate_limit_per_ip),
             credential_limit: Limiter::per_minute(config.auth.rate_limit_per_credential),
+            gate: None,
+        }
+    }
+
+    /// Enables tenants' OIDC gates, fetching provider keys through `egress`.
+    pub fn with_oidc_gate(mut self, egress: walletd_egress::EgressClient, config: &Config) -> Self {
+        self.gate = Some(OidcGateVerifier::new(
+            egress,
+            config.jwt.leeway,
+            config.jwt.jwks_cache_ttl,
+            config.jwt.jwks_refetch_interval,
+        ));
+        self
+    }
+
+    /// Passes unless `tenant` gates `ceremony` and `id_token` is not a valid ID token of its provider.
+    async fn check_gate(
+        &self,
+        tenant: &Tenant,
+        ceremony: GatedCeremony,
+        id_token: Option<&str>,
+    ) -> Result<(), AuthError> {
+        if tenant
+            .oidc_gate
+            .as_ref()
+            .and_then(|g| g.provider_for(ceremony))
+            .is_none()
+        {
+            return Ok(());
+        }
+        match &self.gate {
+            Some(gate) => gate.check(tenant, ceremony, id_token).await,
+            None => Err(AuthError::new(
+                ErrorKind::Unavailable,
+                "oidc_gate_unavailable",
+                "this process cannot verify the tenant's OIDC gate",
+            )),
         }
     }
 
@@ -283,6 +325,7 @@ fn private_error(e: PrivateDataError) -> AuthError {
             code: "precondition_failed",
             message: "the private data changed meanwhile; fetch it and retry".into(),
             current_etag: Some(current_etag),
+            details: None,
         },
         PrivateDataError::Refused(message) => AuthError::bad_request("private_data_refused", message),
         PrivateDataError::Failed(cause) => AuthError::unavailable(&cause),

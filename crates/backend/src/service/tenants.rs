@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::json;
 use walletd_common::tenant::{
-    DEFAULT_TENANT, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
+    DEFAULT_TENANT, OidcGate, Tenant, TenantStorageQuota, TenantTrustConfig, TenantWebauthn, is_valid_tenant_id,
 };
 use walletd_db::TenantUpdate;
 
@@ -26,6 +26,7 @@ pub struct NewTenant {
     pub allowed_protocols: Option<Vec<String>>,
     pub webauthn: Option<TenantWebauthn>,
     pub storage_quota: Option<TenantStorageQuota>,
+    pub oidc_gate: Option<OidcGate>,
 }
 
 /// Changes to a tenant (`PUT /admin/tenants/{id}`): absent fields stay as they are; `null` clears the optional ones.
@@ -45,6 +46,8 @@ pub struct TenantPatch {
     pub webauthn: Option<Option<TenantWebauthn>>,
     #[serde(default, deserialize_with = "double_option")]
     pub storage_quota: Option<Option<TenantStorageQuota>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub oidc_gate: Option<Option<OidcGate>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -64,7 +67,11 @@ fn validate(
     trust: Option<&TenantTrustConfig>,
     protocols: Option<&[String]>,
     webauthn: Option<&TenantWebauthn>,
+    gate: Option<&OidcGate>,
 ) -> Result<(), AdminError> {
+    if let Some(problem) = gate.and_then(OidcGate::problems) {
+        return Err(invalid(problem));
+    }
     if let Some(url) = trust.and_then(|t| t.pdp_url.as_deref()) {
         let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
         if !ok {
@@ -107,6 +114,7 @@ impl AdminService {
             b.trust_config.as_ref(),
             b.allowed_protocols.as_deref(),
             b.webauthn.as_ref(),
+            b.oidc_gate.as_ref(),
         )?;
         let mut t = Tenant::new(b.id.clone(), b.name.unwrap_or_else(|| b.id.clone()));
         t.display_name = b.display_name;
@@ -116,6 +124,7 @@ impl AdminService {
         t.allowed_protocols = b.allowed_protocols.unwrap_or_default();
         t.webauthn = b.webauthn;
         t.storage_quota = b.storage_quota;
+        t.oidc_gate = b.oidc_gate;
         self.store.create_tenant(&t).await?;
         self.audit(actor, "tenant.create", Some(&t.id), Some(t.id.clone()), tenant_json(&t))
             .await?;
@@ -131,6 +140,7 @@ impl AdminService {
             p.trust_config.as_ref(),
             p.allowed_protocols.as_deref(),
             p.webauthn.as_ref().and_then(Option::as_ref),
+            p.oidc_gate.as_ref().and_then(Option::as_ref),
         )?;
         let update = TenantUpdate {
             name: p.name,
@@ -141,6 +151,7 @@ impl AdminService {
             allowed_protocols: p.allowed_protocols,
             webauthn: p.webauthn,
             storage_quota: p.storage_quota,
+            oidc_gate: p.oidc_gate,
         };
         let t = self.store.update_tenant(id, update).await?;
         self.audit(actor, "tenant.update", Some(id), Some(id.to_string()), tenant_json(&t))

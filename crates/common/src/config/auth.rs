@@ -29,6 +29,12 @@ pub struct JwtConfig {
     /// Least time between two JWKS fetches caused by unknown `kid`s (stops a flood of forged kids from hammering auth).
     #[serde(with = "humantime_serde")]
     pub jwks_refetch_interval: Duration,
+    /// Validated tokens remembered (by hash) so they are not verified again until they expire; 0 disables.
+    pub token_cache_entries: u64,
+    /// How long a user's session epoch is cached per process: a token revoked in another process is refused
+    /// within this time (one revoked in this process at once).
+    #[serde(with = "humantime_serde")]
+    pub revocation_cache_ttl: Duration,
 }
 
 impl Default for JwtConfig {
@@ -43,6 +49,8 @@ impl Default for JwtConfig {
             leeway: Duration::from_secs(30),
             jwks_cache_ttl: Duration::from_secs(300),
             jwks_refetch_interval: Duration::from_secs(10),
+            token_cache_entries: 10_000,
+            revocation_cache_ttl: Duration::from_millis(500),
         }
     }
 }

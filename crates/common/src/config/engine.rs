@@ -17,6 +17,10 @@ pub struct EngineConfig {
     /// How long a new socket may take to send its handshake frame.
     #[serde(with = "humantime_serde")]
     pub handshake_timeout: Duration,
+    /// After a refused handshake, how long the engine keeps reading (and discarding) for the client's close frame
+    /// before dropping the socket, so the client reads the error even when it sent more frames meanwhile.
+    #[serde(with = "humantime_serde")]
+    pub close_timeout: Duration,
     /// Interval of the server's WebSocket pings.
     #[serde(with = "humantime_serde")]
     pub ping_interval: Duration,
@@ -74,6 +78,7 @@ impl Default for EngineConfig {
             max_flows_per_session: 8,
             max_connections: 100_000,
             handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(2),
             ping_interval: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
             flow_timeout: Duration::from_secs(10 * 60),

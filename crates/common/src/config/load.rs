@@ -324,6 +324,18 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
                 .into(),
         });
     }
+    let f = &config.features;
+    if f.metadata_proxy_max_response_bytes == 0
+        || f.metadata_proxy_cache_max_bytes == 0
+        || f.metadata_proxy_cache_ttl.is_zero()
+    {
+        return Err(ConfigError::Invalid {
+            key: "features".into(),
+            message: "metadata_proxy_max_response_bytes, metadata_proxy_cache_max_bytes and metadata_proxy_cache_ttl \
+                      must be greater than 0"
+                .into(),
+        });
+    }
     if config.server.max_body_bytes == 0 {
         return Err(ConfigError::Invalid {
             key: "server.max_body_bytes".into(),
@@ -432,7 +444,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.server.http_port, 9100);
         assert_eq!(c.server.cors_origins, vec!["https://a.example", "*"]);
-        assert!(c.features.legacy_proxy);
+        assert_eq!(c.features.legacy_proxy, crate::config::LegacyProxyMode::Full);
         assert_eq!(c.jwt.secret.unwrap().expose(), "a: b");
         assert_eq!(c.database.unwrap().url.scheme(), "postgres");
     }

@@ -6,6 +6,7 @@
 
 mod auth;
 mod engine;
+mod features;
 mod load;
 mod registry;
 mod secret;
@@ -15,6 +16,7 @@ mod workers;
 
 pub use auth::{AttestationPolicy, AuthConfig, JwtConfig, SignCountPolicy, WebauthnConfig};
 pub use engine::EngineConfig;
+pub use features::{FeaturesConfig, LegacyProxyMode};
 pub use load::{ConfigError, load, load_from_str};
 pub use registry::{RegistryConfig, SsrfAlias};
 pub use secret::{ConnectionUrl, Secret};
@@ -203,31 +205,20 @@ pub struct TenantsConfig {
 }
 
 /// Admin API (backend role).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// Bearer token of the admin API. The admin listener refuses every request while it is unset.
     pub token: Option<Secret>,
+    /// Address the admin listener binds to, apart from `server.listen`: loopback unless the operator exposes it.
+    pub listen: IpAddr,
 }
 
-/// Compatibility features that are off by default.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FeaturesConfig {
-    /// The v1 open proxy `POST /proxy` (egress-guarded). Being eliminated; off by default.
-    pub legacy_proxy: bool,
-    /// Largest upstream response body the legacy proxy relays.
-    pub legacy_proxy_max_response_bytes: usize,
-    /// Server-side credential records `/storage/vc*`, `/storage/vp`. Off by default.
-    pub legacy_credential_records: bool,
-}
-
-impl Default for FeaturesConfig {
+impl Default for AdminConfig {
     fn default() -> Self {
-        FeaturesConfig {
-            legacy_proxy: false,
-            legacy_proxy_max_response_bytes: 4 * 1024 * 1024,
-            legacy_credential_records: false,
+        AdminConfig {
+            token: None,
+            listen: IpAddr::from([127, 0, 0, 1]),
         }
     }
 }

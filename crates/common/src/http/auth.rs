@@ -64,6 +64,9 @@ where
             .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
         auth.authenticate(token).await.map_err(|e| match e {
             JwtError::KeysUnavailable => ApiError::unavailable("token keys are unavailable, try again"),
+            JwtError::RevocationUnavailable => {
+                ApiError::unavailable("token revocation state is unavailable, try again")
+            }
             other => ApiError::unauthorized(other.to_string()),
         })
     }

@@ -135,7 +135,13 @@ fn question(req: &AuthRequest) -> TrustQuestion {
     };
     let attested = matches!(req.authority, Authority::Attestation(_));
     let mut context = json!({"client_id_scheme": req.prefix.scheme_name(), "response_uri": req.response_uri});
-    let mut pdp_context = vec![("response_uri", json!(req.response_uri))];
+    // The PDP judges the verifier and where responses go, not the transaction: it gets the response_uri's origin.
+    // The full URI usually names the verifier's session, which the PDP has no need to see, and a per-session value
+    // in the request made every presentation miss the verdict cache.
+    let response_origin = url::Url::parse(&req.response_uri)
+        .ok()
+        .map(|u| u.origin().ascii_serialization());
+    let mut pdp_context = vec![("response_origin", json!(response_origin))];
     if attested {
         // Which verifier the attestation issuer vouches for.
         context["client_id"] = json!(req.client_id);

@@ -10,10 +10,25 @@ use walletd_protocol::{ClientMessage, ErrorCode, KNOWN_FEATURES, ServerMessage, 
 
 use super::{CLOSE_AUTH, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG, Session, close_frame, text, write_frame};
 
-/// Answers `reply`, then closes with `code`.
-async fn refuse(ws: &mut WebSocket, limit: Duration, reply: ServerMessage, code: u16, reason: &'static str) {
-    if write_frame(ws, limit, text(reply)).await {
-        write_frame(ws, limit, close_frame(code, reason)).await;
+/// Answers `reply`, closes with `code`, then waits (at most `close_wait`) for the client's close. Dropping a socket
+/// whose client already sent more frames (the web client does not wait for `handshake_complete`) leaves unread
+/// input, so the kernel answers with a reset, and a reset can discard the error frame before the client reads it.
+async fn refuse(
+    ws: &mut WebSocket,
+    (limit, close_wait): (Duration, Duration),
+    reply: ServerMessage,
+    code: u16,
+    reason: &'static str,
+) {
+    if write_frame(ws, limit, text(reply)).await && write_frame(ws, limit, close_frame(code, reason)).await {
+        let _ = tokio::time::timeout(close_wait, async {
+            while let Some(Ok(frame)) = ws.recv().await {
+                if matches!(frame, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }
 
@@ -24,6 +39,7 @@ impl Session {
         let (engine, ws) = (&self.engine, &mut self.ws);
         let cfg = engine.config();
         let limit = cfg.read_timeout;
+        let close_wait = cfg.close_timeout;
         let deadline = Instant::now() + cfg.handshake_timeout;
         let mut buffered: VecDeque<String> = VecDeque::new();
         let auth_failed = |message: &str| ServerMessage::error(ErrorCode::AuthFailed, message);
@@ -35,7 +51,7 @@ impl Session {
                 }
                 _ = sleep_until(deadline) => {
                     let m = auth_failed("no handshake within the handshake timeout");
-                    refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
+                    refuse(ws, (limit, close_wait), m, CLOSE_AUTH, "authentication failed").await;
                     return None;
                 }
                 f = ws.recv() => f,
@@ -45,21 +61,28 @@ impl Session {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Binary(_))) => {
                     let m = auth_failed("the first frame must be a JSON handshake");
-                    refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
+                    refuse(ws, (limit, close_wait), m, CLOSE_AUTH, "authentication failed").await;
                     return None;
                 }
                 _ => return None,
             };
             if text.len() > cfg.max_handshake_bytes {
                 let m = ServerMessage::error(ErrorCode::InvalidMessage, "frame exceeds the pre-handshake limit");
-                refuse(ws, limit, m, CLOSE_TOO_BIG, "frame too large before handshake").await;
+                refuse(
+                    ws,
+                    (limit, close_wait),
+                    m,
+                    CLOSE_TOO_BIG,
+                    "frame too large before handshake",
+                )
+                .await;
                 return None;
             }
             match parse_client_frame(text.as_str()) {
                 Ok(ClientMessage::Handshake(h)) => break h,
                 Err(e) if e.flow_id.is_none() && text.contains("\"handshake\"") => {
                     let m = auth_failed(&format!("invalid handshake: {}", e.message));
-                    refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
+                    refuse(ws, (limit, close_wait), m, CLOSE_AUTH, "authentication failed").await;
                     return None;
                 }
                 _ => {
@@ -67,7 +90,14 @@ impl Session {
                     if buffered.len() >= cfg.max_buffered_frames {
                         let m =
                             ServerMessage::error(ErrorCode::TooManyRequests, "too many frames before the handshake");
-                        refuse(ws, limit, m, CLOSE_POLICY, "too many frames before handshake").await;
+                        refuse(
+                            ws,
+                            (limit, close_wait),
+                            m,
+                            CLOSE_POLICY,
+                            "too many frames before handshake",
+                        )
+                        .await;
                         return None;
                     }
                     buffered.push_back(text.to_string());
@@ -78,7 +108,7 @@ impl Session {
             Ok(u) => u,
             Err(e) => {
                 let m = auth_failed(&format!("authentication failed: {e}"));
-                refuse(ws, limit, m, CLOSE_AUTH, "authentication failed").await;
+                refuse(ws, (limit, close_wait), m, CLOSE_AUTH, "authentication failed").await;
                 return None;
             }
         };

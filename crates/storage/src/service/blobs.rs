@@ -26,6 +26,7 @@ impl StorageService {
         pre: Precondition,
     ) -> Result<Written, StorageError> {
         validate_id(id)?;
+        refuse_reserved(id)?;
         if let Some(ct) = &content_type {
             validate_content_type(ct)?;
         }
@@ -61,6 +62,7 @@ impl StorageService {
     /// Deletes a blob, leaving a tombstone in the change feed. `expected` is the `If-Match` version, if any.
     pub async fn delete(&self, owner: &Owner, id: &str, expected: Option<i64>) -> Result<i64, StorageError> {
         validate_id(id)?;
+        refuse_reserved(id)?;
         self.limits(owner).await?;
         let outcome = self.inner.store.blob_delete(owner.key(), id, expected).await?;
         // Deletions are rare and already write: a good moment to drop this user's expired tombstones.
@@ -122,4 +124,13 @@ impl StorageService {
             next_cursor,
         })
     }
+}
+
+/// The keystore is written only through the private-data path (its ETag compare-and-swap): the blob API writing it
+/// would let a client (or a stolen storage-scoped token) replace the keys every other device unlocks from.
+fn refuse_reserved(id: &str) -> Result<(), StorageError> {
+    if id == KEYSTORE_ID {
+        return Err(StorageError::Reserved(KEYSTORE_ID));
+    }
+    Ok(())
 }

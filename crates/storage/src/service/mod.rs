@@ -82,6 +82,9 @@ pub enum StorageError {
     /// The database could not be asked (e.g. while loading tenant settings).
     #[error("storage database unavailable: {0}")]
     Unavailable(String),
+    /// The blob API may not write or delete a reserved blob (the keystore goes through the private-data ETag path).
+    #[error("the blob id `{0}` is reserved; use the private-data routes")]
+    Reserved(&'static str),
     /// The database failed.
     #[error("storage database error: {0}")]
     Store(#[from] StoreError),

@@ -166,6 +166,23 @@ async fn passkey_account_lifecycle(db: TestDatabase) {
     assert_eq!(del.status, StatusCode::OK, "{}", del.body);
     let new_etag = del.header("x-private-data-etag").expect("new etag");
     assert_ne!(new_etag, etag);
+    // Removing a passkey revokes every access token of the account and the sessions opened with that passkey
+    // (the first login's); this session, opened with the other passkey, refreshes into a new access token.
+    let revoked = get(&w, "/user/session/account-info", Some(&token)).await;
+    assert_eq!(revoked.status, StatusCode::UNAUTHORIZED, "{}", revoked.body);
+    let first_rt = log.body["refreshToken"].as_str().unwrap();
+    let dead = post(&w, "/user/token/refresh", &json!({"refreshToken": first_rt}), None, &[]).await;
+    assert_eq!(dead.status, StatusCode::UNAUTHORIZED, "{}", dead.body);
+
+    // Refresh rotates; the old refresh token is then refused.
+    let rt = log2.body["refreshToken"].as_str().unwrap().to_string();
+    let r1 = post(&w, "/user/token/refresh", &json!({"refreshToken": rt}), None, &[]).await;
+    assert_eq!(r1.status, StatusCode::OK, "{}", r1.body);
+    assert!(r1.body["appToken"].is_string());
+    let again = post(&w, "/user/token/refresh", &json!({"refreshToken": rt}), None, &[]).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
+    let token = r1.body["appToken"].as_str().unwrap().to_string();
+
     // The last passkey cannot be deleted.
     let path = format!("/user/session/webauthn/credential/{second_id}/delete");
     let last = post(&w, &path, &json!({}), Some(&token), &[]).await;
@@ -175,16 +192,7 @@ async fn passkey_account_lifecycle(db: TestDatabase) {
     let gone = login(&w, &mut phone, None).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
 
-    // Refresh rotates; the old refresh token is then refused.
-    let rt = log2.body["refreshToken"].as_str().unwrap().to_string();
-    let r1 = post(&w, "/user/token/refresh", &json!({"refreshToken": rt}), None, &[]).await;
-    assert_eq!(r1.status, StatusCode::OK, "{}", r1.body);
-    assert!(r1.body["appToken"].is_string());
-    let again = post(&w, "/user/token/refresh", &json!({"refreshToken": rt}), None, &[]).await;
-    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
-
     // Delete the account: every blob goes too.
-    let token = r1.body["appToken"].as_str().unwrap().to_string();
     let d = send(
         walletd_testkit::http_client()
             .delete(format!("{}/user/session", w.http_url()))
@@ -202,6 +210,7 @@ async fn passkey_account_lifecycle(db: TestDatabase) {
     );
     let gone = login(&w, &mut laptop, None).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    // The account's token is revoked with it.
     let info = get(&w, "/user/session/account-info", Some(&token)).await;
-    assert_eq!(info.status, StatusCode::NOT_FOUND);
+    assert_eq!(info.status, StatusCode::UNAUTHORIZED);
 }

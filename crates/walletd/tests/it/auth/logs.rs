@@ -105,7 +105,13 @@ async fn trace_logs_carry_no_secrets(db: TestDatabase) {
 
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let logs = w.logs();
-    assert!(logs.len() > 20, "trace logging is on ({} lines)", logs.len());
+    // Trace logging is on: walletd's own debug/trace lines are there (the payload loggers are capped at INFO).
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("\"level\":\"TRACE\"") || l.contains("\"level\":\"DEBUG\"")),
+        "trace logging is on ({} lines)",
+        logs.len()
+    );
     for secret in &secrets {
         // JWTs: their signature part alone is enough to leak nothing more, but check the header.payload too.
         let needles: Vec<&str> = if secret.matches('.').count() == 2 {

@@ -6,6 +6,8 @@ mod keyring;
 mod lifecycle;
 mod logs;
 mod negative;
+mod oidc_gate;
+mod revocation;
 mod service_api;
 mod tenants;
 

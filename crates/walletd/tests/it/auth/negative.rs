@@ -20,6 +20,7 @@ walletd_testkit::on_both_databases!(
     expired_challenges_are_refused,
     bad_assertions_are_refused,
     bad_tokens_are_refused,
+    cross_origin_assertions_are_refused,
 );
 
 async fn finish_register(w: &walletd_testkit::Walletd, challenge_id: &str, credential: &Value) -> Resp {
@@ -381,4 +382,63 @@ async fn logins_are_rate_limited_per_passkey() {
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
     );
+}
+
+#[tokio::test]
+async fn forged_finishes_do_not_spend_the_owners_login_budget() {
+    // Regression: the per-passkey limit counted the credential id of every finish before the challenge and the
+    // signature were checked, so anyone knowing the (public) id kept the owner at 429.
+    let db = TestDatabase::sqlite();
+    let w = start(
+        &db,
+        "auth:\n  rate_limit_per_credential: 20\n  rate_limit_per_ip: 1000\n",
+    )
+    .await;
+    let mut va = VirtualAuthenticator::new();
+    assert_eq!(register(&w, &mut va, None, b"pd").await.status, StatusCode::OK);
+    let (_, victim) = login_credential(&w, &mut va, None).await;
+    for i in 0..25 {
+        // The attacker's own challenge (or none) with the victim's credential id and a garbage signature.
+        let challenge = if i % 2 == 0 {
+            let begin = post(&w, "/user/login-webauthn-begin", &json!({}), None, &[]).await;
+            begin.body["challengeId"].as_str().unwrap().to_string()
+        } else {
+            format!("bogus-{i}")
+        };
+        let mut forged = victim.clone();
+        tamper_field(&mut forged, "/response/signature", |s| s[8] ^= 0x01);
+        let r = finish_login(&w, &challenge, &forged).await;
+        assert!(
+            r.status.is_client_error() && r.status != StatusCode::TOO_MANY_REQUESTS,
+            "{} {}",
+            r.status,
+            r.body
+        );
+    }
+    assert_eq!(login(&w, &mut va, None).await.status, StatusCode::OK);
+}
+
+async fn cross_origin_assertions_are_refused(db: TestDatabase) {
+    let w = start(&db, "").await;
+    let mut va = VirtualAuthenticator::new();
+    assert_eq!(register(&w, &mut va, None, b"pd").await.status, StatusCode::OK);
+    // A correctly signed assertion whose client data says it was made in a cross-origin frame.
+    let begin = post(&w, "/user/login-webauthn-begin", &json!({}), None, &[]).await;
+    let cred = va
+        .get_with_client_data(&begin.body["getOptions"], ORIGIN, json!({"crossOrigin": true}))
+        .await;
+    let id = begin.body["challengeId"].as_str().unwrap();
+    expect(
+        &finish_login(&w, id, &cred).await,
+        StatusCode::UNAUTHORIZED,
+        "cross_origin",
+    );
+    // `crossOrigin: false` is an ordinary login.
+    let begin = post(&w, "/user/login-webauthn-begin", &json!({}), None, &[]).await;
+    let cred = va
+        .get_with_client_data(&begin.body["getOptions"], ORIGIN, json!({"crossOrigin": false}))
+        .await;
+    let id = begin.body["challengeId"].as_str().unwrap();
+    let ok = finish_login(&w, id, &cred).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
 }

@@ -3,6 +3,8 @@
 
 mod admin;
 mod admin_compat;
+mod metadata_proxy;
+mod oidc_gate_admin;
 mod openapi;
 mod trust_proxy;
 

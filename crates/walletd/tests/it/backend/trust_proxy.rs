@@ -148,7 +148,7 @@ async fn trust_passthrough_refuses_bad_callers_and_fails_closed() {
 #[tokio::test]
 async fn proxy_is_404_when_off() {
     let db = TestDatabase::sqlite();
-    let w = start(&db, Config::new()).await;
+    let w = start(&db, Config::new().set("features.legacy_proxy", false)).await;
     let token = w.token_for("u1", "default");
     let (status, body) = post_json(&w, "/proxy", Some(&token), json!({"url": "https://example.org/"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

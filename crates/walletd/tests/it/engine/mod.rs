@@ -12,6 +12,7 @@ mod oid4vp_features;
 mod oid4vp_prefixes;
 mod protocol;
 mod sessions;
+mod trace_logs;
 
 use walletd_testkit::{Config, TestDatabase, Walletd, engine};
 

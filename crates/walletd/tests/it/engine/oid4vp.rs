@@ -268,6 +268,41 @@ async fn untrusted_verifier_and_verifier_down() {
 }
 
 #[tokio::test]
+async fn verifier_verdicts_are_cached_across_presentations() {
+    let issuer = NodeIssuer::start();
+    let verifier = NodeVerifier::start();
+    let holder = Holder::new();
+    let (pdp_url, seen) = pdp(true).await;
+    let wallet = issued(&engine_loopback("").await, &issuer, &holder).await;
+    let guarded = super::engine_with_pdp(&pdp_url, "").await;
+    let vct = format!("{}/vct/pid", issuer.url);
+    let mut c = connected(&guarded, None).await;
+    for n in 0..2 {
+        // Each request has its own response_uri (the verifier's session is in its path).
+        let req = verifier
+            .request(json!({"scheme": "x509_hash", "claims": ["given_name"], "vct": vct}))
+            .await;
+        let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
+        c.run_presentation(&holder, &wallet, &format!("p{n}"), start, PresentAnswer::Consent)
+            .await
+            .unwrap_or_else(|e| panic!("presentation {n}: {e}"));
+        assert_eq!(verifier.result(&req["id"]).await["verified"], true);
+    }
+    let asked = seen.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "the second presentation reuses the verdict: {asked:?}");
+    let context = &asked[0]["context"];
+    let origin = context["response_origin"].as_str().unwrap_or_default();
+    assert!(
+        origin.starts_with("http://127.0.0.1:") && !origin.contains("/response"),
+        "{context}"
+    );
+    assert!(
+        context.get("response_uri").is_none(),
+        "the PDP does not see the session path: {context}"
+    );
+}
+
+#[tokio::test]
 async fn user_action_timeout_tells_the_verifier() {
     let verifier = NodeVerifier::start();
     let w = engine_loopback("  user_action_timeout: 1s\n").await;

@@ -84,11 +84,20 @@ async fn private_data_compat_semantics(db: TestDatabase) {
     let (st, blob) = d.get("keystore").await;
     assert_eq!((st, blob["version"].as_i64()), (StatusCode::OK, Some(2)));
     assert_eq!(data_of(&blob), b"keystore-v2");
-    assert_eq!(d.put("keystore", b"keystore-v3", Some(2)).await.0, StatusCode::OK);
+    // ... but the service API cannot write or delete it: only the private-data routes (and their ETag check) can.
+    let (st, body) = d.put("keystore", b"keystore-v3", Some(2)).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden")),
+        "{body}"
+    );
+    assert_eq!(d.put("keystore", b"keystore-v3", None).await.0, StatusCode::FORBIDDEN);
+    let del = send(d.req(Method::DELETE, "/storage/credentials/keystore")).await;
+    assert_eq!(del.0, StatusCode::FORBIDDEN, "{}", del.1);
     let (_, body) = send(d.req(Method::GET, "/user/session/private-data")).await;
     assert_eq!(
         B64.decode(body["privateData"]["$b64u"].as_str().unwrap()).unwrap(),
-        b"keystore-v3"
+        b"keystore-v2"
     );
 }
 

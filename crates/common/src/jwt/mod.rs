@@ -5,6 +5,7 @@
 //! secret (so an HS256 token "signed" with a public key fails). Keys come from the in-process signer (combined
 //! mode), a JWKS URL (split mode; cached, refetched on unknown `kid` at most every `jwks_refetch_interval`), or both.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,12 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use crate::config::JwtConfig;
+
+mod keys;
+use crate::revocation::EpochCheck;
 use crate::tenant::DEFAULT_TENANT;
+use crate::token_cache::{TokenCache, Verified};
+pub use keys::VerificationKey;
 
 /// Why a token was refused. The message never contains the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +40,10 @@ pub enum JwtError {
     MissingSubject,
     #[error("token signing keys are unavailable")]
     KeysUnavailable,
+    #[error("token was revoked (signed out, account or passkey removed, or tenant disabled)")]
+    Revoked,
+    #[error("token revocation state is unavailable")]
+    RevocationUnavailable,
 }
 
 /// The claims walletd uses from a validated token.
@@ -47,6 +57,8 @@ pub struct TokenClaims {
     pub expires_at: u64,
     /// `jti`, when present.
     pub token_id: Option<String>,
+    /// `sep`, the user's session epoch when the token was issued (0 when absent; crate::revocation).
+    pub session_epoch: i64,
 }
 
 #[derive(Deserialize)]
@@ -56,72 +68,8 @@ struct RawClaims {
     tenant_id: Option<String>,
     exp: u64,
     jti: Option<String>,
-}
-
-/// A verification key with the one algorithm it may be used with.
-#[derive(Clone)]
-pub struct VerificationKey {
-    kid: Option<String>,
-    alg: Algorithm,
-    key: DecodingKey,
-}
-
-impl VerificationKey {
-    /// Builds a key from a public JWK. Returns `None` for keys walletd does not accept for signatures.
-    pub fn from_jwk(jwk: &Value) -> Option<Self> {
-        if jwk.get("use").and_then(Value::as_str).is_some_and(|u| u != "sig") {
-            return None;
-        }
-        let alg = key_algorithm(jwk)?;
-        let parsed: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).ok()?;
-        let key = DecodingKey::from_jwk(&parsed).ok()?;
-        Some(VerificationKey {
-            kid: jwk.get("kid").and_then(Value::as_str).map(str::to_string),
-            alg,
-            key,
-        })
-    }
-
-    /// The key id, if it has one.
-    pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
-    }
-}
-
-/// The algorithm a JWK may sign with: its own `alg` when it is consistent with the key type, else the type's default.
-fn key_algorithm(jwk: &Value) -> Option<Algorithm> {
-    let kty = jwk.get("kty")?.as_str()?;
-    let crv = jwk.get("crv").and_then(Value::as_str);
-    let declared = jwk.get("alg").and_then(Value::as_str);
-    let alg = match (kty, crv) {
-        ("EC", Some("P-256")) => Algorithm::ES256,
-        ("EC", Some("P-384")) => Algorithm::ES384,
-        ("OKP", Some("Ed25519")) => Algorithm::EdDSA,
-        ("RSA", _) => match declared {
-            None | Some("RS256") => Algorithm::RS256,
-            Some("RS384") => Algorithm::RS384,
-            Some("RS512") => Algorithm::RS512,
-            Some("PS256") => Algorithm::PS256,
-            Some("PS384") => Algorithm::PS384,
-            Some("PS512") => Algorithm::PS512,
-            Some(_) => return None,
-        },
-        _ => return None,
-    };
-    match declared {
-        // A declared alg that contradicts the key type makes the key unusable rather than trusted for either.
-        Some(d) if kty != "RSA" && d != alg_name(alg) => None,
-        _ => Some(alg),
-    }
-}
-
-fn alg_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::ES256 => "ES256",
-        Algorithm::ES384 => "ES384",
-        Algorithm::EdDSA => "EdDSA",
-        _ => "",
-    }
+    aud: Option<Value>,
+    sep: Option<i64>,
 }
 
 /// Reloads the in-process keys from their source (the auth role's key ring); called when a token names a `kid`
@@ -133,12 +81,18 @@ pub type LocalReload = Box<dyn Fn() -> futures::future::BoxFuture<'static, ()> +
 pub struct LocalKeys {
     keys: RwLock<Vec<VerificationKey>>,
     reload: std::sync::OnceLock<LocalReload>,
+    /// Raised whenever the set of key ids changes: cached validations made under older keys are redone.
+    generation: AtomicU64,
 }
 
 impl LocalKeys {
     /// Replaces the published keys (newest first).
     pub fn set(&self, keys: Vec<VerificationKey>) {
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        let mut current = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if !same_kids(&current, &keys) {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        *current = keys;
     }
 
     /// Installs the reload hook used on an unknown `kid` (first call wins).
@@ -157,6 +111,8 @@ struct RemoteJwks {
     cache_ttl: Duration,
     refetch_interval: Duration,
     keys: RwLock<Vec<VerificationKey>>,
+    /// Raised whenever the fetched key ids change (see [`LocalKeys`]).
+    generation: AtomicU64,
     /// Time of the last fetch attempt; the mutex also makes concurrent refetches coalesce into one.
     last_fetch: Mutex<Option<Instant>>,
 }
@@ -200,7 +156,11 @@ impl RemoteJwks {
         .await;
         match fetched {
             Some(keys) => {
-                *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+                let mut current = self.keys.write().unwrap_or_else(|p| p.into_inner());
+                if !same_kids(&current, &keys) {
+                    self.generation.fetch_add(1, Ordering::AcqRel);
+                }
+                *current = keys;
                 Ok(())
             }
             None => {
@@ -223,6 +183,8 @@ struct ValidatorInner {
     hs256: Option<DecodingKey>,
     local: Option<Arc<LocalKeys>>,
     remote: Option<RemoteJwks>,
+    cache: Option<TokenCache>,
+    epochs: std::sync::OnceLock<EpochCheck>,
 }
 
 impl JwtValidator {
@@ -230,14 +192,14 @@ impl JwtValidator {
     pub fn new(cfg: &JwtConfig, local: Option<Arc<LocalKeys>>) -> Self {
         let remote = cfg.jwks_url.clone().map(|url| RemoteJwks {
             url,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(5))
-                .build()
+            // Fails only without any system CA root, which the binary checks before it builds anything.
+            http: walletd_egress::tls::http_client_builder()
+                .and_then(|b| b.timeout(Duration::from_secs(5)).build().map_err(Into::into))
                 .expect("a reqwest client with static settings builds"),
             cache_ttl: cfg.jwks_cache_ttl,
             refetch_interval: cfg.jwks_refetch_interval,
             keys: RwLock::new(Vec::new()),
+            generation: AtomicU64::new(0),
             last_fetch: Mutex::new(None),
         });
         JwtValidator {
@@ -250,8 +212,44 @@ impl JwtValidator {
                     .and_then(|s| DecodingKey::from_secret(s.expose().as_bytes()).ok()),
                 local,
                 remote,
+                cache: TokenCache::new(cfg.token_cache_entries),
+                epochs: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Checks every validated token's session epoch against `epochs` from now on (first call wins).
+    pub fn check_session_epochs(&self, epochs: EpochCheck) {
+        let _ = self.inner.epochs.set(epochs);
+    }
+
+    /// Whether revoked tokens are refused (a session-epoch source is installed).
+    pub fn checks_revocation(&self) -> bool {
+        self.inner.epochs.get().is_some()
+    }
+
+    /// Validates `token` for one of `audiences` and returns its claims: verified once, then served from the
+    /// validated-token cache until it expires; the session epoch is checked every time.
+    pub async fn validate(&self, token: &str, audiences: &[&str]) -> Result<TokenClaims, JwtError> {
+        let claims = match &self.inner.cache {
+            Some(cache) => {
+                let key = TokenCache::key(token);
+                match cache.get(&key, audiences, self.key_generation()).await {
+                    Some(claims) => claims,
+                    None => {
+                        let verified = self.verify(token, audiences).await?;
+                        let claims = verified.claims.clone();
+                        cache.insert(key, verified).await;
+                        claims
+                    }
+                }
+            }
+            None => self.verify(token, audiences).await?.claims,
+        };
+        if let Some(epochs) = self.inner.epochs.get() {
+            epochs.check(&claims.subject, claims.session_epoch).await?;
+        }
+        Ok(claims)
     }
 
     /// Whether any key source is configured at all.
@@ -259,8 +257,25 @@ impl JwtValidator {
         self.inner.hs256.is_some() || self.inner.local.is_some() || self.inner.remote.is_some()
     }
 
-    /// Validates `token` for one of `audiences` and returns its claims.
-    pub async fn validate(&self, token: &str, audiences: &[&str]) -> Result<TokenClaims, JwtError> {
+    /// Changes whenever a key source's key ids change (rotation, retirement, a new JWKS).
+    fn key_generation(&self) -> u64 {
+        let local = self
+            .inner
+            .local
+            .as_ref()
+            .map_or(0, |l| l.generation.load(Ordering::Acquire));
+        let remote = self
+            .inner
+            .remote
+            .as_ref()
+            .map_or(0, |r| r.generation.load(Ordering::Acquire));
+        local.wrapping_add(remote)
+    }
+
+    /// Verifies `token` (signature and claims) for one of `audiences`, without cache or revocation check. The key
+    /// generation is read first: a key change while verifying makes the entry stale rather than wrongly fresh.
+    pub async fn verify(&self, token: &str, audiences: &[&str]) -> Result<Verified, JwtError> {
+        let key_generation = self.key_generation();
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
         let (key, alg, legacy) = if header.alg == Algorithm::HS256 {
             let key = self.inner.hs256.clone().ok_or(JwtError::UnsupportedAlgorithm)?;
@@ -299,14 +314,28 @@ impl JwtValidator {
                 _ => None,
             })
             .ok_or(JwtError::MissingSubject)?;
-        Ok(TokenClaims {
-            subject,
-            tenant_id: c
-                .tenant_id
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
-            expires_at: c.exp,
-            token_id: c.jti,
+        let token_audiences = match (legacy, c.aud) {
+            (true, _) => None,
+            (false, Some(Value::String(a))) => Some(vec![a]),
+            (false, Some(Value::Array(a))) => {
+                Some(a.into_iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            }
+            (false, _) => Some(Vec::new()),
+        };
+        Ok(Verified {
+            claims: TokenClaims {
+                subject,
+                tenant_id: c
+                    .tenant_id
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
+                expires_at: c.exp,
+                token_id: c.jti,
+                session_epoch: c.sep.unwrap_or(0),
+            },
+            audiences: token_audiences,
+            valid_until: c.exp.saturating_add(self.inner.leeway),
+            key_generation,
         })
     }
 
@@ -349,6 +378,9 @@ impl JwtValidator {
     }
 }
 
+fn same_kids(a: &[VerificationKey], b: &[VerificationKey]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.kid == y.kid)
+}
 fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
     use jsonwebtoken::errors::ErrorKind as K;
     match kind {
@@ -497,6 +529,19 @@ mod tests {
         assert_eq!(v.validate(&t, &["walletd"]).await, Err(JwtError::UnknownKey));
         assert_eq!(v.validate("not a token", &["walletd"]).await, Err(JwtError::Malformed));
         assert_eq!(v.validate("", &["walletd"]).await, Err(JwtError::Malformed));
+    }
+
+    #[tokio::test]
+    async fn cached_tokens_keep_audience_expiry_and_key_checks() {
+        let (key, v, _) = setup();
+        let t = key.sign(&claims("storage", now() + 60)).unwrap();
+        assert_eq!(v.validate(&t, &["storage"]).await.unwrap().subject, "user-1");
+        // A hit still compares the audience asked for.
+        assert!(v.validate(&t, &["engine"]).await.is_err());
+        assert!(v.validate(&t, &["storage"]).await.is_ok());
+        // Removing the key (retirement) invalidates what was verified with it.
+        v.inner.local.as_ref().unwrap().set(Vec::new());
+        assert_eq!(v.validate(&t, &["storage"]).await, Err(JwtError::UnknownKey));
     }
 
     #[test]
