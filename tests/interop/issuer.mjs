@@ -24,7 +24,11 @@
 //   wrong_as_issuer: true makes the AS metadata name another issuer (RFC 8414 §3.3 violation);
 //   signed_metadata: true serves the issuer metadata as a JWT (typ openidvci-issuer-metadata+jwt) signed by a fresh
 //     self-signed P-256 certificate (x5c, made with the openssl CLI); "kid" signs it with the issuer key named by
-//     kid only (pair it with jwks_uri: true); bad_metadata_signature: true signs it with another key.
+//     kid only (pair it with jwks_uri: true); bad_metadata_signature: true signs it with another key;
+//   wallet_provider: {issuer, jwks_uri, status_list_uri, status_list_url?} trusts that wallet provider: the
+//     `pid-attested` configuration then requires `attestation` proofs, whose key attestation must be signed by the
+//     provider's key (kid in its JWKS), name its issuer, be unexpired, carry our nonce and an unrevoked status list
+//     entry (wallet-provider-trust.mjs).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -37,9 +41,11 @@ import { setGlobalConfig } from '@openid4vc/utils';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest, generateSalt, ES256 } from '@sd-jwt/crypto-nodejs';
 import * as jose from 'jose';
+import { walletProviderTrust } from './wallet-provider-trust.mjs';
 
 setGlobalConfig({ allowInsecureUrls: true });
 const options = JSON.parse(process.env.ISSUER_OPTIONS || '{}');
+const providerTrust = walletProviderTrust(options.wallet_provider);
 
 const port = Number(process.argv[2] ?? process.env.ISSUER_PORT ?? 0);
 const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
@@ -53,8 +59,16 @@ const callbacks = {
     const jwt = await new jose.SignJWT(payload).setProtectedHeader(header).sign(privateKey);
     return { jwt, signerJwk: issuerJwk };
   },
-  verifyJwt: async (signer, { compact }) => {
+  verifyJwt: async (signer, { compact, header }) => {
     const jwk = signer.publicJwk;
+    // A key attestation naming the trusted wallet provider's key by kid.
+    if (!jwk && providerTrust && header?.typ === 'key-attestation+jwt') {
+      try {
+        return { verified: true, signerJwk: await providerTrust.verifyAttestation(compact) };
+      } catch {
+        return { verified: false };
+      }
+    }
     if (!jwk) return { verified: false };
     try {
       await jose.compactVerify(compact, await jose.importJWK(jwk, signer.alg ?? 'ES256'));
@@ -107,8 +121,9 @@ function configs() {
     'pid-attested': {
       ...common,
       vct: `${base}/vct/pid`,
+      // With a trusted wallet provider only attestation proofs are accepted.
       proof_types_supported: {
-        jwt: { proof_signing_alg_values_supported: ['ES256'] },
+        ...(providerTrust ? {} : { jwt: { proof_signing_alg_values_supported: ['ES256'] } }),
         attestation: { proof_signing_alg_values_supported: ['ES256'], key_attestations_required: {} },
       },
       credential_metadata: { display: [{ name: 'Attested PID' }] },
@@ -316,8 +331,12 @@ async function credential(req, url, raw, res) {
     if (attestations.length !== 1 || jwts.length > 0) return send(res, 400, { error: 'invalid_proof', error_description: 'exactly one attestation proof' });
     const nonce = jose.decodeJwt(attestations[0]).nonce;
     if (!state.nonces.has(nonce)) return send(res, 400, { error: 'invalid_nonce' });
+    if (providerTrust && jose.decodeProtectedHeader(attestations[0]).jwk) {
+      return send(res, 400, { error: 'invalid_proof', error_description: 'the key attestation is not from the trusted wallet provider' });
+    }
     try {
       const v = await vci.verifyCredentialRequestAttestationProof({ issuerMetadata: issuerMetadataResult(), keyAttestationJwt: attestations[0], expectedNonce: nonce, nonceExpiresAt: new Date(Date.now() + 60000) });
+      if (providerTrust) await providerTrust.checkStatus(v.payload);
       holderKeys.push(...v.payload.attested_keys);
     } catch (e) {
       return send(res, 400, { error: 'invalid_proof', error_description: String(e.message ?? e).slice(0, 200) });

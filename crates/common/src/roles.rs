@@ -20,11 +20,21 @@ pub enum Role {
     Registry,
     /// Admin API, tenants, background workers.
     Backend,
+    /// Key attestations, wallet instance attestations, the token status list, wallet instances.
+    #[serde(rename = "wallet-provider")]
+    WalletProvider,
 }
 
 impl Role {
     /// Every role, in the order `--mode=all` lists them.
-    pub const ALL: [Role; 5] = [Role::Auth, Role::Storage, Role::Engine, Role::Registry, Role::Backend];
+    pub const ALL: [Role; 6] = [
+        Role::Auth,
+        Role::Storage,
+        Role::Engine,
+        Role::Registry,
+        Role::Backend,
+        Role::WalletProvider,
+    ];
 
     /// The role's name as written in `--mode`.
     pub fn name(self) -> &'static str {
@@ -34,13 +44,17 @@ impl Role {
             Role::Engine => "engine",
             Role::Registry => "registry",
             Role::Backend => "backend",
+            Role::WalletProvider => "wallet-provider",
         }
     }
 
     /// Whether the role keeps state in the relational database. The registry does: `POST /vctm` registrations and
     /// the tenants it enforces (unknown `X-Tenant-ID` refused, the tenant's own PDP) live there.
     pub fn needs_database(self) -> bool {
-        matches!(self, Role::Auth | Role::Storage | Role::Registry | Role::Backend)
+        matches!(
+            self,
+            Role::Auth | Role::Storage | Role::Registry | Role::Backend | Role::WalletProvider
+        )
     }
 }
 
@@ -56,7 +70,9 @@ pub struct RoleSet(BTreeSet<Role>);
 
 /// `--mode` named something that is not a role.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`; valid roles: all, auth, storage, engine, registry, backend (comma-separated to combine)")]
+#[error(
+    "unknown role `{0}`; valid roles: all, auth, storage, engine, registry, backend, wallet-provider (comma-separated to combine)"
+)]
 pub struct UnknownRole(pub String);
 
 impl RoleSet {
@@ -111,6 +127,9 @@ impl FromStr for RoleSet {
                 "backend" => {
                     set.insert(Role::Backend);
                 }
+                "wallet-provider" => {
+                    set.insert(Role::WalletProvider);
+                }
                 other => return Err(UnknownRole(other.to_string())),
             }
         }
@@ -137,6 +156,11 @@ mod tests {
         );
         assert_eq!("all".parse::<RoleSet>().unwrap(), RoleSet::all());
         assert_eq!("auth,all".parse::<RoleSet>().unwrap(), RoleSet::all());
+        assert_eq!(
+            "wallet-provider,auth".parse::<RoleSet>().unwrap().names(),
+            vec!["auth", "wallet-provider"]
+        );
+        assert!(RoleSet::all().contains(Role::WalletProvider));
     }
 
     #[test]
@@ -145,7 +169,7 @@ mod tests {
         assert_eq!(e, UnknownRole("wizard".into()));
         assert!(
             e.to_string()
-                .contains("valid roles: all, auth, storage, engine, registry, backend")
+                .contains("valid roles: all, auth, storage, engine, registry, backend, wallet-provider")
         );
         assert!("".parse::<RoleSet>().is_err());
         assert!("auth,".parse::<RoleSet>().is_err());

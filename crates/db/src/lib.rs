@@ -18,6 +18,7 @@ mod signing_keys;
 mod tenants;
 mod users;
 mod vctm;
+mod wallet_provider;
 
 pub use audit::AuditEntry;
 pub use auth_state::{Challenge, Invite, RefreshOutcome};
@@ -27,6 +28,7 @@ pub use issuers::{EntityKind, IssuerRecord, IssuerWrite, TrustDue, TrustState, V
 pub use signing_keys::SigningKeyRow;
 pub use tenants::TenantUpdate;
 pub use users::{CredentialDeletion, User, WebauthnCredential};
+pub use wallet_provider::{AttestationRecord, WalletInstance};
 
 /// What can go wrong in the store. Messages name the operation, never row contents.
 #[derive(Debug, thiserror::Error)]

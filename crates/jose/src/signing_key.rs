@@ -103,6 +103,12 @@ impl SigningKey {
         &self.public_jwk
     }
 
+    /// The raw ES256 signature (r || s) of `input`, for callers that build their own JWS header (the wallet
+    /// provider's `typ`s).
+    pub fn sign_es256(&self, input: &[u8]) -> Vec<u8> {
+        self.key.sign_es256(input)
+    }
+
     /// Signs `claims` as an ES256 JWT (`typ JWT`) with this key's `kid` in the header.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let claims = serde_json::to_value(claims).map_err(|e| KeyError::Sign(e.to_string()))?;

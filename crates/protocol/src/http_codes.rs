@@ -165,6 +165,14 @@ http_error_codes! {
     ImageRefused = "image_refused",
     /// 502: the upstream document is not valid type metadata.
     InvalidDocument = "invalid_document",
+
+    // Wallet-provider role.
+    /// 400: the proof of possession of the instance key does not verify or is not for this challenge.
+    PopInvalid = "pop_invalid",
+    /// 403: an operator revoked the wallet instance.
+    InstanceRevoked = "instance_revoked",
+    /// 403: the wallet instance belongs to another tenant or user.
+    InstanceNotOwned = "instance_not_owned",
 }
 
 impl std::fmt::Display for HttpErrorCode {

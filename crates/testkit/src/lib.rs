@@ -24,6 +24,8 @@ pub mod interop;
 pub mod jwt;
 pub mod oidc;
 pub mod pdp;
+pub mod softhsm;
+pub mod status_list;
 pub mod topology;
 pub mod vctm;
 

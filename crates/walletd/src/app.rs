@@ -46,8 +46,10 @@ impl Plan {
                 message: format!("the {} role(s) need a database; set database.url", needing.join(", ")),
             });
         }
-        let validates_tokens =
-            roles.contains(Role::Storage) || roles.contains(Role::Engine) || roles.contains(Role::Backend);
+        let validates_tokens = roles.contains(Role::Storage)
+            || roles.contains(Role::Engine)
+            || roles.contains(Role::Backend)
+            || roles.contains(Role::WalletProvider);
         if validates_tokens
             && !roles.contains(Role::Auth)
             && config.jwt.jwks_url.is_none()
@@ -86,7 +88,7 @@ pub struct App {
     pub http: Router,
     /// WebSocket-only listener (engine role), when configured.
     pub ws: Option<Router>,
-    /// Admin listener (backend role), when configured.
+    /// Admin listener (backend and wallet-provider roles), when configured.
     pub admin: Option<Router>,
     pub readiness: Readiness,
     pub store: Option<Store>,
@@ -386,6 +388,16 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     if roles.contains(Role::Backend) || roles.contains(Role::Registry) {
         routes = routes.merge(walletd_backend::openapi_routes());
     }
+    // -- wallet-provider --
+    let mut provider_admin: Option<Router> = None;
+    if roles.contains(Role::WalletProvider) {
+        let store = store.clone().context("the wallet-provider role needs the database")?;
+        let auth = Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
+        let provider = crate::wallet_provider::build(cfg, store, auth).await?;
+        routes = routes.merge(provider.routes);
+        provider_admin = Some(provider.admin);
+        capabilities.insert("wallet-provider".into());
+    }
     // -- end of role routes --
 
     let metrics = walletd_common::telemetry::metrics_handle();
@@ -406,7 +418,8 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         _ => None,
     };
 
-    let admin = match (roles.contains(Role::Backend), cfg.server.admin_port) {
+    let admin_listener = roles.contains(Role::Backend) || roles.contains(Role::WalletProvider);
+    let admin = match (admin_listener, cfg.server.admin_port) {
         (true, Some(_)) => {
             let role_names = roles.names();
             let mut admin = Router::new().route(
@@ -422,6 +435,9 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             );
             if cfg.server.metrics_on_admin_port {
                 admin = admin.merge(http::metrics_route(metrics));
+            }
+            if let Some(extra) = provider_admin {
+                admin = admin.merge(extra);
             }
             if let Some(extra) = admin_routes {
                 admin = admin.merge(extra);

@@ -7,6 +7,7 @@ mod private_data;
 mod serve;
 mod tenant_directory;
 mod type_metadata;
+mod wallet_provider;
 
 use std::process::ExitCode;
 

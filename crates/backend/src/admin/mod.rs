@@ -18,8 +18,7 @@ use walletd_common::http::{AdminCaller, AdminToken, ApiError, Routes};
 
 use crate::service::{AdminError, AdminService};
 
-/// Header an operator's tooling may set to name who acts; recorded in the audit log (default `admin`).
-pub const AUDIT_ACTOR_HEADER: &str = "x-audit-actor";
+pub use walletd_common::http::AUDIT_ACTOR_HEADER;
 
 /// What the admin routes need.
 #[derive(Clone)]
@@ -117,15 +116,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
 }
 
 fn actor_label(headers: &HeaderMap) -> String {
-    headers
-        .get(AUDIT_ACTOR_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| {
-            !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._@:-+ ".contains(c))
-        })
-        .map(|s| format!("admin:{s}"))
-        .unwrap_or_else(|| "admin".to_string())
+    walletd_common::http::audit_actor(headers)
 }
 
 /// The service's refusals in the error shape: 400 invalid input, 404 unknown, 403 not allowed, 503 when the audit

@@ -254,6 +254,7 @@ fn merge_aliases(config: &mut Config) {
 /// Checks that need more than a type: values whose shape is right but meaning is not.
 fn validate(config: &Config) -> Result<(), ConfigError> {
     config.configured_roles()?;
+    config.wallet_provider.validate()?;
     if let Some(db) = &config.database {
         match db.url.scheme().as_str() {
             "sqlite" | "postgres" | "postgresql" => {}

@@ -12,6 +12,7 @@ mod load;
 mod registry;
 mod secret;
 mod storage;
+mod wallet_provider;
 mod workers;
 
 pub use auth::{AttestationPolicy, AuthConfig, JwtConfig, SignCountPolicy, WebauthnConfig};
@@ -22,6 +23,7 @@ pub use load::{ConfigError, load, load_from_str};
 pub use registry::{RegistryConfig, SsrfAlias};
 pub use secret::{ConnectionUrl, Secret};
 pub use storage::StorageConfig;
+pub use wallet_provider::{Pkcs11Config, SignerKind, TenantAttestationLevels, WalletProviderConfig};
 pub use workers::WorkersConfig;
 
 use std::net::IpAddr;
@@ -71,6 +73,8 @@ pub struct Config {
     /// Per-tenant request budgets of storage writes and engine flows/connections (the auth ceremony budgets are
     /// `auth.rate_limit_*`), counted in Redis when `cache.redis_url` is set.
     pub rate_limits: RateLimitsConfig,
+    /// Wallet-provider role: key attestations, wallet instance attestations, the status list, the signer.
+    pub wallet_provider: WalletProviderConfig,
     pub features: FeaturesConfig,
     pub logging: LoggingConfig,
 }

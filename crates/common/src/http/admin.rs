@@ -40,6 +40,23 @@ pub fn check_admin_token(expected: &AdminToken, headers: &HeaderMap) -> Result<(
     Ok(())
 }
 
+/// Header an operator's tooling may set to name who acts; recorded in the audit log (default `admin`).
+pub const AUDIT_ACTOR_HEADER: &str = "x-audit-actor";
+
+/// Who performs an admin write, for the audit log: `admin:<label>` from `X-Audit-Actor` (printable, at most 64
+/// characters) or `admin`. Never derived from the token.
+pub fn audit_actor(headers: &HeaderMap) -> String {
+    headers
+        .get(AUDIT_ACTOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| {
+            !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._@:-+ ".contains(c))
+        })
+        .map(|s| format!("admin:{s}"))
+        .unwrap_or_else(|| "admin".to_string())
+}
+
 /// Extractor: the caller presented `admin.token` (see [`check_admin_token`]).
 pub struct AdminCaller;
 

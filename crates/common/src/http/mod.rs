@@ -11,7 +11,7 @@ mod layers;
 mod routes;
 mod tenant;
 
-pub use admin::{AdminCaller, AdminToken, bearer_token, check_admin_token};
+pub use admin::{AUDIT_ACTOR_HEADER, AdminCaller, AdminToken, audit_actor, bearer_token, check_admin_token};
 pub use auth::{AuthUser, Authenticator, INVALID_TOKEN, SessionUser};
 pub use body::{JsonBody, parse_json};
 pub use error::ApiError;

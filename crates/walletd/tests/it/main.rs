@@ -11,4 +11,5 @@ mod deploy;
 mod engine;
 mod registry;
 mod storage;
+mod wallet_provider;
 mod workspace_shape;

@@ -9,7 +9,7 @@ use walletd_testkit::{Config, TestDatabase, Walletd, http_client};
 /// A config for `mode` with just what the mode needs: a database for stateful roles, a token key source for the
 /// roles that validate tokens without the auth role beside them.
 fn config_for(mode: &str, db: &TestDatabase) -> Config {
-    let needs_db = ["auth", "storage", "registry", "backend", "all"]
+    let needs_db = ["auth", "storage", "registry", "backend", "wallet-provider", "all"]
         .iter()
         .any(|r| mode.split(',').any(|m| m == *r));
     let config = Config::new().mode(mode).jwt_secret("test-only-shared-secret");
@@ -39,8 +39,10 @@ async fn each_single_role_and_all_start_and_answer_healthz() {
         "engine",
         "registry",
         "backend",
+        "wallet-provider",
         "all",
         "auth,storage",
+        "auth,wallet-provider",
     ] {
         let w = start(mode, &db).await;
         let (status, body) = get_json(&format!("{}/healthz", w.http_url())).await;
@@ -50,7 +52,7 @@ async fn each_single_role_and_all_start_and_answer_healthz() {
         assert_eq!(status, StatusCode::OK, "{mode}: {body}");
         let (_, status_body) = get_json(&format!("{}/status", w.http_url())).await;
         let expected: Vec<&str> = if mode == "all" {
-            vec!["auth", "backend", "engine", "registry", "storage"]
+            vec!["auth", "backend", "engine", "registry", "storage", "wallet-provider"]
         } else {
             let mut v: Vec<&str> = mode.split(',').collect();
             v.sort();

@@ -1,0 +1,135 @@
+//! The independent Node issuer (tests/interop, `wallet_provider` option) requires `attestation` proofs and trusts
+//! walletd's wallet provider: it verifies the key attestation with the provider's JWKS, its nonce, and its entry in
+//! the provider's status list. The client drives it as the web client does: on `sign_request` it asks
+//! `POST /wallet-provider/key-attestation/generate` for an attestation of its key with the issuer's nonce and
+//! answers with it. Issuance succeeds, fails once an operator revokes the wallet instance between attestation and
+//! credential request (the status list says so), and the provider refuses the revoked instance anything new.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use walletd_testkit::engine::ws_url;
+use walletd_testkit::holder::verify_all;
+use walletd_testkit::interop::NodeIssuer;
+use walletd_testkit::{Config, TestDatabase, Walletd, admin, post};
+use walletd_wallet::Holder;
+use walletd_wallet::client::EngineClient;
+
+const ADMIN: &str = "wp-interop-admin";
+/// The provider's issuer identifier; the test issuer fetches its JWKS and status list from the real listener.
+const PROVIDER: &str = "https://wallet-provider.test/wallet-provider";
+
+/// What the client does between the attestation and its answer.
+enum Before {
+    Nothing,
+    RevokeInstance,
+}
+
+/// Runs one issuance of `pid-attested`; returns the flow's last frame and the attestation route's status.
+async fn issue(
+    w: &Walletd,
+    issuer: &NodeIssuer,
+    c: &mut EngineClient,
+    token: &str,
+    holder: &Holder,
+    id: &str,
+    before: Before,
+) -> (Result<Value, Value>, StatusCode) {
+    let offer = issuer.offer(json!({"grant": "pre", "config_id": "pid-attested"})).await;
+    c.send(&json!({"type":"flow_start","flow_id":id,"protocol":"oid4vci","offer":offer["offer"]}))
+        .await
+        .unwrap();
+    let mut route_status = StatusCode::OK;
+    for _ in 0..100 {
+        let v = c.recv_flow(id, Duration::from_secs(20)).await.unwrap();
+        match v["type"].as_str().unwrap() {
+            "flow_complete" => return (Ok(v), route_status),
+            "flow_error" => return (Err(v), route_status),
+            "sign_request" => {
+                let p = &v["params"];
+                assert!(p["proof_types_supported"]["attestation"].is_object(), "{p}");
+                assert!(
+                    p["proof_types_supported"].get("jwt").is_none(),
+                    "attestation proofs are required: {p}"
+                );
+                let body = json!({"jwks": [holder.public_jwk()], "openid4vci": {"nonce": p["nonce"]}});
+                let r = post(w, "/wallet-provider/key-attestation/generate", &body, Some(token), &[]).await;
+                route_status = r.status;
+                let proofs = if r.status == StatusCode::OK {
+                    if let Before::RevokeInstance = before {
+                        revoke_all(w).await;
+                    }
+                    json!([{"proof_type": "attestation", "attestation": r.body["key_attestation"]}])
+                } else {
+                    json!([])
+                };
+                let answer = if proofs.as_array().unwrap().is_empty() {
+                    json!({"type":"sign_response","flow_id":id,"message_id":v["message_id"],"error":"no attestation"})
+                } else {
+                    json!({"type":"sign_response","flow_id":id,"message_id":v["message_id"],"proofs":proofs})
+                };
+                c.send(&answer).await.unwrap();
+            }
+            _ => {}
+        }
+    }
+    panic!("flow did not end");
+}
+
+async fn revoke_all(w: &Walletd) {
+    let (st, listed) = admin(
+        w,
+        Some(ADMIN),
+        Method::GET,
+        "/admin/tenants/default/wallet-instances",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{listed}");
+    for i in listed["wallet_instances"].as_array().unwrap() {
+        let path = format!(
+            "/admin/tenants/default/wallet-instances/{}/revoke",
+            i["id"].as_str().unwrap()
+        );
+        let (st, body) = admin(w, Some(ADMIN), Method::POST, &path, None).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn the_interop_issuer_trusts_the_provider_until_the_instance_is_revoked() {
+    let db = TestDatabase::sqlite();
+    let cfg = Config::new()
+        .database(db.url())
+        .admin_token(ADMIN)
+        .egress_loopback()
+        .set("engine.outbound_timeout", "5s")
+        .set("wallet_provider.issuer", PROVIDER);
+    let w = crate::support::start(&cfg).await;
+    let issuer = NodeIssuer::start_with(json!({"wallet_provider": {
+        "issuer": PROVIDER,
+        "jwks_uri": format!("{}/wallet-provider/jwks", w.http_url()),
+        "status_list_uri": format!("{PROVIDER}/status-list"),
+        "status_list_url": format!("{}/wallet-provider/status-list", w.http_url()),
+    }}));
+    let token = w.token_for("22222222-2222-2222-2222-222222222222", "default");
+    let mut c = EngineClient::connect(&ws_url(&w)).await.unwrap();
+    c.handshake(&token, None).await.unwrap();
+    let holder = Holder::new();
+
+    let (done, _) = issue(&w, &issuer, &mut c, &token, &holder, "ok", Before::Nothing).await;
+    let done = done.expect("issued with the provider's key attestation");
+    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
+
+    // Revoked between attestation and credential request: the issuer reads the status list and refuses.
+    let (failed, _) = issue(&w, &issuer, &mut c, &token, &holder, "revoked", Before::RevokeInstance).await;
+    let err = failed.expect_err("the issuer refuses a revoked key attestation");
+    assert_eq!(err["error"]["code"], "CREDENTIAL_ERROR", "{err}");
+    assert!(err.to_string().contains("revoked"), "the issuer says why: {err}");
+
+    // Afterwards the provider refuses the revoked instance a new attestation.
+    let (failed, route) = issue(&w, &issuer, &mut c, &token, &holder, "after", Before::Nothing).await;
+    assert_eq!(route, StatusCode::FORBIDDEN);
+    assert_eq!(failed.unwrap_err()["error"]["code"], "SIGN_ERROR");
+}
