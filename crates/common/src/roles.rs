@@ -182,3 +182,17 @@ mod tests {
         assert!("engine,storage".parse::<RoleSet>().unwrap().needs_database());
     }
 }
+
+/// In configuration a role set is written as on the command line (`"auth,storage"`, `"all"`).
+impl Serialize for RoleSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RoleSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}

@@ -253,9 +253,17 @@ async fn private_data_is_the_keystore_blob(db: TestDatabase) {
     // The same bytes and versions through the service API.
     let blob = s.get(&o, "keystore").await.unwrap();
     assert_eq!((blob.version, blob.data.as_deref()), (2, Some(&b"ks2"[..])));
-    s.put(&o, "keystore", b"ks3".to_vec(), None, Precondition::Version(2))
-        .await
-        .unwrap();
+    // The blob API cannot write it: only the ETag-checked private-data path does (the id is reserved).
+    assert!(matches!(
+        s.put(&o, "keystore", b"ks3".to_vec(), None, Precondition::Version(2))
+            .await,
+        Err(StorageError::Reserved("keystore"))
+    ));
+    assert!(matches!(
+        s.delete(&o, "keystore", None).await,
+        Err(StorageError::Reserved("keystore"))
+    ));
+    s.put_private_data(&o, b"ks3".to_vec(), Some(&e2)).await.unwrap();
     let pd = s.get_private_data(&o).await.unwrap();
     assert_eq!(pd.bytes, b"ks3");
     assert!(matches!(

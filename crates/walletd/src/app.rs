@@ -1,6 +1,5 @@
 //! What to run (the [`Plan`], checked without I/O) and the running application's parts (the [`App`]).
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -171,7 +170,8 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     };
     if let Some(redis) = &redis {
         let redis = redis.clone();
-        readiness.add("redis", move || {
+        // Optional: without Redis the limiter counts per process and the registry caches per process.
+        readiness.add_optional("redis", move || {
             let redis = redis.clone();
             async move { redis.ping().await }
         });
@@ -210,9 +210,8 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     }
 
     // Role routes: one block per role, each merging the role's routers (service API and compat API) into `routes`
-    // and naming what it offers in `capabilities` (reported sorted by `/status`; the web client reads them).
+    // (what each offers in `/status` is crate::capabilities).
     let mut routes = Router::new();
-    let mut capabilities: BTreeSet<String> = BTreeSet::new();
     // One egress guard and one trust client for every role of the process: one outbound connection pool and one
     // verdict cache (an issuer the engine found trusted is not asked about again by the registry). Both are cheap to
     // build and clone; the backend's trust worker keeps its own uncached client on purpose.
@@ -235,8 +234,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let auth = http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
         routes = routes.merge(walletd_auth::routes(service, auth));
         walletd_auth::spawn_maintenance(ring.clone(), store, cfg);
-        capabilities.insert("webauthn".into());
-        capabilities.insert("multi-tenancy".into());
     }
     // -- storage --
     if roles.contains(Role::Storage) {
@@ -265,8 +262,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
                 }
             });
         }
-        capabilities.insert("storage".into());
-        capabilities.insert("private-data".into());
     }
     // -- registry -- (before the engine, which asks it directly when both run in this process)
     let mut local_registry: Option<walletd_registry::Registry> = None;
@@ -286,7 +281,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             store: store.clone(),
             admin_token: cfg.admin.token.clone(),
         }));
-        capabilities.insert("vctm-registry".into());
         local_registry = Some(registry);
     }
     // -- engine --
@@ -319,7 +313,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         })
         .context("cannot build the engine")?;
         engine_routes = engine.router();
-        capabilities.insert("websocket".into());
         Some(engine)
     } else {
         None
@@ -351,10 +344,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
                 egress: egress.clone(),
                 auth: auth.clone(),
             }));
-        // `proxy` advertises the full open proxy only: the metadata mode is not what old clients mean by it.
-        if cfg.features.legacy_proxy == walletd_common::config::LegacyProxyMode::Full {
-            capabilities.insert("proxy".into());
-        }
         let admin_service = walletd_backend::AdminService::new(store.clone());
         routes = routes.merge(walletd_backend::compat_routes(walletd_backend::CompatState {
             service: admin_service.clone(),
@@ -396,7 +385,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         let provider = crate::wallet_provider::build(cfg, store, auth).await?;
         routes = routes.merge(provider.routes);
         provider_admin = Some(provider.admin);
-        capabilities.insert("wallet-provider".into());
     }
     // -- end of role routes --
 
@@ -405,7 +393,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         readiness: readiness.clone(),
         status: Arc::new(StatusInfo {
             roles: roles.names(),
-            capabilities,
+            capabilities: crate::capabilities::advertised(roles, cfg),
         }),
         metrics: (!cfg.server.metrics_on_admin_port).then(|| metrics.clone()),
     };

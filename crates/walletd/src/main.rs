@@ -1,6 +1,7 @@
 //! The walletd binary: parse the command line, load the configuration, run the chosen roles.
 
 mod app;
+mod capabilities;
 mod checks;
 mod cli;
 mod private_data;

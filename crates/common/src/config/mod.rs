@@ -123,6 +123,10 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client for rate limits; empty: the TCP peer.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Roles the deployment serves behind its public edge (`--mode` syntax, e.g. `"auth,storage,engine,registry"`),
+    /// whose capabilities `/status` advertises besides this process's own: set on the process a split
+    /// deployment's edge routes `/status` to, so the web client sees the WebSocket engine. `~`: only its own.
+    pub public_roles: Option<crate::roles::RoleSet>,
     /// Serve `/metrics` on the admin listener instead of the main one.
     pub metrics_on_admin_port: bool,
     /// Largest request body accepted by default (routes with their own limits may lower or raise it).
@@ -148,6 +152,7 @@ impl Default for ServerConfig {
             public_url: Url::parse("http://localhost:8080").expect("static URL"),
             cors_origins: vec!["http://localhost:3000".into(), "http://localhost:8080".into()],
             trusted_proxies: Vec::new(),
+            public_roles: None,
             metrics_on_admin_port: false,
             max_body_bytes: 2 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),

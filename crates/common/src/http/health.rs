@@ -17,10 +17,31 @@ use serde_json::json;
 /// One dependency check: `Ok` when the dependency answers, else a short reason without secrets.
 pub type CheckFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
+/// Whether a failing check takes the process out of service.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// The roles cannot serve without it (the database): a failure makes `/readyz` 503.
+    Required,
+    /// The roles keep serving without it, degraded (Redis: rate limits count per process, the registry cache is
+    /// per process): a failure is reported but `/readyz` stays 200, so an outage of a shared cache does not take
+    /// every replica out of its load balancer at once.
+    Optional,
+}
+
+/// What `/readyz` found: overall readiness, each check's result, and the optional checks that failed.
+pub struct ReadinessReport {
+    /// Ready for traffic (not draining, every required check passed).
+    pub ready: bool,
+    /// Each check's result: `ok` or a short reason.
+    pub checks: BTreeMap<String, String>,
+    /// Optional dependencies that failed: the process serves, degraded.
+    pub degraded: Vec<String>,
+}
+
 /// The dependency checks behind `/readyz`, and the draining flag set at shutdown.
 #[derive(Clone)]
 pub struct Readiness {
-    checks: Vec<(String, CheckFn)>,
+    checks: Vec<(String, CheckFn, Need)>,
     timeout: Duration,
     draining: Arc<AtomicBool>,
 }
@@ -35,13 +56,24 @@ impl Readiness {
         }
     }
 
-    /// Adds a named check (`database`, `redis`, `registry`, ...).
+    /// Adds a named check of a dependency the process cannot serve without (`database`, `registry`, ...).
     pub fn add<F, Fut>(&mut self, name: impl Into<String>, check: F)
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
     {
-        self.checks.push((name.into(), Arc::new(move || Box::pin(check()))));
+        self.checks
+            .push((name.into(), Arc::new(move || Box::pin(check())), Need::Required));
+    }
+
+    /// Adds a named check of a dependency the process serves without, degraded (`redis`): reported, never a 503.
+    pub fn add_optional<F, Fut>(&mut self, name: impl Into<String>, check: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks
+            .push((name.into(), Arc::new(move || Box::pin(check())), Need::Optional));
     }
 
     /// Marks the process as shutting down: `/readyz` answers 503 so load balancers stop sending traffic.
@@ -49,9 +81,9 @@ impl Readiness {
         self.draining.store(true, Ordering::SeqCst);
     }
 
-    /// Runs every check concurrently, each under the timeout. Returns overall readiness and per-check results.
-    pub async fn run(&self) -> (bool, BTreeMap<String, String>) {
-        let results = futures::future::join_all(self.checks.iter().map(|(name, check)| {
+    /// Runs every check concurrently, each under the timeout.
+    pub async fn run(&self) -> ReadinessReport {
+        let results = futures::future::join_all(self.checks.iter().map(|(name, check, need)| {
             let fut = check();
             let timeout = self.timeout;
             async move {
@@ -60,24 +92,30 @@ impl Readiness {
                     Ok(Err(reason)) => Err(reason),
                     Err(_) => Err(format!("no answer within {timeout:?}")),
                 };
-                (name.clone(), outcome)
+                (name.clone(), *need, outcome)
             }
         }))
         .await;
-        let mut ready = !self.draining.load(Ordering::SeqCst);
-        let mut report = BTreeMap::new();
-        for (name, outcome) in results {
-            match outcome {
-                Ok(()) => {
-                    report.insert(name, "ok".to_string());
+        let mut report = ReadinessReport {
+            ready: !self.draining.load(Ordering::SeqCst),
+            checks: BTreeMap::new(),
+            degraded: Vec::new(),
+        };
+        for (name, need, outcome) in results {
+            let result = match outcome {
+                Ok(()) => "ok".to_string(),
+                Err(reason) if need == Need::Optional => {
+                    report.degraded.push(name.clone());
+                    reason
                 }
                 Err(reason) => {
-                    ready = false;
-                    report.insert(name, reason);
+                    report.ready = false;
+                    reason
                 }
-            }
+            };
+            report.checks.insert(name, result);
         }
-        (ready, report)
+        report
     }
 }
 
@@ -127,13 +165,18 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(state): State<HealthState>) -> Response {
-    let (ready, checks) = state.readiness.run().await;
-    let code = if ready {
+    let report = state.readiness.run().await;
+    let code = if report.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({"status": if ready { "ready" } else { "not_ready" }, "checks": checks});
+    let status = match (report.ready, report.degraded.is_empty()) {
+        (false, _) => "not_ready",
+        (true, true) => "ready",
+        (true, false) => "degraded",
+    };
+    let body = json!({"status": status, "checks": report.checks, "degraded": report.degraded});
     (code, Json(body)).into_response()
 }
 

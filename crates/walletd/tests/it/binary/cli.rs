@@ -136,7 +136,10 @@ fn config_check_without_file_shows_development_defaults() {
     assert_eq!(effective["server"]["ws_port"], 8081);
     assert_eq!(effective["server"]["admin_port"], 8082);
     assert_eq!(effective["server"]["listen"], "127.0.0.1");
-    assert_eq!(effective["mode"], "auth,backend,engine,registry,storage");
+    assert_eq!(
+        effective["mode"],
+        "auth,backend,engine,registry,storage,wallet-provider"
+    );
 }
 
 #[test]

@@ -11,7 +11,10 @@ const ROLES: [(&str, &str); 6] = [
     ("engine.yaml", "engine"),
     ("registry.yaml", "registry"),
     ("backend.yaml", "backend"),
-    ("all-in-one.yaml", "auth,backend,engine,registry,storage"),
+    (
+        "all-in-one.yaml",
+        "auth,backend,engine,registry,storage,wallet-provider",
+    ),
 ];
 
 fn config_dir() -> PathBuf {

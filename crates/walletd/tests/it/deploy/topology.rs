@@ -42,6 +42,14 @@ async fn routing(site: &Site) {
         "/status is the backend's: {}",
         status.body
     );
+    // ... advertising the deployment's roles (server.public_roles), so the web client uses the engine's WebSocket.
+    let capabilities = &status.body["capabilities"];
+    for wanted in ["websocket", "webauthn", "storage", "vctm-registry"] {
+        assert!(
+            capabilities.as_array().unwrap().iter().any(|c| c == wanted),
+            "{wanted} missing from {capabilities}"
+        );
+    }
     let jwks = get(&public, "/.well-known/jwks.json", None).await;
     assert_eq!(jwks.status, 200);
     assert!(!jwks.body["keys"].as_array().unwrap().is_empty());
