@@ -143,6 +143,20 @@ impl fmt::Display for RoleSet {
     }
 }
 
+/// In configuration a role set is written as on the command line (`"auth,storage"`, `"all"`).
+impl Serialize for RoleSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RoleSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,19 +194,5 @@ mod tests {
         assert!(!"engine".parse::<RoleSet>().unwrap().needs_database());
         assert!("registry".parse::<RoleSet>().unwrap().needs_database());
         assert!("engine,storage".parse::<RoleSet>().unwrap().needs_database());
-    }
-}
-
-/// In configuration a role set is written as on the command line (`"auth,storage"`, `"all"`).
-impl Serialize for RoleSet {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for RoleSet {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
     }
 }
