@@ -43,6 +43,17 @@ pub fn http_client() -> reqwest::Client {
         .expect("static client settings")
 }
 
+/// The Prometheus text of `GET /metrics` on `w`'s main listener (panics when it does not answer 200).
+pub async fn metrics_text(w: &impl HttpTarget) -> String {
+    let r = http_client()
+        .get(format!("{}/metrics", w.base_url()))
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(r.status(), StatusCode::OK, "GET /metrics");
+    r.text().await.expect("the /metrics body")
+}
+
 /// A response: status, headers, JSON body (`Null` when there is none or it is not JSON).
 pub struct Resp {
     /// The HTTP status.

@@ -212,14 +212,7 @@ async fn metadata_mode_serves_caches_counts_and_refuses() {
         "a POST or a query never reached it"
     );
 
-    let metrics = http_client()
-        .get(format!("{}/metrics", w.http_url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = walletd_testkit::metrics_text(&w).await;
     let line = |kind: &str, outcome: &str| {
         metrics.lines().any(|l| {
             l.starts_with("walletd_metadata_proxy_requests_total")

@@ -317,14 +317,7 @@ async fn enabled_proxy_is_guarded_stripped_capped_and_counted() {
         "only the one allowed POST reached the upstream"
     );
 
-    let metrics = http_client()
-        .get(format!("{}/metrics", w.http_url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = walletd_testkit::metrics_text(&w).await;
     assert!(metrics.contains("walletd_legacy_proxy_requests_total"), "{metrics}");
     assert!(metrics.contains("outcome=\"EGRESS_BLOCKED\""), "{metrics}");
     let status: Value = http_client()

@@ -225,14 +225,7 @@ async fn request_ids_metrics_limits_and_tenant_alias() {
     assert_eq!(body["service"], "wallet-backend");
 
     // Metrics count requests by route template.
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = walletd_testkit::metrics_text(&w).await;
     assert!(text.contains("walletd_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/healthz\""), "{text}");
 

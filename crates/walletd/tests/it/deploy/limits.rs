@@ -102,14 +102,7 @@ pub async fn per_process_while_redis_is_down(site: &Site) {
             .contains("redis unavailable; rate limits are counted per process"),
         "storage-1 did not log the fallback"
     );
-    let text = http_client()
-        .get(format!("{}/metrics", s1.0))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = walletd_testkit::metrics_text(&s1).await;
     let fallbacks: f64 = text
         .lines()
         .find(|l| l.starts_with("walletd_rate_limit_redis_fallback_total"))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use walletd_testkit::{Config, TestDatabase, Walletd, admin, http_client};
+use walletd_testkit::{Config, TestDatabase, admin};
 
 use super::{Dev, config, start_with};
 
@@ -174,17 +174,6 @@ impl Drop for PrivateRedis {
     }
 }
 
-async fn metrics(w: &Walletd) -> String {
-    http_client()
-        .get(format!("{}/metrics", w.http_url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_redis_outage_degrades_to_per_process_limits_and_recovers() {
     let mut redis = PrivateRedis::start();
@@ -213,7 +202,7 @@ async fn a_redis_outage_degrades_to_per_process_limits_and_recovers() {
         logs.contains("redis unavailable; rate limits are counted per process"),
         "no log line about the outage:\n{logs}"
     );
-    let m = metrics(&w).await;
+    let m = walletd_testkit::metrics_text(&w).await;
     let fallbacks = m
         .lines()
         .find(|l| l.starts_with("walletd_rate_limit_redis_fallback_total"))
