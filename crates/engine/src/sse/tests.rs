@@ -17,7 +17,7 @@ async fn serve(e: &crate::Engine) -> String {
 }
 
 #[tokio::test]
-async fn posts_beyond_the_inbound_queue_are_429_and_the_window_is_kept() {
+async fn posts_beyond_the_inbound_queue_are_429_and_a_session_keeps_its_origin() {
     let cfg = walletd_common::config::EngineConfig {
         sse_inbound_frames: 2,
         ..Default::default()

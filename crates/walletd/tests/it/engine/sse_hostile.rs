@@ -155,7 +155,8 @@ async fn floods_meet_the_queue_the_buffer_and_the_budgets() {
     let posts = (0..64).map(|_| post_frame(&w, &id, r#"{"type":"bogus"}"#, &[]));
     let answers = futures::future::join_all(posts).await;
     // Whether the queue of 2 fills depends on how fast the session task drains it (the engine's unit test
-    // `posts_beyond_the_inbound_queue_are_429` fills it deterministically); never anything but 202 or 429.
+    // `posts_beyond_the_inbound_queue_are_429_and_a_session_keeps_its_origin` fills it deterministically);
+    // never anything but 202 or 429.
     for r in &answers {
         match r.status.as_u16() {
             202 => {}
