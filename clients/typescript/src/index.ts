@@ -16,3 +16,11 @@ export { FlowError, SessionTransport, type ConnectionState, type FlowOutcome, ty
 export { FrameFlowTransport, mapIssuanceFrame, mapPresentationFrame, verifierInfo } from "./flow-transport.js";
 export * from "./websocket.js";
 export * from "./b64.js";
+export * from "./matcher/index.js";
+export * from "./signer.js";
+export * from "./keystore.js";
+export * from "./sync.js";
+export * from "./config.js";
+export * from "./sse.js";
+export * from "./http-proxy.js";
+export * from "./fallback.js";
