@@ -55,8 +55,13 @@ export interface WebCryptoSignerOptions {
   maxProofs?: number;
 }
 
+/** A {@link Signer} whose `vp_token` is always JSON text. */
+export interface WebCryptoSigner extends Signer {
+  signPresentation(request: PresentationRequest): Promise<string>;
+}
+
 /** A {@link Signer} over WebCrypto keys; see the module docs. */
-export function createWebCryptoSigner(options: WebCryptoSignerOptions): Signer {
+export function createWebCryptoSigner(options: WebCryptoSignerOptions): WebCryptoSigner {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   return {
     async generateProofs(req: ProofRequest): Promise<Proof[]> {

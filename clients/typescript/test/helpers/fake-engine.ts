@@ -24,11 +24,58 @@ export interface FakeEngine {
   cutAll(code?: number): void;
 }
 
-export async function startFakeEngine(opts: {
+export interface EngineOptions {
   script: (io: FlowIo) => Promise<void>;
   acceptToken?: (token: string) => boolean;
   features?: (declared: string[] | undefined) => string[];
-}): Promise<FakeEngine> {
+}
+
+/** One engine session: feed it client frames; it answers through `send` and ends with `close`. */
+export function scriptedSession(opts: EngineOptions, rawSend: (f: Frame) => void, close: (code: number) => void, handshakes: Frame[], received: Frame[]): (f: Frame) => void {
+  let authed = false;
+  const inboxes = new Map<string, { queue: Frame[]; waiters: ((f: Frame) => void)[] }>();
+  const send = (f: Frame) => rawSend({ ...f, timestamp: new Date().toISOString() });
+  return (f: Frame) => {
+    received.push(f);
+    if (!authed) {
+      handshakes.push(f);
+      const ok = f.type === "handshake" && typeof f.app_token === "string" && (opts.acceptToken?.(f.app_token) ?? true);
+      if (!ok) {
+        send({ type: "error", code: "AUTH_FAILED", message: "bad token", error: { code: "AUTH_FAILED", message: "bad token" } });
+        close(4001);
+        return;
+      }
+      authed = true;
+      const declared = f.features as string[] | undefined;
+      send({ type: "handshake_complete", session_id: "s-1", capabilities: ["oid4vci", "oid4vp", "vctm"], features: opts.features?.(declared) ?? declared ?? [] });
+      return;
+    }
+    const id = String(f.flow_id);
+    if (f.type === "flow_start") {
+      const box = { queue: [] as Frame[], waiters: [] as ((f: Frame) => void)[] };
+      inboxes.set(id, box);
+      const io: FlowIo = {
+        start: f,
+        send: (out) => send({ flow_id: id, ...out }),
+        next: () =>
+          new Promise<Frame>((resolve) => {
+            const q = box.queue.shift();
+            if (q) resolve(q);
+            else box.waiters.push(resolve);
+          }),
+      };
+      void opts.script(io).catch(() => undefined);
+      return;
+    }
+    const box = inboxes.get(id);
+    if (!box) return;
+    const w = box.waiters.shift();
+    if (w) w(f);
+    else box.queue.push(f);
+  };
+}
+
+export async function startFakeEngine(opts: EngineOptions): Promise<FakeEngine> {
   const http: Server = createServer((_, res) => {
     res.statusCode = 404;
     res.end();
@@ -40,50 +87,16 @@ export async function startFakeEngine(opts: {
   wss.on("connection", (ws) => {
     sockets.add(ws);
     ws.on("close", () => sockets.delete(ws));
-    let authed = false;
-    const inboxes = new Map<string, { queue: Frame[]; waiters: ((f: Frame) => void)[] }>();
-    const send = (f: Frame) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ ...f, timestamp: new Date().toISOString() }));
-    };
-    ws.on("message", (data: Buffer) => {
-      const f = JSON.parse(data.toString()) as Frame;
-      received.push(f);
-      if (!authed) {
-        handshakes.push(f);
-        const ok = f.type === "handshake" && typeof f.app_token === "string" && (opts.acceptToken?.(f.app_token) ?? true);
-        if (!ok) {
-          send({ type: "error", code: "AUTH_FAILED", message: "bad token", error: { code: "AUTH_FAILED", message: "bad token" } });
-          ws.close(4001, "auth failed");
-          return;
-        }
-        authed = true;
-        const declared = f.features as string[] | undefined;
-        send({ type: "handshake_complete", session_id: "s-1", capabilities: ["oid4vci", "oid4vp", "vctm"], features: opts.features?.(declared) ?? declared ?? [] });
-        return;
-      }
-      const id = String(f.flow_id);
-      if (f.type === "flow_start") {
-        const box = { queue: [] as Frame[], waiters: [] as ((f: Frame) => void)[] };
-        inboxes.set(id, box);
-        const io: FlowIo = {
-          start: f,
-          send: (out) => send({ flow_id: id, ...out }),
-          next: () =>
-            new Promise<Frame>((resolve) => {
-              const q = box.queue.shift();
-              if (q) resolve(q);
-              else box.waiters.push(resolve);
-            }),
-        };
-        void opts.script(io).catch(() => undefined);
-        return;
-      }
-      const box = inboxes.get(id);
-      if (!box) return;
-      const w = box.waiters.shift();
-      if (w) w(f);
-      else box.queue.push(f);
-    });
+    const session = scriptedSession(
+      opts,
+      (f) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(f));
+      },
+      (code) => ws.close(code, "closed by engine"),
+      handshakes,
+      received,
+    );
+    ws.on("message", (data: Buffer) => session(JSON.parse(data.toString()) as Frame));
   });
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
   const port = (http.address() as AddressInfo).port;
