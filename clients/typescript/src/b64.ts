@@ -1,7 +1,8 @@
 /** base64url (no padding) helpers over `Uint8Array`, with no dependency on Node's `Buffer`. */
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const LOOKUP = new Map<string, number>([...ALPHABET].map((c, i) => [c, i]));
+const LOOKUP = new Map<string, number>();
+for (let i = 0; i < ALPHABET.length; i++) LOOKUP.set(ALPHABET.charAt(i), i);
 
 /** Encodes bytes as base64url without padding. */
 export function b64uEncode(bytes: Uint8Array): string {

@@ -5,7 +5,7 @@
  */
 import type { FlowCallbacks } from "./callbacks.js";
 import { resolveConfig, type ClientConfig, type TransportName } from "./config.js";
-import type { FrameFlowTransport } from "./flow-transport.js";
+import { FrameFlowTransport } from "./flow-transport.js";
 import type {
   FlowProgressEvent,
   FlowRequest,
@@ -74,6 +74,7 @@ export class AutoTransport implements FlowTransport {
       case "sse":
         return new SseTransport({ ...o, engineUrl: this.config.engineUrl, ...(o.EventSource ? { EventSource: o.EventSource } : {}), ...(o.fetch ? { fetch: o.fetch } : {}) });
       case "http_proxy":
+        // eslint-disable-next-line @typescript-eslint/no-deprecated -- legacy transport, only when configured
         return new HttpProxyTransport({ backendUrl: this.config.engineUrl, token: o.token, ...(o.signer ? { signer: o.signer } : {}), ...(o.fetch ? { fetch: o.fetch } : {}) });
     }
   }
@@ -88,13 +89,13 @@ export class AutoTransport implements FlowTransport {
         for (const l of [...this.errors]) l(e);
       }),
     ];
-    const frame = t as Partial<FrameFlowTransport>;
-    if (frame.onStateChange && frame.getCutCount) {
+    if (t instanceof FrameFlowTransport) {
+      const frame = t;
       const threshold = this.options.fallbackAfterCuts ?? 2;
       this.unsubscribe.push(
         frame.onStateChange((s) => {
           if (this.active !== t) return;
-          const cuts = frame.getCutCount?.() ?? 0;
+          const cuts = frame.getCutCount();
           if ((s === "reconnecting" && cuts >= threshold) || (s === "idle" && cuts > 0)) {
             void this.fallBack(`${this.activeName ?? "transport"} was cut ${cuts} times`);
           }
@@ -186,9 +187,8 @@ export class AutoTransport implements FlowTransport {
 
   private async frame(): Promise<FrameFlowTransport> {
     const t = await this.ready();
-    const f = t as Partial<FrameFlowTransport>;
-    if (!f.runFlow) throw new Error(`the ${t.transportType} transport runs no callback flows`);
-    return t as FrameFlowTransport;
+    if (!(t instanceof FrameFlowTransport)) throw new Error(`the ${t.transportType} transport runs no callback flows`);
+    return t;
   }
 
   async startOID4VCIFlow(params: OID4VCIFlowParams): Promise<OID4VCIFlowResult> {

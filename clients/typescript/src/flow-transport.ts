@@ -72,7 +72,7 @@ function failure(flowId: string | undefined, code: string, message: string, deta
 /** Maps a stop frame of an issuance to the web client's {@link OID4VCIFlowResult}. */
 export function mapIssuanceFrame(frame: ServerFrame): OID4VCIFlowResult {
   if (frame.type === "flow_error") return failure(frame.flow_id, frame.error.code, frame.error.message, frame.error.details);
-  if (frame.type === "error") return failure(undefined, String(frame.code), frame.message);
+  if (frame.type === "error") return failure(undefined, frame.code, frame.message);
   const r: OID4VCIFlowResult = { success: true };
   if ("flow_id" in frame) r.flowId = frame.flow_id;
   if (frame.type === "flow_progress") {
@@ -111,21 +111,23 @@ export function mapIssuanceFrame(frame: ServerFrame): OID4VCIFlowResult {
     }));
     r.credentials = creds;
     if (creds[0]) {
+      // The deprecated single-credential members, for clients that still read them.
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
       r.credential = creds[0].credential;
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
       r.format = creds[0].format;
     }
     if (frame.credential_issuer) r.credentialIssuerIdentifier = frame.credential_issuer;
     if (frame.selected_credential_configuration_id) r.selectedCredentialConfigurationId = frame.selected_credential_configuration_id;
     if (frame.refresh_token) r.refreshToken = frame.refresh_token;
   }
-  for (const k of Object.keys(r) as (keyof OID4VCIFlowResult)[]) if (r[k] === undefined) delete r[k];
-  return r;
+  return Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as OID4VCIFlowResult;
 }
 
 /** Maps a stop frame of a presentation to the web client's {@link OID4VPFlowResult}. */
 export function mapPresentationFrame(frame: ServerFrame): OID4VPFlowResult {
   if (frame.type === "flow_error") return failure(frame.flow_id, frame.error.code, frame.error.message, frame.error.details);
-  if (frame.type === "error") return failure(undefined, String(frame.code), frame.message);
+  if (frame.type === "error") return failure(undefined, frame.code, frame.message);
   const r: OID4VPFlowResult = { success: true };
   if ("flow_id" in frame) r.flowId = frame.flow_id;
   if (frame.type === "flow_progress") {

@@ -223,7 +223,7 @@ export class HttpProxyTransport implements FlowTransport {
     const format = typeof config.format === "string" ? config.format : undefined;
     const credentials = list.filter((c): c is string => typeof c === "string").map((credential) => ({ credential, ...(format ? { format } : {}) }));
     if (credentials.length === 0) throw new ProxyFlowError("CREDENTIAL_ERROR", "the issuer returned no credential");
-    return { success: true, flowId, credentials, credential: credentials[0]?.credential, ...(format ? { format } : {}), credentialIssuerIdentifier: offer.credential_issuer, selectedCredentialConfigurationId: configId };
+    return { success: true, flowId, credentials, credentialIssuerIdentifier: offer.credential_issuer, selectedCredentialConfigurationId: configId };
   }
 
   /** Presentations need the engine: answers `UNSUPPORTED`. */
@@ -232,8 +232,7 @@ export class HttpProxyTransport implements FlowTransport {
   }
 
   /** Not supported over the legacy proxy. */
-  request<T>(flowRequest: FlowRequest): Promise<FlowResponse<T>> {
-    void flowRequest;
+  request<T>(_flowRequest: FlowRequest): Promise<FlowResponse<T>> {
     return Promise.resolve({ success: false, error: { code: "UNSUPPORTED", message: "generic requests need the WebSocket or SSE transport" } });
   }
 }

@@ -158,8 +158,8 @@ export class Keystore {
   }
 
   /** A secret stored inside the keystore. */
-  getSecret<T = unknown>(name: string): T | undefined {
-    return Object.hasOwn(this.secrets, name) ? (this.secrets[name] as T) : undefined;
+  getSecret(name: string): unknown {
+    return Object.hasOwn(this.secrets, name) ? this.secrets[name] : undefined;
   }
 
   /** Stores a JSON-serialisable secret inside the keystore (persist with {@link serialise}). */
@@ -190,7 +190,7 @@ export class Keystore {
   }
 
   /** Decrypts JSON. */
-  async decryptJson<T = unknown>(blob: Uint8Array, id = ""): Promise<T> {
-    return JSON.parse(new TextDecoder().decode(await this.decrypt(blob, id))) as T;
+  async decryptJson(blob: Uint8Array, id = ""): Promise<unknown> {
+    return JSON.parse(new TextDecoder().decode(await this.decrypt(blob, id))) as unknown;
   }
 }

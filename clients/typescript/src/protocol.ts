@@ -68,7 +68,7 @@ function isErrorBody(v: unknown): v is ErrorBody {
 export function topLevelError(frame: ServerFrameOf<"error">): { code: string; message: string } {
   const inner = frame.error as Partial<ErrorBody> | undefined;
   return {
-    code: String(frame.code ?? inner?.code ?? "INTERNAL_ERROR"),
-    message: String(frame.message ?? inner?.message ?? "error"),
+    code: frame.code ?? inner?.code ?? "INTERNAL_ERROR",
+    message: frame.message ?? inner?.message ?? "error",
   };
 }

@@ -528,7 +528,7 @@ export abstract class SessionTransport {
       const code = await cb.onTxCode({
         flowId: flow.id,
         txCode: obj(p.tx_code),
-        preAuthorizedCode: String(p.pre_authorized_code),
+        preAuthorizedCode: str(p.pre_authorized_code) ?? "",
         credentialIssuer: str(p.credential_issuer),
       });
       if (code === null) throw new FlowError(flow.id, "CANCELLED", "the user cancelled", undefined, step);
@@ -630,7 +630,7 @@ export abstract class SessionTransport {
       // The engine cancels a running flow silently when its id is reused: fail our side of it.
       old.waiter?.reject(new FlowError(id, "CANCELLED", "the flow was restarted with the same id"));
     }
-    const flow: FlowState = { id, callbacks, stepMode, queue: [], waiter: undefined, rawCredentials: raw ?? new Map() };
+    const flow: FlowState = { id, callbacks, stepMode, queue: [], waiter: undefined, rawCredentials: raw ?? new Map<string, string>() };
     this.flows.set(id, flow);
     try {
       this.sendFrame({ ...start, type: "flow_start", flow_id: id });

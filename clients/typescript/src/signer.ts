@@ -99,7 +99,7 @@ export function createWebCryptoSigner(options: WebCryptoSignerOptions): WebCrypt
           sd_hash: b64uEncode(sha256(new TextEncoder().encode(base))),
         };
         if (Array.isArray(p.transaction_data) && p.transaction_data.length > 0) {
-          claims.transaction_data_hashes = p.transaction_data.map((t) => b64uEncode(sha256(new TextEncoder().encode(String(t)))));
+          claims.transaction_data_hashes = p.transaction_data.map((t) => b64uEncode(sha256(new TextEncoder().encode(t))));
           claims.transaction_data_hashes_alg = "sha-256";
         }
         const key = options.keyForCredential ? await options.keyForCredential(c.credential_id) : options.key.privateKey;

@@ -41,6 +41,7 @@ describe("HttpProxyTransport (legacy)", () => {
   it("runs a pre-authorized issuance with a PIN through /proxy, proofs from the caller's signer", async () => {
     const b = await start(true);
     const signer = createWebCryptoSigner({ key: await generateHolderKey() });
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- testing the legacy transport
     const t = new HttpProxyTransport({ backendUrl: b.url, token: "tok", signer });
     await t.connect();
     const first = await t.startOID4VCIFlow({ credentialOfferUri: `openid-credential-offer://?credential_offer=${encodeURIComponent(offer)}` });
@@ -61,6 +62,7 @@ describe("HttpProxyTransport (legacy)", () => {
 
   it("a disabled proxy is a clear PROXY_DISABLED error", async () => {
     const b = await start(false);
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- testing the legacy transport
     const t = new HttpProxyTransport({ backendUrl: b.url, token: "tok" });
     const r = await t.startOID4VCIFlow({ credentialOffer: offer });
     assert.equal(r.error?.code, "PROXY_DISABLED");

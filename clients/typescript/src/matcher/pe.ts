@@ -142,7 +142,7 @@ function literalPattern(p: string, s: string): boolean | null {
   let lit = start ? p.slice(1) : p;
   const end = lit.endsWith("$");
   if (end) lit = lit.slice(0, -1);
-  if ([...lit].some((c) => "\\.^$|?*+()[]{}".includes(c))) return null;
+  if (/[\\.^$|?*+()[\]{}]/.test(lit)) return null;
   if (start && end) return s === lit;
   if (start) return s.startsWith(lit);
   if (end) return s.endsWith(lit);
@@ -194,10 +194,10 @@ export function schemaHolds(filter: Json, value: Json, depth = 0): boolean {
         ok = v !== undefined && w !== undefined && v < w;
         break;
       case "minLength":
-        ok = typeof value === "string" && nonNegInt(want) !== undefined && [...value].length >= (nonNegInt(want) ?? 0);
+        ok = typeof value === "string" && nonNegInt(want) !== undefined && Array.from(value).length >= (nonNegInt(want) ?? 0);
         break;
       case "maxLength":
-        ok = typeof value === "string" && nonNegInt(want) !== undefined && [...value].length <= (nonNegInt(want) ?? 0);
+        ok = typeof value === "string" && nonNegInt(want) !== undefined && Array.from(value).length <= (nonNegInt(want) ?? 0);
         break;
       case "pattern":
         ok = typeof value === "string" && typeof want === "string" && literalPattern(want, value) === true;

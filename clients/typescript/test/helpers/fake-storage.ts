@@ -58,7 +58,7 @@ export async function startFakeStorage(): Promise<FakeStorage> {
           const now = blobs.get(id);
           const nowLive = now && now.data !== null ? now : undefined;
           if (ifMatch) {
-            const want = Number(String(ifMatch).replace(/"/g, ""));
+            const want = Number(ifMatch.replace(/"/g, ""));
             if (!nowLive) return json(404, { error: "not_found", message: "no such blob" });
             if (nowLive.version !== want) return json(412, { error: "precondition_failed", message: `the blob is at version ${nowLive.version}`, current_version: nowLive.version }, { etag: `"${nowLive.version}"` });
           } else if (req.headers["if-none-match"] === "*" && nowLive) {

@@ -38,7 +38,7 @@ export async function script(io: FlowIo): Promise<void> {
   io.send({ type: "sign_request", message_id: "m2", action: "sign_presentation", params: { audience: "x509_san_dns:v", nonce: "n", credentials_to_include: sel } });
   const vp = await io.next();
   if (vp.error) {
-    io.send({ type: "flow_error", step: "signing", error: { code: "SIGN_ERROR", message: String(vp.error) } });
+    io.send({ type: "flow_error", step: "signing", error: { code: "SIGN_ERROR", message: typeof vp.error === "string" ? vp.error : JSON.stringify(vp.error) } });
     return;
   }
   io.send({ type: "flow_complete", redirect_uri: `https://v.example/done#${String(vp.vp_token)}` });
