@@ -39,6 +39,20 @@ export interface LinkEvents {
   onClose(code: number, reason: string): void;
 }
 
+/** Timer functions; the defaults call the global ones unbound (browsers refuse them with another `this`). */
+export interface Timers {
+  setTimeout: (fn: () => void, ms: number) => ReturnType<typeof setTimeout>;
+  clearTimeout: (t: ReturnType<typeof setTimeout> | undefined) => void;
+}
+
+/** The global timers, wrapped so they are never called as methods of another object. */
+export const defaultTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (t) => {
+    clearTimeout(t);
+  },
+};
+
 /** Connection state of a session transport. */
 export type ConnectionState = "idle" | "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -89,7 +103,7 @@ export interface SessionOptions {
   /** Reconnect policy after the connection is lost. */
   reconnect?: BackoffOptions;
   /** Timer functions (injectable for tests). */
-  timers?: { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout };
+  timers?: Timers;
 }
 
 /** A flow's result: completed, or left for an authorization redirect. */
@@ -155,7 +169,7 @@ export abstract class SessionTransport {
   protected abstract openLink(events: LinkEvents): Promise<FrameLink>;
 
   private get timers() {
-    return this.options.timers ?? { setTimeout, clearTimeout };
+    return this.options.timers ?? defaultTimers;
   }
 
   /** The current connection state. */
