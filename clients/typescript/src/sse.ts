@@ -160,7 +160,9 @@ export class SseTransport extends FrameFlowTransport {
     super(options);
     this.sseOptions = options;
     this.base = new URL(options.engineUrl).origin;
-    this.fetchFn = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
+    // Never call a supplied fetch as a method of this object (window.fetch refuses another `this`).
+    const f = options.fetch ?? fetch;
+    this.fetchFn = (...a: Parameters<typeof fetch>) => f(...a);
   }
 
   private async token(): Promise<string> {

@@ -95,7 +95,9 @@ export class StorageSyncClient {
 
   constructor(private readonly options: StorageSyncOptions) {
     this.base = options.storageUrl.replace(/\/+$/, "");
-    this.fetchFn = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
+    // Never call a supplied fetch as a method of this object (window.fetch refuses another `this`).
+    const f = options.fetch ?? fetch;
+    this.fetchFn = (...a: Parameters<typeof fetch>) => f(...a);
   }
 
   private async headers(extra: Record<string, string> = {}): Promise<Record<string, string>> {
