@@ -87,4 +87,17 @@ describe("configured limits", () => {
     await t.disconnect();
     await both.close();
   });
+
+  it("maxMessageRetries: a 429 on a frame POST is retried after Retry-After, then the link gives up", async () => {
+    let busy = 1;
+    const sse = await startFakeSse({ script, busy: () => busy-- > 0 });
+    const t = new SseTransport({ engineUrl: sse.url, token: "tok", maxMessageRetries: 1 });
+    await t.connect(); // the handshake POST was answered 429 once, then accepted
+    assert.equal(t.isConnected(), true);
+    await t.disconnect();
+    busy = 100;
+    const give = new SseTransport({ engineUrl: sse.url, token: "tok", maxMessageRetries: 0, reconnect: { maxAttempts: 0 } });
+    await assert.rejects(give.connect());
+    await sse.close();
+  });
 });
