@@ -7,33 +7,90 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde_json::Value;
 use walletd_auth::{KeyRing, RingSettings};
 use walletd_common::config::{Config, SignerKind};
 use walletd_common::http::Authenticator;
+use walletd_common::limits::RateLimiter;
 use walletd_db::Store;
+use walletd_engine::{ProviderRefusal, WalletProviderPort};
 use walletd_wallet_provider::signer::{AttestationSigner, Pkcs11Settings, Pkcs11Signer, SoftwareSigner};
-use walletd_wallet_provider::{Settings, WalletProviderService, WpState};
+use walletd_wallet_provider::{Caller, KeyAttestationRequest, Settings, WalletProviderService, WpState};
 
-/// The role's routers: the main listener's and the admin listener's.
+/// The role's routers (the main listener's and the admin listener's) and its service (the engine of the same
+/// process asks it for attestations directly).
 pub struct WalletProviderRoutes {
     pub routes: Router,
     pub admin: Router,
+    pub service: WalletProviderService,
 }
 
-/// Opens the signer, builds the service, starts the worker.
-pub async fn build(cfg: &Config, store: Store, auth: Authenticator) -> anyhow::Result<WalletProviderRoutes> {
+/// Opens the signer, builds the service (its budgets on the process's shared `limits`), starts the worker.
+pub async fn build(
+    cfg: &Config,
+    store: Store,
+    auth: Authenticator,
+    limits: RateLimiter,
+) -> anyhow::Result<WalletProviderRoutes> {
     let signer = open_signer(cfg, store.clone()).await?;
-    let service = WalletProviderService::new(store, signer, Settings::from_config(cfg));
+    let service = WalletProviderService::new(store, signer, Settings::from_config(cfg), limits);
     walletd_wallet_provider::spawn_worker(service.clone());
     let state = WpState {
-        service,
+        service: service.clone(),
         authenticator: auth,
         admin_token: cfg.admin.token.clone(),
     };
     Ok(WalletProviderRoutes {
         routes: walletd_wallet_provider::routes(state.clone()),
         admin: walletd_wallet_provider::admin_routes(state),
+        service,
     })
+}
+
+/// The engine's [`WalletProviderPort`] answered by the wallet-provider role of this process: key attestations for
+/// the session's user, without an HTTP round-trip (the engine has already authenticated the user).
+pub struct LocalProvider(pub WalletProviderService);
+
+impl WalletProviderPort for LocalProvider {
+    fn key_attestation<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        user_id: &'a str,
+        jwks: Vec<Value>,
+        nonce: Option<String>,
+    ) -> BoxFuture<'a, Result<String, ProviderRefusal>> {
+        async move {
+            let caller = Caller {
+                tenant_id: tenant_id.to_string(),
+                user_id: user_id.to_string(),
+            };
+            let req = KeyAttestationRequest {
+                jwks,
+                nonce,
+                instance_id: None,
+            };
+            match self.0.key_attestation(&caller, req).await {
+                Ok(issued) => Ok(issued.jwt),
+                Err(e) => {
+                    // Internal failures are logged here and reported without their detail.
+                    let message = match e.code() {
+                        "unavailable" => {
+                            tracing::error!(error = %e, "key attestation for an engine flow failed");
+                            "the wallet provider is unavailable, try again".to_string()
+                        }
+                        _ => e.to_string(),
+                    };
+                    Err(ProviderRefusal {
+                        code: e.code().to_string(),
+                        message,
+                    })
+                }
+            }
+        }
+        .boxed()
+    }
 }
 
 /// Where the provider's key ring file is: `wallet_provider.signing_key_file` or `data_dir/wallet-provider-key.pem`.

@@ -1,6 +1,7 @@
 //! The OID4VCI flow (docs/api-v2.md "OID4VCI issuance", steps 1-11). Each step is in its own module; this one strings
 //! them together and sends the progress frames the web client expects.
 
+pub mod attestation;
 mod client_auth;
 mod configuration;
 pub mod credential;
@@ -169,16 +170,22 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         let mut body = json!({"credential_configuration_id": config_id});
         if let Some(pt) = &proof_types {
             let n = credential::nonce(ctx, &meta, &tokens).await?;
-            let proofs = credential::request_proofs(
-                ctx,
-                &issuer,
-                n.as_deref(),
-                client_id.as_deref(),
-                pt,
-                count,
-                reissuance_kid.as_deref(),
-            )
-            .await?;
+            // A client with `provider_attestations` has the engine obtain the key attestation (not on renewal:
+            // the client re-proves the key its credential is bound to).
+            let proofs = if reissuance_kid.is_none() && attestation::by_engine(ctx, pt) {
+                attestation::attested_proofs(ctx, &issuer, n.as_deref(), client_id.as_deref(), pt, count).await?
+            } else {
+                credential::request_proofs(
+                    ctx,
+                    &issuer,
+                    n.as_deref(),
+                    client_id.as_deref(),
+                    pt,
+                    count,
+                    reissuance_kid.as_deref(),
+                )
+                .await?
+            };
             body["proofs"] = proofs;
         }
         if let Some(k) = &enc_key {
