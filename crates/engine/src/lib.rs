@@ -36,7 +36,8 @@ use walletd_egress::EgressClient;
 use walletd_trust::TrustClient;
 
 pub use directory::{
-    IssuerClient, ProviderRefusal, RegisteredVerifier, TenantDirectory, TypeMetadataSource, WalletProviderPort,
+    IssuerClient, ObtainedWia, ProviderRefusal, RegisteredVerifier, TenantDirectory, TypeMetadataSource,
+    WalletProviderPort,
 };
 pub use failure::{FlowFailure, FlowResult};
 pub use flow::{FlowCtx, FlowInput, NotificationTarget};

@@ -253,3 +253,133 @@ async fn the_engine_obtains_the_key_attestation_until_the_instance_is_revoked() 
     );
     assert_eq!(failed.unwrap_err()["error"]["code"], "SIGN_ERROR");
 }
+
+/// A client's PoP for `client_attestation_pop` params, signed with its instance key.
+fn pop(instance: &walletd_jose::EcKey, p: &Value) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let jti = walletd_jose::b64(walletd_jose::EcKey::generate().public_jwk().to_value().to_string());
+    let mut claims = json!({"aud": p["audience"], "iat": now, "exp": now + 60, "jti": jti});
+    for (from, to) in [("challenge", "challenge"), ("client_id", "iss")] {
+        if let Some(v) = p.get(from) {
+            claims[to] = v.clone();
+        }
+    }
+    let header = json!({"typ": "oauth-client-attestation-pop+jwt", "jwk": instance.public_jwk()});
+    instance.sign_jwt(&header, &claims)
+}
+
+/// One issuance of `pid-attested` for a `provider_attestations` client that answers PoP requests with its instance
+/// key and proof requests with the holder's keys; `revoke_at_pop` revokes every instance when the first PoP is
+/// asked for. Returns the last frame and the sign requests it answered (action, params).
+async fn wia_flow(
+    w: &Walletd,
+    issuer: &NodeIssuer,
+    c: &mut EngineClient,
+    (holder, instance): (&Holder, &walletd_jose::EcKey),
+    id: &str,
+    revoke_at_pop: bool,
+) -> (Result<Value, Value>, Vec<(String, Value)>) {
+    let offer = issuer.offer(json!({"grant": "pre", "config_id": "pid-attested"})).await;
+    c.send(&json!({"type":"flow_start","flow_id":id,"protocol":"oid4vci","offer":offer["offer"]}))
+        .await
+        .unwrap();
+    let mut actions = Vec::new();
+    for _ in 0..100 {
+        let v = c.recv_flow(id, Duration::from_secs(20)).await.unwrap();
+        match v["type"].as_str().unwrap() {
+            "flow_complete" => return (Ok(v), actions),
+            "flow_error" => return (Err(v), actions),
+            "sign_request" => {
+                let p = &v["params"];
+                let action = v["action"].as_str().unwrap().to_string();
+                let answer = if action == "client_attestation_pop" {
+                    if revoke_at_pop {
+                        revoke_all(w).await;
+                    }
+                    json!({"proof_jwt": pop(instance, p)})
+                } else {
+                    json!({"proofs": holder.proofs_for(p)})
+                };
+                let mut frame = json!({"type":"sign_response","flow_id":id,"message_id":v["message_id"]});
+                frame
+                    .as_object_mut()
+                    .unwrap()
+                    .extend(answer.as_object().unwrap().clone());
+                c.send(&frame).await.unwrap();
+                actions.push((action, p.clone()));
+            }
+            _ => {}
+        }
+    }
+    panic!("flow did not end");
+}
+
+#[tokio::test]
+async fn the_engine_obtains_the_wallet_instance_attestation_and_the_key_attestation() {
+    let db = TestDatabase::sqlite();
+    let cfg = Config::new()
+        .database(db.url())
+        .admin_token(ADMIN)
+        .egress_loopback()
+        .set("engine.outbound_timeout", "5s")
+        .set("wallet_provider.issuer", PROVIDER);
+    let w = crate::support::start(&cfg).await;
+    let issuer = NodeIssuer::start_with(json!({
+        "wallet_provider": {
+            "issuer": PROVIDER,
+            "jwks_uri": format!("{}/wallet-provider/jwks", w.http_url()),
+            "status_list_uri": format!("{PROVIDER}/status-list"),
+            "status_list_url": format!("{}/wallet-provider/status-list", w.http_url()),
+        },
+        "client_attestation": {"wallet_provider": true},
+    }));
+    let token = w.token_for("66666666-6666-6666-6666-666666666666", "default");
+    let mut c = EngineClient::connect(&ws_url(&w)).await.unwrap();
+    c.handshake(&token, Some(&["provider_attestations"])).await.unwrap();
+    let (holder, instance) = (Holder::new(), walletd_jose::EcKey::generate());
+
+    let (done, actions) = wia_flow(&w, &issuer, &mut c, (&holder, &instance), "wia", false).await;
+    let done = done.expect("issued with the engine's WIA and key attestation");
+    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
+    let names: Vec<&str> = actions.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        names,
+        ["client_attestation_pop", "client_attestation_pop", "generate_proof"]
+    );
+    assert_eq!(
+        actions[0].1["audience"], PROVIDER,
+        "the first PoP is for the wallet provider"
+    );
+    assert!(actions[0].1["challenge"].is_string());
+    assert_eq!(
+        actions[1].1["audience"],
+        issuer.url.as_str(),
+        "the second PoP is for the authorization server"
+    );
+    let requests = reqwest::get(format!("{}/test/token_requests", issuer.url))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(requests[0]["client_auth"], "attestation", "{requests}");
+    // One instance (the instance key's), holding both attestations of the flow.
+    let (_, listed) = admin(
+        &w,
+        Some(ADMIN),
+        Method::GET,
+        "/admin/tenants/default/wallet-instances",
+        None,
+    )
+    .await;
+    assert_eq!(listed["wallet_instances"].as_array().unwrap().len(), 1, "{listed}");
+
+    // Revoked when the client is asked for its PoP: the provider refuses the WIA, the flow fails.
+    let (failed, _) = wia_flow(&w, &issuer, &mut c, (&holder, &instance), "revoked", true).await;
+    let err = failed.expect_err("a revoked instance gets no WIA");
+    assert_eq!(err["error"]["code"], "SIGN_ERROR", "{err}");
+    assert_eq!(err["error"]["details"]["wallet_provider"], "instance_revoked", "{err}");
+}
