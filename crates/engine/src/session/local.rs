@@ -82,6 +82,7 @@ pub(crate) mod tests {
             type_metadata: Some(Arc::new(OneType)),
             directory: None,
             rate_limits: RateLimiter::unlimited(),
+            wallet_provider: None,
         })
         .unwrap()
     }

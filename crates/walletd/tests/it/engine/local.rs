@@ -27,6 +27,7 @@ fn embedded() -> Engine {
         type_metadata: None,
         directory: None,
         rate_limits: RateLimiter::unlimited(),
+        wallet_provider: None,
     })
     .unwrap()
 }
