@@ -207,6 +207,32 @@ async fn foreign_origins_and_the_connection_cap() {
         let (s, body) = open_stream(&w, &id, &[("origin", origin)]).await;
         assert_eq!(s.as_u16(), stream, "{origin}: {body}");
     }
+    // A browser on the allowed origin passes the CORS preflights of the three routes.
+    for (path, method, headers) in [
+        ("/api/v2/wallet/sse/session", "POST", "authorization"),
+        ("/api/v2/wallet/sse/message?session=x", "POST", "content-type"),
+        ("/api/v2/wallet/sse?session=x", "GET", "last-event-id"),
+    ] {
+        let r = http_client()
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", w.http_url()))
+            .header("origin", "https://wallet.example")
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", headers)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://wallet.example",
+            "{path}"
+        );
+        let allowed = r.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(allowed.contains(headers), "{path}: {allowed}");
+    }
     // With the one connection taken (engine.max_connections: 1) the next is 503, as at the WebSocket upgrade.
     let r = create(&w, Some(&t), Some("https://wallet.example")).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
