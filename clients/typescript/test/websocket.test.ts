@@ -107,6 +107,23 @@ describe("WebSocketTransport against a scripted engine", () => {
     await t.disconnect();
   });
 
+  it("trust, configuration choice and authorization through callbacks; leaving for the redirect resolves as pending", async () => {
+    const t = new WebSocketTransport({ engineUrl: engine.url, token: "tok", WebSocket: WS, profile: "full" });
+    const cb = {
+      onTrust: async (r: { subject_id: string }) => ({ trusted: r.subject_id === "https://issuer.example", framework: "test" }),
+      onSelectConfiguration: async (_f: string, offered: { id: string }[]) => offered[1]?.id ?? "",
+    };
+    const done = await t.runIssuance("auth-flow", { ...cb, onAuthorization: async (p) => ({ code: p.state === "st" ? "the-code" : "x", state: p.state }) });
+    assert.ok(done.status === "complete" && done.frame.selected_credential_configuration_id === "mdl");
+    const left = await t.runIssuance("auth-flow", { ...cb, onAuthorization: async () => null });
+    assert.equal(left.status, "authorization_pending");
+    assert.ok(left.status === "authorization_pending" && left.authorization.authorizationUrl.startsWith("https://as.example/") && left.authorization.codeVerifier === "cv");
+    assert.deepEqual(left.status === "authorization_pending" ? left.authorization.credentialOffer : null, { credential_issuer: "https://issuer.example", credential_configuration_ids: ["mdl"] });
+    await assert.rejects(t.runIssuance("auth-flow", { onTrust: async () => ({ trusted: false }) }), (e: unknown) => e instanceof FlowError && e.code === "UNTRUSTED_ISSUER");
+    await assert.rejects(t.runIssuance("auth-flow", cb), (e: unknown) => e instanceof FlowError && e.code === "CLIENT_ERROR" && e.message.includes("onAuthorization"));
+    await t.disconnect();
+  });
+
   it("a refused token is AUTH_FAILED without refresh, and refreshed once with refreshToken", async () => {
     const t = new WebSocketTransport({ engineUrl: engine.url, token: "bad", WebSocket: WS, reconnect: { maxAttempts: 0 } });
     await assert.rejects(t.connect(), (e: unknown) => e instanceof FlowError && e.code === "AUTH_FAILED");
