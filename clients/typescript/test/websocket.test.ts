@@ -121,6 +121,13 @@ describe("WebSocketTransport against a scripted engine", () => {
     assert.deepEqual(left.status === "authorization_pending" ? left.authorization.credentialOffer : null, { credential_issuer: "https://issuer.example", credential_configuration_ids: ["mdl"] });
     await assert.rejects(t.runIssuance("auth-flow", { onTrust: async () => ({ trusted: false }) }), (e: unknown) => e instanceof FlowError && e.code === "UNTRUSTED_ISSUER");
     await assert.rejects(t.runIssuance("auth-flow", cb), (e: unknown) => e instanceof FlowError && e.code === "CLIENT_ERROR" && e.message.includes("onAuthorization"));
+    // Back from the redirect: resume with what the pending outcome carried.
+    assert.ok(left.status === "authorization_pending");
+    const resumed = await t.resumeIssuance({ credentialOffer: left.authorization.credentialOffer, redirectUri: "https://wallet.example/cb", authorizationCode: "the-code", codeVerifier: left.authorization.codeVerifier });
+    assert.ok(resumed.status === "complete" && resumed.frame.selected_credential_configuration_id === "mdl");
+    // The step API's resume (what the web client sends after its redirect).
+    const step = await t.startOID4VCIFlow({ credentialOffer: JSON.stringify(left.authorization.credentialOffer), redirectUri: "https://wallet.example/cb", authorizationCode: "the-code", codeVerifier: "cv" });
+    assert.deepEqual(step.credentials, [{ format: "dc+sd-jwt", credential: "resumed~" }]);
     await t.disconnect();
   });
 

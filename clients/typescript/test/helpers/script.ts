@@ -14,6 +14,13 @@ export async function script(io: FlowIo): Promise<void> {
     io.send({ type: "flow_complete", type_metadata: { vct: s.vct, name: "T" } });
     return;
   }
+  if (s.protocol === "oid4vci" && typeof s.auth_code === "string") {
+    // Same-tab resume: straight to the token with the code and verifier the client kept.
+    const offer = JSON.parse(String(s.offer)) as { credential_configuration_ids: string[] };
+    const ok = s.auth_code === "the-code" && s.code_verifier === "cv" && s.redirect_uri === "https://wallet.example/cb";
+    io.send(ok ? { type: "flow_complete", credentials: [{ format: "dc+sd-jwt", credential: "resumed~" }], selected_credential_configuration_id: offer.credential_configuration_ids[0] } : { type: "flow_error", step: "exchanging_token", error: { code: "TOKEN_ERROR", message: "bad resume" } });
+    return;
+  }
   if (s.protocol === "oid4vci" && s.offer === "auth-flow") {
     // Client-mediated trust, a configuration choice, then the authorization code grant.
     io.send({ type: "flow_progress", step: "evaluating_trust", payload: { trust_evaluation_required: true, request: { subject_id: "https://issuer.example", subject_type: "credential_issuer" } } });
