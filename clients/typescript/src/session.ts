@@ -16,7 +16,7 @@ import {
   type ServerFrame,
   type ServerFrameOf,
 } from "./protocol.js";
-import type { GenerateProofParams, SignPresentationParams, Signer } from "./signing-types.js";
+import type { ClientAttestationPopParams, GenerateProofParams, SignPresentationParams, Signer } from "./signing-types.js";
 
 export * from "./session-types.js";
 import {
@@ -465,7 +465,11 @@ export abstract class SessionTransport {
       if (frame.action === "generate_proof") {
         const proofs = await signer.generateProofs({ flowId: flow.id, messageId: frame.message_id, params: obj(frame.params) as GenerateProofParams });
         this.sendFrame({ ...base, proofs });
-      } else {
+      } else if (frame.action === "client_attestation_pop") {
+        if (!signer.clientAttestationPop) throw new Error("the client's signer makes no client attestation PoP");
+        const pop = await signer.clientAttestationPop({ flowId: flow.id, messageId: frame.message_id, params: obj(frame.params) as ClientAttestationPopParams });
+        this.sendFrame({ ...base, proof_jwt: pop });
+      } else if (frame.action === "sign_presentation") {
         const vp = await signer.signPresentation({
           flowId: flow.id,
           messageId: frame.message_id,
@@ -473,6 +477,8 @@ export abstract class SessionTransport {
           rawCredentials: flow.rawCredentials,
         });
         this.sendFrame({ ...base, vp_token: vp });
+      } else {
+        throw new Error("unknown sign_request action");
       }
     } catch (e) {
       try {

@@ -131,6 +131,17 @@ describe("WebSocketTransport against a scripted engine", () => {
     await t.disconnect();
   });
 
+  it("client_attestation_pop sign requests go to the signer's clientAttestationPop (answered as proof_jwt)", async () => {
+    const { createWebCryptoSigner, generateHolderKey } = await import("../src/index.js");
+    const t = new WebSocketTransport({ engineUrl: engine.url, token: "tok", WebSocket: WS, profile: "full", features: ["provider_attestations"], signer: createWebCryptoSigner({ key: await generateHolderKey() }) });
+    const out = await t.runIssuance("wia");
+    assert.ok(out.status === "complete" && out.frame.credential_issuer === "pop-ok");
+    const without = new WebSocketTransport({ engineUrl: engine.url, token: "tok", WebSocket: WS, signer });
+    await assert.rejects(without.runIssuance("wia"), (e: unknown) => e instanceof FlowError && e.code === "SIGN_ERROR" && e.message.includes("client attestation"));
+    await t.disconnect();
+    await without.disconnect();
+  });
+
   it("a refused token is AUTH_FAILED without refresh, and refreshed once with refreshToken", async () => {
     const t = new WebSocketTransport({ engineUrl: engine.url, token: "bad", WebSocket: WS, reconnect: { maxAttempts: 0 } });
     await assert.rejects(t.connect(), (e: unknown) => e instanceof FlowError && e.code === "AUTH_FAILED");

@@ -21,6 +21,16 @@ export async function script(io: FlowIo): Promise<void> {
     io.send(ok ? { type: "flow_complete", credentials: [{ format: "dc+sd-jwt", credential: "resumed~" }], selected_credential_configuration_id: offer.credential_configuration_ids[0] } : { type: "flow_error", step: "exchanging_token", error: { code: "TOKEN_ERROR", message: "bad resume" } });
     return;
   }
+  if (s.protocol === "oid4vci" && s.offer === "wia") {
+    io.send({ type: "sign_request", message_id: "pop1", action: "client_attestation_pop", params: { audience: "https://provider", challenge: "ch" } });
+    const a = await io.next();
+    if (typeof a.proof_jwt !== "string") {
+      io.send({ type: "flow_error", step: "exchanging_token", error: { code: "SIGN_ERROR", message: typeof a.error === "string" ? a.error : "no pop" } });
+      return;
+    }
+    io.send({ type: "flow_complete", credentials: [], credential_issuer: a.proof_jwt.split(".").length === 3 ? "pop-ok" : "pop-bad" });
+    return;
+  }
   if (s.protocol === "oid4vci" && s.offer === "auth-flow") {
     // Client-mediated trust, a configuration choice, then the authorization code grant.
     io.send({ type: "flow_progress", step: "evaluating_trust", payload: { trust_evaluation_required: true, request: { subject_id: "https://issuer.example", subject_type: "credential_issuer" } } });
