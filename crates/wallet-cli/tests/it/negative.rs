@@ -27,7 +27,11 @@ fn a_wrong_passphrase_and_a_damaged_store_are_clear_errors_that_leave_the_file_a
     let r = w.run(&["list"]);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(r.stderr.contains("truncated"), "{}", r.stderr);
-    assert_eq!(std::fs::read(&file).unwrap().len(), good.len() / 2, "the damaged file is left as it is");
+    assert_eq!(
+        std::fs::read(&file).unwrap().len(),
+        good.len() / 2,
+        "the damaged file is left as it is"
+    );
 
     let mut bad = good.clone();
     let last = bad.len() - 1;
@@ -36,7 +40,11 @@ fn a_wrong_passphrase_and_a_damaged_store_are_clear_errors_that_leave_the_file_a
     let r = w.run(&["new-key"]);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(r.stderr.contains("tampered"), "{}", r.stderr);
-    assert_eq!(std::fs::read(&file).unwrap(), bad, "a command that would write does not");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bad,
+        "a command that would write does not"
+    );
 
     std::fs::write(&file, &good).unwrap();
     assert_eq!(w.run(&["list"]).code, 0);
@@ -103,5 +111,9 @@ async fn with_the_cloud_down_the_wallet_keeps_working_and_syncs_later() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.json["pushed"], 2, "{r:?}");
     let r = w.run(&["sync"]);
-    assert_eq!((r.json["pushed"].clone(), r.json["pulled"].clone()), (json!(0), json!(0)), "{r:?}");
+    assert_eq!(
+        (r.json["pushed"].clone(), r.json["pulled"].clone()),
+        (json!(0), json!(0)),
+        "{r:?}"
+    );
 }

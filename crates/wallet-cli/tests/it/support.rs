@@ -51,7 +51,11 @@ impl WalletDir {
         std::fs::write(&config, yaml).unwrap();
         let passphrase = dir.path().join("passphrase");
         std::fs::write(&passphrase, format!("{PASSPHRASE}\n")).unwrap();
-        WalletDir { dir, config, passphrase }
+        WalletDir {
+            dir,
+            config,
+            passphrase,
+        }
     }
 
     /// The store directory.
@@ -116,7 +120,11 @@ fn walletd_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
     let bin = dir.join("walletd");
-    assert!(bin.exists(), "build walletd first: cargo build -p walletd (looked for {})", bin.display());
+    assert!(
+        bin.exists(),
+        "build walletd first: cargo build -p walletd (looked for {})",
+        bin.display()
+    );
     bin
 }
 
@@ -200,15 +208,14 @@ impl Cloud {
     pub async fn dump(&self) -> String {
         use sqlx::{Connection, Row};
         let mut conn = sqlx::PgConnection::connect(self.db.url()).await.unwrap();
-        let tables: Vec<String> = sqlx::query(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<String, _>(0))
-        .collect();
+        let tables: Vec<String> =
+            sqlx::query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>(0))
+                .collect();
         assert!(tables.iter().any(|t| t == "storage_blobs"), "{tables:?}");
         let mut out = String::new();
         for t in tables {

@@ -47,7 +47,7 @@ impl CloudError {
     pub(crate) fn http(step: &str, e: reqwest::Error) -> Self {
         CloudError {
             step: step.into(),
-            unreachable: e.is_connect() || e.is_timeout(),
+            unreachable: e.status().is_none() && !e.is_decode(),
             message: e.to_string(),
         }
     }
