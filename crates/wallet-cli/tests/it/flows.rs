@@ -153,7 +153,6 @@ async fn consent_is_asked_and_a_subset_of_claims_can_be_chosen() {
     // The verifier asked for both; it decides whether a part is enough (the interop verifier refuses it).
     assert_eq!(verdict["posts"], 1, "{verdict}");
     assert!(!verdict["disclosed"].to_string().contains("family_name"), "{verdict}");
-    let _ = r;
 
     // Answering "n" declines: nothing is shared, exit 6, the history says so.
     let req = verifier

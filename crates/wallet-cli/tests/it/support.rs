@@ -190,7 +190,8 @@ impl Drop for CountingProxy {
 /// The cloud: `walletd --mode=auth,storage` on a fresh PostgreSQL schema, behind a counting proxy.
 pub struct Cloud {
     pub db: TestDatabase,
-    pub walletd: Walletd,
+    /// The process (kept alive as long as the cloud).
+    pub _walletd: Walletd,
     pub proxy: CountingProxy,
 }
 
@@ -201,7 +202,11 @@ impl Cloud {
         let walletd = WalletdBuilder::new(walletd_bin()).with_config(&cfg).start().await;
         let target: SocketAddr = walletd.http_url().trim_start_matches("http://").parse().unwrap();
         let proxy = CountingProxy::start(target).await;
-        Cloud { db, walletd, proxy }
+        Cloud {
+            db,
+            _walletd: walletd,
+            proxy,
+        }
     }
 
     /// Every row of every table of the cloud's schema, as text (bytea as hex).
