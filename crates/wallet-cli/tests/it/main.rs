@@ -2,6 +2,7 @@
 //! and verifier (tests/interop, `npm ci` there), and a cloud (`walletd --mode=auth,storage` on PostgreSQL) behind a
 //! counting TCP proxy.
 
+mod bench;
 mod flows;
 mod negative;
 mod support;

@@ -111,7 +111,7 @@ fn run_of(out: Output) -> Run {
 
 /// The `walletd` binary of this workspace (built beside this test's binary by `cargo nextest run --workspace` or
 /// `cargo build -p walletd`).
-fn walletd_bin() -> PathBuf {
+pub fn walletd_bin() -> PathBuf {
     if let Ok(b) = std::env::var("WALLETD_TEST_BIN")
         && !b.is_empty()
     {
