@@ -1,0 +1,157 @@
+// The client against a real `walletd --mode=all` (SQLite in a temporary directory, HS256 tokens on a test
+// secret, 127.0.0.1, ports picked by the OS). Runs when a walletd binary is found: WALLETD_BIN, or
+// target/debug/walletd (or target/release/walletd) of the repository; skipped otherwise.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac, randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+import { FlowError, Keystore, SseTransport, StorageError, StorageSyncClient, WebSocketTransport, type WebSocketConstructor } from "../src/index.js";
+
+const WS = WebSocket as unknown as WebSocketConstructor;
+const SECRET = "ts-client-live-test-secret";
+
+function findBinary(): string | undefined {
+  if (process.env.WALLETD_BIN) return existsSync(process.env.WALLETD_BIN) ? process.env.WALLETD_BIN : undefined;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    for (const p of ["target/debug/walletd", "target/release/walletd"]) if (existsSync(join(dir, p))) return join(dir, p);
+    dir = resolve(dir, "..");
+  }
+  return undefined;
+}
+
+function hs256(claims: Record<string, unknown>): string {
+  const b = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const input = `${b({ alg: "HS256", typ: "JWT" })}.${b(claims)}`;
+  return `${input}.${createHmac("sha256", SECRET).update(input).digest("base64url")}`;
+}
+
+function token(user: string, ttl = 600): string {
+  const now = Math.floor(Date.now() / 1000);
+  return hs256({ sub: user, tenant_id: "default", iss: "walletd", aud: "walletd", iat: now, exp: now + ttl });
+}
+
+const bin = findBinary();
+
+describe("against a real walletd --mode=all", { skip: bin ? false : "no walletd binary (set WALLETD_BIN or build target/debug/walletd)" }, () => {
+  let child: ChildProcess | undefined;
+  let dir = "";
+  let base = "";
+  const user = randomUUID();
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "walletd-ts-live-"));
+    const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WALLET_")));
+    Object.assign(env, {
+      WALLET_SERVER__HTTP_PORT: "0",
+      WALLET_SERVER__WS_PORT: "0",
+      WALLET_SERVER__ADMIN_PORT: "0",
+      WALLET_DATA_DIR: dir,
+      WALLET_LOGGING__FORMAT: "json",
+      WALLET_JWT__SECRET: SECRET,
+    });
+    const proc = spawn(bin ?? "", ["--mode=all"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+    child = proc;
+    const logs: string[] = [];
+    base = await new Promise<string>((resolveStart, reject) => {
+      const timer = setTimeout(() => reject(new Error(`walletd did not start in 30 s:\n${logs.join("\n")}`)), 30_000);
+      let buf = "";
+      proc.stdout?.on("data", (d: Buffer) => {
+        buf += d.toString();
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          logs.push(line);
+          try {
+            const v = JSON.parse(line) as { message?: string; http?: string; fields?: { message?: string; http?: string } };
+            const msg = v.message ?? v.fields?.message;
+            const http = v.http ?? v.fields?.http;
+            if (msg === "started" && http) {
+              clearTimeout(timer);
+              resolveStart(`http://${http}`);
+            }
+          } catch {
+            // not a JSON log line
+          }
+        }
+      });
+      proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
+      proc.on("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`walletd exited (${String(code)}):\n${logs.join("\n")}`));
+      });
+    });
+  });
+
+  after(() => {
+    child?.kill("SIGKILL");
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("handshakes in both profiles and runs flows concurrently on one socket", async () => {
+    const full = new WebSocketTransport({ engineUrl: base, token: token(user), WebSocket: WS, profile: "full", features: ["select_credential", "match_request", "nonsense"] });
+    await full.connect();
+    assert.ok(full.getSessionId());
+    assert.deepEqual([...full.getAcceptedFeatures()].sort(), ["match_request", "select_credential"]);
+    const outcomes = await Promise.allSettled([full.getTypeMetadata("urn:ts:unknown:1"), full.getTypeMetadata("urn:ts:unknown:2"), full.getTypeMetadata("urn:ts:unknown:3")]);
+    for (const o of outcomes) {
+      // The registry has no such type: every flow ends, each with its own terminal frame.
+      if (o.status === "rejected") assert.ok(o.reason instanceof FlowError && o.reason.code === "METADATA_FETCH_ERROR", String(o.reason));
+    }
+    const bad = await full.startOID4VCIFlow({ credentialOffer: "this is not an offer" });
+    assert.equal(bad.success, false);
+    assert.equal(bad.error?.code, "OFFER_PARSE_ERROR");
+    await full.disconnect();
+    const web = new WebSocketTransport({ engineUrl: base, token: token(user), WebSocket: WS });
+    await web.connect();
+    assert.deepEqual(web.getAcceptedFeatures(), []);
+    await web.disconnect();
+  });
+
+  it("a refused or expired token is AUTH_FAILED", async () => {
+    const t = new WebSocketTransport({ engineUrl: base, token: "not-a-jwt", WebSocket: WS, reconnect: { maxAttempts: 0 } });
+    await assert.rejects(t.connect(), (e: unknown) => e instanceof FlowError && e.code === "AUTH_FAILED");
+    const expired = new WebSocketTransport({ engineUrl: base, token: token(user, -60), WebSocket: WS, reconnect: { maxAttempts: 0 } });
+    await assert.rejects(expired.connect(), (e: unknown) => e instanceof FlowError && e.code === "AUTH_FAILED");
+  });
+
+  it("storage: encrypted blobs, 412 merge, the change feed and private data", async () => {
+    const ks = await Keystore.create(new Uint8Array(32).fill(5));
+    const c = new StorageSyncClient({ storageUrl: base, token: token(user), cipher: ks });
+    const start = await c.pull();
+    const v1 = await c.put("cred-a", new TextEncoder().encode("one"), null);
+    const other = new StorageSyncClient({ storageUrl: base, token: token(user), cipher: ks });
+    await other.put("cred-a", new TextEncoder().encode("two"), v1);
+    const merged = await c.putMerged("cred-a", new TextEncoder().encode("three"), v1, (remote, local) => new TextEncoder().encode(`${new TextDecoder().decode(remote ?? new Uint8Array())}+${new TextDecoder().decode(local)}`));
+    assert.equal(merged, v1 + 2);
+    assert.equal(new TextDecoder().decode((await c.get("cred-a"))?.data), "two+three");
+    await assert.rejects(c.put("cred-a", new TextEncoder().encode("x"), v1), (e: unknown) => e instanceof StorageError && e.status === 412);
+    const feed = await c.pull(start.cursor);
+    assert.ok(feed.changes.some((ch) => ch.id === "cred-a"));
+    const ksBytes = await ks.serialise();
+    const { etag } = await c.getPrivateData();
+    const etag2 = await c.putPrivateData(ksBytes, etag);
+    assert.ok(etag2);
+    const back = await c.getPrivateData();
+    assert.deepEqual(back.data, ksBytes);
+    await assert.rejects(c.putPrivateData(ksBytes, etag ?? '"stale"'), (e: unknown) => e instanceof StorageError && e.status === 412);
+  });
+
+  it("SSE: the same flows when the engine serves the SSE endpoints", async (t) => {
+    const probe = await fetch(`${base}/api/v2/wallet/sse/session`, { method: "POST", headers: { authorization: `Bearer ${token(user)}`, "content-type": "application/json" }, body: "{}" });
+    if (probe.status === 404 || probe.status === 405) {
+      t.skip("this walletd has no SSE endpoints");
+      return;
+    }
+    const sse = new SseTransport({ engineUrl: base, token: token(user) });
+    const bad = await sse.startOID4VCIFlow({ credentialOffer: "this is not an offer" });
+    assert.equal(bad.error?.code, "OFFER_PARSE_ERROR");
+    await sse.disconnect();
+  });
+});
