@@ -15,7 +15,7 @@ export function needles(secret) {
       // Characters fully determined by the secret: skip the ones touched by the prefix and the last partial group.
       const start = Math.ceil((shift * 8) / 6);
       const end = Math.floor(((shift + bytes.length) * 8) / 6);
-      if (end - start >= 8) out.add(text.slice(start, end));
+      if (end - start >= 6) out.add(text.slice(start, end));
     }
   }
   return [...out];
@@ -31,7 +31,7 @@ export function findSecrets(dbPath, secrets) {
   const files = dbFiles(dbPath).map((f) => [f, fs.readFileSync(f)]);
   const hits = [];
   for (const [label, secret] of Object.entries(secrets)) {
-    if (!secret || secret.length < 6) throw new Error(`secret ${label} is too short to search for`);
+    if (!secret || secret.length < 5) throw new Error(`secret ${label} is too short to search for`);
     for (const n of needles(secret)) {
       for (const [file, data] of files) {
         if (data.includes(Buffer.from(n, 'utf8'))) hits.push({ label, file, form: n === secret ? 'plain' : 'base64' });

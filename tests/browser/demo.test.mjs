@@ -41,6 +41,14 @@ function recordFrames(page, seen) {
   });
 }
 
+/// Why the SSE part cannot run, or null: walletd must serve the SSE session endpoint (an unauthenticated POST gets
+/// walletd's JSON 401; the router's own 404 has an empty body).
+async function sseMissing(walletdUrl) {
+  const r = await fetch(`${walletdUrl}/api/v2/wallet/sse/session`, { method: 'POST' });
+  const body = await r.text();
+  return r.status === 404 && body === '' ? 'walletd serves no /api/v2/wallet/sse/session (the SSE endpoints of branch h-sse are not in this build)' : null;
+}
+
 function parse(text) {
   try {
     return JSON.parse(typeof text === 'string' ? text : text.toString());
@@ -130,21 +138,24 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     assert.match(await a.page.textContent('#credentials'), /family_name: Mustermann/);
   });
 
-  await t.test('with WebSockets blocked the SSE transport takes over', async () => {
+  await t.test('a second tab (its own passkey and account) runs flows at the same time as the first', async () => {
+    const b = await openWallet(context, stack.demoOrigin);
+    await signUp(b.page, 'Second Tab');
+    await Promise.all([receive(a.page), receive(b.page)]);
+    await Promise.all([present(a.page), present(b.page)]);
+    assert.equal(await credentialCount(b.page), 1);
+    assert.equal(await credentialCount(a.page), 2);
+  });
+
+  await t.test('with WebSockets blocked the SSE transport takes over', async (st) => {
+    const missing = await sseMissing(stack.walletdUrl);
+    if (missing) return st.skip(missing);
     await a.blockWebSocket();
     await a.reloadFresh();
     await logIn(a.page);
     await receive(a.page);
     assert.equal(await a.page.textContent('#transport'), 'sse');
     await present(a.page);
-  });
-
-  await t.test('a second tab runs flows at the same time', async () => {
-    const b = await openWallet(context, stack.demoOrigin);
-    await signUp(b.page, 'Second Tab');
-    await Promise.all([receive(a.page), receive(b.page)]);
-    await Promise.all([present(a.page), present(b.page)]);
-    assert.equal(await credentialCount(b.page), 1);
   });
 
   await t.test('the database holds no plaintext credential or keystore content', async () => {

@@ -23,9 +23,9 @@ export function walletdBin() {
 
 /// Starts `cmd args`, resolves with the child and the first stdout JSON line `pick` accepts (its result), or rejects
 /// with the output after `timeoutMs` or when the process exits first. Every line is kept in `logs`.
-function startProcess(cmd, args, { env = {}, cwd, pick, timeoutMs, name }) {
+function startProcess(cmd, args, { env = process.env, cwd, pick, timeoutMs, name }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const logs = [];
     let done = false;
     const finish = (err, value) => {
@@ -57,7 +57,7 @@ function startProcess(cmd, args, { env = {}, cwd, pick, timeoutMs, name }) {
 async function startPeer(script, env = {}) {
   const dir = path.join(repoRoot, 'tests/interop');
   if (!fs.existsSync(path.join(dir, 'node_modules'))) throw new Error('run `npm ci` in tests/interop first');
-  return startProcess('node', [script, '0'], { cwd: dir, env, pick: (v) => v.url, timeoutMs: 30_000, name: script });
+  return startProcess('node', [script, '0'], { cwd: dir, env: { ...process.env, ...env }, pick: (v) => v.url, timeoutMs: 30_000, name: script });
 }
 
 /// walletd's configuration for the stack: every role on SQLite, the demo's origin allowed for CORS, the WebSocket
@@ -108,10 +108,11 @@ export async function startStack({ demoPort = 0, walletdPort = 0, extraConfig = 
     const demoOrigin = `http://localhost:${demo.port}`;
     const configPath = path.join(dataDir, 'walletd.yaml');
     fs.writeFileSync(configPath, walletdConfig({ dataDir, demoOrigin, httpPort: walletdPort, extra: extraConfig }));
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WALLET_')));
+    // Only the file configures walletd: no inherited WALLET_* overrides, no RUST_LOG filter.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WALLET_') && k !== 'RUST_LOG'));
     const w = await startProcess(walletdBin(), ['--mode=all', '--config', configPath], {
       cwd: dataDir,
-      env: { ...env, RUST_LOG: '' },
+      env,
       pick: (v) => (v.message === 'started' ? v.http : undefined),
       timeoutMs: 60_000,
       name: 'walletd',

@@ -101,8 +101,8 @@ async function main(): Promise<void> {
     status('Creating a passkey…');
     const name = $<HTMLInputElement>('display-name').value.trim() || 'Demo user';
     let created: Awaited<ReturnType<typeof Wallet.create>> | null = null;
-    const r = await signUp(url, name, async (prf) => {
-      created = await Wallet.create(config, prf);
+    const r = await signUp(url, name, async (prf, credentialId) => {
+      created = await Wallet.create(config, prf, credentialId);
       return created.keystoreBlob;
     });
     wallet = await created!.open(r.session);
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       status('Logged in, but this passkey gave no PRF output: the keystore stays locked.', true);
       return;
     }
-    wallet = await Wallet.unlock(config, r.session, r.prf);
+    wallet = await Wallet.unlock(config, r.session, r.prf, r.credentialId);
     status(`Logged in as ${r.session.displayName}; keystore unlocked.`);
     log('logged in with a passkey (PRF)');
     await wallet.refresh();

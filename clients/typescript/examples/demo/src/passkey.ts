@@ -19,6 +19,8 @@ export interface Session {
 export interface PasskeyResult {
   session: Session;
   prf: Uint8Array | null;
+  /** The passkey's credential id (the keystore tries its wrapper first). */
+  credentialId: Uint8Array;
 }
 
 /**
@@ -107,7 +109,7 @@ function prfOf(cred: PublicKeyCredential): Uint8Array | null {
 export async function signUp(
   walletdUrl: string,
   displayName: string,
-  keystoreFor: (prf: Uint8Array) => Promise<Uint8Array>,
+  keystoreFor: (prf: Uint8Array, credentialId: Uint8Array) => Promise<Uint8Array>,
 ): Promise<PasskeyResult> {
   const begin = await post(walletdUrl, '/user/register-webauthn-begin', { displayName });
   const pk = (begin.json.createOptions as { publicKey: Record<string, unknown> }).publicKey;
@@ -140,7 +142,7 @@ export async function signUp(
     prf = a ? prfOf(a) : null;
   }
   if (!prf) throw new AuthError('this passkey has no PRF support: the keystore cannot be protected with it', 0, 'no_prf');
-  const blob = await keystoreFor(prf);
+  const blob = await keystoreFor(prf, new Uint8Array(cred.rawId));
   const att = cred.response as AuthenticatorAttestationResponse;
   const ext = cred.getClientExtensionResults() as { credProps?: unknown };
   const credential = {
@@ -161,7 +163,7 @@ export async function signUp(
     displayName,
     privateData: { $b64u: b64u(blob) },
   });
-  return { session: sessionOf(finish.json, finish.headers), prf };
+  return { session: sessionOf(finish.json, finish.headers), prf, credentialId: new Uint8Array(cred.rawId) };
 }
 
 /** Logs in with a discoverable passkey; `prf` is `null` when the passkey gave no PRF output. */
@@ -193,5 +195,5 @@ export async function logIn(walletdUrl: string): Promise<PasskeyResult> {
     clientExtensionResults: {},
   };
   const finish = await post(walletdUrl, '/user/login-webauthn-finish', { challengeId: begin.json.challengeId, credential });
-  return { session: sessionOf(finish.json, finish.headers), prf: prfOf(cred) };
+  return { session: sessionOf(finish.json, finish.headers), prf: prfOf(cred), credentialId: new Uint8Array(cred.rawId) };
 }
