@@ -126,6 +126,8 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
       await b.page.locator('#status', { hasText: 'Logged in' }).waitFor();
       assert.equal(await b.page.textContent('#user-name'), 'Demo Holder');
       assert.equal(await b.page.textContent('#keystore-state'), 'locked');
+      assert.match(await b.page.textContent('#status'), /no PRF output/);
+      assert.deepEqual(b.errors, []);
     } finally {
       await fresh.close();
     }
@@ -145,6 +147,7 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     await Promise.all([present(a.page), present(b.page)]);
     assert.equal(await credentialCount(b.page), 1);
     assert.equal(await credentialCount(a.page), 2);
+    assert.deepEqual(b.errors, []);
   });
 
   await t.test('with WebSockets blocked the SSE transport takes over', async (st) => {
@@ -159,6 +162,7 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
   });
 
   await t.test('the database holds no plaintext credential or keystore content', async () => {
+    assert.deepEqual(a.errors, [], 'no uncaught exception in the first tab');
     await context.close();
     await stack.stopWalletd();
     // Control: plaintext the server does store is found, so the scan reads the right files.
