@@ -376,6 +376,10 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     for (key, frames) in [
         ("engine.flow_inbox_frames", config.engine.flow_inbox_frames),
         ("engine.outbound_queue_frames", config.engine.outbound_queue_frames),
+        ("engine.sse_replay_frames", config.engine.sse_replay_frames),
+        ("engine.sse_replay_bytes", config.engine.sse_replay_bytes),
+        ("engine.sse_inbound_frames", config.engine.sse_inbound_frames),
+        ("engine.sse_stream_queue_frames", config.engine.sse_stream_queue_frames),
     ] {
         if frames == 0 {
             return Err(ConfigError::Invalid {
@@ -423,7 +427,14 @@ mod tests {
 
     #[test]
     fn zero_queue_sizes_are_refused_with_their_key() {
-        for key in ["flow_inbox_frames", "outbound_queue_frames"] {
+        for key in [
+            "flow_inbox_frames",
+            "outbound_queue_frames",
+            "sse_replay_frames",
+            "sse_replay_bytes",
+            "sse_inbound_frames",
+            "sse_stream_queue_frames",
+        ] {
             let e = load_from_str(&format!("engine:\n  {key}: 0\n"), env(&[])).unwrap_err();
             assert_eq!(e.key(), Some(format!("engine.{key}").as_str()));
         }
