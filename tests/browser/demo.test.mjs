@@ -41,14 +41,6 @@ function recordFrames(page, seen) {
   });
 }
 
-/// Why the SSE part cannot run, or null: walletd must serve the SSE session endpoint (an unauthenticated POST gets
-/// walletd's JSON 401; the router's own 404 has an empty body).
-async function sseMissing(walletdUrl) {
-  const r = await fetch(`${walletdUrl}/api/v2/wallet/sse/session`, { method: 'POST' });
-  const body = await r.text();
-  return r.status === 404 && body === '' ? 'walletd serves no /api/v2/wallet/sse/session (the SSE endpoints of branch h-sse are not in this build)' : null;
-}
-
 function parse(text) {
   try {
     return JSON.parse(typeof text === 'string' ? text : text.toString());
@@ -150,15 +142,20 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     assert.deepEqual(b.errors, []);
   });
 
-  await t.test('with WebSockets blocked the SSE transport takes over', async (st) => {
-    const missing = await sseMissing(stack.walletdUrl);
-    if (missing) return st.skip(missing);
+  await t.test('with WebSockets blocked the SSE transport takes over', async () => {
+    const sse = [];
+    a.page.on('request', (r) => {
+      if (r.url().includes('/api/v2/wallet/sse')) sse.push(new URL(r.url()).pathname);
+    });
     await a.blockWebSocket();
     await a.reloadFresh();
     await logIn(a.page);
     await receive(a.page);
     assert.equal(await a.page.textContent('#transport'), 'sse');
     await present(a.page);
+    for (const p of ['/api/v2/wallet/sse/session', '/api/v2/wallet/sse', '/api/v2/wallet/sse/message']) {
+      assert.ok(sse.includes(p), `the page called ${p}: ${JSON.stringify([...new Set(sse)])}`);
+    }
   });
 
   await t.test('the database holds no plaintext credential or keystore content', async () => {
