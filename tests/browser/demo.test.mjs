@@ -108,6 +108,23 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     assert.ok(seen.sockets >= 1 && seen.credentials.length === 1, JSON.stringify(seen));
   });
 
+  await t.test('a broken offer is a clear error and a declined request shares nothing', async () => {
+    await a.page.fill('#offer', 'openid-credential-offer://?credential_offer=%7Bnot-json');
+    await a.page.click('#accept-offer');
+    await a.page.locator('#status.error').waitFor();
+    assert.match(await a.page.textContent('#status'), /offer/i);
+    const req = await newRequest(stack.verifierUrl, stack.issuerUrl);
+    await a.page.fill('#request', req.url);
+    await a.page.click('#present');
+    await a.page.locator('#consent').waitFor({ state: 'visible' });
+    await a.page.click('#consent-decline');
+    await statusMatching(a.page, /Declined/);
+    const result = await requestResult(stack.verifierUrl, req.id);
+    assert.equal(result.verified, false, JSON.stringify(result));
+    assert.deepEqual(result.disclosed ?? [], []);
+    assert.equal(await credentialCount(a.page), 1);
+  });
+
   await t.test('login in a fresh browser context with a copy of the passkey', async () => {
     const fresh = await browser.newContext();
     try {
