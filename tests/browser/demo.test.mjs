@@ -108,6 +108,21 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     assert.ok(seen.sockets >= 1 && seen.credentials.length === 1, JSON.stringify(seen));
   });
 
+  await t.test('an offer with a transaction code asks the user for it', async () => {
+    const { offer, tx_code_value: code } = await newOffer(stack.issuerUrl, { tx_code: true });
+    assert.ok(code, 'the issuer made a transaction code');
+    const asked = [];
+    a.page.once('dialog', async (d) => {
+      asked.push(d.message());
+      await d.accept(code);
+    });
+    await a.page.fill('#offer', offer);
+    await a.page.click('#accept-offer');
+    await statusMatching(a.page, /Received/);
+    assert.match(asked[0] ?? '', /Code sent by mail/);
+    assert.equal(await credentialCount(a.page), 2);
+  });
+
   await t.test('a broken offer is a clear error and a declined request shares nothing', async () => {
     await a.page.fill('#offer', 'openid-credential-offer://?credential_offer=%7Bnot-json');
     await a.page.click('#accept-offer');
@@ -122,7 +137,7 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     const result = await requestResult(stack.verifierUrl, req.id);
     assert.equal(result.verified, false, JSON.stringify(result));
     assert.deepEqual(result.disclosed ?? [], []);
-    assert.equal(await credentialCount(a.page), 1);
+    assert.equal(await credentialCount(a.page), 2);
   });
 
   await t.test('login in a fresh browser context with a copy of the passkey', async () => {
@@ -145,7 +160,7 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
   await t.test('a fresh page state with the same passkey unlocks the keystore and restores the credentials', async () => {
     await a.reloadFresh();
     await logIn(a.page);
-    assert.equal(await credentialCount(a.page), 1);
+    assert.equal(await credentialCount(a.page), 2);
     assert.match(await a.page.textContent('#credentials'), /family_name: Mustermann/);
   });
 
@@ -155,7 +170,7 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     await Promise.all([receive(a.page), receive(b.page)]);
     await Promise.all([present(a.page), present(b.page)]);
     assert.equal(await credentialCount(b.page), 1);
-    assert.equal(await credentialCount(a.page), 2);
+    assert.equal(await credentialCount(a.page), 3);
     assert.deepEqual(b.errors, []);
   });
 

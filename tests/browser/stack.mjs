@@ -162,7 +162,7 @@ async function postJson(url, body) {
 }
 
 /// A fresh pre-authorized offer of the interop issuer: `{offer (openid-credential-offer:// URI), ...}`.
-export const newOffer = (issuerUrl) => postJson(`${issuerUrl}/test/offer`, { grant: 'pre' });
+export const newOffer = (issuerUrl, opts = {}) => postJson(`${issuerUrl}/test/offer`, { grant: 'pre', ...opts });
 /// A fresh DCQL request of the interop verifier for the interop PID: `{id, url (openid4vp:// URI), ...}`.
 export const newRequest = (verifierUrl, issuerUrl, claims = ['given_name']) =>
   postJson(`${verifierUrl}/test/request`, { vct: `${issuerUrl}/vct/pid`, claims });

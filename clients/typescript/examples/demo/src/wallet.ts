@@ -194,7 +194,14 @@ export class Wallet {
 
   /** Runs an OID4VCI flow for `offer` and stores the credential(s) encrypted. Returns the first one. */
   async acceptOffer(offer: string, onStep: (step: string) => void): Promise<StoredCredentialView> {
-    const out = await this.flows(onStep).runIssuance(offer);
+    const out = await this.flows(onStep).runIssuance(offer, {
+      // A pre-authorized offer with a transaction code: ask the user (the issuer sent it by another channel).
+      onTxCode: async (p) => {
+        const what = p.txCode.description ?? 'the transaction code from the issuer';
+        const length = p.txCode.length ? ` (${p.txCode.length} characters)` : '';
+        return window.prompt(`Enter ${what}${length}`)?.trim() || null;
+      },
+    });
     if (out.status !== 'complete') throw new Error('the issuer wants a browser authorization, which this demo does not do');
     const f = out.frame as unknown as {
       credentials?: { format: string; credential: string }[];
