@@ -7,8 +7,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const schemaPath = join(here, "..", "..", "..", "docs", "api-v2.schema.json");
-const outPath = join(here, "..", "src", "generated", "api-v2.ts");
+const arg = (name) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+// `--schema` / `--out` override the paths (the generator's own tests use them).
+const schemaPath = arg("--schema") ?? join(here, "..", "..", "..", "docs", "api-v2.schema.json");
+const outPath = arg("--out") ?? join(here, "..", "src", "generated", "api-v2.ts");
 
 const KNOWN = new Set([
   "$ref", "$schema", "$defs", "title", "description", "type", "properties", "required", "oneOf", "anyOf",

@@ -17,6 +17,8 @@ import type {
 } from "./flow-types.js";
 import type { ServerFrame } from "./protocol.js";
 import { FlowError, SessionTransport, type FlowOutcome } from "./session.js";
+import type { Signer } from "./signing-types.js";
+import { matcherFromHandlers, signerFromHandlers, type WebMatchRequestHandler, type WebSignRequestHandler } from "./web-compat.js";
 
 function obj(v: unknown): Record<string, unknown> | undefined {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
@@ -149,6 +151,42 @@ export function mapPresentationFrame(frame: ServerFrame): OID4VPFlowResult {
 
 /** The step API on top of {@link SessionTransport}; {@link WebSocketTransport} and {@link SseTransport} extend it. */
 export abstract class FrameFlowTransport extends SessionTransport implements FlowTransport {
+  private readonly signHandlers = new Set<WebSignRequestHandler>();
+  private readonly matchHandlers = new Set<WebMatchRequestHandler>();
+
+  /**
+   * Web-client compatibility: registers a sign handler (camelCase shapes); used when no `signer` option or
+   * per-flow signer is set. Handlers are tried in turn until one succeeds. Returns the unregister function.
+   */
+  onSignRequest(handler: WebSignRequestHandler): () => void {
+    this.signHandlers.add(handler);
+    return () => this.signHandlers.delete(handler);
+  }
+
+  /** Web-client compatibility: registers a match handler for `match_request` (full profile). */
+  onMatchRequest(handler: WebMatchRequestHandler): () => void {
+    this.matchHandlers.add(handler);
+    return () => this.matchHandlers.delete(handler);
+  }
+
+  protected override registeredSigner(): Signer | undefined {
+    return this.signHandlers.size > 0 ? signerFromHandlers(this.signHandlers) : undefined;
+  }
+
+  protected override registeredMatcher() {
+    return this.matchHandlers.size > 0 ? matcherFromHandlers(this.matchHandlers) : undefined;
+  }
+
+  /** Web-client compatibility: the flow the step API continues by default. */
+  getCurrentFlowId(): string | null {
+    return this.lastFlowId ?? null;
+  }
+
+  /** Web-client compatibility: sends a `flow_action` (e.g. a decision the step API has no parameter for). */
+  sendFlowAction(action: { flowId: string; action: string; payload: Record<string, unknown> }): void {
+    this.continueFlow(action.flowId, action.action, action.payload);
+  }
+
   private async step<R>(map: (f: ServerFrame) => R, run: () => Promise<Parameters<SessionTransport["nextStop"]>[0]>): Promise<R> {
     const flow = await run();
     return map(await this.nextStop(flow, this.options.stepTimeoutMs ?? 60_000));

@@ -24,3 +24,4 @@ export * from "./config.js";
 export * from "./sse.js";
 export * from "./http-proxy.js";
 export * from "./fallback.js";
+export * from "./web-compat.js";

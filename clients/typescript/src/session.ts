@@ -396,6 +396,21 @@ export abstract class SessionTransport {
     }, delay);
   }
 
+  /** A signer from handlers registered after construction (the web client's `onSignRequest`). */
+  protected registeredSigner(): Signer | undefined {
+    return undefined;
+  }
+
+  /** A matcher from handlers registered after construction (the web client's `onMatchRequest`). */
+  protected registeredMatcher(): FlowCallbacks["onMatchRequest"] {
+    return undefined;
+  }
+
+  /** Allows automatic reconnects again after the budget was spent (e.g. on `online` or `visibilitychange`). */
+  resetReconnectAttempts(): void {
+    this.reconnectAttempt = 0;
+  }
+
   /** Called when reconnecting gives up (a hook for fallback wrappers). */
   protected onGiveUp(): void {
     // default: nothing more
@@ -448,10 +463,10 @@ export abstract class SessionTransport {
         void this.onProgressStep(flow, frame);
         return;
       case "sign_request":
-        void this.onSignRequest(flow, frame);
+        void this.answerSignRequest(flow, frame);
         return;
       case "match_request":
-        void this.onMatchRequest(flow, frame);
+        void this.answerMatchRequest(flow, frame);
         return;
       case "flow_complete":
       case "flow_error":
@@ -576,8 +591,8 @@ export abstract class SessionTransport {
     }
   }
 
-  private async onSignRequest(flow: FlowState, frame: ServerFrameOf<"sign_request">): Promise<void> {
-    const signer = flow.callbacks?.signer ?? this.options.signer;
+  private async answerSignRequest(flow: FlowState, frame: ServerFrameOf<"sign_request">): Promise<void> {
+    const signer = flow.callbacks?.signer ?? this.options.signer ?? this.registeredSigner();
     const base = { type: "sign_response" as const, flow_id: flow.id, message_id: frame.message_id };
     try {
       if (!signer) throw new Error("the client has no signer");
@@ -602,8 +617,8 @@ export abstract class SessionTransport {
     }
   }
 
-  private async onMatchRequest(flow: FlowState, frame: ServerFrameOf<"match_request">): Promise<void> {
-    const handler = flow.callbacks?.onMatchRequest ?? this.options.callbacks?.onMatchRequest;
+  private async answerMatchRequest(flow: FlowState, frame: ServerFrameOf<"match_request">): Promise<void> {
+    const handler = flow.callbacks?.onMatchRequest ?? this.options.callbacks?.onMatchRequest ?? this.registeredMatcher();
     const base = { type: "match_response" as const, flow_id: flow.id, message_id: frame.message_id };
     try {
       if (!handler) throw new Error("the client has no matcher");

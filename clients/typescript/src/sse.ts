@@ -4,8 +4,10 @@
  *    `{session_id, stream_url, message_url}` (the session id is a capability bound to the user);
  * 2. `GET stream_url` (`text/event-stream`) carries each server frame as one `data:` event with `id: <seq>`;
  *    after a drop the stream resumes with `Last-Event-ID` within the engine's bounded window;
- * 3. each client frame (the handshake too) is one `POST message_url` with the frame as JSON body (202).
- * Frames are posted one after another, so their order is kept.
+ * 3. each client frame (the handshake too) is one `POST message_url` with the frame as JSON body (202; a 429
+ *    is retried after its `Retry-After`, a bounded number of times).
+ * Frames are posted one after another, so their order is kept. The engine ends a session with a named
+ * `close` event `{code, reason}` (the WebSocket's close code: 4001 for a refused or expired token).
  */
 import { FrameFlowTransport } from "./flow-transport.js";
 import type { FrameLink, LinkEvents, SessionOptions } from "./session.js";
@@ -16,6 +18,8 @@ export interface EventSourceLike {
   onopen: ((ev: unknown) => void) | null;
   onmessage: ((ev: { data: string; lastEventId?: string }) => void) | null;
   onerror: ((ev: unknown) => void) | null;
+  /** Named events (the engine's `close`). */
+  addEventListener?(type: string, listener: (ev: { data: string }) => void): void;
   close(): void;
 }
 
@@ -34,6 +38,8 @@ export interface SseTransportOptions extends SessionOptions {
   maxStreamErrors?: number;
   /** Give the stream this long to open. Default 10 000 ms. */
   openTimeoutMs?: number;
+  /** Retries of a message POST answered 429 (the session's inbound queue is full). Default 5. */
+  maxMessageRetries?: number;
 }
 
 interface SseSession {
@@ -55,6 +61,11 @@ export class FetchEventSource implements EventSourceLike {
   onerror: ((ev: unknown) => void) | null = null;
   private lastId = "";
   private abort = new AbortController();
+  private listeners = new Map<string, ((ev: { data: string }) => void)[]>();
+
+  addEventListener(type: string, listener: (ev: { data: string }) => void): void {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+  }
 
   constructor(
     private readonly url: string,
@@ -101,6 +112,7 @@ export class FetchEventSource implements EventSourceLike {
     let buf = "";
     let data: string[] = [];
     let id: string | undefined;
+    let event = "";
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
@@ -111,9 +123,14 @@ export class FetchEventSource implements EventSourceLike {
         buf = buf.slice(nl + (buf.startsWith("\r\n", nl) ? 2 : 1));
         if (line === "") {
           if (id !== undefined) this.lastId = id;
-          if (data.length > 0) this.onmessage?.({ data: data.join("\n"), lastEventId: this.lastId });
+          if (data.length > 0) {
+            const ev = { data: data.join("\n"), lastEventId: this.lastId };
+            if (event === "" || event === "message") this.onmessage?.(ev);
+            else for (const l of this.listeners.get(event) ?? []) l(ev);
+          }
           data = [];
           id = undefined;
+          event = "";
           continue;
         }
         if (line.startsWith(":")) continue;
@@ -122,6 +139,7 @@ export class FetchEventSource implements EventSourceLike {
         let val = colon < 0 ? "" : line.slice(colon + 1);
         if (val.startsWith(" ")) val = val.slice(1);
         if (field === "data") data.push(val);
+        else if (field === "event") event = val;
         else if (field === "id" && !val.includes("\0")) id = val;
       }
     }
@@ -184,7 +202,12 @@ export class SseTransport extends FrameFlowTransport {
         queue = queue.then(async () => {
           if (closed) return;
           try {
-            const r = await this.fetchFn(messageUrl, { method: "POST", headers: { "content-type": "application/json" }, body: text });
+            let r = await this.fetchFn(messageUrl, { method: "POST", headers: { "content-type": "application/json" }, body: text });
+            for (let i = 0; r.status === 429 && i < (this.sseOptions.maxMessageRetries ?? 5) && !closed; i++) {
+              const wait = Math.min(Number(r.headers.get("retry-after") ?? "1") || 1, 10) * 1000;
+              await new Promise((res) => setTimeout(res, wait));
+              r = await this.fetchFn(messageUrl, { method: "POST", headers: { "content-type": "application/json" }, body: text });
+            }
             if (r.status === 401 || r.status === 403) finish(4001, "the engine refused the session");
             else if (r.status === 404 || r.status === 410) finish(1006, "the SSE session is gone");
             else if (!r.ok && r.status !== 413) finish(1011, `message answered ${r.status}`);
@@ -217,6 +240,25 @@ export class SseTransport extends FrameFlowTransport {
           resolve();
         }
       };
+      es.addEventListener?.("close", (ev) => {
+        let code = 1000;
+        let reason = "the engine closed the session";
+        try {
+          const c = JSON.parse(ev.data) as { code?: unknown; reason?: unknown };
+          if (typeof c.code === "number") code = c.code;
+          if (typeof c.reason === "string") reason = c.reason;
+        } catch {
+          // keep the defaults
+        }
+        if (!opened) {
+          timers.clearTimeout(timer);
+          closed = true;
+          es.close();
+          reject(new Error(reason));
+          return;
+        }
+        finish(code, reason);
+      });
       es.onmessage = (ev) => {
         errors = 0;
         if (closed) return;

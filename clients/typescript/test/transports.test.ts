@@ -62,6 +62,17 @@ describe("SseTransport (SSE wire contract)", () => {
     await t.disconnect();
   });
 
+  it("the engine's close event (4001) refreshes the token and opens a new session", async () => {
+    let n = 0;
+    const t = new SseTransport({ engineUrl: sse.url, token: "tok", refreshToken: () => Promise.resolve(`fresh-${++n}`), reconnect: fast });
+    await t.connect();
+    const sessions = sse.sessions.size;
+    sse.closeSessions(4001);
+    await until(() => n === 1 && t.isConnected() && sse.sessions.size === sessions + 1, "the refresh and the new session");
+    assert.equal(sse.handshakes.at(-1)?.app_token, "fresh-1");
+    await t.disconnect();
+  });
+
   it("a refused token is AUTH_FAILED", async () => {
     const t = new SseTransport({ engineUrl: sse.url, token: "bad", reconnect: { maxAttempts: 0 } });
     await assert.rejects(t.connect(), (e: unknown) => e instanceof FlowError && e.code === "AUTH_FAILED");

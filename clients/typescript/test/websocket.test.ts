@@ -86,6 +86,27 @@ describe("WebSocketTransport against a scripted engine", () => {
     await t.disconnect();
   });
 
+  it("web-client handler API: onSignRequest handlers (camelCase) sign, with the raw credential from the consent", async () => {
+    const t = new WebSocketTransport({ engineUrl: engine.url, token: "tok", WebSocket: WS });
+    const seen: string[] = [];
+    t.onSignRequest(() => Promise.reject(new Error("first handler cannot")));
+    t.onSignRequest(async (req) => {
+      seen.push(`${req.action}:${req.params.audience ?? ""}`);
+      if (req.action === "generate_proof") return { proofJwt: "legacy-proof" };
+      const c = req.params.credentialsToInclude?.[0];
+      return { vpToken: JSON.stringify({ [c?.credentialQueryId ?? "?"]: [`vp-of-${c?.credentialRaw ?? "nothing"}`] }) };
+    });
+    await t.startOID4VCIFlow({ credentialOffer: "{}" });
+    assert.equal(t.getCurrentFlowId() !== null, true);
+    const done = await t.startOID4VCIFlow({ preAuthorizedCode: "pre", txCodeInput: "1234" });
+    assert.deepEqual(done.credentials?.map((c) => c.credential), ["cred(legacy-proof)"]);
+    await t.startOID4VPFlow({ requestUriRef: "https://v/r", clientId: "x509_san_dns:v" });
+    const vp = await t.startOID4VPFlow({ selectedCredentials: [{ batchId: 0, credentialQueryId: "q1", walletCredentialRef: "w1", credentialRaw: "RAW-SDJWT", holderKeyKid: "k" }] });
+    assert.equal(vp.redirectUri, 'https://v.example/done#{"q1":["vp-of-RAW-SDJWT"]}');
+    assert.deepEqual(seen, ["generate_proof:https://issuer.example", "sign_presentation:x509_san_dns:v"]);
+    await t.disconnect();
+  });
+
   it("a refused token is AUTH_FAILED without refresh, and refreshed once with refreshToken", async () => {
     const t = new WebSocketTransport({ engineUrl: engine.url, token: "bad", WebSocket: WS, reconnect: { maxAttempts: 0 } });
     await assert.rejects(t.connect(), (e: unknown) => e instanceof FlowError && e.code === "AUTH_FAILED");

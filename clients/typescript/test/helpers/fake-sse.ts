@@ -22,6 +22,8 @@ export interface FakeSse {
   requests: string[];
   /** Closes every WebSocket (when `withWebSocket`) with `code`. */
   cutWebSockets(code?: number): void;
+  /** Ends every SSE session with a `close` event of `code` (e.g. 4001: the token expired). */
+  closeSessions(code: number): void;
   /** WebSocket handshakes seen. */
   wsHandshakes: Frame[];
 }
@@ -59,9 +61,10 @@ export async function startFakeSse(opts: EngineOptions & { acceptBearer?: (t: st
             s.events.push(ev);
             for (const st of s.streams) st.write(`id: ${ev.id}\ndata: ${ev.data}\n\n`);
           },
-          () => {
+          (code) => {
             s.closed = true;
-            for (const st of s.streams) st.end();
+            // Like walletd: a named `close` event with the WebSocket close code, then the stream ends.
+            for (const st of s.streams) st.end(`event: close\ndata: ${JSON.stringify({ code, reason: "closed by engine" })}\n\n`);
           },
           handshakes,
           received,
@@ -116,6 +119,12 @@ export async function startFakeSse(opts: EngineOptions & { acceptBearer?: (t: st
     wsHandshakes,
     cutWebSockets(code = 1011) {
       for (const ws of sockets) ws.close(code, "cut");
+    },
+    closeSessions(code) {
+      for (const s of sessions.values()) {
+        s.closed = true;
+        for (const st of s.streams) st.end(`event: close\ndata: ${JSON.stringify({ code, reason: "closed by engine" })}\n\n`);
+      }
     },
     dropStreams() {
       for (const s of sessions.values()) for (const st of s.streams) st.destroy();
