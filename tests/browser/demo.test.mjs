@@ -166,11 +166,19 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
 
   await t.test('a second tab (its own passkey and account) runs flows at the same time as the first', async () => {
     const b = await openWallet(context, stack.demoOrigin);
+    const registered = b.page.waitForResponse((r) => r.url().endsWith('/user/register-webauthn-finish'));
     await signUp(b.page, 'Second Tab');
+    const { appToken } = await (await registered).json();
     await Promise.all([receive(a.page), receive(b.page)]);
     await Promise.all([present(a.page), present(b.page)]);
     assert.equal(await credentialCount(b.page), 1);
     assert.equal(await credentialCount(a.page), 3);
+    // Logging out revokes the session at walletd: the tab's access token is refused from then on.
+    const info = () => fetch(`${stack.walletdUrl}/user/session/account-info`, { headers: { authorization: `Bearer ${appToken}` } });
+    assert.equal((await info()).status, 200);
+    await b.page.click('#log-out');
+    await statusMatching(b.page, /Logged out/);
+    assert.equal((await info()).status, 401);
     assert.deepEqual(b.errors, []);
   });
 

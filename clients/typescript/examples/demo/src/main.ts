@@ -13,7 +13,9 @@ function log(text: string, error = false): void {
   li.scrollIntoView({ block: 'nearest' });
 }
 
+/** Shows the outcome of an action; the page is brought up to date first, so what the status says is on screen. */
 function status(text: string, error = false): void {
+  render();
   const s = $('status');
   s.textContent = text;
   s.classList.toggle('error', error);
@@ -106,9 +108,9 @@ async function main(): Promise<void> {
       return created.keystoreBlob;
     });
     wallet = await created!.open(r.session);
-    status(`Account created for ${r.session.displayName}; keystore unlocked.`);
-    log('signed up with a passkey (PRF)');
     await wallet.refresh();
+    log('signed up with a passkey (PRF)');
+    status(`Account created for ${r.session.displayName}; keystore unlocked.`);
   });
 
   action('log-in', async () => {
@@ -120,15 +122,16 @@ async function main(): Promise<void> {
       return;
     }
     wallet = await Wallet.unlock(config, r.session, r.prf, r.credentialId);
-    status(`Logged in as ${r.session.displayName}; keystore unlocked.`);
-    log('logged in with a passkey (PRF)');
     await wallet.refresh();
+    log('logged in with a passkey (PRF)');
+    status(`Logged in as ${r.session.displayName}; keystore unlocked.`);
   });
 
   action('log-out', async () => {
-    await wallet?.close();
+    const w = wallet;
     wallet = null;
-    status('Logged out.');
+    await w?.close();
+    status('Logged out; walletd revoked the session.');
   });
 
   action('accept-offer', async () => {

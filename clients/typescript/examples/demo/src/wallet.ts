@@ -260,8 +260,16 @@ export class Wallet {
     return true;
   }
 
+  /** Ends the session: closes the engine connection and revokes the session at walletd (`/auth/logout`). */
   async close(): Promise<void> {
     await this.transport?.disconnect();
     this.transport = null;
+    if (!this.session.refreshToken) return;
+    const r = await fetch(`${this.config.walletdUrl}/auth/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: this.session.refreshToken }),
+    });
+    if (!r.ok) throw new Error(`logout: HTTP ${r.status} ${await r.text()}`);
   }
 }
