@@ -71,7 +71,9 @@ export class HttpProxyTransport implements FlowTransport {
 
   constructor(private readonly options: HttpProxyTransportOptions) {
     this.base = options.backendUrl.replace(/\/+$/, "");
-    this.fetchFn = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
+    // Never call a supplied fetch as a method of this object (window.fetch refuses another `this`).
+    const f = options.fetch ?? fetch;
+    this.fetchFn = (...a: Parameters<typeof fetch>) => f(...a);
   }
 
   /** HTTP needs no connection; this only marks the transport usable. */

@@ -12,7 +12,7 @@ export * from "./flow-types.js";
 export * from "./callbacks.js";
 export * from "./signing-types.js";
 export * from "./backoff.js";
-export { FlowError, SessionTransport, type ConnectionState, type FlowOutcome, type FrameLink, type LinkEvents, type SessionOptions } from "./session.js";
+export { FlowError, SessionTransport, defaultTimers, type Timers, type ConnectionState, type FlowOutcome, type FrameLink, type LinkEvents, type SessionOptions } from "./session.js";
 export { FrameFlowTransport, mapIssuanceFrame, mapPresentationFrame, verifierInfo } from "./flow-transport.js";
 export * from "./websocket.js";
 export * from "./b64.js";

@@ -39,6 +39,20 @@ export interface LinkEvents {
   onClose(code: number, reason: string): void;
 }
 
+/** Timer functions; the defaults call the global ones unbound (browsers refuse them with another `this`). */
+export interface Timers {
+  setTimeout: (fn: () => void, ms: number) => ReturnType<typeof setTimeout>;
+  clearTimeout: (t: ReturnType<typeof setTimeout> | undefined) => void;
+}
+
+/** The global timers, wrapped so they are never called as methods of another object. */
+export const defaultTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (t) => {
+    clearTimeout(t);
+  },
+};
+
 /** Connection state of a session transport. */
 export type ConnectionState = "idle" | "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -88,8 +102,13 @@ export interface SessionOptions {
   flowTimeoutMs?: number;
   /** Reconnect policy after the connection is lost. */
   reconnect?: BackoffOptions;
+  /**
+   * A connection that stayed up this long counts as stable: its loss starts the cut count (what fallback and
+   * the reconnect budget look at) from zero again. Default 60 000 ms.
+   */
+  stableAfterMs?: number;
   /** Timer functions (injectable for tests). */
-  timers?: { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout };
+  timers?: Timers;
 }
 
 /** A flow's result: completed, or left for an authorization redirect. */
@@ -144,6 +163,7 @@ export abstract class SessionTransport {
   private acceptedFeatures: string[] = [];
   /** Connections lost without our asking since the last successful handshake + settle (for fallback). */
   private cuts = 0;
+  private connectedAt = 0;
   /** The last flow started through the step API (continuations without `flowId` address it). */
   protected lastFlowId: string | undefined;
 
@@ -155,7 +175,7 @@ export abstract class SessionTransport {
   protected abstract openLink(events: LinkEvents): Promise<FrameLink>;
 
   private get timers() {
-    return this.options.timers ?? { setTimeout, clearTimeout };
+    return this.options.timers ?? defaultTimers;
   }
 
   /** The current connection state. */
@@ -269,7 +289,7 @@ export abstract class SessionTransport {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.handshakeOnce();
-        this.reconnectAttempt = 0;
+        this.connectedAt = Date.now();
         this.setState("connected");
         return;
       } catch (e) {
@@ -348,6 +368,11 @@ export abstract class SessionTransport {
   }
 
   private onLinkClosed(code: number, reason: string): void {
+    if (Date.now() - this.connectedAt >= (this.options.stableAfterMs ?? 60_000)) {
+      // The connection had been stable: this loss starts a new series.
+      this.cuts = 0;
+      this.reconnectAttempt = 0;
+    }
     this.link = undefined;
     this.sessionId = undefined;
     this.failAll("TRANSPORT_CLOSED", `the connection closed (${code}${reason ? `: ${reason}` : ""})`);

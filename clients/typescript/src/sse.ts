@@ -10,7 +10,7 @@
  * `close` event `{code, reason}` (the WebSocket's close code: 4001 for a refused or expired token).
  */
 import { FrameFlowTransport } from "./flow-transport.js";
-import type { FrameLink, LinkEvents, SessionOptions } from "./session.js";
+import { defaultTimers, type FrameLink, type LinkEvents, type SessionOptions } from "./session.js";
 
 /** The subset of the browser `EventSource` API the transport uses. */
 export interface EventSourceLike {
@@ -160,7 +160,9 @@ export class SseTransport extends FrameFlowTransport {
     super(options);
     this.sseOptions = options;
     this.base = new URL(options.engineUrl).origin;
-    this.fetchFn = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
+    // Never call a supplied fetch as a method of this object (window.fetch refuses another `this`).
+    const f = options.fetch ?? fetch;
+    this.fetchFn = (...a: Parameters<typeof fetch>) => f(...a);
   }
 
   private async token(): Promise<string> {
@@ -224,7 +226,7 @@ export class SseTransport extends FrameFlowTransport {
       },
     };
     await new Promise<void>((resolve, reject) => {
-      const timers = this.options.timers ?? { setTimeout, clearTimeout };
+      const timers = this.options.timers ?? defaultTimers;
       let opened = false;
       const timer = timers.setTimeout(() => {
         if (opened) return;

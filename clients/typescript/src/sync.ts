@@ -29,6 +29,11 @@ export interface StorageSyncOptions {
   maxConflictRetries?: number;
   /** Most pages one {@link StorageSyncClient.pull} reads. Default 100. */
   maxPages?: number;
+  /**
+   * Ids whose bytes bypass the cipher: walletd's reserved `keystore` blob (the web client's private data, which
+   * the keystore encrypts itself) shows up in the change feed. Default `["keystore"]`.
+   */
+  rawIds?: readonly string[];
 }
 
 /** A storage error answer: `status` and the `{error, message}` body. */
@@ -90,7 +95,9 @@ export class StorageSyncClient {
 
   constructor(private readonly options: StorageSyncOptions) {
     this.base = options.storageUrl.replace(/\/+$/, "");
-    this.fetchFn = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
+    // Never call a supplied fetch as a method of this object (window.fetch refuses another `this`).
+    const f = options.fetch ?? fetch;
+    this.fetchFn = (...a: Parameters<typeof fetch>) => f(...a);
   }
 
   private async headers(extra: Record<string, string> = {}): Promise<Record<string, string>> {
@@ -120,12 +127,18 @@ export class StorageSyncClient {
     throw new StorageError(res.status, code, message, current);
   }
 
+  private cipherFor(id: string): BlobCipher | undefined {
+    return (this.options.rawIds ?? ["keystore"]).includes(id) ? undefined : this.options.cipher;
+  }
+
   private seal(id: string, data: Uint8Array): Promise<Uint8Array> {
-    return this.options.cipher ? this.options.cipher.encrypt(data, id) : Promise.resolve(data);
+    const c = this.cipherFor(id);
+    return c ? c.encrypt(data, id) : Promise.resolve(data);
   }
 
   private open(id: string, data: Uint8Array): Promise<Uint8Array> {
-    return this.options.cipher ? this.options.cipher.decrypt(data, id) : Promise.resolve(data);
+    const c = this.cipherFor(id);
+    return c ? c.decrypt(data, id) : Promise.resolve(data);
   }
 
   /** One blob, or `null` when it does not exist. */

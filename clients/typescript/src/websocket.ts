@@ -1,6 +1,6 @@
 /** API v2 over one WebSocket (`GET /api/v2/wallet`). */
 import { FrameFlowTransport } from "./flow-transport.js";
-import type { FrameLink, LinkEvents, SessionOptions } from "./session.js";
+import { defaultTimers, type FrameLink, type LinkEvents, type SessionOptions } from "./session.js";
 
 /** The subset of the browser `WebSocket` API the transport uses (the `ws` package's class fits too). */
 export interface WebSocketLike {
@@ -74,7 +74,7 @@ export class WebSocketTransport extends FrameFlowTransport {
       let open = false;
       let done = false;
       const ws = new this.ctor(this.url);
-      const timers = this.options.timers ?? { setTimeout, clearTimeout };
+      const timers = this.options.timers ?? defaultTimers;
       const timer = timers.setTimeout(() => {
         if (done) return;
         done = true;

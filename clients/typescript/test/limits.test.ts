@@ -4,7 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
-import { FlowError, SseTransport, StorageSyncClient, WebSocketTransport, createWebCryptoSigner, generateHolderKey, type WebSocketConstructor } from "../src/index.js";
+import { FlowError, SseTransport, StorageSyncClient, WebSocketTransport, createTransport, createWebCryptoSigner, generateHolderKey, type WebSocketConstructor } from "../src/index.js";
 import { startFakeEngine } from "./helpers/fake-engine.js";
 import { startFakeSse } from "./helpers/fake-sse.js";
 import { startFakeStorage } from "./helpers/fake-storage.js";
@@ -70,6 +70,34 @@ describe("configured limits", () => {
     sse.dropStreams();
     await closed;
     assert.equal(t.isConnected(), false);
+    await sse.close();
+  });
+
+  it("stableAfterMs: cuts of connections that had been stable do not add up to a fallback", async () => {
+    const both = await startFakeSse({ script, withWebSocket: true });
+    const t = createTransport({ engineUrl: both.url, transports: ["websocket", "sse"] }, { token: "tok", WebSocket: WS, reconnect: { initialDelayMs: 5, jitter: false }, fallbackAfterCuts: 2, stableAfterMs: 0 });
+    await t.connect();
+    for (let i = 1; i <= 3; i++) {
+      both.cutWebSockets();
+      const end = Date.now() + 3000;
+      while (both.wsHandshakes.length < i + 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(both.wsHandshakes.length, i + 1, `reconnect ${i}`);
+    }
+    assert.equal(t.getActiveTransport(), "websocket");
+    await t.disconnect();
+    await both.close();
+  });
+
+  it("maxMessageRetries: a 429 on a frame POST is retried after Retry-After, then the link gives up", async () => {
+    let busy = 1;
+    const sse = await startFakeSse({ script, busy: () => busy-- > 0 });
+    const t = new SseTransport({ engineUrl: sse.url, token: "tok", maxMessageRetries: 1 });
+    await t.connect(); // the handshake POST was answered 429 once, then accepted
+    assert.equal(t.isConnected(), true);
+    await t.disconnect();
+    busy = 100;
+    const give = new SseTransport({ engineUrl: sse.url, token: "tok", maxMessageRetries: 0, reconnect: { maxAttempts: 0 } });
+    await assert.rejects(give.connect());
     await sse.close();
   });
 });

@@ -88,6 +88,16 @@ describe("storage sync client", () => {
     assert.equal(again.changes.length, 0);
   });
 
+  it("the reserved keystore blob in the feed bypasses the cipher", async () => {
+    const ks = await Keystore.create(new Uint8Array(32).fill(4));
+    const c = new StorageSyncClient({ storageUrl: store.url, token: "tok", cipher: ks });
+    const start = await new StorageSyncClient({ storageUrl: store.url, token: "tok" }).pull();
+    store.writeDirect("keystore", b64("{\"walletd_keystore\":1}"));
+    await c.put("enc", te("secret"), null);
+    const page = await c.pull(start.cursor);
+    assert.deepEqual(page.changes.map((ch) => [ch.id, td(ch.data)]), [["keystore", '{"walletd_keystore":1}'], ["enc", "secret"]]);
+  });
+
   it("surfaces auth errors as StorageError", async () => {
     const c = new StorageSyncClient({ storageUrl: store.url, token: "wrong" });
     await assert.rejects(c.get("x"), (e: unknown) => e instanceof StorageError && e.status === 401 && e.code === "unauthorized");

@@ -34,7 +34,7 @@ async function body(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString();
 }
 
-export async function startFakeSse(opts: EngineOptions & { acceptBearer?: (t: string) => boolean; withWebSocket?: boolean }): Promise<FakeSse> {
+export async function startFakeSse(opts: EngineOptions & { acceptBearer?: (t: string) => boolean; withWebSocket?: boolean; busy?: () => boolean }): Promise<FakeSse> {
   const sessions = new Map<string, SseSession>();
   const handshakes: Frame[] = [];
   const received: Frame[] = [];
@@ -93,6 +93,10 @@ export async function startFakeSse(opts: EngineOptions & { acceptBearer?: (t: st
           return;
         }
         const text = await body(req);
+        if (opts.busy?.()) {
+          res.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end('{"error":"rate_limited","message":"queue full"}');
+          return;
+        }
         res.writeHead(202).end();
         s.feed(JSON.parse(text) as Frame);
         return;
