@@ -45,11 +45,6 @@ interface StoredCredential {
 const HOLDER_KEY = 'holder_key';
 /** Storage ids of credentials (the feed also has the reserved `keystore` blob). */
 const CREDENTIAL_PREFIX = 'cred-';
-/** The page's own timer functions, bound (browsers refuse window functions called on another object). */
-const timers = {
-  setTimeout: ((f: () => void, ms?: number) => setTimeout(f, ms)) as typeof setTimeout,
-  clearTimeout: ((t?: ReturnType<typeof setTimeout>) => clearTimeout(t)) as typeof clearTimeout,
-};
 const ES256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -85,8 +80,6 @@ export class Wallet {
   private cursor: string | null = null;
   private transport: AutoTransport | null = null;
   private storage: StorageSyncClient | null = null;
-  /** The change feed without a cipher: it also carries the reserved `keystore` blob, which is not a credential. */
-  private feed: StorageSyncClient | null = null;
 
   private constructor(
     readonly config: DemoConfig,
@@ -100,7 +93,6 @@ export class Wallet {
         token: () => this.session.appToken,
         cipher: keystore,
       });
-      this.feed = new StorageSyncClient({ storageUrl: config.walletdUrl, token: () => this.session.appToken });
     }
   }
 
@@ -143,17 +135,18 @@ export class Wallet {
 
   /** Reads new and changed credentials from the storage feed (decrypting them). */
   async refresh(): Promise<void> {
-    if (!this.feed || !this.keystore) return;
-    const page = await this.feed.pull(this.cursor);
+    if (!this.storage) return;
+    const page = await this.storage.pull(this.cursor);
     if (page.reset_required) {
       this.creds.clear();
       this.cursor = null;
       return this.refresh();
     }
     for (const c of page.changes) {
+      // The feed also carries the reserved `keystore` blob (the private data), which is not a credential.
       if (!c.id.startsWith(CREDENTIAL_PREFIX)) continue;
       if (c.deleted || !c.data) this.creds.delete(c.id);
-      else this.creds.set(c.id, JSON.parse(dec.decode(await this.keystore.decrypt(c.data, c.id))) as StoredCredential);
+      else this.creds.set(c.id, JSON.parse(dec.decode(c.data)) as StoredCredential);
     }
     this.cursor = page.cursor;
   }
@@ -180,7 +173,6 @@ export class Wallet {
           token: () => this.session.appToken,
           refreshToken: () => this.refreshToken(),
           signer: createWebCryptoSigner({ key: this.key, credential: (id) => this.creds.get(id)?.credential }),
-          timers,
           onSwitch: (from, to, reason) => onStep(`transport ${from ?? 'none'} -> ${to} (${reason})`),
         },
       );
