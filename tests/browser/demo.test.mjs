@@ -62,6 +62,11 @@ async function logIn(page) {
   assert.equal(await page.textContent('#keystore-state'), 'unlocked');
 }
 
+async function postRequest(opts) {
+  const r = await fetch(`${stack.verifierUrl}/test/request`, { method: 'POST', body: JSON.stringify(opts) });
+  return r.json();
+}
+
 async function credentialCount(page) {
   return Number(await page.textContent('#credential-count'));
 }
@@ -123,7 +128,7 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     assert.equal(await credentialCount(a.page), 2);
   });
 
-  await t.test('a broken offer is a clear error and a declined request shares nothing', async () => {
+  await t.test('a broken offer, a declined request and an unsatisfiable request share nothing and say why', async () => {
     await a.page.fill('#offer', 'openid-credential-offer://?credential_offer=%7Bnot-json');
     await a.page.click('#accept-offer');
     await a.page.locator('#status.error').waitFor();
@@ -138,6 +143,13 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     assert.equal(result.verified, false, JSON.stringify(result));
     assert.deepEqual(result.disclosed ?? [], []);
     assert.equal(await credentialCount(a.page), 2);
+    // A request no credential of the wallet satisfies: a clear message, nothing reaches the verifier.
+    const other = await postRequest({ vct: 'https://other.example/vct/none', claims: ['given_name'] });
+    await a.page.fill('#request', other.url);
+    await a.page.click('#present');
+    await a.page.locator('#status.error').waitFor();
+    assert.match(await a.page.textContent('#status'), /no credential in this wallet/);
+    assert.equal((await requestResult(stack.verifierUrl, other.id)).verified, false);
   });
 
   await t.test('login in a fresh browser context with a copy of the passkey', async () => {
