@@ -11,6 +11,8 @@ pub mod dcql;
 pub mod pe;
 pub mod present;
 pub mod sdjwt;
+pub mod sse;
+pub mod transport;
 
 use serde_json::{Value, json};
 pub use walletd_jose::{EcKey, Jwk};

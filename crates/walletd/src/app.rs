@@ -284,8 +284,9 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         local_registry = Some(registry);
     }
     // -- engine --
-    // `engine_routes` serves `/api/v2/wallet`; it is merged into the main listener and is the whole WebSocket-only
-    // listener.
+    // `engine_routes` serves `/api/v2/wallet` (WebSocket) and `/api/v2/wallet/sse*`; it joins the main listener and
+    // is the whole WebSocket-only listener, with its own request body limit (SSE frames up to
+    // `engine.max_message_bytes`, like WebSocket frames).
     let mut engine_routes = Router::new();
     let engine = if roles.contains(Role::Engine) {
         // The upgrade accepts the CORS origins and the WebAuthn RP origins (a missing Origin is a native client).
@@ -317,7 +318,11 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     } else {
         None
     };
-    routes = routes.merge(engine_routes.clone());
+    let engine_server = {
+        let mut s = cfg.server.clone();
+        s.max_body_bytes = s.max_body_bytes.max(cfg.engine.max_message_bytes);
+        s
+    };
     // -- backend --
     let mut admin_routes: Option<Router> = None;
     if roles.contains(Role::Backend)
@@ -398,11 +403,12 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         metrics: (!cfg.server.metrics_on_admin_port).then(|| metrics.clone()),
     };
     let routes = routes.merge(http::health_routes(health));
-    let http = http::with_plumbing(routes, &cfg.server);
+    let http =
+        http::with_plumbing(routes, &cfg.server).merge(http::with_plumbing(engine_routes.clone(), &engine_server));
 
     let ws = match (roles.contains(Role::Engine), cfg.server.ws_port) {
         // The engine's `/api/v2/wallet` joins this listener (and the main one) with the engine role's routes.
-        (true, Some(_)) => Some(http::with_plumbing(engine_routes, &cfg.server)),
+        (true, Some(_)) => Some(http::with_plumbing(engine_routes, &engine_server)),
         _ => None,
     };
 

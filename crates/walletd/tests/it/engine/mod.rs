@@ -12,6 +12,8 @@ mod oid4vp_features;
 mod oid4vp_prefixes;
 mod protocol;
 mod sessions;
+mod sse;
+mod sse_hostile;
 mod tenant_policy;
 mod trace_logs;
 
