@@ -4,13 +4,26 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
-import { FlowError, Keystore, SseTransport, StorageError, StorageSyncClient, WebSocketTransport, type WebSocketConstructor } from "../src/index.js";
+import {
+  CredentialMatcher,
+  FlowError,
+  Keystore,
+  SseTransport,
+  StorageError,
+  StorageSyncClient,
+  WebSocketTransport,
+  createWebCryptoSigner,
+  generateHolderKey,
+  type FrameFlowTransport,
+  type WalletCredential,
+  type WebSocketConstructor,
+} from "../src/index.js";
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const SECRET = "ts-client-live-test-secret";
@@ -38,6 +51,35 @@ function token(user: string, ttl = 600): string {
 
 const bin = findBinary();
 
+/** `node <script> 0` in tests/interop, resolved with its `{"url"}` line. */
+function startPeer(script: string): Promise<{ url: string; proc: ChildProcess }> {
+  const dir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "tests", "interop");
+  const proc = spawn(process.execPath, [script, "0"], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${script} did not start`)), 30_000);
+    let buf = "";
+    proc.stdout?.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const m = /\{"url":"([^"]+)"\}/.exec(buf);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        ok({ url: m[1], proc });
+      }
+    });
+    proc.on("exit", () => fail(new Error(`${script} exited`)));
+  });
+}
+
+function interopReady(): boolean {
+  const dir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "tests", "interop");
+  return existsSync(join(dir, "node_modules", "@openid4vc", "openid4vp"));
+}
+
+async function postJson(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return (await r.json()) as Record<string, unknown>;
+}
+
 describe("against a real walletd --mode=all", { skip: bin ? false : "no walletd binary (set WALLETD_BIN or build target/debug/walletd)" }, () => {
   let child: ChildProcess | undefined;
   let dir = "";
@@ -47,6 +89,9 @@ describe("against a real walletd --mode=all", { skip: bin ? false : "no walletd 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "walletd-ts-live-"));
     const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WALLET_")));
+    // The engine may reach the interop peers on loopback over http (as the Rust engine tests allow).
+    const config = { database: { url: `sqlite://${join(dir, "walletd.db")}` }, egress: { allow_http: true, allowed_cidrs: ["127.0.0.1/32", "::1/128"] } };
+    writeFileSync(join(dir, "walletd.yaml"), JSON.stringify(config));
     Object.assign(env, {
       WALLET_SERVER__HTTP_PORT: "0",
       WALLET_SERVER__WS_PORT: "0",
@@ -55,7 +100,7 @@ describe("against a real walletd --mode=all", { skip: bin ? false : "no walletd 
       WALLET_LOGGING__FORMAT: "json",
       WALLET_JWT__SECRET: SECRET,
     });
-    const proc = spawn(bin ?? "", ["--mode=all"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(bin ?? "", ["--config", join(dir, "walletd.yaml"), "--mode=all"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
     child = proc;
     const logs: string[] = [];
     base = await new Promise<string>((resolveStart, reject) => {
@@ -153,5 +198,57 @@ describe("against a real walletd --mode=all", { skip: bin ? false : "no walletd 
     const bad = await sse.startOID4VCIFlow({ credentialOffer: "this is not an offer" });
     assert.equal(bad.error?.code, "OFFER_PARSE_ERROR");
     await sse.disconnect();
+  });
+
+  // Issuance from the independent Node issuer and presentation to the independent Node verifier, through the
+  // real engine, with this package's signer (proof JWT, KB-JWT) and matcher; the verifier checks signature,
+  // disclosures, key binding, nonce and audience.
+  async function issueAndPresent(t: FrameFlowTransport, issuer: string, verifier: string): Promise<void> {
+    const key = await generateHolderKey();
+    const wallet: WalletCredential[] = [];
+    const signer = createWebCryptoSigner({ key, credential: (id) => wallet.find((c) => c.id === id)?.credential });
+    const offer = await postJson(`${issuer}/test/offer`, { grant: "pre", tx_code: true });
+    const issued = await t.runIssuance(String(offer.offer), { signer, onTxCode: () => Promise.resolve(String(offer.tx_code_value)) });
+    assert.equal(issued.status, "complete");
+    const creds = issued.status === "complete" ? (issued.frame.credentials ?? []) : [];
+    assert.ok(creds.length > 0);
+    for (const [i, c] of creds.entries()) wallet.push({ id: `cred-${i}`, format: c.format, credential: String(c.credential) });
+    const matcher = new CredentialMatcher(wallet);
+    for (const query of ["dcql", "pe"]) {
+      const req = await postJson(`${verifier}/test/request`, { query, mode: "direct_post", scheme: "x509_san_dns", claims: ["given_name"], vct: `${issuer}/vct/pid` });
+      const done = await t.runPresentation(
+        { requestUriRef: String(req.request_uri_ref), clientId: String(req.client_id) },
+        {
+          signer,
+          onConsent: (r) => {
+            const m = matcher.match(r);
+            return Promise.resolve(m ? CredentialMatcher.toSelection(m) : null);
+          },
+        },
+      );
+      assert.equal(done.status, "complete", query);
+      const verdict = (await (await fetch(`${verifier}/result/${String(req.id)}`)).json()) as { verified?: boolean; disclosed?: string[]; reason?: string };
+      assert.equal(verdict.verified, true, `${query}: ${JSON.stringify(verdict)}`);
+      assert.deepEqual(verdict.disclosed, ["given_name"], query);
+    }
+  }
+
+  it("issues from the interop issuer and presents to the interop verifier (WebSocket, web profile)", { skip: interopReady() ? false : "run npm ci in tests/interop" }, async () => {
+    const issuer = await startPeer("issuer.mjs");
+    const verifier = await startPeer("verifier.mjs");
+    try {
+      const t = new WebSocketTransport({ engineUrl: base, token: token(user), WebSocket: WS });
+      await issueAndPresent(t, issuer.url, verifier.url);
+      await t.disconnect();
+      const probe = await fetch(`${base}/api/v2/wallet/sse/session`, { method: "POST", headers: { authorization: `Bearer ${token(user)}` } });
+      if (probe.status !== 404 && probe.status !== 405) {
+        const sse = new SseTransport({ engineUrl: base, token: token(user), profile: "full" });
+        await issueAndPresent(sse, issuer.url, verifier.url);
+        await sse.disconnect();
+      }
+    } finally {
+      issuer.proc.kill();
+      verifier.proc.kill();
+    }
   });
 });
