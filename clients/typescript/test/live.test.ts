@@ -18,6 +18,7 @@ import {
   StorageError,
   StorageSyncClient,
   WebSocketTransport,
+  createTransport,
   createWebCryptoSigner,
   generateHolderKey,
   type FrameFlowTransport,
@@ -198,6 +199,15 @@ describe("against a real walletd --mode=all", { skip: bin ? false : "no walletd 
     const bad = await sse.startOID4VCIFlow({ credentialOffer: "this is not an offer" });
     assert.equal(bad.error?.code, "OFFER_PARSE_ERROR");
     await sse.disconnect();
+    // WebSockets blocked (a proxy that refuses the upgrade): createTransport ends up on SSE.
+    const blocked = createTransport(
+      { engineUrl: base, wsUrl: base.replace("http://", "ws://") + "/blocked-by-proxy", transports: ["websocket", "sse"] },
+      { token: token(user), WebSocket: WS, reconnect: { maxAttempts: 0 } },
+    );
+    const again = await blocked.startOID4VCIFlow({ credentialOffer: "still not an offer" });
+    assert.equal(blocked.getActiveTransport(), "sse");
+    assert.equal(again.error?.code, "OFFER_PARSE_ERROR");
+    await blocked.disconnect();
   });
 
   // Issuance from the independent Node issuer and presentation to the independent Node verifier, through the
@@ -220,6 +230,8 @@ describe("against a real walletd --mode=all", { skip: bin ? false : "no walletd 
         { requestUriRef: String(req.request_uri_ref), clientId: String(req.client_id) },
         {
           signer,
+          // Full profile: the engine first asks the client to match (match_request).
+          onMatchRequest: (frame) => Promise.resolve(matcher.answerMatchRequest(frame)),
           onConsent: (r) => {
             const m = matcher.match(r);
             return Promise.resolve(m ? CredentialMatcher.toSelection(m) : null);
@@ -233,7 +245,7 @@ describe("against a real walletd --mode=all", { skip: bin ? false : "no walletd 
     }
   }
 
-  it("issues from the interop issuer and presents to the interop verifier (WebSocket, web profile)", { skip: interopReady() ? false : "run npm ci in tests/interop" }, async () => {
+  it("issues from the interop issuer and presents to the interop verifier (WebSocket web profile; SSE full profile when served)", { skip: interopReady() ? false : "run npm ci in tests/interop" }, async () => {
     const issuer = await startPeer("issuer.mjs");
     const verifier = await startPeer("verifier.mjs");
     try {
