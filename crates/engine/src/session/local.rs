@@ -43,7 +43,7 @@ impl Link for LocalLink {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -69,13 +69,14 @@ mod tests {
         }
     }
 
-    fn engine(cfg: walletd_common::config::EngineConfig) -> Engine {
+    /// An engine without a directory, registry or PDP (type metadata: `urn:t` only), unlimited budgets.
+    pub(crate) fn engine(cfg: walletd_common::config::EngineConfig) -> Engine {
         let jwt = walletd_common::config::JwtConfig::default();
         Engine::new(EngineOptions {
             config: cfg,
             authenticator: Authenticator::new(walletd_common::jwt::JwtValidator::new(&jwt, None), vec!["x".into()]),
             egress: walletd_egress::EgressClient::new(Default::default()).unwrap(),
-            allowed_origins: vec![],
+            allowed_origins: vec!["https://wallet.example".into()],
             trust: None,
             registry_url: None,
             type_metadata: Some(Arc::new(OneType)),

@@ -8,6 +8,8 @@
 //! entry goes when the session task ends.
 
 pub(crate) mod routes;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;

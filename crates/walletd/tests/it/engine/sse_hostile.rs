@@ -154,19 +154,19 @@ async fn floods_meet_the_queue_the_buffer_and_the_budgets() {
     let id = c.sse().unwrap().session_id.clone();
     let posts = (0..64).map(|_| post_frame(&w, &id, r#"{"type":"bogus"}"#, &[]));
     let answers = futures::future::join_all(posts).await;
-    let mut limited = 0;
+    // Whether the queue of 2 fills depends on how fast the session task drains it (the engine's unit test
+    // `posts_beyond_the_inbound_queue_are_429_and_a_session_keeps_its_origin` fills it deterministically);
+    // never anything but 202 or 429.
     for r in &answers {
         match r.status.as_u16() {
             202 => {}
             429 => {
-                limited += 1;
                 assert_eq!(r.body["error"], "rate_limited", "{}", r.body);
                 assert!(r.header("retry-after").is_some());
             }
             s => panic!("{s}: {}", r.body),
         }
     }
-    assert!(limited > 0, "64 concurrent posts never filled a queue of 2");
     // The connection budget (rate_limits.engine_connections_per_user) counts SSE sessions: two spent above.
     let _third = create(&w, Some(&t), None).await;
     let r = create(&w, Some(&t), None).await;
