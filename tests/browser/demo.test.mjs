@@ -204,6 +204,8 @@ test('the demo wallet against walletd --mode=all in Chromium', { timeout: 540_00
     await logIn(a.page);
     await receive(a.page);
     assert.equal(await a.page.textContent('#transport'), 'sse');
+    // The demo tried the WebSocket first and switched (createTransport's fallback, shown in the activity log).
+    assert.match(await a.page.textContent('#log'), /transport none -> sse \(websocket could not connect\)/);
     await present(a.page);
     for (const p of ['/api/v2/wallet/sse/session', '/api/v2/wallet/sse', '/api/v2/wallet/sse/message']) {
       assert.ok(sse.includes(p), `the page called ${p}: ${JSON.stringify([...new Set(sse)])}`);
