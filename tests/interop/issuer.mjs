@@ -18,7 +18,9 @@
 //   client_auth: {client_id, public_jwk} requires private_key_jwt (RFC 7523) at the token and PAR endpoints and
 //     verifies the assertion with public_jwk (iss = sub = client_id, aud = this AS's issuer identifier, exp, jti once);
 //   client_attestation: {provider_jwk} requires OAuth-Client-Attestation(-PoP) headers, verified by @openid4vc/oauth2
-//     (the attestation must be signed with provider_jwk, carried in its header);
+//     (the attestation must be signed with provider_jwk, carried in its header); {wallet_provider: true} instead
+//     trusts the wallet_provider below: the attestation names a key of its JWKS by kid and its status list entry
+//     must not be revoked. Either way the AS metadata lists attest_jwt_client_auth;
 //   refresh_tokens: true issues refresh tokens (bound to the DPoP key, single use) and accepts the refresh_token grant;
 //   jwks_uri: true publishes the issuer's signing key at the metadata's jwks_uri;
 //   wrong_as_issuer: true makes the AS metadata name another issuer (RFC 8414 §3.3 violation);
@@ -61,10 +63,10 @@ const callbacks = {
   },
   verifyJwt: async (signer, { compact, header }) => {
     const jwk = signer.publicJwk;
-    // A key attestation naming the trusted wallet provider's key by kid.
-    if (!jwk && providerTrust && header?.typ === 'key-attestation+jwt') {
+    // A key attestation or client attestation naming the trusted wallet provider's key by kid.
+    if (!jwk && providerTrust && ['key-attestation+jwt', 'oauth-client-attestation+jwt'].includes(header?.typ)) {
       try {
-        return { verified: true, signerJwk: await providerTrust.verifyAttestation(compact) };
+        return { verified: true, signerJwk: await providerTrust.verifyAttestation(compact, header.typ) };
       } catch {
         return { verified: false };
       }
@@ -226,11 +228,18 @@ async function token(req, url, raw, res) {
   const clientAttestation = options.client_attestation
     ? { ...(parsed.clientAttestation ?? {}), required: true }
     : undefined;
-  if (clientAttestation?.clientAttestationJwt) {
+  if (clientAttestation?.clientAttestationJwt && options.client_attestation.provider_jwk) {
     // The library verifies the attestation with the key in its header; only the wallet provider's key is accepted.
     const { jwk } = jose.decodeProtectedHeader(clientAttestation.clientAttestationJwt);
     const want = options.client_attestation.provider_jwk;
     if (!jwk || jwk.x !== want.x || jwk.y !== want.y) return send(res, 401, { error: 'invalid_client', error_description: 'unknown wallet provider' });
+  } else if (clientAttestation?.clientAttestationJwt && providerTrust) {
+    // The library verifies the signature through verifyJwt (the provider's JWKS); the instance must not be revoked.
+    try {
+      await providerTrust.checkStatus(jose.decodeJwt(clientAttestation.clientAttestationJwt));
+    } catch (e) {
+      return send(res, 401, { error: 'invalid_client', error_description: String(e.message ?? e).slice(0, 200) });
+    }
   }
   // DPoP nonce (RFC 9449 §8): the first DPoP proof without our nonce is answered with use_dpop_nonce.
   if (parsed.dpop?.jwt && !state.dpopNonces.has(dpopNonceOf(parsed.dpop.jwt))) {
@@ -536,6 +545,7 @@ server.listen(port, '127.0.0.1', () => {
     code_challenge_methods_supported: ['S256'],
     dpop_signing_alg_values_supported: ['ES256'],
     'pre-authorized_grant_anonymous_access_supported': true,
+    ...(options.client_attestation ? { token_endpoint_auth_methods_supported: ['attest_jwt_client_auth'] } : {}),
   });
   // wrong_as_issuer: true makes the AS metadata name another issuer than the one it is served for (RFC 8414 §3.3).
   if (options.wrong_as_issuer) asMetadata = { ...asMetadata, issuer: 'https://other-as.example' };

@@ -29,8 +29,11 @@ export const FULL_PROFILE_FEATURES = [
   "match_request",
 ] as const;
 
-/** A feature name of the full profile (`mdoc` is accepted by the engine too). */
-export type Feature = (typeof FULL_PROFILE_FEATURES)[number] | "mdoc";
+/**
+ * A feature name of the full profile. `mdoc` and `provider_attestations` (the engine obtains attestations and asks
+ * for `client_attestation_pop` signatures; needs `Signer.clientAttestationPop`) are declared only when asked for.
+ */
+export type Feature = (typeof FULL_PROFILE_FEATURES)[number] | "mdoc" | "provider_attestations";
 
 /** The client profile: `web` behaves exactly like the public web client, `full` declares features. */
 export type Profile = "web" | "full";

@@ -4,12 +4,8 @@
  * reconnect with backoff and token refresh. A subclass only says how to open a {@link FrameLink}.
  */
 import { backoffDelay } from "./backoff.js";
-import type {
-  AuthorizationPrompt,
-  ConsentRequest,
-  FlowCallbacks,
-  TrustAnswer,
-} from "./callbacks.js";
+import type { FlowCallbacks } from "./callbacks.js";
+import { answerInteraction, answerTrust, authorizationPrompt, isStop } from "./interactions.js";
 import type { FlowProgressEvent, FlowTransportType } from "./flow-types.js";
 import {
   FULL_PROFILE_FEATURES,
@@ -20,7 +16,7 @@ import {
   type ServerFrame,
   type ServerFrameOf,
 } from "./protocol.js";
-import type { GenerateProofParams, SignPresentationParams, Signer } from "./signing-types.js";
+import type { ClientAttestationPopParams, GenerateProofParams, SignPresentationParams, Signer } from "./signing-types.js";
 
 export * from "./session-types.js";
 import {
@@ -48,14 +44,8 @@ interface FlowState {
   rawCredentials: Map<string, string>;
 }
 
-const STOP_STEPS = new Set(["authorization_required", "credential_selection", "awaiting_selection"]);
-
 function obj(v: unknown): Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === "string" ? v : undefined;
 }
 
 /** The session core; see {@link WebSocketTransport} and {@link SseTransport}. */
@@ -441,95 +431,29 @@ export abstract class SessionTransport {
 
   private async onProgressStep(flow: FlowState, frame: ServerFrameOf<"flow_progress">): Promise<void> {
     const p = obj(frame.payload);
-    const cb = { ...this.options.callbacks, ...flow.callbacks };
+    const ctx = { flowId: flow.id, callbacks: { ...this.options.callbacks, ...flow.callbacks }, act: (action: string, payload: Record<string, unknown>) => this.action(flow, action, payload) };
     if ((frame.step === "evaluating_trust" || frame.step === "evaluating_verifier_trust") && p.trust_evaluation_required) {
-      const req = obj(p.request);
-      let answer: TrustAnswer;
-      try {
-        answer = cb.onTrust
-          ? await cb.onTrust({
-              flowId: flow.id,
-              subject_id: str(req.subject_id) ?? "",
-              subject_type: str(req.subject_type) ?? "",
-              key_material: obj(req.key_material),
-              context: obj(req.context),
-            })
-          : { trusted: false, reason: "the client has no trust evaluator" };
-      } catch (e) {
-        answer = { trusted: false, reason: e instanceof Error ? e.message : "trust evaluation failed" };
-      }
-      this.action(flow, "trust_result", { ...answer });
+      await answerTrust(ctx, p);
       return;
     }
-    if (!STOP_STEPS.has(frame.step)) return;
-    if (frame.step === "authorization_required" && !p.authorization_url && !p.pre_authorized_code) return;
+    if (!isStop(frame.step, p)) return;
     if (flow.stepMode) {
       this.deliver(flow, frame);
       return;
     }
     try {
-      await this.answerInteraction(flow, frame.step, p, cb);
+      if ((await answerInteraction(ctx, frame.step, p)) === "left") {
+        // The caller leaves for an authorization redirect: the run resolves as authorization_pending.
+        this.flows.delete(flow.id);
+        flow.waiter?.resolve(frame);
+        flow.waiter = undefined;
+      }
     } catch (e) {
       const err = e instanceof FlowError ? e : new FlowError(flow.id, "CLIENT_ERROR", e instanceof Error ? e.message : String(e));
       this.action(flow, "cancel", {});
       flow.waiter?.reject(err);
       flow.waiter = undefined;
       this.flows.delete(flow.id);
-    }
-  }
-
-  private async answerInteraction(flow: FlowState, step: string, p: Record<string, unknown>, cb: FlowCallbacks): Promise<void> {
-    const missing = (what: string) => new FlowError(flow.id, "CLIENT_ERROR", `the flow needs ${what} and no callback is set`, undefined, step);
-    if (step === "authorization_required" && p.pre_authorized_code) {
-      if (!cb.onTxCode) throw missing("a transaction code (onTxCode)");
-      const code = await cb.onTxCode({
-        flowId: flow.id,
-        txCode: obj(p.tx_code),
-        preAuthorizedCode: str(p.pre_authorized_code) ?? "",
-        credentialIssuer: str(p.credential_issuer),
-      });
-      if (code === null) throw new FlowError(flow.id, "CANCELLED", "the user cancelled", undefined, step);
-      this.action(flow, "provide_pin", { tx_code: code, pre_authorized_code: p.pre_authorized_code });
-    } else if (step === "authorization_required") {
-      if (!cb.onAuthorization) throw missing("authorization (onAuthorization)");
-      const prompt: AuthorizationPrompt = {
-        flowId: flow.id,
-        authorizationUrl: String(p.authorization_url),
-        expectedRedirectUri: str(p.expected_redirect_uri),
-        state: str(p.state) ?? "",
-        codeVerifier: str(p.code_verifier) ?? "",
-        credentialOffer: obj(p.credential_offer),
-      };
-      const answer = await cb.onAuthorization(prompt);
-      if (answer === null) {
-        this.flows.delete(flow.id);
-        flow.waiter?.resolve({ type: "flow_progress", flow_id: flow.id, step: "authorization_required", payload: p, timestamp: "" });
-        flow.waiter = undefined;
-        return;
-      }
-      const payload: Record<string, unknown> = { code: answer.code, state: answer.state };
-      if (answer.codeVerifier) payload.code_verifier = answer.codeVerifier;
-      this.action(flow, "authorization_complete", payload);
-    } else if (step === "awaiting_selection") {
-      if (!cb.onSelectConfiguration) throw missing("a configuration choice (onSelectConfiguration)");
-      const offered = Array.isArray(p.available_credentials) ? (p.available_credentials as { id: string }[]) : [];
-      const id = await cb.onSelectConfiguration(flow.id, offered);
-      this.action(flow, "select_credential", { credential_configuration_id: id });
-    } else if (step === "credential_selection") {
-      const req: ConsentRequest = {
-        flowId: flow.id,
-        payload: p,
-        ...(p.dcql_query ? { dcqlQuery: obj(p.dcql_query) } : {}),
-        ...(p.presentation_definition ? { presentationDefinition: obj(p.presentation_definition) } : {}),
-        ...(p.verifier ? { verifier: obj(p.verifier) } : {}),
-        ...(Array.isArray(p.transaction_data) ? { transactionData: p.transaction_data as unknown[] } : {}),
-      };
-      const selection = cb.onConsent ? await cb.onConsent(req) : null;
-      if (selection === null) {
-        this.action(flow, "decline", { reason: cb.onConsent ? "the user declined" : "the client has no consent callback" });
-        return;
-      }
-      this.action(flow, "consent", { selected_credentials: selection });
     }
   }
 
@@ -541,7 +465,11 @@ export abstract class SessionTransport {
       if (frame.action === "generate_proof") {
         const proofs = await signer.generateProofs({ flowId: flow.id, messageId: frame.message_id, params: obj(frame.params) as GenerateProofParams });
         this.sendFrame({ ...base, proofs });
-      } else {
+      } else if (frame.action === "client_attestation_pop") {
+        if (!signer.clientAttestationPop) throw new Error("the client's signer makes no client attestation PoP");
+        const pop = await signer.clientAttestationPop({ flowId: flow.id, messageId: frame.message_id, params: obj(frame.params) as ClientAttestationPopParams });
+        this.sendFrame({ ...base, proof_jwt: pop });
+      } else if (frame.action === "sign_presentation") {
         const vp = await signer.signPresentation({
           flowId: flow.id,
           messageId: frame.message_id,
@@ -549,6 +477,8 @@ export abstract class SessionTransport {
           rawCredentials: flow.rawCredentials,
         });
         this.sendFrame({ ...base, vp_token: vp });
+      } else {
+        throw new Error("unknown sign_request action");
       }
     } catch (e) {
       try {
@@ -653,19 +583,7 @@ export abstract class SessionTransport {
       throw new FlowError(flow.id, frame.error.code, frame.error.message, frame.error.details, frame.step ?? undefined);
     }
     if (frame.type === "flow_progress" && frame.step === "authorization_required") {
-      const p = obj(frame.payload);
-      return {
-        status: "authorization_pending",
-        flowId: flow.id,
-        authorization: {
-          flowId: flow.id,
-          authorizationUrl: String(p.authorization_url),
-          expectedRedirectUri: str(p.expected_redirect_uri),
-          state: str(p.state) ?? "",
-          codeVerifier: str(p.code_verifier) ?? "",
-          credentialOffer: obj(p.credential_offer),
-        },
-      };
+      return { status: "authorization_pending", flowId: flow.id, authorization: authorizationPrompt(flow.id, obj(frame.payload)) };
     }
     throw new FlowError(flow.id, "INVALID_MESSAGE", `unexpected frame ${frame.type}`);
   }

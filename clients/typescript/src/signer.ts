@@ -8,7 +8,7 @@ import { b64uEncode, b64uEncodeText } from "./b64.js";
 import { SdJwt } from "./matcher/sdjwt.js";
 import { sha256 } from "./matcher/sha256.js";
 import type { Proof } from "./protocol.js";
-import type { PresentationRequest, ProofRequest, Signer } from "./signing-types.js";
+import type { ClientAttestationPopRequest, PresentationRequest, ProofRequest, Signer } from "./signing-types.js";
 
 const ES256 = { name: "ECDSA", namedCurve: "P-256" } as const;
 
@@ -53,11 +53,16 @@ export interface WebCryptoSignerOptions {
   now?: () => number;
   /** Most proofs one request may ask for. Default 32. */
   maxProofs?: number;
+  /** The wallet instance key for `client_attestation_pop` (default: `key`). */
+  instanceKey?: CryptoKeyPair;
+  /** Lifetime of a client attestation PoP in seconds. Default 300. */
+  popLifetimeSecs?: number;
 }
 
 /** A {@link Signer} whose `vp_token` is always JSON text. */
 export interface WebCryptoSigner extends Signer {
   signPresentation(request: PresentationRequest): Promise<string>;
+  clientAttestationPop(request: ClientAttestationPopRequest): Promise<string>;
 }
 
 /** A {@link Signer} over WebCrypto keys; see the module docs. */
@@ -82,6 +87,16 @@ export function createWebCryptoSigner(options: WebCryptoSignerOptions): WebCrypt
         proofs.push({ proof_type: "jwt", jwt });
       }
       return proofs;
+    },
+    async clientAttestationPop(req: ClientAttestationPopRequest): Promise<string> {
+      const p = req.params;
+      if (typeof p.audience !== "string" || p.audience === "") throw new Error("client_attestation_pop without audience");
+      const pair = options.instanceKey ?? options.key;
+      const iat = now();
+      const claims: Record<string, unknown> = { aud: p.audience, jti: crypto.randomUUID(), iat, exp: iat + (options.popLifetimeSecs ?? 300) };
+      if (typeof p.challenge === "string") claims.challenge = p.challenge;
+      if (typeof p.client_id === "string" && p.client_id !== "") claims.iss = p.client_id;
+      return signJwt(pair.privateKey, { typ: "oauth-client-attestation-pop+jwt", jwk: await publicJwk(pair.publicKey) }, claims);
     },
     async signPresentation(req: PresentationRequest): Promise<string> {
       const p = req.params;

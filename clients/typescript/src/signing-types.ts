@@ -48,6 +48,27 @@ export interface SignPresentationParams {
   [key: string]: unknown;
 }
 
+/** `sign_request client_attestation_pop` params (clients with the `provider_attestations` feature). */
+export interface ClientAttestationPopParams {
+  /** The PoP's `aud`: the wallet provider, then the authorization server. */
+  audience: string;
+  /** The provider's single-use challenge (first request). */
+  challenge?: string;
+  /** The PoP's `iss` (the WIA's `sub` in the second request). */
+  client_id?: string;
+  [key: string]: unknown;
+}
+
+/** A `client_attestation_pop` request handed to the signer. */
+export interface ClientAttestationPopRequest {
+  /** The flow. */
+  flowId: string;
+  /** The request id the answer echoes. */
+  messageId: string;
+  /** The params as the engine sent them. */
+  params: ClientAttestationPopParams;
+}
+
 /** A `generate_proof` request handed to the signer. */
 export interface ProofRequest {
   /** The flow. */
@@ -84,4 +105,9 @@ export interface Signer {
   generateProofs(request: ProofRequest): Promise<Proof[]>;
   /** Returns the `vp_token`: JSON text (or object) of `{query_id: [presentation, ...]}`. */
   signPresentation(request: PresentationRequest): Promise<string | Record<string, unknown>>;
+  /**
+   * Returns an `oauth-client-attestation-pop+jwt` signed with the wallet instance key (only asked of clients that
+   * declared `provider_attestations`). Optional: without it such requests are answered with an error.
+   */
+  clientAttestationPop?(request: ClientAttestationPopRequest): Promise<string>;
 }

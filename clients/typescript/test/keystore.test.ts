@@ -102,6 +102,25 @@ describe("WebCrypto signer", () => {
     await assert.rejects(signer.generateProofs({ flowId: "f", messageId: "m", params: { audience: "a", proof_types_supported: { attestation: {} } } }));
   });
 
+  it("signs client attestation PoPs with the instance key (provider_attestations)", async () => {
+    const key = await generateHolderKey();
+    const instance = await generateHolderKey();
+    const signer = createWebCryptoSigner({ key, instanceKey: instance, now: () => 2000, popLifetimeSecs: 60 });
+    const pop = await signer.clientAttestationPop({ flowId: "f", messageId: "m", params: { audience: "https://provider", challenge: "ch", client_id: "cid" } });
+    const [h, c] = pop.split(".");
+    const header = JSON.parse(b64uDecodeText(h ?? "")) as { typ: string; jwk: JsonWebKey };
+    assert.equal(header.typ, "oauth-client-attestation-pop+jwt");
+    assert.deepEqual(header.jwk, await publicJwk(instance.publicKey));
+    const claims = JSON.parse(b64uDecodeText(c ?? "")) as Record<string, unknown>;
+    assert.equal(claims.aud, "https://provider");
+    assert.equal(claims.challenge, "ch");
+    assert.equal(claims.iss, "cid");
+    assert.equal(claims.exp, 2060);
+    assert.equal(typeof claims.jti, "string");
+    assert.ok(verifyJwt(pop, await publicJwk(instance.publicKey)));
+    await assert.rejects(signer.clientAttestationPop({ flowId: "f", messageId: "m", params: { audience: "" } }));
+  });
+
   it("presents exactly the consented disclosures with a KB-JWT over them", async () => {
     const key = await generateHolderKey();
     const file = loadVectors().find((f) => f.file === "sd-jwt-dcql.json");

@@ -107,6 +107,41 @@ describe("WebSocketTransport against a scripted engine", () => {
     await t.disconnect();
   });
 
+  it("trust, configuration choice and authorization through callbacks; leaving for the redirect resolves as pending", async () => {
+    const t = new WebSocketTransport({ engineUrl: engine.url, token: "tok", WebSocket: WS, profile: "full" });
+    const cb = {
+      onTrust: async (r: { subject_id: string }) => ({ trusted: r.subject_id === "https://issuer.example", framework: "test" }),
+      onSelectConfiguration: async (_f: string, offered: { id: string }[]) => offered[1]?.id ?? "",
+    };
+    const done = await t.runIssuance("auth-flow", { ...cb, onAuthorization: async (p) => ({ code: p.state === "st" ? "the-code" : "x", state: p.state }) });
+    assert.ok(done.status === "complete" && done.frame.selected_credential_configuration_id === "mdl");
+    const left = await t.runIssuance("auth-flow", { ...cb, onAuthorization: async () => null });
+    assert.equal(left.status, "authorization_pending");
+    assert.ok(left.status === "authorization_pending" && left.authorization.authorizationUrl.startsWith("https://as.example/") && left.authorization.codeVerifier === "cv");
+    assert.deepEqual(left.status === "authorization_pending" ? left.authorization.credentialOffer : null, { credential_issuer: "https://issuer.example", credential_configuration_ids: ["mdl"] });
+    await assert.rejects(t.runIssuance("auth-flow", { onTrust: async () => ({ trusted: false }) }), (e: unknown) => e instanceof FlowError && e.code === "UNTRUSTED_ISSUER");
+    await assert.rejects(t.runIssuance("auth-flow", cb), (e: unknown) => e instanceof FlowError && e.code === "CLIENT_ERROR" && e.message.includes("onAuthorization"));
+    // Back from the redirect: resume with what the pending outcome carried.
+    assert.ok(left.status === "authorization_pending");
+    const resumed = await t.resumeIssuance({ credentialOffer: left.authorization.credentialOffer, redirectUri: "https://wallet.example/cb", authorizationCode: "the-code", codeVerifier: left.authorization.codeVerifier });
+    assert.ok(resumed.status === "complete" && resumed.frame.selected_credential_configuration_id === "mdl");
+    // The step API's resume (what the web client sends after its redirect).
+    const step = await t.startOID4VCIFlow({ credentialOffer: JSON.stringify(left.authorization.credentialOffer), redirectUri: "https://wallet.example/cb", authorizationCode: "the-code", codeVerifier: "cv" });
+    assert.deepEqual(step.credentials, [{ format: "dc+sd-jwt", credential: "resumed~" }]);
+    await t.disconnect();
+  });
+
+  it("client_attestation_pop sign requests go to the signer's clientAttestationPop (answered as proof_jwt)", async () => {
+    const { createWebCryptoSigner, generateHolderKey } = await import("../src/index.js");
+    const t = new WebSocketTransport({ engineUrl: engine.url, token: "tok", WebSocket: WS, profile: "full", features: ["provider_attestations"], signer: createWebCryptoSigner({ key: await generateHolderKey() }) });
+    const out = await t.runIssuance("wia");
+    assert.ok(out.status === "complete" && out.frame.credential_issuer === "pop-ok");
+    const without = new WebSocketTransport({ engineUrl: engine.url, token: "tok", WebSocket: WS, signer });
+    await assert.rejects(without.runIssuance("wia"), (e: unknown) => e instanceof FlowError && e.code === "SIGN_ERROR" && e.message.includes("client attestation"));
+    await t.disconnect();
+    await without.disconnect();
+  });
+
   it("a refused token is AUTH_FAILED without refresh, and refreshed once with refreshToken", async () => {
     const t = new WebSocketTransport({ engineUrl: engine.url, token: "bad", WebSocket: WS, reconnect: { maxAttempts: 0 } });
     await assert.rejects(t.connect(), (e: unknown) => e instanceof FlowError && e.code === "AUTH_FAILED");

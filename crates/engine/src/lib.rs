@@ -38,7 +38,10 @@ use walletd_common::limits::RateLimiter;
 use walletd_egress::EgressClient;
 use walletd_trust::TrustClient;
 
-pub use directory::{IssuerClient, RegisteredVerifier, TenantDirectory, TypeMetadataSource};
+pub use directory::{
+    IssuerClient, ObtainedWia, ProviderRefusal, RegisteredVerifier, TenantDirectory, TypeMetadataSource,
+    WalletProviderPort,
+};
 pub use failure::{FlowFailure, FlowResult};
 pub use flow::{FlowCtx, FlowInput, NotificationTarget};
 
@@ -72,6 +75,9 @@ pub struct EngineOptions {
     pub directory: Option<Arc<dyn TenantDirectory>>,
     /// Budgets of connections and flow starts per user (`rate_limits.engine_*`).
     pub rate_limits: RateLimiter,
+    /// The wallet provider of this process, asked for key attestations on the client's behalf (clients with the
+    /// `provider_attestations` feature); `None` leaves attestations to the client.
+    pub wallet_provider: Option<Arc<dyn WalletProviderPort>>,
 }
 
 /// The engine. Cheap to clone.
@@ -90,6 +96,7 @@ struct Inner {
     type_metadata: Option<Arc<dyn TypeMetadataSource>>,
     directory: Option<Arc<dyn TenantDirectory>>,
     rate_limits: RateLimiter,
+    wallet_provider: Option<Arc<dyn WalletProviderPort>>,
     registry_http: reqwest::Client,
     connections: AtomicUsize,
     sse: sse::Registry,
@@ -133,6 +140,7 @@ impl Engine {
                 type_metadata: opts.type_metadata,
                 directory: opts.directory,
                 rate_limits: opts.rate_limits,
+                wallet_provider: opts.wallet_provider,
                 registry_http,
                 connections: AtomicUsize::new(0),
                 sse: sse::Registry::default(),
@@ -160,6 +168,11 @@ impl Engine {
     /// The egress guard.
     pub fn egress(&self) -> &EgressClient {
         &self.inner.egress
+    }
+
+    /// The wallet provider asked for attestations on the client's behalf, when this process has one.
+    pub fn wallet_provider(&self) -> Option<&Arc<dyn WalletProviderPort>> {
+        self.inner.wallet_provider.as_ref()
     }
 
     /// Open sessions (WebSocket, SSE and in-memory).

@@ -43,6 +43,7 @@ pub const KNOWN_FEATURES: &[&str] = &[
     "match_request",
     "mdoc",
     "presentation_definition",
+    "provider_attestations",
     "select_credential",
     "transaction_data",
 ];

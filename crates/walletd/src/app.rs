@@ -271,17 +271,34 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             Some(redis) => walletd_registry::Cache::redis(redis.clone(), &rc.cache_prefix),
             None => walletd_registry::Cache::memory(10_000, rc.max_ttl + rc.stale_ttl),
         };
-        let registry = walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone()).await;
+        // Anonymous callers may have the registry fetch only the configured sources for free; anything else spends
+        // their budget (docs/security.md "Anonymous fetchers"). The engine of this process is not counted.
+        let gate = walletd_registry::FetchGate::new(rc, limiter.clone(), store.clone());
+        let registry =
+            walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone(), gate.clone()).await;
         registry.spawn_polling();
         let issuers =
-            walletd_registry::IssuerMetadataResolver::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl);
+            walletd_registry::IssuerMetadataResolver::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl, gate);
         routes = routes.merge(walletd_registry::registry_routes(walletd_registry::RegistryState {
             registry: registry.clone(),
             issuers,
             store: store.clone(),
             admin_token: cfg.admin.token.clone(),
+            auth: Some(Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()])),
+            trusted_proxies: cfg.server.trusted_proxies.clone(),
         }));
         local_registry = Some(registry);
+    }
+    // -- wallet-provider -- (before the engine, which asks it directly when both run in this process)
+    let mut provider_admin: Option<Router> = None;
+    let mut local_provider: Option<walletd_wallet_provider::WalletProviderService> = None;
+    if roles.contains(Role::WalletProvider) {
+        let store = store.clone().context("the wallet-provider role needs the database")?;
+        let auth = Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
+        let provider = crate::wallet_provider::build(cfg, store, auth, limiter.clone()).await?;
+        routes = routes.merge(provider.routes);
+        provider_admin = Some(provider.admin);
+        local_provider = Some(provider.service);
     }
     // -- engine --
     // `engine_routes` serves `/api/v2/wallet` (WebSocket) and `/api/v2/wallet/sse*`; it joins the main listener and
@@ -311,6 +328,11 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             }),
             directory,
             rate_limits: limiter.clone(),
+            wallet_provider: local_provider.map(|p| {
+                let port: Arc<dyn walletd_engine::WalletProviderPort> =
+                    Arc::new(crate::wallet_provider::LocalProvider(p));
+                port
+            }),
         })
         .context("cannot build the engine")?;
         engine_routes = engine.router();
@@ -381,15 +403,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     }
     if roles.contains(Role::Backend) || roles.contains(Role::Registry) {
         routes = routes.merge(walletd_backend::openapi_routes());
-    }
-    // -- wallet-provider --
-    let mut provider_admin: Option<Router> = None;
-    if roles.contains(Role::WalletProvider) {
-        let store = store.clone().context("the wallet-provider role needs the database")?;
-        let auth = Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
-        let provider = crate::wallet_provider::build(cfg, store, auth).await?;
-        routes = routes.merge(provider.routes);
-        provider_admin = Some(provider.admin);
     }
     // -- end of role routes --
 

@@ -170,7 +170,8 @@ export type ServerFrame = ({
   message_id: string;
   /**
    * What to sign: `generate_proof` `{audience, nonce?, issuer?, proof_types_supported, count, ...}`,
-   * `sign_presentation` `{audience, nonce, credentials_to_include, response_uri, ...}`.
+   * `sign_presentation` `{audience, nonce, credentials_to_include, response_uri, ...}`,
+   * `client_attestation_pop` `{audience, challenge?, client_id?}`.
    */
   params: unknown;
   type: "sign_request";
@@ -202,7 +203,7 @@ export type ServerFrame = ({
 };
 
 /** `sign_request.action`. */
-export type SignAction = "generate_proof" | "sign_presentation";
+export type SignAction = "generate_proof" | "sign_presentation" | "client_attestation_pop";
 
 /** `sign_response`: proofs (OID4VCI), `vp_token` (OID4VP), or `error`. */
 export type SignResponse = {
@@ -212,7 +213,7 @@ export type SignResponse = {
   message_id: string;
   /** The client could not sign (string or object). */
   error?: unknown;
-  /** Legacy single proof. */
+  /** Legacy single proof; also the PoP JWT answering `client_attestation_pop`. */
   proof_jwt?: string | null;
   /** Proofs, all one type. */
   proofs?: Proof[] | null;

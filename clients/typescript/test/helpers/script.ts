@@ -14,6 +14,43 @@ export async function script(io: FlowIo): Promise<void> {
     io.send({ type: "flow_complete", type_metadata: { vct: s.vct, name: "T" } });
     return;
   }
+  if (s.protocol === "oid4vci" && typeof s.auth_code === "string") {
+    // Same-tab resume: straight to the token with the code and verifier the client kept.
+    const offer = JSON.parse(String(s.offer)) as { credential_configuration_ids: string[] };
+    const ok = s.auth_code === "the-code" && s.code_verifier === "cv" && s.redirect_uri === "https://wallet.example/cb";
+    io.send(ok ? { type: "flow_complete", credentials: [{ format: "dc+sd-jwt", credential: "resumed~" }], selected_credential_configuration_id: offer.credential_configuration_ids[0] } : { type: "flow_error", step: "exchanging_token", error: { code: "TOKEN_ERROR", message: "bad resume" } });
+    return;
+  }
+  if (s.protocol === "oid4vci" && s.offer === "wia") {
+    io.send({ type: "sign_request", message_id: "pop1", action: "client_attestation_pop", params: { audience: "https://provider", challenge: "ch" } });
+    const a = await io.next();
+    if (typeof a.proof_jwt !== "string") {
+      io.send({ type: "flow_error", step: "exchanging_token", error: { code: "SIGN_ERROR", message: typeof a.error === "string" ? a.error : "no pop" } });
+      return;
+    }
+    io.send({ type: "flow_complete", credentials: [], credential_issuer: a.proof_jwt.split(".").length === 3 ? "pop-ok" : "pop-bad" });
+    return;
+  }
+  if (s.protocol === "oid4vci" && s.offer === "auth-flow") {
+    // Client-mediated trust, a configuration choice, then the authorization code grant.
+    io.send({ type: "flow_progress", step: "evaluating_trust", payload: { trust_evaluation_required: true, request: { subject_id: "https://issuer.example", subject_type: "credential_issuer" } } });
+    const trust = await io.next();
+    if (trust.action !== "trust_result" || (trust.payload as { trusted?: boolean }).trusted !== true) {
+      io.send({ type: "flow_error", step: "evaluating_trust", error: { code: "UNTRUSTED_ISSUER", message: "untrusted" } });
+      return;
+    }
+    io.send({ type: "flow_progress", step: "awaiting_selection", payload: { available_credentials: [{ id: "pid" }, { id: "mdl" }] } });
+    const sel = await io.next();
+    const chosen = (sel.payload as { credential_configuration_id?: string }).credential_configuration_id ?? "";
+    io.send({ type: "flow_progress", step: "authorization_required", payload: { authorization_url: "https://as.example/authorize?x=1", state: "st", code_verifier: "cv", credential_offer: { credential_issuer: "https://issuer.example", credential_configuration_ids: [chosen] } } });
+    const auth = await io.next();
+    if (auth.action !== "authorization_complete" || (auth.payload as { code?: string }).code !== "the-code") {
+      io.send({ type: "flow_error", step: "authorization_required", error: { code: "AUTHORIZATION_FAILED", message: "no code" } });
+      return;
+    }
+    io.send({ type: "flow_complete", credentials: [], credential_issuer: "https://issuer.example", selected_credential_configuration_id: chosen });
+    return;
+  }
   if (s.protocol === "oid4vci") {
     io.send({ type: "flow_progress", step: "offer_parsed", payload: { credential_issuer: "https://issuer.example" } });
     io.send({ type: "flow_progress", step: "authorization_required", payload: { type: "tx_code", pre_authorized_code: "pre", tx_code: { input_mode: "numeric", length: 4 }, credential_issuer: "https://issuer.example" } });

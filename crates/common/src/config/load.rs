@@ -313,6 +313,16 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "must be greater than 0".into(),
         });
     }
+    for (i, origin) in config.registry.fetch_allowed_origins.iter().enumerate() {
+        let ok = url::Url::parse(origin)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.origin().is_tuple() && u.path() == "/");
+        if !ok {
+            return Err(ConfigError::Invalid {
+                key: format!("registry.fetch_allowed_origins.{i}"),
+                message: format!("`{origin}` is not an origin like https://issuer.example.org"),
+            });
+        }
+    }
     for (i, origin) in config.server.cors_origins.iter().enumerate() {
         if origin != "*" && url::Url::parse(origin).map(|u| u.origin().is_tuple()) != Ok(true) {
             return Err(ConfigError::Invalid {
@@ -454,6 +464,14 @@ mod tests {
                 "rate_limits.storage_writes_per_user",
             ),
             ("rate_limits:\n  engine_flows: 5\n", "rate_limits.engine_flows"),
+            (
+                "registry:\n  fetch_allowed_origins: ['https://a.example/path']\n",
+                "registry.fetch_allowed_origins.0",
+            ),
+            (
+                "registry:\n  fetch_allowed_origins: ['ftp://a.example']\n",
+                "registry.fetch_allowed_origins.0",
+            ),
         ] {
             let e = load_from_str(yaml, env(&[])).unwrap_err();
             assert_eq!(e.key(), Some(key), "{yaml}: {e}");
@@ -466,6 +484,14 @@ mod tests {
         assert_eq!(c.rate_limits.window, std::time::Duration::from_secs(10));
         assert_eq!(c.rate_limits.engine_flows_per_user, 0);
         assert_eq!(c.rate_limits.storage_writes_per_user, 7);
+        // The wallet provider's budgets keep accepting their former names.
+        let c = load_from_str(
+            "wallet_provider:\n  user_per_minute: 4\n  rate_limit_per_instance: 5\n",
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.wallet_provider.rate_limit_per_user, 4);
+        assert_eq!(c.wallet_provider.rate_limit_per_instance, 5);
     }
 
     #[test]
