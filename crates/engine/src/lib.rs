@@ -10,6 +10,7 @@
 mod directory;
 mod failure;
 mod flow;
+pub mod mdoc;
 pub mod oid4vci;
 pub mod oid4vp;
 mod session;
@@ -84,6 +85,8 @@ struct Inner {
     registry_http: reqwest::Client,
     connections: AtomicUsize,
     shutdown: CancellationToken,
+    /// The issuers' IACA lists (mdoc trust), cached per `mdoc_iacas_uri`.
+    iacas: mdoc::IacaCache,
 }
 
 /// Why an engine could not be built.
@@ -126,6 +129,7 @@ impl Engine {
                 registry_http,
                 connections: AtomicUsize::new(0),
                 shutdown: CancellationToken::new(),
+                iacas: mdoc::IacaCache::default(),
             }),
         })
     }
@@ -161,6 +165,10 @@ impl Engine {
 
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    pub(crate) fn iacas(&self) -> &mdoc::IacaCache {
+        &self.inner.iacas
     }
 
     pub(crate) fn authenticator(&self) -> &Authenticator {

@@ -68,6 +68,17 @@ pub struct EngineConfig {
     /// Largest issuer JWKS fetched from a metadata `jwks_uri` for the trust evaluation (bytes); the fetch also has
     /// `outbound_timeout`.
     pub jwks_max_bytes: usize,
+    /// Largest mdoc CBOR structure decoded from an issuer or for a presentation (bytes).
+    pub mdoc_max_bytes: usize,
+    /// Deepest nesting of arrays, maps and tags in an mdoc CBOR structure.
+    pub mdoc_max_depth: usize,
+    /// Largest IACA list fetched from an issuer's `mdoc_iacas_uri` (bytes).
+    pub mdoc_iacas_max_bytes: usize,
+    /// How long a fetched IACA list is reused.
+    #[serde(with = "humantime_serde")]
+    pub mdoc_iacas_ttl: Duration,
+    /// Most IACA lists (URLs) kept in the cache.
+    pub mdoc_iacas_cache_entries: usize,
 }
 
 impl Default for EngineConfig {
@@ -97,6 +108,11 @@ impl Default for EngineConfig {
             max_batch_size: 1,
             client_mediated_trust: false,
             jwks_max_bytes: 256 * 1024,
+            mdoc_max_bytes: 1024 * 1024,
+            mdoc_max_depth: 32,
+            mdoc_iacas_max_bytes: 256 * 1024,
+            mdoc_iacas_ttl: Duration::from_secs(10 * 60),
+            mdoc_iacas_cache_entries: 1024,
         }
     }
 }
