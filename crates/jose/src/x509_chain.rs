@@ -84,14 +84,15 @@ fn valid_at(cert: &X509Certificate<'_>, now: i64) -> bool {
 /// `child`'s certificate signature verifies with `parent`'s key.
 fn issued_by(child: &X509Certificate<'_>, parent: &X509Certificate<'_>) -> Result<bool, CertError> {
     let (curve, point) = ec_key(parent)?;
-    let alg: &'static dyn VerificationAlgorithm = match (curve, child.signature_algorithm.algorithm.to_id_string().as_str()) {
-        (Curve::P256, OID_ECDSA_SHA256) => &signature::ECDSA_P256_SHA256_ASN1,
-        (Curve::P256, OID_ECDSA_SHA384) => &signature::ECDSA_P256_SHA384_ASN1,
-        (Curve::P384, OID_ECDSA_SHA256) => &signature::ECDSA_P384_SHA256_ASN1,
-        (Curve::P384, OID_ECDSA_SHA384) => &signature::ECDSA_P384_SHA384_ASN1,
-        (Curve::P521, OID_ECDSA_SHA512) => &signature::ECDSA_P521_SHA512_ASN1,
-        _ => return Err(CertError::Algorithm),
-    };
+    let alg: &'static dyn VerificationAlgorithm =
+        match (curve, child.signature_algorithm.algorithm.to_id_string().as_str()) {
+            (Curve::P256, OID_ECDSA_SHA256) => &signature::ECDSA_P256_SHA256_ASN1,
+            (Curve::P256, OID_ECDSA_SHA384) => &signature::ECDSA_P256_SHA384_ASN1,
+            (Curve::P384, OID_ECDSA_SHA256) => &signature::ECDSA_P384_SHA256_ASN1,
+            (Curve::P384, OID_ECDSA_SHA384) => &signature::ECDSA_P384_SHA384_ASN1,
+            (Curve::P521, OID_ECDSA_SHA512) => &signature::ECDSA_P521_SHA512_ASN1,
+            _ => return Err(CertError::Algorithm),
+        };
     Ok(UnparsedPublicKey::new(alg, point)
         .verify(child.tbs_certificate.as_ref(), child.signature_value.data.as_ref())
         .is_ok())
@@ -179,10 +180,19 @@ mod tests {
         let ds = p.signed_by(&ds_key, &iaca).unwrap();
         let chain = vec![ds.der().to_vec()];
         let now = 1_700_000_000; // within rcgen's default validity (1975..4096)
-        assert_eq!(verify_chain(&chain, &[other.der().to_vec(), iaca.der().to_vec()], now), Ok(1));
-        assert_eq!(verify_chain(&chain, &[other.der().to_vec()], now), Err(CertError::NoAnchor));
+        assert_eq!(
+            verify_chain(&chain, &[other.der().to_vec(), iaca.der().to_vec()], now),
+            Ok(1)
+        );
+        assert_eq!(
+            verify_chain(&chain, &[other.der().to_vec()], now),
+            Err(CertError::NoAnchor)
+        );
         assert_eq!(verify_chain(&[iaca.der().to_vec()], &[iaca.der().to_vec()], now), Ok(0));
-        assert_eq!(verify_chain(&chain, &[iaca.der().to_vec()], 0), Err(CertError::Validity(0)));
+        assert_eq!(
+            verify_chain(&chain, &[iaca.der().to_vec()], 0),
+            Err(CertError::Validity(0))
+        );
         assert_eq!(verify_chain(&[b"junk".to_vec()], &[], now), Err(CertError::Parse));
         assert_eq!(verify_chain(&[], &[iaca.der().to_vec()], now), Err(CertError::NoAnchor));
         assert!(subject(ds.der()).unwrap().contains("DS"));
@@ -194,7 +204,13 @@ mod tests {
         .unwrap();
         let sig = signer.sign(&aws_lc_rs::rand::SystemRandom::new(), b"msg").unwrap();
         assert_eq!(verify_cose_signature(ds.der(), -7, b"msg", sig.as_ref()), Ok(()));
-        assert_eq!(verify_cose_signature(ds.der(), -7, b"other", sig.as_ref()), Err(CertError::Signature(0)));
-        assert_eq!(verify_cose_signature(ds.der(), -35, b"msg", sig.as_ref()), Err(CertError::Algorithm));
+        assert_eq!(
+            verify_cose_signature(ds.der(), -7, b"other", sig.as_ref()),
+            Err(CertError::Signature(0))
+        );
+        assert_eq!(
+            verify_cose_signature(ds.der(), -35, b"msg", sig.as_ref()),
+            Err(CertError::Algorithm)
+        );
     }
 }

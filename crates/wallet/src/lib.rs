@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod dcql;
+pub mod mdoc;
 pub mod pe;
 pub mod present;
 pub mod sdjwt;

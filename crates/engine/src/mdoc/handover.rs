@@ -10,7 +10,10 @@ use walletd_protocol::mdoc;
 pub(crate) fn asks_for_mdoc(dcql: Option<&Value>) -> bool {
     dcql.and_then(|q| q.get("credentials"))
         .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().any(|c| c.get("format").and_then(Value::as_str) == Some(mdoc::FORMAT)))
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.get("format").and_then(Value::as_str) == Some(mdoc::FORMAT))
+        })
 }
 
 /// `params.mdoc`: `{handover, client_id, nonce, response_uri, jwk_thumbprint, session_transcript}` with the
@@ -38,8 +41,12 @@ mod tests {
 
     #[test]
     fn params_bind_the_encryption_key_when_there_is_one() {
-        assert!(asks_for_mdoc(Some(&json!({"credentials": [{"id": "a", "format": "mso_mdoc"}]}))));
-        assert!(!asks_for_mdoc(Some(&json!({"credentials": [{"id": "a", "format": "dc+sd-jwt"}]}))));
+        assert!(asks_for_mdoc(Some(
+            &json!({"credentials": [{"id": "a", "format": "mso_mdoc"}]})
+        )));
+        assert!(!asks_for_mdoc(Some(
+            &json!({"credentials": [{"id": "a", "format": "dc+sd-jwt"}]})
+        )));
         assert!(!asks_for_mdoc(None));
         let plain = params("x509_san_dns:v", "n", "https://v/r", None);
         assert_eq!(plain["jwk_thumbprint"], Value::Null);

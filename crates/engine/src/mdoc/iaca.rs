@@ -75,7 +75,11 @@ pub fn parse_iaca_list(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 /// The IACAs of `uri`, from the cache or fetched now.
 pub(crate) async fn fetch(ctx: &FlowCtx, uri: &str) -> FlowResult<Arc<Vec<Vec<u8>>>> {
     let cfg = ctx.engine().config();
-    let (ttl, max, entries) = (cfg.mdoc_iacas_ttl, cfg.mdoc_iacas_max_bytes, cfg.mdoc_iacas_cache_entries);
+    let (ttl, max, entries) = (
+        cfg.mdoc_iacas_ttl,
+        cfg.mdoc_iacas_max_bytes,
+        cfg.mdoc_iacas_cache_entries,
+    );
     let cache = ctx.engine().iacas();
     if let Some(l) = cache.get(uri, ttl) {
         return Ok(l);
@@ -94,7 +98,8 @@ pub(crate) async fn fetch(ctx: &FlowCtx, uri: &str) -> FlowResult<Arc<Vec<Vec<u8
             format!("mdoc_iacas_uri: HTTP {}", resp.status.as_u16()),
         ));
     }
-    let list = Arc::new(parse_iaca_list(&resp.body).map_err(|m| FlowFailure::new(code, format!("mdoc_iacas_uri: {m}")))?);
+    let list =
+        Arc::new(parse_iaca_list(&resp.body).map_err(|m| FlowFailure::new(code, format!("mdoc_iacas_uri: {m}")))?);
     cache.put(uri, list.clone(), ttl, entries);
     Ok(list)
 }

@@ -61,12 +61,21 @@ fn check_one(
     let alg = doc
         .algorithm()
         .ok_or_else(|| fail(i, "its issuerAuth names no signature algorithm"))?;
-    x509_chain::verify_cose_signature(&chain[0], alg, &doc.signed_bytes(), &doc.issuer_auth.signature)
-        .map_err(|e| fail(i, format!("the issuerAuth signature does not verify with its document signer certificate ({e})")))?;
+    x509_chain::verify_cose_signature(&chain[0], alg, &doc.signed_bytes(), &doc.issuer_auth.signature).map_err(
+        |e| {
+            fail(
+                i,
+                format!("the issuerAuth signature does not verify with its document signer certificate ({e})"),
+            )
+        },
+    )?;
     let chain_report = match iacas {
         Some(list) => {
             let at = x509_chain::verify_chain(&chain, list, now).map_err(|e| {
-                fail(i, format!("its IssuerAuth is not chained to any of the issuer's IACAs ({e})"))
+                fail(
+                    i,
+                    format!("its IssuerAuth is not chained to any of the issuer's IACAs ({e})"),
+                )
             })?;
             if chain.last() != Some(&list[at]) {
                 chain.push(list[at].clone());

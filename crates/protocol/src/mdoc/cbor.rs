@@ -11,10 +11,11 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Value, MdocError> {
         return Err(MdocError::TooLarge(limits.max_bytes));
     }
     let mut rest = bytes;
-    let v: Value = ciborium::de::from_reader_with_recursion_limit(&mut rest, limits.max_depth).map_err(|e| match e {
-        ciborium::de::Error::RecursionLimitExceeded => MdocError::TooDeep(limits.max_depth),
-        _ => malformed("not CBOR"),
-    })?;
+    let v: Value =
+        ciborium::de::from_reader_with_recursion_limit(&mut rest, limits.max_depth).map_err(|e| match e {
+            ciborium::de::Error::RecursionLimitExceeded => MdocError::TooDeep(limits.max_depth),
+            _ => malformed("not CBOR"),
+        })?;
     if !rest.is_empty() {
         return Err(malformed("trailing bytes after the CBOR item"));
     }
@@ -73,7 +74,10 @@ mod tests {
         assert_eq!(decode(&nested(9), &l), Err(MdocError::TooDeep(8)));
         assert_eq!(decode(&[0u8; 65], &l), Err(MdocError::TooLarge(64)));
         assert!(matches!(decode(&[0x00, 0x00], &l), Err(MdocError::Malformed(_))));
-        assert!(matches!(decode(&[0x5a, 0xff, 0xff, 0xff, 0xff], &l), Err(MdocError::Malformed(_))));
+        assert!(matches!(
+            decode(&[0x5a, 0xff, 0xff, 0xff, 0xff], &l),
+            Err(MdocError::Malformed(_))
+        ));
         // A deeply nested map value: refused, no stack overflow.
         let mut deep = vec![0xa1, 0x61, b'a'].repeat(100_000);
         deep.push(0);

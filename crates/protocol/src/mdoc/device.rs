@@ -48,7 +48,11 @@ pub fn oid4vp_session_transcript(
 
 /// `DeviceAuthenticationBytes = #6.24(bstr .cbor ["DeviceAuthentication", SessionTranscript, DocType,
 /// DeviceNameSpacesBytes])`, with `device_name_spaces_bytes` the `#6.24` wrapped device namespaces.
-pub fn device_authentication_bytes(session_transcript: &Value, doc_type: &str, device_name_spaces_bytes: &Value) -> Vec<u8> {
+pub fn device_authentication_bytes(
+    session_transcript: &Value,
+    doc_type: &str,
+    device_name_spaces_bytes: &Value,
+) -> Vec<u8> {
     let da = Value::Array(vec![
         Value::Text("DeviceAuthentication".into()),
         session_transcript.clone(),
@@ -74,7 +78,10 @@ pub fn select_items(issuer_signed: &IssuerSigned, requested: &[DeviceRequestItem
     }
     Value::Map(vec![
         (Value::Text("nameSpaces".into()), Value::Map(ns_out)),
-        (Value::Text("issuerAuth".into()), issuer_signed.issuer_auth_value.clone()),
+        (
+            Value::Text("issuerAuth".into()),
+            issuer_signed.issuer_auth_value.clone(),
+        ),
     ])
 }
 
@@ -136,7 +143,10 @@ mod tests {
         let other = oid4vp_session_transcript("x509_san_dns:v.example", "m", None, Some("https://v.example/r"), None);
         assert_ne!(st, other, "the nonce is bound");
         let enc = oid4vp_session_transcript("c", "n", Some(&[1; 32]), Some("https://v.example/r"), None);
-        assert_ne!(enc, oid4vp_session_transcript("c", "n", None, Some("https://v.example/r"), None));
+        assert_ne!(
+            enc,
+            oid4vp_session_transcript("c", "n", None, Some("https://v.example/r"), None)
+        );
         let dc = oid4vp_session_transcript("c", "n", None, None, Some("https://v.example"));
         assert_eq!(
             dc.as_array().unwrap()[2].as_array().unwrap()[0],

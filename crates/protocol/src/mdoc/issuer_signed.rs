@@ -167,7 +167,9 @@ fn parse_mso(m: &Value) -> Result<Mso, MdocError> {
         .and_then(Value::as_map)
         .ok_or_else(|| malformed("the MSO has no valueDigests"))?;
     for (ns, digests) in vd {
-        let ns = ns.as_text().ok_or_else(|| malformed("a valueDigests namespace is not text"))?;
+        let ns = ns
+            .as_text()
+            .ok_or_else(|| malformed("a valueDigests namespace is not text"))?;
         let mut d = BTreeMap::new();
         for (id, digest) in digests
             .as_map()
@@ -268,12 +270,7 @@ impl IssuerSigned {
     pub fn element_names(&self) -> BTreeMap<String, Vec<String>> {
         self.name_spaces
             .iter()
-            .map(|(ns, items)| {
-                (
-                    ns.clone(),
-                    items.iter().map(|i| i.element_identifier.clone()).collect(),
-                )
-            })
+            .map(|(ns, items)| (ns.clone(), items.iter().map(|i| i.element_identifier.clone()).collect()))
             .collect()
     }
 

@@ -76,7 +76,10 @@ fn limits_and_garbage_are_clear_errors() {
         max_depth: 2,
     };
     assert_eq!(parse_credential(cred, &shallow).unwrap_err(), MdocError::TooDeep(2));
-    assert_eq!(parse_credential("%%%", &Limits::default()).unwrap_err(), MdocError::NotBase64);
+    assert_eq!(
+        parse_credential("%%%", &Limits::default()).unwrap_err(),
+        MdocError::NotBase64
+    );
     assert!(matches!(
         parse_credential("oA", &Limits::default()),
         Err(MdocError::Malformed(_))
@@ -91,10 +94,7 @@ fn limits_and_garbage_are_clear_errors() {
 fn selected_items_keep_issuer_auth_and_only_what_was_asked() {
     let f = fixture();
     let doc = parse_credential(f["credential"].as_str().unwrap(), &Limits::default()).unwrap();
-    let sel = select_items(
-        &doc,
-        &[("org.iso.18013.5.1".into(), "age_over_18".into())],
-    );
+    let sel = select_items(&doc, &[("org.iso.18013.5.1".into(), "age_over_18".into())]);
     let again = issuer_signed_from_value(&sel, &Limits::default()).unwrap();
     assert_eq!(again.element_names()["org.iso.18013.5.1"], ["age_over_18"]);
     again.verify_digests().unwrap();

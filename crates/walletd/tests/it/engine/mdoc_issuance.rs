@@ -59,10 +59,12 @@ async fn pid_mdoc_pre_authorized_is_checked_and_handed_over_unchanged() {
     assert_eq!(r["iaca"]["chained"], true, "{report}");
     assert!(r["iaca"]["iaca"].as_str().unwrap().contains("trusted IACA"), "{report}");
     assert_eq!(r["signature_valid"], true);
-    assert!(r["namespaces"]["eu.europa.ec.eudi.pid.1"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("given_name")));
+    assert!(
+        r["namespaces"]["eu.europa.ec.eudi.pid.1"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("given_name"))
+    );
     // The report names elements, never their values.
     assert!(!report.to_string().contains("Erika"), "{report}");
 }
@@ -86,7 +88,11 @@ async fn mdl_by_authorization_code_web_profile() {
         .await
         .unwrap();
     assert_eq!(done["credentials"][0]["format"], "mso_mdoc", "{done}");
-    let doc = parse_credential(done["credentials"][0]["credential"].as_str().unwrap(), &Limits::default()).unwrap();
+    let doc = parse_credential(
+        done["credentials"][0]["credential"].as_str().unwrap(),
+        &Limits::default(),
+    )
+    .unwrap();
     assert_eq!(doc.mso.doc_type, "org.iso.18013.5.1.mDL");
     assert_bound_to(done["credentials"][0]["credential"].as_str().unwrap(), &holder);
 }
@@ -145,7 +151,11 @@ async fn broken_mdocs_end_the_flow_with_clear_errors() {
     for (variant, config, words) in [
         ("rogue", "pid-mdoc", "not chained to any of the issuer's IACAs"),
         ("expired", "mdl", "expired"),
-        ("wrong_doctype", "mdl", "is not the configuration's doctype org.iso.18013.5.1.mDL"),
+        (
+            "wrong_doctype",
+            "mdl",
+            "is not the configuration's doctype org.iso.18013.5.1.mDL",
+        ),
         ("tampered", "mdl", "does not match the MSO"),
         ("deep", "mdl", "nested deeper than 32"),
     ] {
@@ -161,12 +171,20 @@ async fn broken_mdocs_end_the_flow_with_clear_errors() {
 async fn oversized_mdoc_is_refused_by_the_configured_limit() {
     let e = refused(json!({"mdoc_variant": "oversized"}), "mdl", "  mdoc_max_bytes: 32768\n").await;
     assert_eq!(e["code"], "CREDENTIAL_ERROR", "{e}");
-    assert!(e["message"].as_str().unwrap().contains("larger than 32768 bytes"), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("larger than 32768 bytes"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn iaca_list_at_a_blocked_address_is_not_fetched() {
-    let e = refused(json!({"mdoc_iacas_uri": "http://169.254.169.254/iacas"}), "pid-mdoc", "").await;
+    let e = refused(
+        json!({"mdoc_iacas_uri": "http://169.254.169.254/iacas"}),
+        "pid-mdoc",
+        "",
+    )
+    .await;
     assert_eq!(e["code"], "EGRESS_BLOCKED", "{e}");
     assert!(e["message"].as_str().unwrap().contains("mdoc_iacas_uri"), "{e}");
 }
