@@ -129,7 +129,9 @@ export async function issueMdoc(pki, kind, holderJwk, variant) {
   const now = Date.now();
   const validity = variant === 'expired'
     ? { signed: new Date(now - 3 * 86400e3), validFrom: new Date(now - 3 * 86400e3), validUntil: new Date(now - 86400e3) }
-    : { signed: new Date(now - 60e3), validFrom: new Date(now - 60e3), validUntil: new Date(now + 365 * 86400e3) };
+    // Signed now: verifiers require the signing time inside the document signer certificate's validity, which
+    // starts when the PKI is made (just before the first issuance).
+    : { signed: new Date(now), validFrom: new Date(now), validUntil: new Date(now + 365 * 86400e3) };
   const issuer = new Issuer(variant === 'wrong_doctype' ? 'org.example.other.1' : docType, mdocContext);
   const elements = { ...ELEMENTS[kind] };
   if (variant === 'oversized') elements.portrait = new Uint8Array(64 * 1024);

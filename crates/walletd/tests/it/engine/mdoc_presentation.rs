@@ -75,13 +75,17 @@ async fn one_dcql_query_for_an_sd_jwt_vc_and_an_mdoc() {
     let iaca = iaca(&issuer).await;
     let mut c = connected(&w, Some(&["mdoc"])).await;
     let req = verifier
-        .request(json!({"claims": ["given_name"], "mdoc": mdl_query(&iaca, &["age_over_18"], false)}))
+        .request(
+            json!({"claims": ["given_name"], "vct": format!("{}/vct/pid", issuer.url),
+            "mdoc": mdl_query(&iaca, &["age_over_18"], false)}),
+        )
         .await;
     let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
-    c.run_presentation(&holder, &wallet, "both", start, PresentAnswer::Consent)
-        .await
-        .unwrap();
+    let done = c
+        .run_presentation(&holder, &wallet, "both", start, PresentAnswer::Consent)
+        .await;
     let verdict = verifier.result(&req["id"]).await;
+    done.unwrap_or_else(|e| panic!("{e}: {verdict}"));
     assert_eq!(verdict["verified"], true, "{verdict}");
     assert_eq!(verdict["presented_to_queries"], json!(["pid", "mdoc"]), "{verdict}");
     assert_eq!(
