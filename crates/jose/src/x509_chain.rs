@@ -51,7 +51,7 @@ enum Curve {
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertError> {
     match X509Certificate::from_der(der) {
-        Ok((rest, c)) if rest.is_empty() => Ok(c),
+        Ok(([], c)) => Ok(c),
         _ => Err(CertError::Parse),
     }
 }

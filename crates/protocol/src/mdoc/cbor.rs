@@ -79,7 +79,7 @@ mod tests {
             Err(MdocError::Malformed(_))
         ));
         // A deeply nested map value: refused, no stack overflow.
-        let mut deep = vec![0xa1, 0x61, b'a'].repeat(100_000);
+        let mut deep = [0xa1, 0x61, b'a'].repeat(100_000);
         deep.push(0);
         let big = Limits {
             max_bytes: 1 << 20,
