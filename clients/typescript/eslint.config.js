@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "build-test/", "node_modules/", "src/generated/"] },
+  { ignores: ["dist/", "build-test/", "node_modules/", "src/generated/", "examples/"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -12,6 +12,7 @@
 mod directory;
 mod failure;
 mod flow;
+pub mod mdoc;
 pub mod oid4vci;
 pub mod oid4vp;
 mod session;
@@ -101,6 +102,8 @@ struct Inner {
     connections: AtomicUsize,
     sse: sse::Registry,
     shutdown: CancellationToken,
+    /// The issuers' IACA lists (mdoc trust), cached per `mdoc_iacas_uri`.
+    iacas: mdoc::IacaCache,
 }
 
 /// Why an engine could not be built.
@@ -145,6 +148,7 @@ impl Engine {
                 connections: AtomicUsize::new(0),
                 sse: sse::Registry::default(),
                 shutdown: CancellationToken::new(),
+                iacas: mdoc::IacaCache::default(),
             }),
         })
     }
@@ -200,6 +204,10 @@ impl Engine {
 
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    pub(crate) fn iacas(&self) -> &mdoc::IacaCache {
+        &self.inner.iacas
     }
 
     pub(crate) fn authenticator(&self) -> &Authenticator {

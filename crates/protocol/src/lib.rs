@@ -18,6 +18,7 @@
 mod client;
 mod codes;
 mod http_codes;
+pub mod mdoc;
 pub mod oid4vci;
 pub mod oid4vp;
 mod schema;

@@ -16,6 +16,7 @@ pub mod device;
 #[cfg(feature = "embed")]
 pub mod embedded;
 pub mod link;
+pub mod mdoc;
 pub mod pe;
 pub mod present;
 pub mod sdjwt;

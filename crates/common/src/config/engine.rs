@@ -81,6 +81,17 @@ pub struct EngineConfig {
     /// SSE: server frames queued for the attached stream beyond the replay; a stream that takes none for
     /// `engine.read_timeout` is detached (the frames stay in the replay window).
     pub sse_stream_queue_frames: usize,
+    /// Largest mdoc CBOR structure decoded from an issuer or for a presentation (bytes).
+    pub mdoc_max_bytes: usize,
+    /// Deepest nesting of arrays, maps and tags in an mdoc CBOR structure.
+    pub mdoc_max_depth: usize,
+    /// Largest IACA list fetched from an issuer's `mdoc_iacas_uri` (bytes).
+    pub mdoc_iacas_max_bytes: usize,
+    /// How long a fetched IACA list is reused.
+    #[serde(with = "humantime_serde")]
+    pub mdoc_iacas_ttl: Duration,
+    /// Most IACA lists (URLs) kept in the cache.
+    pub mdoc_iacas_cache_entries: usize,
 }
 
 impl Default for EngineConfig {
@@ -115,6 +126,11 @@ impl Default for EngineConfig {
             sse_linger: Duration::from_secs(30),
             sse_inbound_frames: 16,
             sse_stream_queue_frames: 16,
+            mdoc_max_bytes: 1024 * 1024,
+            mdoc_max_depth: 32,
+            mdoc_iacas_max_bytes: 256 * 1024,
+            mdoc_iacas_ttl: Duration::from_secs(10 * 60),
+            mdoc_iacas_cache_entries: 1024,
         }
     }
 }

@@ -255,6 +255,19 @@ fn merge_aliases(config: &mut Config) {
 fn validate(config: &Config) -> Result<(), ConfigError> {
     config.configured_roles()?;
     config.wallet_provider.validate()?;
+    // mdoc CBOR bounds (issue 15): an mdoc needs a few levels (IssuerSigned > nameSpaces > items > tag 24).
+    if !(4..=256).contains(&config.engine.mdoc_max_depth) {
+        return Err(ConfigError::Invalid {
+            key: "engine.mdoc_max_depth".into(),
+            message: "must be between 4 and 256".into(),
+        });
+    }
+    if config.engine.mdoc_max_bytes < 1024 || config.engine.mdoc_iacas_max_bytes == 0 {
+        return Err(ConfigError::Invalid {
+            key: "engine.mdoc_max_bytes".into(),
+            message: "engine.mdoc_max_bytes must be at least 1024 and engine.mdoc_iacas_max_bytes at least 1".into(),
+        });
+    }
     if let Some(db) = &config.database {
         match db.url.scheme().as_str() {
             "sqlite" | "postgres" | "postgresql" => {}

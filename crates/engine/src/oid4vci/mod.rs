@@ -248,6 +248,10 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         .unwrap_or("dc+sd-jwt")
         .to_string();
     let vct = config.get("vct").and_then(Value::as_str).map(str::to_string);
+    // mso_mdoc: what the engine can check of the issued mdocs, reported to the client (crate::mdoc).
+    if format == walletd_protocol::mdoc::FORMAT {
+        crate::mdoc::check_issued(ctx, &issuer, &meta, &config, &creds).await?;
+    }
     let type_metadata = match &vct {
         Some(v) => vctm::lookup(ctx.engine(), v).await.ok(),
         None => None,

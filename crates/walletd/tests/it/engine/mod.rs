@@ -1,6 +1,8 @@
 //! The engine role: API v2 sessions, OID4VCI and OID4VP flows against the Node peers of tests/interop.
 
 mod local;
+mod mdoc_issuance;
+mod mdoc_presentation;
 mod oid4vci;
 mod oid4vci_attestation_proof;
 mod oid4vci_client_auth;
