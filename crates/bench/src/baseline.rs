@@ -22,7 +22,8 @@ use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use walletd_db::{
-    ADJUST_COUNTERS_SQL, ENSURE_USER_SQL, NEXT_SEQ_SQL, WriteCondition, blob_get_sql, blob_put_single_sql, blob_write_sql,
+    ADJUST_COUNTERS_SQL, ENSURE_USER_SQL, NEXT_SEQ_SQL, WriteCondition, blob_get_sql, blob_put_single_sql,
+    blob_write_sql,
 };
 
 /// The tenant and user every baseline request acts for.
@@ -131,7 +132,11 @@ async fn put_blob(State(pool): State<Pool>, Path(id): Path<String>, body: Bytes)
             let version: i64 = row.get(0);
             let prev_size: i64 = row.get(1);
             let was_deleted = row.get::<i64, _>(2) != 0;
-            let (dc, db) = if was_deleted { (1i64, size) } else { (0, size - prev_size) };
+            let (dc, db) = if was_deleted {
+                (1i64, size)
+            } else {
+                (0, size - prev_size)
+            };
             if let Err(e) = sqlx::query(ADJUST_COUNTERS_SQL)
                 .bind(TENANT)
                 .bind(USER)
@@ -178,7 +183,11 @@ async fn put_single(pool: &PgPool, id: &str, data: &[u8]) -> Result<(i64, bool),
             .fetch_one(pool)
             .await?;
         if row.get::<Option<i64>, _>(0).is_none() {
-            sqlx::query(ENSURE_USER_SQL).bind(TENANT).bind(USER).execute(pool).await?;
+            sqlx::query(ENSURE_USER_SQL)
+                .bind(TENANT)
+                .bind(USER)
+                .execute(pool)
+                .await?;
             continue;
         }
         let version: Option<i64> = row.get(1);

@@ -102,7 +102,10 @@ fn load(url: String, kind: &'static str, token: Option<&str>, s: &Settings) -> L
 
 /// Writes the blobs `g0..g{n-1}` (1 KiB each) the GET runs read.
 pub async fn populate(base: &str, token: Option<&str>, n: usize) -> Result<(), String> {
-    let http = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
     let data = "A".repeat(1368);
     for i in 0..n {
         let mut req = http
@@ -113,7 +116,11 @@ pub async fn populate(base: &str, token: Option<&str>, n: usize) -> Result<(), S
         }
         let r = req.send().await.map_err(|e| e.to_string())?;
         if !r.status().is_success() {
-            return Err(format!("populating g{i}: {} {}", r.status(), r.text().await.unwrap_or_default()));
+            return Err(format!(
+                "populating g{i}: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            ));
         }
     }
     Ok(())

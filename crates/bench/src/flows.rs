@@ -80,7 +80,11 @@ pub fn flows(root: &Path, bench: &str, concurrency: usize, total: usize, rounds:
     ratios.sort_by(|a, b| a.total_cmp(b));
     let mut p99o: Vec<f64> = eng.iter().zip(&dir).map(|(e, d)| e.p99 - d.p99).collect();
     p99o.sort_by(|a, b| a.total_cmp(b));
-    let what = if bench == "engine" { "issuance (OID4VCI)" } else { "presentation (OID4VP)" };
+    let what = if bench == "engine" {
+        "issuance (OID4VCI)"
+    } else {
+        "presentation (OID4VP)"
+    };
     Ok(Row {
         name: format!("{what}: engine-mediated vs holder direct"),
         a: med(&eng, |s| s.rate),
@@ -174,7 +178,11 @@ fn start_once(bin: &Path, dir: &Path) -> Result<f64, String> {
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
     sys::stop_child(&mut child);
     std::thread::spawn(move || for _ in lines {});
-    if ok { Ok(ms) } else { Err("walletd was not ready within 30 s".into()) }
+    if ok {
+        Ok(ms)
+    } else {
+        Err("walletd was not ready within 30 s".into())
+    }
 }
 
 fn ready(addr: &str) -> bool {
@@ -182,7 +190,9 @@ fn ready(addr: &str) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").is_err() {
+    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut buf = String::new();

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use crate::wrk::Figures;
 
-
 /// One comparison: a (walletd) against b (its reference).
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -36,14 +35,22 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let m = v.len() / 2;
-    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
 }
 
 /// "min-max" of load averages.
 pub fn load_range(loads: &[f64]) -> String {
     let min = loads.iter().copied().fold(f64::INFINITY, f64::min);
     let max = loads.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if min.is_finite() { format!("{min:.1}-{max:.1}") } else { "?".into() }
+    if min.is_finite() {
+        format!("{min:.1}-{max:.1}")
+    } else {
+        "?".into()
+    }
 }
 
 impl Row {
@@ -92,10 +99,15 @@ impl Row {
 /// The Markdown table of `rows` with a header line naming the run.
 pub fn table(rows: &[Row], header: &str) -> String {
     let mut out = format!("{header}\n\n");
-    out.push_str("| comparison (a vs b) | c | rounds | a | b | ratio a/b | goal | latency a/b | load (1 min) | errors |\n");
+    out.push_str(
+        "| comparison (a vs b) | c | rounds | a | b | ratio a/b | goal | latency a/b | load (1 min) | errors |\n",
+    );
     out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
-        let goal = r.target.map(|t| format!(">= {t:.2}x: {}", r.verdict())).unwrap_or_else(|| "-".into());
+        let goal = r
+            .target
+            .map(|t| format!(">= {t:.2}x: {}", r.verdict()))
+            .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
             "| {} | {} | {} | {:.1} {} | {:.1} {} | **{:.2}x** | {} | {} | {} | {} |\n",
             r.name, r.concurrency, r.rounds, r.a, r.unit, r.b, r.unit, r.ratio, goal, r.latency, r.load, r.errors
@@ -128,7 +140,10 @@ mod tests {
         let (b, e) = ("<!-- s:begin -->", "<!-- s:end -->");
         std::fs::write(&p, format!("# T\n\nbefore\n{b}\nold\n{e}\nafter\n")).unwrap();
         write_section(&p, "s", "new table").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), format!("# T\n\nbefore\n{b}\nnew table\n{e}\nafter\n"));
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            format!("# T\n\nbefore\n{b}\nnew table\n{e}\nafter\n")
+        );
         std::fs::write(&p, "# T\n").unwrap();
         write_section(&p, "s", "x").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), format!("# T\n{b}\nx\n{e}\n"));
@@ -136,8 +151,18 @@ mod tests {
 
     #[test]
     fn the_ratio_is_the_median_of_per_round_ratios() {
-        let f = |rps| Figures { rps, ..Figures::default() };
-        let r = Row::from_rounds("x", Some(0.8), &[f(80.0), f(10.0), f(90.0)], &[f(100.0), f(100.0), f(100.0)], &[1.0, 3.0], 4);
+        let f = |rps| Figures {
+            rps,
+            ..Figures::default()
+        };
+        let r = Row::from_rounds(
+            "x",
+            Some(0.8),
+            &[f(80.0), f(10.0), f(90.0)],
+            &[f(100.0), f(100.0), f(100.0)],
+            &[1.0, 3.0],
+            4,
+        );
         assert!((r.ratio - 0.8).abs() < 1e-9);
         assert_eq!(r.verdict(), "met");
         assert_eq!(r.load, "1.0-3.0");

@@ -88,7 +88,10 @@ pub async fn soak(
 
 /// The soak's Markdown table and verdict (RSS after the last interval within 10 % of RSS after the first).
 pub fn table(idle: u64, samples: &[Sample], header: &str) -> String {
-    let mut out = format!("{header}\n\nIdle RSS before the load: {:.1} MiB.\n\n", idle as f64 / 1024.0);
+    let mut out = format!(
+        "{header}\n\nIdle RSS before the load: {:.1} MiB.\n\n",
+        idle as f64 / 1024.0
+    );
     out.push_str("| interval | requests/s | errors | VmRSS after | load average (before) |\n|---|---|---|---|---|\n");
     for s in samples {
         out.push_str(&format!(

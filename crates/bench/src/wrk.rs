@@ -57,7 +57,10 @@ pub struct Wrk {
 impl Wrk {
     /// Checks that wrk is installed and writes the script.
     pub fn new() -> Result<Wrk, String> {
-        let ok = Command::new("wrk").arg("--version").output().map(|o| !o.stdout.is_empty() || !o.stderr.is_empty());
+        let ok = Command::new("wrk")
+            .arg("--version")
+            .output()
+            .map(|o| !o.stdout.is_empty() || !o.stderr.is_empty());
         if !matches!(ok, Ok(true)) {
             return Err("wrk is not installed (Debian: apt-get install -y wrk)".into());
         }
@@ -88,10 +91,12 @@ impl Wrk {
             .output()
             .map_err(|e| format!("cannot run wrk: {e}"))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("WRKJSON "))
-            .ok_or_else(|| format!("wrk printed no result: {stdout} {}", String::from_utf8_lossy(&out.stderr)))?;
+        let line = stdout.lines().find_map(|l| l.strip_prefix("WRKJSON ")).ok_or_else(|| {
+            format!(
+                "wrk printed no result: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
         let raw: Raw = serde_json::from_str(line).map_err(|e| format!("wrk result {line}: {e}"))?;
         Ok(Figures {
             rps: raw.requests as f64 / (raw.duration_us.max(1) as f64 / 1e6),

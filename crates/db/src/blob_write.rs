@@ -99,7 +99,9 @@ impl Store {
                 Single::NoUser => break,
             }
         }
-        Err(StoreError::Corrupt("the user's storage sequence row vanished during a write".into()))
+        Err(StoreError::Corrupt(
+            "the user's storage sequence row vanished during a write".into(),
+        ))
     }
 
     async fn run_single(

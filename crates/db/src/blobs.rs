@@ -496,10 +496,10 @@ enum Extra {
 /// it, RETURNing the value. It also holds the user's row lock until the transaction ends (see the module docs).
 async fn next_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: BlobOwner<'_>) -> Result<i64, StoreError> {
     let seq: i64 = sqlx::query_scalar(NEXT_SEQ_SQL)
-    .bind(owner.tenant_id)
-    .bind(owner.user_id)
-    .fetch_one(&mut **tx)
-    .await?;
+        .bind(owner.tenant_id)
+        .bind(owner.user_id)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(seq)
 }
 
@@ -513,12 +513,12 @@ async fn adjust_counters(
     quota: Option<BlobQuota>,
 ) -> Result<Option<WriteOutcome>, StoreError> {
     let row = sqlx::query(ADJUST_COUNTERS_SQL)
-    .bind(owner.tenant_id)
-    .bind(owner.user_id)
-    .bind(d_count)
-    .bind(d_bytes)
-    .fetch_one(&mut **tx)
-    .await?;
+        .bind(owner.tenant_id)
+        .bind(owner.user_id)
+        .bind(d_count)
+        .bind(d_bytes)
+        .fetch_one(&mut **tx)
+        .await?;
     let count: i64 = row.try_get(0)?;
     let bytes: i64 = row.try_get(1)?;
     let Some(q) = quota else { return Ok(None) };

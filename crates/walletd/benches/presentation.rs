@@ -17,8 +17,8 @@ use walletd_engine::oid4vp::request;
 use walletd_testkit::holder::{connected, issued};
 use walletd_testkit::interop::{NodeIssuer, NodeVerifier};
 use walletd_testkit::{LOOPBACK_V6, Walletd, WalletdBuilder, engine};
-use walletd_wallet::client::PresentAnswer;
 use walletd_wallet::Holder;
+use walletd_wallet::client::PresentAnswer;
 use walletd_wallet::present::StoredCredential;
 
 fn arg(i: usize, default: usize) -> usize {
@@ -155,7 +155,13 @@ async fn engine_side(w: &Walletd, setup: &Arc<Setup>, conc: usize, per: usize) -
                     let req = s.verifier.request(s.opts.clone()).await;
                     let start = json!({"request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]});
                     let done = c
-                        .run_presentation(&s.holder, &s.wallet, &format!("b{t}-{i}"), start, PresentAnswer::Consent)
+                        .run_presentation(
+                            &s.holder,
+                            &s.wallet,
+                            &format!("b{t}-{i}"),
+                            start,
+                            PresentAnswer::Consent,
+                        )
                         .await;
                     if done.is_ok() && s.verifier.result(&req["id"]).await["verified"] == true {
                         lat.push(t0.elapsed().as_secs_f64() * 1000.0);

@@ -8,7 +8,10 @@ fn main() {
         std::process::exit(2);
     };
     let max: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     if let Err(e) = rt.block_on(walletd_bench::baseline::serve(&url, max)) {
         eprintln!("walletd-baseline: {e}");
         std::process::exit(1);

@@ -5,8 +5,9 @@
 //! cargo run --release -p walletd-bench -- soak --minutes 10 [--write-docs]
 //! ```
 //!
-//! Subcommands: `all` (http + registry + flows + startup, then the soak when `--soak-minutes` > 0), `http`
-//! (bearer, storage on SQLite and PostgreSQL), `registry`, `flows`, `startup`, `soak`. Options: `--secs N` per
+//! Subcommands (several joined by commas, e.g. `http,registry,startup`): `all` (http + registry + flows +
+//! startup, then the soak when `--soak-minutes` > 0), `http` (bearer, storage on SQLite and PostgreSQL),
+//! `registry`, `flows`, `startup`, `soak`. Options: `--secs N` per
 //! wrk run (5), `--rounds N` interleaved A/B pairs (3), `--connections N` (16), `--blobs N` (100), `--flows N` per
 //! side and round (80), `--concurrency 1,4,16`, `--minutes N` soak intervals (10), `--interval-secs N` (60),
 //! `--soak-minutes N` within `all` (0), `--soak-db sqlite|postgres`, `--no-build`, `--write-docs` (replace the
@@ -80,7 +81,17 @@ fn binaries(args: &Args) -> (PathBuf, PathBuf) {
     if !args.flag("no-build") {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let ok = Command::new(cargo)
-            .args(["build", "--release", "-p", "walletd", "--bin", "walletd", "-p", "walletd-bench", "--bin"])
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "walletd",
+                "--bin",
+                "walletd",
+                "-p",
+                "walletd-bench",
+                "--bin",
+            ])
             .arg("walletd-baseline")
             .current_dir(root())
             .status()
@@ -100,7 +111,12 @@ fn binaries(args: &Args) -> (PathBuf, PathBuf) {
 
 fn main() {
     let args = Args::parse();
-    if !["all", "http", "registry", "flows", "startup", "soak"].contains(&args.cmd.as_str()) {
+    let parts: Vec<&str> = args.cmd.split(',').collect();
+    let has = |what: &str| parts.contains(&"all") || parts.contains(&what);
+    if !parts
+        .iter()
+        .all(|p| ["all", "http", "registry", "flows", "startup", "soak"].contains(p))
+    {
         eprintln!("usage: walletd-bench [all|http|registry|flows|startup|soak] [options]; see the crate docs");
         std::process::exit(2);
     }
@@ -137,12 +153,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let cmd = args.cmd.as_str();
     let mut rows = Vec::new();
     let title = header("Suite run");
     let mut failed = Vec::new();
     rt.block_on(async {
-        if matches!(cmd, "all" | "http") {
+        if has("http") {
             for kind in ["sqlite", "postgres"] {
                 match cases::storage(&wrk, &settings, kind).await {
                     Ok(r) => rows.extend(r),
@@ -150,14 +165,14 @@ fn main() {
                 }
             }
         }
-        if matches!(cmd, "all" | "registry") {
+        if has("registry") {
             match cases::registry(&wrk, &settings).await {
                 Ok(r) => rows.push(r),
                 Err(e) => failed.push(format!("registry: {e}")),
             }
         }
     });
-    if matches!(cmd, "all" | "flows") {
+    if has("flows") {
         let conc: Vec<usize> = args
             .text("concurrency", "1,4,16")
             .split(',')
@@ -174,7 +189,7 @@ fn main() {
             }
         }
     }
-    if matches!(cmd, "all" | "startup") {
+    if has("startup") {
         match flows::startup(&settings.walletd, 20) {
             Ok(r) => rows.push(r),
             Err(e) => failed.push(format!("startup: {e}")),
@@ -184,28 +199,37 @@ fn main() {
     if !rows.is_empty() {
         let table = report::table(&rows, &title);
         println!("\n{table}");
-        if args.flag("write-docs") {
-            if let Err(e) = report::write_section(&docs, "bench-suite", &table) {
-                failed.push(format!("docs: {e}"));
-            }
+        if args.flag("write-docs")
+            && let Err(e) = report::write_section(&docs, "bench-suite", &table)
+        {
+            failed.push(format!("docs: {e}"));
         }
     }
-    let minutes = if cmd == "soak" {
+    let minutes = if parts.contains(&"soak") {
         args.num("minutes", 10, 120)
     } else {
         args.num("soak-minutes", 0, 120)
     };
-    if matches!(cmd, "all" | "soak") && minutes > 0 {
+    if (has("soak") || parts.contains(&"all")) && minutes > 0 {
         let interval = args.num("interval-secs", 60, 600).max(1) as u64;
         let db = args.text("soak-db", "sqlite");
         let soak_title = header(&format!(
             "Soak: {minutes} intervals of {interval} s of mixed load on `--mode=all` ({db})"
         ));
-        match rt.block_on(soak::soak(&wrk, &settings.walletd, &db, minutes, interval, settings.connections)) {
+        match rt.block_on(soak::soak(
+            &wrk,
+            &settings.walletd,
+            &db,
+            minutes,
+            interval,
+            settings.connections,
+        )) {
             Ok((idle, samples)) => {
                 let t = soak::table(idle, &samples, &soak_title);
                 println!("\n{t}");
-                if args.flag("write-docs") && let Err(e) = report::write_section(&docs, "bench-soak", &t) {
+                if args.flag("write-docs")
+                    && let Err(e) = report::write_section(&docs, "bench-soak", &t)
+                {
                     failed.push(format!("docs: {e}"));
                 }
             }

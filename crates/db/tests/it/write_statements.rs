@@ -55,7 +55,10 @@ async fn upsert_writes_are_one_reused_statement(db: TestDatabase) {
         .blob_put(OWNER, "a", content(b"zz"), &WriteCondition::IfAbsent, ROOMY)
         .await
         .unwrap();
-    assert!(matches!(refused, WriteOutcome::Mismatch { version: 2, .. }), "{refused:?}");
+    assert!(
+        matches!(refused, WriteOutcome::Mismatch { version: 2, .. }),
+        "{refused:?}"
+    );
     assert_eq!(store.blob_seq_marks(OWNER).await.unwrap(), (3, 0));
     let changes = store.blob_changes(OWNER, 0, None, 10, false).await.unwrap();
     let seqs: Vec<(String, i64)> = changes.iter().map(|c| (c.id.clone(), c.seq)).collect();
@@ -85,10 +88,15 @@ async fn a_quota_overrun_writes_nothing(db: TestDatabase) {
         max_bytes: 10,
     };
     for id in ["a", "b"] {
-        let w = store.blob_put(OWNER, id, content(b"12345"), &WriteCondition::Always, two).await;
+        let w = store
+            .blob_put(OWNER, id, content(b"12345"), &WriteCondition::Always, two)
+            .await;
         assert!(matches!(w, Ok(WriteOutcome::Written { .. })), "{w:?}");
     }
-    let count = store.blob_put(OWNER, "c", content(b"1"), &WriteCondition::Always, two).await.unwrap();
+    let count = store
+        .blob_put(OWNER, "c", content(b"1"), &WriteCondition::Always, two)
+        .await
+        .unwrap();
     assert_eq!(
         count,
         WriteOutcome::QuotaExceeded {
@@ -96,7 +104,10 @@ async fn a_quota_overrun_writes_nothing(db: TestDatabase) {
             limit: 2
         }
     );
-    let bytes = store.blob_put(OWNER, "a", content(b"123456"), &WriteCondition::Always, two).await.unwrap();
+    let bytes = store
+        .blob_put(OWNER, "a", content(b"123456"), &WriteCondition::Always, two)
+        .await
+        .unwrap();
     assert_eq!(
         bytes,
         WriteOutcome::QuotaExceeded {
@@ -107,10 +118,25 @@ async fn a_quota_overrun_writes_nothing(db: TestDatabase) {
     // Nothing of the refused writes is visible: sequence, blobs, counters.
     assert_eq!(store.blob_seq_marks(OWNER).await.unwrap(), (2, 0));
     assert!(store.blob_get(OWNER, "c", false).await.unwrap().is_none());
-    assert_eq!(store.blob_get(OWNER, "a", true).await.unwrap().unwrap().data.unwrap(), b"12345");
+    assert_eq!(
+        store.blob_get(OWNER, "a", true).await.unwrap().unwrap().data.unwrap(),
+        b"12345"
+    );
     // Shrinking is always allowed, even at the limit.
-    let shrink = store.blob_put(OWNER, "a", content(b"1"), &WriteCondition::Always, two).await.unwrap();
-    assert!(matches!(shrink, WriteOutcome::Written { version: 2, created: false }), "{shrink:?}");
+    let shrink = store
+        .blob_put(OWNER, "a", content(b"1"), &WriteCondition::Always, two)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            shrink,
+            WriteOutcome::Written {
+                version: 2,
+                created: false
+            }
+        ),
+        "{shrink:?}"
+    );
 }
 
 async fn concurrent_first_writes_of_a_user_get_distinct_sequence_numbers(db: TestDatabase) {
@@ -129,7 +155,16 @@ async fn concurrent_first_writes_of_a_user_get_distinct_sequence_numbers(db: Tes
         .collect();
     for w in writes {
         let outcome = w.await.unwrap().unwrap();
-        assert!(matches!(outcome, WriteOutcome::Written { version: 1, created: true }), "{outcome:?}");
+        assert!(
+            matches!(
+                outcome,
+                WriteOutcome::Written {
+                    version: 1,
+                    created: true
+                }
+            ),
+            "{outcome:?}"
+        );
     }
     let mut seqs: Vec<i64> = store
         .blob_changes(OWNER, 0, None, 100, false)
