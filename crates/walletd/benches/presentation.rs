@@ -218,23 +218,29 @@ async fn direct_once(http: &reqwest::Client, s: &Setup, req: &serde_json::Value)
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
-    let a = request::verify_request_object(&text, req["client_id"].as_str(), None, now).ok()?;
-    let r = request::validate(a).ok()?;
-    let m = walletd_wallet::dcql::match_query(r.dcql_query.as_ref()?, &s.wallet).ok()?;
-    let params = json!({"audience": r.client_id, "nonce": r.nonce, "credentials_to_include": m.iter().map(|m|
-        json!({"credential_id": m.credential_id, "credential_query_id": m.query_id, "disclosed_claims": m.disclosed_claims})).collect::<Vec<_>>()});
-    let token = walletd_wallet::present::answer_sign_presentation(&params, &s.wallet, s.holder.key()).ok()?;
+    // The synchronous part in a function of its own: nothing of it lives across the post's await.
+    let (response_uri, state, token) = sign_answer(&text, req, s, now)?;
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("vp_token", &token)
+        .append_pair("state", &state)
+        .finish();
     let resp = http
-        .post(&r.response_uri)
+        .post(&response_uri)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("vp_token", &token)
-                .append_pair("state", r.state.as_deref().unwrap_or_default())
-                .finish(),
-        )
+        .body(form)
         .send()
         .await
         .ok()?;
     resp.status().is_success().then_some(())
+}
+
+/// Checks the request object, matches the credential and signs the answer: (response_uri, state, vp_token).
+fn sign_answer(text: &str, req: &serde_json::Value, s: &Setup, now: u64) -> Option<(String, String, String)> {
+    let a = request::verify_request_object(text, req["client_id"].as_str(), None, now).ok()?;
+    let r = request::validate(a).ok()?;
+    let m = walletd_wallet::dcql::match_query(r.dcql_query.as_ref()?, &s.wallet)?;
+    let params = json!({"audience": r.client_id, "nonce": r.nonce, "credentials_to_include": m.iter().map(|m|
+        json!({"credential_id": m.credential_id, "credential_query_id": m.query_id, "disclosed_claims": m.disclosed_claims})).collect::<Vec<_>>()});
+    let token = walletd_wallet::present::answer_sign_presentation(&params, &s.wallet, s.holder.key()).ok()?;
+    Some((r.response_uri.clone(), r.state.clone().unwrap_or_default(), token))
 }
