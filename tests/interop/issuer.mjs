@@ -18,7 +18,9 @@
 //   client_auth: {client_id, public_jwk} requires private_key_jwt (RFC 7523) at the token and PAR endpoints and
 //     verifies the assertion with public_jwk (iss = sub = client_id, aud = this AS's issuer identifier, exp, jti once);
 //   client_attestation: {provider_jwk} requires OAuth-Client-Attestation(-PoP) headers, verified by @openid4vc/oauth2
-//     (the attestation must be signed with provider_jwk, carried in its header);
+//     (the attestation must be signed with provider_jwk, carried in its header); {wallet_provider: true} instead
+//     trusts the wallet_provider below: the attestation names a key of its JWKS by kid and its status list entry
+//     must not be revoked. Either way the AS metadata lists attest_jwt_client_auth;
 //   refresh_tokens: true issues refresh tokens (bound to the DPoP key, single use) and accepts the refresh_token grant;
 //   jwks_uri: true publishes the issuer's signing key at the metadata's jwks_uri;
 //   wrong_as_issuer: true makes the AS metadata name another issuer (RFC 8414 §3.3 violation);
@@ -28,7 +30,12 @@
 //   wallet_provider: {issuer, jwks_uri, status_list_uri, status_list_url?} trusts that wallet provider: the
 //     `pid-attested` configuration then requires `attestation` proofs, whose key attestation must be signed by the
 //     provider's key (kid in its JWKS), name its issuer, be unexpired, carry our nonce and an unrevoked status list
-//     entry (wallet-provider-trust.mjs).
+//     entry (wallet-provider-trust.mjs);
+//   mdoc_variant: "expired" | "wrong_doctype" | "rogue" | "tampered" | "oversized" | "deep" makes the mso_mdoc
+//     configurations issue broken mdocs (mdoc.mjs); mdoc_iacas_uri: a URL to advertise instead of /mdoc/iacas.
+// mso_mdoc: configurations `pid-mdoc` (eu.europa.ec.eudi.pid.1) and `mdl` (org.iso.18013.5.1.mDL) issue IssuerSigned
+// signed by a document signer certified by a test IACA (@owf/mdoc); GET /mdoc/iacas lists that IACA
+// ({"iacas":[{"certificate": base64 DER}]}); GET /test/mdoc_pki -> {iaca, rogue_iaca} (base64 DER).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -42,6 +49,7 @@ import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest, generateSalt, ES256 } from '@sd-jwt/crypto-nodejs';
 import * as jose from 'jose';
 import { walletProviderTrust } from './wallet-provider-trust.mjs';
+import { DOCTYPES, issueMdoc, makePki } from './mdoc.mjs';
 
 setGlobalConfig({ allowInsecureUrls: true });
 const options = JSON.parse(process.env.ISSUER_OPTIONS || '{}');
@@ -61,10 +69,10 @@ const callbacks = {
   },
   verifyJwt: async (signer, { compact, header }) => {
     const jwk = signer.publicJwk;
-    // A key attestation naming the trusted wallet provider's key by kid.
-    if (!jwk && providerTrust && header?.typ === 'key-attestation+jwt') {
+    // A key attestation or client attestation naming the trusted wallet provider's key by kid.
+    if (!jwk && providerTrust && ['key-attestation+jwt', 'oauth-client-attestation+jwt'].includes(header?.typ)) {
       try {
-        return { verified: true, signerJwk: await providerTrust.verifyAttestation(compact) };
+        return { verified: true, signerJwk: await providerTrust.verifyAttestation(compact, header.typ) };
       } catch {
         return { verified: false };
       }
@@ -128,6 +136,33 @@ function configs() {
       },
       credential_metadata: { display: [{ name: 'Attested PID' }] },
     },
+    'pid-mdoc': mdocConfig('pid', 'Interop PID (mdoc)'),
+    mdl: mdocConfig('mdl', 'Interop mDL'),
+  };
+}
+
+// The mdoc PKI, made on first use (openssl CLI).
+let pkiCache;
+const mdocPki = () => (pkiCache ??= makePki());
+const MDOC_CONFIGS = { 'pid-mdoc': 'pid', mdl: 'mdl' };
+
+function mdocConfig(kind, name) {
+  const { docType, namespace } = DOCTYPES[kind];
+  return {
+    format: 'mso_mdoc',
+    doctype: docType,
+    scope: kind === 'pid' ? 'pid-mdoc' : 'mdl',
+    cryptographic_binding_methods_supported: ['cose_key'],
+    credential_signing_alg_values_supported: [-7],
+    proof_types_supported: { jwt: { proof_signing_alg_values_supported: ['ES256'] } },
+    credential_metadata: {
+      display: [{ name }],
+      claims: [
+        { path: [namespace, 'family_name'], display: [{ name: 'Family name' }] },
+        { path: [namespace, 'given_name'], display: [{ name: 'Given name' }] },
+        { path: [namespace, 'age_over_18'], display: [{ name: 'Over 18' }] },
+      ],
+    },
   };
 }
 
@@ -143,6 +178,7 @@ function issuerMetadataResult() {
 const rand = () => crypto.randomBytes(16).toString('base64url');
 
 async function issue(holderJwk, configId) {
+  if (MDOC_CONFIGS[configId]) return issueMdoc(mdocPki(), MDOC_CONFIGS[configId], holderJwk, options.mdoc_variant);
   const now = Math.floor(Date.now() / 1000);
   return sdjwt.issue(
     { iss: base, iat: now, vct: configs()[configId].vct, cnf: { jwk: holderJwk }, given_name: 'Erika', family_name: 'Mustermann' },
@@ -226,11 +262,18 @@ async function token(req, url, raw, res) {
   const clientAttestation = options.client_attestation
     ? { ...(parsed.clientAttestation ?? {}), required: true }
     : undefined;
-  if (clientAttestation?.clientAttestationJwt) {
+  if (clientAttestation?.clientAttestationJwt && options.client_attestation.provider_jwk) {
     // The library verifies the attestation with the key in its header; only the wallet provider's key is accepted.
     const { jwk } = jose.decodeProtectedHeader(clientAttestation.clientAttestationJwt);
     const want = options.client_attestation.provider_jwk;
     if (!jwk || jwk.x !== want.x || jwk.y !== want.y) return send(res, 401, { error: 'invalid_client', error_description: 'unknown wallet provider' });
+  } else if (clientAttestation?.clientAttestationJwt && providerTrust) {
+    // The library verifies the signature through verifyJwt (the provider's JWKS); the instance must not be revoked.
+    try {
+      await providerTrust.checkStatus(jose.decodeJwt(clientAttestation.clientAttestationJwt));
+    } catch (e) {
+      return send(res, 401, { error: 'invalid_client', error_description: String(e.message ?? e).slice(0, 200) });
+    }
   }
   // DPoP nonce (RFC 9449 §8): the first DPoP proof without our nonce is answered with use_dpop_nonce.
   if (parsed.dpop?.jwt && !state.dpopNonces.has(dpopNonceOf(parsed.dpop.jwt))) {
@@ -496,6 +539,13 @@ async function route(req, res) {
     });
     return send(res, 200, { offer: credentialOffer, offer_json: credentialOfferObject, tx_code_value: txCodeValue });
   }
+  if (req.method === 'GET' && p === '/mdoc/iacas') {
+    return send(res, 200, { iacas: [{ certificate: Buffer.from(mdocPki().trusted.iaca).toString('base64') }] });
+  }
+  if (req.method === 'GET' && p === '/test/mdoc_pki') {
+    const b = (d) => Buffer.from(d).toString('base64');
+    return send(res, 200, { iaca: b(mdocPki().trusted.iaca), rogue_iaca: b(mdocPki().rogue.iaca) });
+  }
   if (req.method === 'GET' && p === '/test/notifications') return send(res, 200, state.notifications);
   if (req.method === 'GET' && p === '/test/encryptions') return send(res, 200, state.encryptions);
   if (req.method === 'GET' && p === '/test/token_requests') return send(res, 200, state.tokenRequests);
@@ -526,6 +576,7 @@ server.listen(port, '127.0.0.1', () => {
       : {}),
     ...(options.jwks_uri ? { jwks_uri: `${base}/jwks` } : {}),
     display: [{ name: 'walletd interop issuer' }],
+    mdoc_iacas_uri: options.mdoc_iacas_uri ?? `${base}/mdoc/iacas`,
     credential_configurations_supported: configs(),
   });
   asMetadata = as.createAuthorizationServerMetadata({
@@ -536,6 +587,7 @@ server.listen(port, '127.0.0.1', () => {
     code_challenge_methods_supported: ['S256'],
     dpop_signing_alg_values_supported: ['ES256'],
     'pre-authorized_grant_anonymous_access_supported': true,
+    ...(options.client_attestation ? { token_endpoint_auth_methods_supported: ['attest_jwt_client_auth'] } : {}),
   });
   // wrong_as_issuer: true makes the AS metadata name another issuer than the one it is served for (RFC 8414 §3.3).
   if (options.wrong_as_issuer) asMetadata = { ...asMetadata, issuer: 'https://other-as.example' };

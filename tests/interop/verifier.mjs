@@ -11,6 +11,9 @@
 //        request_uri_method: "post", transaction_data: bool,
 //        claim_sets: bool (DCQL: claims nickname|given_name|family_name, claim_sets [[nickname], [given_name]]),
 //        submission_requirements: bool (PE: descriptors pid_nick (nickname) and pid in group A, pick count 1),
+//        mdoc: {doctype, namespace, claims: ["age_over_18"], iaca: <base64 DER>, only: bool} adds an mso_mdoc credential
+//          query "mdoc" (with intent_to_retain false), verified with @owf/mdoc against that IACA (mdoc.mjs); only: the
+//          mdoc query alone, else both (credential_sets [["pid", "mdoc"]]),
 //        tamper: "bad_signature"|"san_mismatch"|"no_nonce"|"redirect_uri"|"expired"|"response_host"
 //               |"attestation_sub"|"attestation_signature"|"attestation_cnf"|"did_key"}
 //   GET  /test/did           {did, document} of the did:web verifier (a test serves it through its PDP)
@@ -39,6 +42,7 @@ import { DcqlQuery, DcqlPresentationResult } from 'dcql';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest, ES256 } from '@sd-jwt/crypto-nodejs';
 import * as jose from 'jose';
+import { verifyDeviceResponse } from './mdoc.mjs';
 
 setGlobalConfig({ allowInsecureUrls: true });
 const port = Number(process.argv[2] ?? 0);
@@ -164,6 +168,14 @@ function buildRequest(id, opts) {
       payload.dcql_query.credentials[0].claim_sets = [['nick'], ['gn']];
     }
     if (!opts.vct) payload.dcql_query.credentials[0].meta = { vct_values: [] };
+    if (opts.mdoc) {
+      const m = opts.mdoc;
+      const q = { id: 'mdoc', format: 'mso_mdoc', meta: { doctype_value: m.doctype },
+        claims: (m.claims ?? ['age_over_18']).map((c) => ({ path: [m.namespace, c], intent_to_retain: false })) };
+      payload.dcql_query.credentials = m.only ? [q] : [...payload.dcql_query.credentials, q];
+      payload.dcql_query.credential_sets = [{ options: [m.only ? ['mdoc'] : ['pid', 'mdoc']], purpose: 'interop test' }];
+      payload.client_metadata.vp_formats_supported.mso_mdoc = { issuerauth_alg_values: [-7], deviceauth_alg_values: [-7] };
+    }
   } else {
     payload.presentation_definition = {
       id: `pd-${id}`,
@@ -260,6 +272,19 @@ async function verifyPresentation(presentation, entry) {
   return r.payload;
 }
 
+// An mso_mdoc presentation: a base64url DeviceResponse, verified fully (issuer signature and chain to the IACA
+// the test named, device signature over the OpenID4VP SessionTranscript, digests, validity).
+async function verifyMdoc(presentation, entry, parsed) {
+  const jwkThumbprint = parsed.jarm ? new Uint8Array(Buffer.from(await jose.calculateJwkThumbprint(encJwk, 'sha256'), 'base64url')) : undefined;
+  return verifyDeviceResponse(presentation, {
+    clientId: entry.payload.client_id,
+    nonce: entry.payload.nonce,
+    responseUri: entry.payload.response_uri,
+    jwkThumbprint,
+    trusted: [new Uint8Array(Buffer.from(entry.opts.mdoc.iaca, 'base64'))],
+  });
+}
+
 async function handleResponse(entry, raw) {
   entry.result.posts += 1;
   const body = Object.fromEntries(new URLSearchParams(raw));
@@ -284,6 +309,14 @@ async function handleResponse(entry, raw) {
       for (const [qid, list] of Object.entries(parsed.dcql.presentations)) {
         forResult[qid] = [];
         for (const p of list) {
+          if (qid === 'mdoc') {
+            const docs = await verifyMdoc(p, entry, parsed);
+            for (const d of docs) {
+              for (const [ns, els] of Object.entries(d.elements)) Object.keys(els).forEach((e) => disclosed.add(`${ns}/${e}`));
+              forResult[qid].push({ credential_format: 'mso_mdoc', doctype: d.docType, namespaces: d.elements, cryptographic_holder_binding: true });
+            }
+            continue;
+          }
           const claims = await verifyPresentation(p, entry);
           disclosedClaimNames(p).forEach((c) => disclosed.add(c));
           forResult[qid].push({ credential_format: 'dc+sd-jwt', vct: claims.vct, claims, cryptographic_holder_binding: true });

@@ -21,12 +21,13 @@ export function walletProviderTrust(opts) {
   };
   const keys = async () => jose.createLocalJWKSet(await fetchJson(opts.jwks_uri));
   return {
-    // Verifies a key attestation's signature, typ, issuer and lifetime; returns the provider's JWK that signed it.
-    async verifyAttestation(compact) {
+    // Verifies a key attestation's (or, with typ, a client attestation's) signature, typ, issuer and lifetime;
+    // returns the provider's JWK that signed it.
+    async verifyAttestation(compact, typ = 'key-attestation+jwt') {
       const jwks = await fetchJson(opts.jwks_uri);
       const { protectedHeader } = await jose.jwtVerify(compact, jose.createLocalJWKSet(jwks), {
         issuer: opts.issuer,
-        typ: 'key-attestation+jwt',
+        typ,
         algorithms: ['ES256'],
       });
       return jwks.keys.find((k) => k.kid === protectedHeader.kid);

@@ -120,6 +120,13 @@ pub struct TenantRateLimits {
     pub engine_flows_per_user: Option<u32>,
     /// Engine connections (handshakes) per user (default `rate_limits.engine_connections_per_user`).
     pub engine_connections_per_user: Option<u32>,
+    /// Wallet-provider attestations and challenges per user (default `wallet_provider.rate_limit_per_user`).
+    pub wallet_provider_per_user: Option<u32>,
+    /// Wallet-provider attestations per wallet instance (default `wallet_provider.rate_limit_per_instance`).
+    pub wallet_provider_per_instance: Option<u32>,
+    /// Upstream fetches of type or issuer metadata outside the configured sources, per client (user or address;
+    /// default `rate_limits.metadata_fetches_per_client`).
+    pub metadata_fetches_per_client: Option<u32>,
 }
 
 /// Per-tenant WebAuthn relying-party settings.

@@ -68,3 +68,61 @@ pub trait TypeMetadataSource: Send + Sync {
     /// The resolved document, or why there is none (a message for the client).
     fn type_metadata<'a>(&'a self, vct: &'a str) -> BoxFuture<'a, Result<serde_json::Value, String>>;
 }
+
+/// Why the wallet provider refused or failed an attestation: a short machine code (`instance_revoked`,
+/// `rate_limited`, `invalid_request`, ...) and a message safe to show to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefusal {
+    /// Machine-readable reason (the provider's HTTP error code).
+    pub code: String,
+    /// Human-readable; never carries key material or tokens.
+    pub message: String,
+}
+
+/// A Wallet Instance Attestation obtained for the client.
+#[derive(Debug, Clone)]
+pub struct ObtainedWia {
+    /// The `oauth-client-attestation+jwt`.
+    pub jwt: String,
+    /// The wallet instance it was issued to (key attestations of the same flow are attached to it).
+    pub instance_id: String,
+}
+
+/// The tenant's wallet provider, asked by the engine on the client's behalf when the client declared the
+/// `provider_attestations` feature (docs/api-v2.md "Attestations obtained by the engine"). The binary answers it
+/// with the wallet-provider role of the same process (`--mode=all`, or `engine,wallet-provider`); an engine without
+/// it leaves attestations to the client (the client-driven path).
+pub trait WalletProviderPort: Send + Sync {
+    /// The provider's issuer identifier (the audience of a PoP for it).
+    fn issuer(&self) -> String;
+
+    /// A key attestation (`key-attestation+jwt`) of `jwks` (public JWKs whose possession the engine has checked)
+    /// carrying the issuer's `nonce`, issued to `user_id` of `tenant_id`: for `instance_id` (one of the user's
+    /// instances) or, without it, the user's own wallet instance.
+    fn key_attestation<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        user_id: &'a str,
+        jwks: Vec<serde_json::Value>,
+        nonce: Option<String>,
+        instance_id: Option<String>,
+    ) -> BoxFuture<'a, Result<String, ProviderRefusal>>;
+
+    /// A single-use challenge for a Wallet Instance Attestation.
+    fn wia_challenge<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderRefusal>>;
+
+    /// A Wallet Instance Attestation for the instance key the client's `pop` (over `challenge`, for the provider)
+    /// proves; `client_id` becomes its `sub` (default: the instance id).
+    fn wallet_instance_attestation<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        user_id: &'a str,
+        pop: String,
+        challenge: String,
+        client_id: Option<String>,
+    ) -> BoxFuture<'a, Result<ObtainedWia, ProviderRefusal>>;
+}

@@ -1,18 +1,22 @@
-//! # walletd-engine: API v2 over WebSocket, as a library
+//! # walletd-engine: API v2 over WebSocket and Server-Sent Events, as a library
 //!
-//! The engine runs OID4VCI, OID4VP and VCTM flows for a client connected over a WebSocket (docs/api-v2.md). It
-//! keeps nothing but the state of live sockets: no database, no files. Every outbound call to a URL taken from an
+//! The engine runs OID4VCI, OID4VP and VCTM flows for a client connected over a WebSocket, over Server-Sent Events
+//! plus POSTed frames, or (embedded) over in-memory channels (docs/api-v2.md). One session implementation drives
+//! all three links (`session`). It keeps nothing but the state of live sessions: no database, no files. Every outbound call to a URL taken from an
 //! offer or metadata goes through the egress guard; PDP and registry URLs are operator configuration.
 //!
-//! [`Engine::router`] serves `GET /api/v2/wallet`; [`Engine::shutdown`] closes every socket with 1001.
+//! [`Engine::router`] serves `GET /api/v2/wallet` and the SSE endpoints; [`Engine::connect_local`] starts an
+//! in-memory session; [`Engine::shutdown`] closes every session with 1001.
 #![warn(missing_docs)]
 
 mod directory;
 mod failure;
 mod flow;
+pub mod mdoc;
 pub mod oid4vci;
 pub mod oid4vp;
 mod session;
+mod sse;
 mod tenant_policy;
 mod trust_step;
 mod vctm;
@@ -26,7 +30,7 @@ use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 use walletd_common::config::EngineConfig;
@@ -35,12 +39,21 @@ use walletd_common::limits::RateLimiter;
 use walletd_egress::EgressClient;
 use walletd_trust::TrustClient;
 
-pub use directory::{IssuerClient, RegisteredVerifier, TenantDirectory, TypeMetadataSource};
+pub use directory::{
+    IssuerClient, ObtainedWia, ProviderRefusal, RegisteredVerifier, TenantDirectory, TypeMetadataSource,
+    WalletProviderPort,
+};
 pub use failure::{FlowFailure, FlowResult};
 pub use flow::{FlowCtx, FlowInput, NotificationTarget};
 
 /// The path of the WebSocket endpoint.
 pub const WS_PATH: &str = "/api/v2/wallet";
+/// The SSE stream (`GET ?session=`).
+pub const SSE_PATH: &str = "/api/v2/wallet/sse";
+/// SSE session creation (`POST`, bearer token).
+pub const SSE_SESSION_PATH: &str = "/api/v2/wallet/sse/session";
+/// SSE client frames (`POST ?session=`).
+pub const SSE_MESSAGE_PATH: &str = "/api/v2/wallet/sse/message";
 
 /// What the engine is built from.
 pub struct EngineOptions {
@@ -63,6 +76,9 @@ pub struct EngineOptions {
     pub directory: Option<Arc<dyn TenantDirectory>>,
     /// Budgets of connections and flow starts per user (`rate_limits.engine_*`).
     pub rate_limits: RateLimiter,
+    /// The wallet provider of this process, asked for key attestations on the client's behalf (clients with the
+    /// `provider_attestations` feature); `None` leaves attestations to the client.
+    pub wallet_provider: Option<Arc<dyn WalletProviderPort>>,
 }
 
 /// The engine. Cheap to clone.
@@ -81,9 +97,13 @@ struct Inner {
     type_metadata: Option<Arc<dyn TypeMetadataSource>>,
     directory: Option<Arc<dyn TenantDirectory>>,
     rate_limits: RateLimiter,
+    wallet_provider: Option<Arc<dyn WalletProviderPort>>,
     registry_http: reqwest::Client,
     connections: AtomicUsize,
+    sse: sse::Registry,
     shutdown: CancellationToken,
+    /// The issuers' IACA lists (mdoc trust), cached per `mdoc_iacas_uri`.
+    iacas: mdoc::IacaCache,
 }
 
 /// Why an engine could not be built.
@@ -123,16 +143,25 @@ impl Engine {
                 type_metadata: opts.type_metadata,
                 directory: opts.directory,
                 rate_limits: opts.rate_limits,
+                wallet_provider: opts.wallet_provider,
                 registry_http,
                 connections: AtomicUsize::new(0),
+                sse: sse::Registry::default(),
                 shutdown: CancellationToken::new(),
+                iacas: mdoc::IacaCache::default(),
             }),
         })
     }
 
-    /// `GET /api/v2/wallet`.
+    /// `GET /api/v2/wallet` (WebSocket) and the SSE endpoints. `POST` [`SSE_MESSAGE_PATH`] takes bodies up to
+    /// `engine.max_message_bytes`: mount the router where no smaller request body limit applies.
     pub fn router(&self) -> Router {
-        Router::new().route(WS_PATH, get(upgrade)).with_state(self.clone())
+        Router::new()
+            .route(WS_PATH, get(upgrade))
+            .route(SSE_SESSION_PATH, post(sse::routes::create))
+            .route(SSE_PATH, get(sse::routes::stream))
+            .route(SSE_MESSAGE_PATH, post(sse::routes::message))
+            .with_state(self.clone())
     }
 
     /// The engine's configuration.
@@ -145,9 +174,23 @@ impl Engine {
         &self.inner.egress
     }
 
-    /// Open WebSocket connections.
+    /// The wallet provider asked for attestations on the client's behalf, when this process has one.
+    pub fn wallet_provider(&self) -> Option<&Arc<dyn WalletProviderPort>> {
+        self.inner.wallet_provider.as_ref()
+    }
+
+    /// Open sessions (WebSocket, SSE and in-memory).
     pub fn connections(&self) -> usize {
         self.inner.connections.load(Ordering::Relaxed)
+    }
+
+    /// Live SSE sessions.
+    pub fn sse_sessions(&self) -> usize {
+        self.inner.sse.len()
+    }
+
+    pub(crate) fn sse(&self) -> &sse::Registry {
+        &self.inner.sse
     }
 
     /// Closes every socket with 1001 (and refuses new ones), then waits up to `grace` for them to go.
@@ -161,6 +204,10 @@ impl Engine {
 
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    pub(crate) fn iacas(&self) -> &mdoc::IacaCache {
+        &self.inner.iacas
     }
 
     pub(crate) fn authenticator(&self) -> &Authenticator {
@@ -209,6 +256,84 @@ impl Engine {
             .origins
             .iter()
             .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
+}
+
+/// Why [`Engine::connect_local`] refused to start a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRefused {
+    /// The API v2 code (`FORBIDDEN` for a refused tenant, `TOO_MANY_REQUESTS` for a spent budget or the
+    /// connection cap, `INTERNAL_ERROR` when the tenant cannot be read or the engine shuts down).
+    pub code: walletd_protocol::ErrorCode,
+    /// What a person reads.
+    pub message: String,
+}
+
+impl std::fmt::Display for SessionRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for SessionRefused {}
+
+impl Engine {
+    /// Starts an API v2 session for `user`, already authenticated by the calling program (an embedded engine: the
+    /// native wallet), over in-memory channels instead of a socket. Returns the sender of client frames and the
+    /// receiver of server frames: the same JSON text as WebSocket text frames, and the same session (flows, limits,
+    /// timeouts, one terminal frame per flow) as `GET /api/v2/wallet`.
+    ///
+    /// The first frame must still be a `handshake` (within `engine.handshake_timeout`); its `features` choose the
+    /// profile as over a WebSocket, its `app_token` is not validated (any string). It is answered with
+    /// `handshake_complete`. The tenant must be usable and the user's connection budget (`rate_limits.engine_*`)
+    /// is spent here, as at a WebSocket handshake; the session counts against `engine.max_connections`.
+    /// `user.expires_at` (seconds since the epoch; 0 = never) ends the session like a token's expiry.
+    ///
+    /// The session ends when the caller drops the sender (every flow is cancelled) or on the engine's shutdown;
+    /// the receiver then yields `None`. A caller that stops reading for `engine.read_timeout` ends it too.
+    /// Must be called within a tokio runtime (the session is a task).
+    pub async fn connect_local(
+        &self,
+        mut user: walletd_common::http::AuthUser,
+    ) -> Result<(tokio::sync::mpsc::Sender<String>, tokio::sync::mpsc::Receiver<String>), SessionRefused> {
+        let slot = self.admit(&user).await?;
+        if user.expires_at == 0 {
+            user.expires_at = u64::MAX;
+        }
+        let frames = self.inner.cfg.outbound_queue_frames.max(1);
+        let (to_engine, from_client) = tokio::sync::mpsc::channel(frames);
+        let (to_client, from_engine) = tokio::sync::mpsc::channel(frames);
+        let link = session::local::LocalLink { from_client, to_client };
+        tokio::spawn(session::run_link(
+            self.clone(),
+            link,
+            slot,
+            session::Admission::Trusted,
+            Some(user),
+        ));
+        Ok((to_engine, from_engine))
+    }
+
+    /// Admits a new session of an authenticated `user` that does not go through a token handshake: not shutting
+    /// down, the tenant usable, the user's connection budget, a connection slot.
+    pub(crate) async fn admit(&self, user: &walletd_common::http::AuthUser) -> Result<ConnectionSlot, SessionRefused> {
+        use walletd_protocol::ErrorCode;
+        if self.inner.shutdown.is_cancelled() {
+            return Err(SessionRefused {
+                code: ErrorCode::InternalError,
+                message: "the engine is shutting down".into(),
+            });
+        }
+        tenant_policy::admit_session(self, user)
+            .await
+            .map_err(|r| SessionRefused {
+                code: r.code,
+                message: r.message,
+            })?;
+        ConnectionSlot::acquire(self).ok_or_else(|| SessionRefused {
+            code: ErrorCode::TooManyRequests,
+            message: "too many connections".into(),
+        })
     }
 }
 

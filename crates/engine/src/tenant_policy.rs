@@ -16,6 +16,8 @@ pub(crate) struct Refusal {
     pub code: ErrorCode,
     pub message: String,
     pub end_session: bool,
+    /// When a spent budget is available again (seconds; 0 for other refusals).
+    pub retry_after_secs: u64,
 }
 
 impl Refusal {
@@ -24,6 +26,7 @@ impl Refusal {
             code: ErrorCode::TooManyRequests,
             message: format!("too many {what}; retry in {} s", l.retry_after_secs()),
             end_session: false,
+            retry_after_secs: l.retry_after_secs(),
         }
     }
 }
@@ -48,11 +51,13 @@ async fn enabled_tenant(engine: &Engine, tenant_id: &str) -> Result<Vec<String>,
             code: ErrorCode::Forbidden,
             message: format!("tenant `{tenant_id}` is disabled"),
             end_session: true,
+            retry_after_secs: 0,
         }),
         Ok(None) => Err(Refusal {
             code: ErrorCode::Forbidden,
             message: format!("unknown tenant `{tenant_id}`"),
             end_session: true,
+            retry_after_secs: 0,
         }),
         Err(e) => {
             tracing::warn!(tenant = %tenant_id, error = %e, "cannot read the tenant; refusing until it can be checked");
@@ -60,6 +65,7 @@ async fn enabled_tenant(engine: &Engine, tenant_id: &str) -> Result<Vec<String>,
                 code: ErrorCode::InternalError,
                 message: "the tenant's configuration cannot be read now; try again".into(),
                 end_session: false,
+                retry_after_secs: 0,
             })
         }
     }
@@ -89,6 +95,7 @@ pub(crate) async fn admit_flow(engine: &Engine, user: &AuthUser, protocol: Proto
                 allowed.join(", ")
             ),
             end_session: false,
+            retry_after_secs: 0,
         });
     }
     engine

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod pem;
 pub mod signed_metadata;
 pub mod signing_key;
+pub mod x509_chain;
 pub mod x5c;
 
 pub use b64::{b64, b64_decode, sha256_b64};

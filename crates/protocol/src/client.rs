@@ -153,7 +153,7 @@ pub struct SignResponse {
     /// Proofs, all one type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proofs: Option<Vec<Proof>>,
-    /// Legacy single proof.
+    /// Legacy single proof; also the PoP JWT answering `client_attestation_pop`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof_jwt: Option<String>,
     /// OID4VP token (JSON text or object).

@@ -18,6 +18,7 @@
 mod client;
 mod codes;
 mod http_codes;
+pub mod mdoc;
 pub mod oid4vci;
 pub mod oid4vp;
 mod schema;
@@ -43,6 +44,7 @@ pub const KNOWN_FEATURES: &[&str] = &[
     "match_request",
     "mdoc",
     "presentation_definition",
+    "provider_attestations",
     "select_credential",
     "transaction_data",
 ];

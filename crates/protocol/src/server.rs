@@ -57,6 +57,9 @@ pub enum SignAction {
     GenerateProof,
     /// OID4VP presentation.
     SignPresentation,
+    /// The PoP JWT of OAuth attestation-based client authentication, signed with the client's wallet instance key
+    /// (clients with the `provider_attestations` feature; answered with `proof_jwt`).
+    ClientAttestationPop,
 }
 
 /// One issued credential in `flow_complete.credentials`.
@@ -140,7 +143,8 @@ pub enum ServerMessage {
         message_id: String,
         action: SignAction,
         /// What to sign: `generate_proof` `{audience, nonce?, issuer?, proof_types_supported, count, ...}`,
-        /// `sign_presentation` `{audience, nonce, credentials_to_include, response_uri, ...}`.
+        /// `sign_presentation` `{audience, nonce, credentials_to_include, response_uri, ...}`,
+        /// `client_attestation_pop` `{audience, challenge?, client_id?}`.
         params: Value,
     },
     /// Clients with the `match_request` feature: match the query against your credentials (answered by

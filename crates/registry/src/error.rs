@@ -27,6 +27,9 @@ pub enum RegistryError {
     /// Upstream could not be reached or answered with an error; a stale value may be served instead.
     #[error("{message}")]
     Upstream { message: String, timeout: bool },
+    /// The caller's budget of fetches outside the configured sources is spent (429 with `Retry-After`).
+    #[error("too many metadata fetches outside the configured sources; {0}")]
+    RateLimited(walletd_common::limits::Limited),
 }
 
 impl RegistryError {
@@ -49,6 +52,11 @@ impl RegistryError {
 
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> ApiError {
+        if let RegistryError::RateLimited(limited) = e {
+            let mut api = ApiError::from(limited);
+            api.message = e.to_string();
+            return api;
+        }
         let (status, code) = match &e {
             RegistryError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             RegistryError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -58,6 +66,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::InvalidDocument(_) => (StatusCode::BAD_GATEWAY, "invalid_document"),
             RegistryError::Upstream { timeout: true, .. } => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             RegistryError::Upstream { .. } => (StatusCode::BAD_GATEWAY, "upstream_error"),
+            RegistryError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         };
         ApiError::new(status, code, e.to_string())
     }

@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod document;
 mod error;
+pub mod gate;
 pub mod images;
 mod issuer;
 mod routes;
@@ -18,6 +19,7 @@ pub mod sri;
 
 pub use cache::Cache;
 pub use error::RegistryError;
+pub use gate::{FetchGate, Fetcher};
 pub use issuer::IssuerMetadataResolver;
 pub use routes::{RegistryState, registry_routes, route_table};
 pub use service::{Registry, Served, freshness};

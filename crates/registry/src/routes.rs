@@ -1,19 +1,24 @@
 //! The registry's HTTP routes: `GET /type-metadata`, `GET /issuer-metadata`, `POST /vctm`, `GET /credentials`.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRef, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRef, Query, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use walletd_common::config::Secret;
 use walletd_common::http::{
-    AdminCaller, AdminToken, ApiError, JsonBody, Routes, TENANT_HEADER, require_enabled_tenant,
+    AdminCaller, AdminToken, ApiError, Authenticator, JsonBody, Routes, TENANT_HEADER, bearer_token, client_ip,
+    require_enabled_tenant,
 };
 use walletd_common::tenant::resolve_tenant_id;
 use walletd_db::{Store, now_millis};
 
+use crate::gate::Fetcher;
 use crate::issuer::IssuerMetadataResolver;
 use crate::service::Registry;
 
@@ -26,6 +31,11 @@ pub struct RegistryState {
     pub store: Option<Store>,
     /// `admin.token`, required by `POST /vctm`.
     pub admin_token: Option<Secret>,
+    /// Validates an optional bearer token on the anonymous routes: a valid one makes the user, not the address,
+    /// the owner of the fetch budget. `None` (no way to validate tokens here) counts every caller by address.
+    pub auth: Option<Authenticator>,
+    /// `server.trusted_proxies`: whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 fn build() -> Routes<RegistryState> {
@@ -53,8 +63,24 @@ struct TypeMetadataQuery {
     integrity: Option<String>,
 }
 
+/// Who asks (docs/security.md "Anonymous fetchers"): the user of a valid bearer token, else the client address
+/// (the TCP peer, or `X-Forwarded-For` behind a trusted proxy) in the tenant `X-Tenant-ID` names. A missing or
+/// invalid token is not an error on these public routes: the caller is counted by address.
+async fn fetcher(s: &RegistryState, headers: &HeaderMap, ext: &Extensions) -> Fetcher {
+    let peer = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let user = match (&s.auth, bearer_token(headers)) {
+        (Some(auth), Some(token)) => auth.authenticate(token).await.ok().map(|u| (u.tenant_id, u.user_id)),
+        _ => None,
+    };
+    let peer = peer.map(|p| p.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip = client_ip(peer, headers, &s.trusted_proxies);
+    let tenant = resolve_tenant_id(None, headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()));
+    Fetcher::of_request(user, tenant, ip, &s.registry.config().unlimited_clients)
+}
+
 async fn type_metadata(
     State(s): State<RegistryState>,
+    ext: Extensions,
     headers: HeaderMap,
     q: Result<Query<TypeMetadataQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -63,7 +89,11 @@ async fn type_metadata(
         .vct
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad_request("`vct` is required"))?;
-    let served = s.registry.type_metadata(&vct, q.integrity.as_deref()).await?;
+    let fetcher = fetcher(&s, &headers, &ext).await;
+    let served = s
+        .registry
+        .type_metadata_for(&vct, q.integrity.as_deref(), &fetcher)
+        .await?;
     let entry = served.entry;
     let etag = format!("\"{}\"", entry.etag);
     let cache_control = if served.stale {
@@ -107,6 +137,7 @@ struct IssuerQuery {
 
 async fn issuer_metadata(
     State(s): State<RegistryState>,
+    ext: Extensions,
     headers: HeaderMap,
     q: Result<Query<IssuerQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -120,7 +151,8 @@ async fn issuer_metadata(
         Some(store) => require_enabled_tenant(tenant_id, store.get_tenant(tenant_id).await?)?.trust_settings(),
         None => walletd_trust::TenantTrustSettings::new(tenant_id),
     };
-    let answer = s.issuers.get(&tenant, &issuer).await?;
+    let fetcher = fetcher(&s, &headers, &ext).await;
+    let answer = s.issuers.get(&tenant, &issuer, &fetcher).await?;
     let mut resp = axum::Json(answer.as_ref().clone()).into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=60"));

@@ -17,6 +17,7 @@ use walletd_egress::{EgressClient, HeaderMap};
 use crate::cache::{Cache, Entry, LOCK_TTL};
 use crate::document;
 use crate::error::RegistryError;
+use crate::gate::{FetchGate, Fetcher};
 use crate::images::{ImagePolicy, embed_all};
 use crate::sources::{self, DocMap, Known};
 use crate::sri::Integrity;
@@ -46,6 +47,7 @@ struct Inner {
     egress: EgressClient,
     cache: Cache,
     store: Option<Store>,
+    gate: FetchGate,
     local: RwLock<Local>,
     /// One async lock per key being resolved, so concurrent misses in this process make one fetch.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -53,13 +55,21 @@ struct Inner {
 
 impl Registry {
     /// A registry with the given cache; loads overrides, sources and registered documents once before returning.
-    pub async fn new(cfg: RegistryConfig, egress: EgressClient, cache: Cache, store: Option<Store>) -> Registry {
+    /// `gate` decides which on-demand fetches HTTP callers may cause ([`crate::gate`]).
+    pub async fn new(
+        cfg: RegistryConfig,
+        egress: EgressClient,
+        cache: Cache,
+        store: Option<Store>,
+        gate: FetchGate,
+    ) -> Registry {
         let r = Registry {
             inner: Arc::new(Inner {
                 cfg,
                 egress,
                 cache,
                 store,
+                gate,
                 local: RwLock::new(Local::default()),
                 inflight: Mutex::new(HashMap::new()),
             }),
@@ -210,8 +220,19 @@ impl Registry {
     }
 
     /// The resolved type metadata of `vct`, optionally checked against `integrity` (the credential's
-    /// `vct#integrity`).
+    /// `vct#integrity`), for a trusted caller (the engine of this process): fetches are not counted.
     pub async fn type_metadata(&self, vct: &str, integrity: Option<&str>) -> Result<Served, RegistryError> {
+        self.type_metadata_for(vct, integrity, &Fetcher::Trusted).await
+    }
+
+    /// [`Registry::type_metadata`] for `fetcher`: an on-demand fetch outside the configured sources spends its
+    /// budget (cached answers never do).
+    pub async fn type_metadata_for(
+        &self,
+        vct: &str,
+        integrity: Option<&str>,
+        fetcher: &Fetcher,
+    ) -> Result<Served, RegistryError> {
         if vct.is_empty() || vct.len() > document::MAX_VCT_LEN {
             return Err(RegistryError::BadRequest("vct must be 1 to 2048 bytes".into()));
         }
@@ -234,7 +255,7 @@ impl Registry {
         };
         let result = {
             let _guard = lock.lock().await;
-            self.resolve_locked(&key, vct, integrity).await
+            self.resolve_locked(&key, vct, integrity, fetcher).await
         };
         {
             let mut map = self.inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
@@ -246,7 +267,13 @@ impl Registry {
         result
     }
 
-    async fn resolve_locked(&self, key: &str, vct: &str, integrity: Option<&str>) -> Result<Served, RegistryError> {
+    async fn resolve_locked(
+        &self,
+        key: &str,
+        vct: &str,
+        integrity: Option<&str>,
+        fetcher: &Fetcher,
+    ) -> Result<Served, RegistryError> {
         let cache = &self.inner.cache;
         // Someone ahead of us in this process (or another replica) may have filled the entry meanwhile.
         let mut cached = cache.get(key).await;
@@ -272,7 +299,7 @@ impl Registry {
             }
             cached = cache.get(key).await;
         }
-        let outcome = self.build(vct, integrity).await;
+        let outcome = self.build(vct, integrity, fetcher).await;
         let result = match outcome {
             Ok((doc, ttl)) => {
                 let now = now_millis();
@@ -291,13 +318,16 @@ impl Registry {
                 }
                 Ok(Served { entry, stale: false })
             }
-            Err(e) if e.is_upstream() => match cached.filter(|c| c.stale_until > now_millis()) {
-                Some(entry) => {
-                    tracing::warn!(error = %e, "upstream failed; serving stale type metadata");
-                    Ok(Served { entry, stale: true })
+            // Upstream failed, or this caller may not fetch now: a stale answer is better than none.
+            Err(e) if e.is_upstream() || matches!(e, RegistryError::RateLimited(_)) => {
+                match cached.filter(|c| c.stale_until > now_millis()) {
+                    Some(entry) => {
+                        tracing::warn!(error = %e, "upstream failed; serving stale type metadata");
+                        Ok(Served { entry, stale: true })
+                    }
+                    None => Err(e),
                 }
-                None => Err(e),
-            },
+            }
             Err(e) => Err(e),
         };
         if locked {
@@ -307,9 +337,14 @@ impl Registry {
     }
 
     /// Resolves the chain and embeds images. Returns the document and its freshness (the shortest of the chain).
-    async fn build(&self, vct: &str, integrity: Option<&str>) -> Result<(Value, Duration), RegistryError> {
+    async fn build(
+        &self,
+        vct: &str,
+        integrity: Option<&str>,
+        fetcher: &Fetcher,
+    ) -> Result<(Value, Duration), RegistryError> {
         let mut visited = Vec::new();
-        let (mut doc, ttl) = self.resolve_chain(vct, integrity, &mut visited).await?;
+        let (mut doc, ttl) = self.resolve_chain(vct, integrity, &mut visited, fetcher).await?;
         let refs = document::image_refs(&doc);
         let policy = ImagePolicy {
             egress: &self.inner.egress,
@@ -325,6 +360,7 @@ impl Registry {
         vct: &str,
         integrity: Option<&str>,
         visited: &mut Vec<String>,
+        fetcher: &Fetcher,
     ) -> Result<(Value, Duration), RegistryError> {
         if visited.iter().any(|v| v == vct) {
             return Err(RegistryError::Extends(format!("`extends` loops back to {vct}")));
@@ -337,7 +373,7 @@ impl Registry {
         }
         let is_root = visited.is_empty();
         visited.push(vct.to_string());
-        let (known, ttl) = match self.load(vct).await {
+        let (known, ttl) = match self.load(vct, fetcher).await {
             Ok(x) => x,
             Err(RegistryError::NotFound(_)) if !is_root => {
                 return Err(RegistryError::Extends(format!("extended type {vct} is unknown")));
@@ -364,12 +400,12 @@ impl Registry {
         };
         let parent_integrity = doc.get("extends#integrity").and_then(Value::as_str).map(str::to_string);
         let (parent_doc, parent_ttl) =
-            Box::pin(self.resolve_chain(&parent, parent_integrity.as_deref(), visited)).await?;
+            Box::pin(self.resolve_chain(&parent, parent_integrity.as_deref(), visited, fetcher)).await?;
         Ok((document::merge(&parent_doc, &doc), ttl.min(parent_ttl)))
     }
 
     /// A document by vct: local origins first, then an on-demand fetch of an http(s) vct.
-    async fn load(&self, vct: &str) -> Result<(Known, Duration), RegistryError> {
+    async fn load(&self, vct: &str, fetcher: &Fetcher) -> Result<(Known, Duration), RegistryError> {
         if let Some(k) = self.local(vct) {
             return Ok((k, self.inner.cfg.default_ttl));
         }
@@ -377,6 +413,7 @@ impl Registry {
         if !(is_url && self.inner.cfg.fetch_on_demand) {
             return Err(RegistryError::NotFound(format!("no type metadata for {vct}")));
         }
+        self.inner.gate.permit(fetcher, vct).await?;
         let resp = self
             .inner
             .egress

@@ -19,6 +19,14 @@ pub async fn connected(w: &Walletd, features: Option<&[&str]>) -> EngineClient {
     c
 }
 
+/// [`connected`] over API v2's Server-Sent Events link instead of the WebSocket.
+pub async fn connected_sse(w: &Walletd, features: Option<&[&str]>) -> EngineClient {
+    let t = token("holder-1", 600);
+    let mut c = EngineClient::connect_sse(&w.http_url(), &t, None).await.unwrap();
+    c.handshake(&t, features).await.unwrap();
+    c
+}
+
 /// Verifies every credential of a flow_complete against the issuer key and the holder key; returns how many.
 pub async fn verify_all(issuer: &NodeIssuer, holder: &Holder, done: &Value) -> usize {
     let ikey = issuer.issuer_jwk().await;

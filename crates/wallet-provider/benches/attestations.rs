@@ -57,11 +57,9 @@ async fn attestation_rate(signer: Arc<dyn AttestationSigner>, count: usize, in_f
     let store = Store::connect(&DatabaseConfig::with_url(db.url())).await.unwrap();
     let mut s = Settings::from_config(&Config::default());
     // Limits off: this measures issuance, not the limiter.
-    s.user_per_minute = 0;
-    s.instance_per_minute = 0;
     s.max_live_per_instance = u32::MAX;
     s.status_list_size = 1 << 22;
-    let service = WalletProviderService::new(store, signer, s);
+    let service = WalletProviderService::new(store, signer, s, walletd_common::limits::RateLimiter::unlimited());
     let jwk = EcKey::generate().public_jwk().to_value();
     let start = Instant::now();
     let mut tasks = Vec::new();

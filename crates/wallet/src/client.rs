@@ -1,4 +1,5 @@
-//! An API v2 client over tokio-tungstenite: connect, handshake, send frames, and complete issuance flows.
+//! An API v2 client: connect (WebSocket, Server-Sent Events, or in-memory channels; [`crate::transport`]),
+//! handshake, send frames, and complete issuance and presentation flows.
 //!
 //! The holder speaks API v2 through the `walletd-protocol` types: every frame it sends is a [`ClientMessage`], every
 //! frame it acts on is parsed as a [`ServerFrame`]. The frames it hands back to callers are the JSON the engine sent
@@ -9,17 +10,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio::sync::mpsc;
+use tokio_tungstenite::connect_async;
 use walletd_protocol::{
     ClientMessage, FlowAction, FlowStart, Handshake, MatchResponse, Protocol, ServerFrame, ServerMessage, SignResponse,
 };
 
 use crate::Holder;
 use crate::present::{StoredCredential, answer_sign_presentation};
+use crate::sse::SseTransport;
+use crate::transport::{Incoming, Transport};
 
 /// Client errors.
 #[derive(Debug)]
@@ -100,9 +101,9 @@ fn sign_response(flow_id: &str, message_id: &str) -> SignResponse {
     }
 }
 
-/// One WebSocket connection to an engine.
+/// One API v2 session with an engine.
 pub struct EngineClient {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    link: Transport,
     /// Frames read while waiting for something else (other flows' frames).
     pending: Vec<Value>,
     /// The last `credential_selection` payload of a presentation flow (what the user would be shown).
@@ -120,13 +121,38 @@ impl EngineClient {
         let (ws, _) = connect_async(url)
             .await
             .map_err(|e| ClientError::Transport(e.to_string()))?;
-        Ok(EngineClient {
-            ws,
+        Ok(Self::over(Transport::WebSocket(Box::new(ws))))
+    }
+
+    /// Creates an SSE session at `base_url` (`http://host:port`) with the bearer `token` (sending `origin` as
+    /// `Origin` when given) and opens its stream. The handshake frame follows as over a WebSocket.
+    pub async fn connect_sse(base_url: &str, token: &str, origin: Option<&str>) -> Result<Self, ClientError> {
+        let sse = SseTransport::open(base_url, token, origin).await?;
+        Ok(Self::over(Transport::Sse(Box::new(sse))))
+    }
+
+    /// A client over in-memory channels (e.g. those of `walletd_engine::Engine::connect_local`).
+    pub fn from_channels(to_engine: mpsc::Sender<String>, from_engine: mpsc::Receiver<String>) -> Self {
+        Self::over(Transport::Channels(to_engine, from_engine))
+    }
+
+    /// A client over `link`.
+    pub fn over(link: Transport) -> Self {
+        EngineClient {
+            link,
             pending: Vec::new(),
             last_selection: None,
             last_match_request: None,
             sent: None,
-        })
+        }
+    }
+
+    /// The SSE link, when this client uses one (tests cut its stream, read its session id).
+    pub fn sse(&mut self) -> Option<&mut SseTransport> {
+        match &mut self.link {
+            Transport::Sse(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// Sends the handshake and returns `handshake_complete` (or the error frame as `Flow`).
@@ -159,10 +185,7 @@ impl EngineClient {
         if let Some(sent) = &mut self.sent {
             sent.push(text.to_string());
         }
-        self.ws
-            .send(Message::Text(text.into()))
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))
+        self.link.send(text).await
     }
 
     /// The next JSON frame (pings are answered by the library).
@@ -181,19 +204,14 @@ impl EngineClient {
 
     async fn recv_socket(&mut self, timeout: Duration) -> Result<Value, ClientError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let msg = tokio::time::timeout_at(deadline, self.ws.next())
-                .await
-                .map_err(|_| ClientError::Timeout)?;
-            match msg {
-                Some(Ok(Message::Text(t))) => {
-                    return serde_json::from_str(t.as_str()).map_err(|e| ClientError::Transport(e.to_string()));
-                }
-                Some(Ok(Message::Close(c))) => return Err(ClientError::Closed(c.map(|c| c.code.into()))),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(ClientError::Transport(e.to_string())),
-                None => return Err(ClientError::Closed(None)),
-            }
+        let msg = tokio::time::timeout_at(deadline, self.link.next())
+            .await
+            .map_err(|_| ClientError::Timeout)?;
+        match msg {
+            Some(Ok(Incoming::Text(t))) => serde_json::from_str(&t).map_err(|e| ClientError::Transport(e.to_string())),
+            Some(Ok(Incoming::Close(c))) => Err(ClientError::Closed(c)),
+            Some(Err(e)) => Err(e),
+            None => Err(ClientError::Closed(None)),
         }
     }
 
@@ -225,17 +243,17 @@ impl EngineClient {
     pub async fn recv_close(&mut self, timeout: Duration) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match tokio::time::timeout_at(deadline, self.ws.next()).await {
-                Ok(Some(Ok(Message::Close(c)))) => return c.map(|c| c.code.into()),
+            match tokio::time::timeout_at(deadline, self.link.next()).await {
+                Ok(Some(Ok(Incoming::Close(c)))) => return c,
                 Ok(Some(Ok(_))) => continue,
                 _ => return None,
             }
         }
     }
 
-    /// Closes the socket.
+    /// Closes the socket (an SSE session lingers for `engine.sse_linger`).
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        self.link.close().await;
     }
 
     /// Runs an OID4VCI flow started by `start` (the `flow_start` members without `type`/`flow_id`) to its end:

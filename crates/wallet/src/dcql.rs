@@ -66,6 +66,9 @@ pub fn match_query(query: &Value, wallet: &[StoredCredential]) -> Option<Vec<Mat
 /// The disclosed claim paths if `cred` satisfies credential query `q`.
 pub fn match_one(q: &Value, cred: &StoredCredential) -> Option<Vec<String>> {
     let format = q.get("format")?.as_str()?;
+    if format == walletd_protocol::mdoc::FORMAT {
+        return crate::mdoc::match_one(q, &crate::mdoc::as_mdoc(cred)?);
+    }
     if format != "dc+sd-jwt" && format != "vc+sd-jwt" {
         return None;
     }

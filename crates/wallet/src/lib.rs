@@ -6,11 +6,23 @@
 //! types (docs/api-v2.md).
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod client;
+#[cfg(feature = "cloud")]
+pub mod cloud;
 pub mod dcql;
+#[cfg(feature = "embed")]
+pub mod device;
+#[cfg(feature = "embed")]
+pub mod embedded;
+pub mod link;
+pub mod mdoc;
 pub mod pe;
 pub mod present;
 pub mod sdjwt;
+pub mod sse;
+pub mod store;
+pub mod transport;
 
 use serde_json::{Value, json};
 pub use walletd_jose::{EcKey, Jwk};
@@ -32,6 +44,11 @@ impl Holder {
     /// A holder with a fresh key.
     pub fn new() -> Self {
         Holder { key: EcKey::generate() }
+    }
+
+    /// A holder with `key` (one of the wallet's stored keys).
+    pub fn from_key(key: EcKey) -> Self {
+        Holder { key }
     }
 
     /// The holder's public JWK.

@@ -259,7 +259,10 @@ pub fn answer_sign_presentation(params: &Value, wallet: &[StoredCredential], key
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
-        let p = cred.present(key, &paths, audience, nonce, &tx);
+        let p = match crate::mdoc::as_mdoc(cred) {
+            Some(doc) => crate::mdoc::present(&doc, &paths, key, params)?,
+            None => cred.present(key, &paths, audience, nonce, &tx),
+        };
         if let Some(list) = token.entry(qid.to_string()).or_insert_with(|| json!([])).as_array_mut() {
             list.push(json!(p));
         }

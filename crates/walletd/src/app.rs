@@ -271,21 +271,39 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             Some(redis) => walletd_registry::Cache::redis(redis.clone(), &rc.cache_prefix),
             None => walletd_registry::Cache::memory(10_000, rc.max_ttl + rc.stale_ttl),
         };
-        let registry = walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone()).await;
+        // Anonymous callers may have the registry fetch only the configured sources for free; anything else spends
+        // their budget (docs/security.md "Anonymous fetchers"). The engine of this process is not counted.
+        let gate = walletd_registry::FetchGate::new(rc, limiter.clone(), store.clone());
+        let registry =
+            walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone(), gate.clone()).await;
         registry.spawn_polling();
         let issuers =
-            walletd_registry::IssuerMetadataResolver::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl);
+            walletd_registry::IssuerMetadataResolver::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl, gate);
         routes = routes.merge(walletd_registry::registry_routes(walletd_registry::RegistryState {
             registry: registry.clone(),
             issuers,
             store: store.clone(),
             admin_token: cfg.admin.token.clone(),
+            auth: Some(Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()])),
+            trusted_proxies: cfg.server.trusted_proxies.clone(),
         }));
         local_registry = Some(registry);
     }
+    // -- wallet-provider -- (before the engine, which asks it directly when both run in this process)
+    let mut provider_admin: Option<Router> = None;
+    let mut local_provider: Option<walletd_wallet_provider::WalletProviderService> = None;
+    if roles.contains(Role::WalletProvider) {
+        let store = store.clone().context("the wallet-provider role needs the database")?;
+        let auth = Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
+        let provider = crate::wallet_provider::build(cfg, store, auth, limiter.clone()).await?;
+        routes = routes.merge(provider.routes);
+        provider_admin = Some(provider.admin);
+        local_provider = Some(provider.service);
+    }
     // -- engine --
-    // `engine_routes` serves `/api/v2/wallet`; it is merged into the main listener and is the whole WebSocket-only
-    // listener.
+    // `engine_routes` serves `/api/v2/wallet` (WebSocket) and `/api/v2/wallet/sse*`; it joins the main listener and
+    // is the whole WebSocket-only listener, with its own request body limit (SSE frames up to
+    // `engine.max_message_bytes`, like WebSocket frames).
     let mut engine_routes = Router::new();
     let engine = if roles.contains(Role::Engine) {
         // The upgrade accepts the CORS origins and the WebAuthn RP origins (a missing Origin is a native client).
@@ -310,6 +328,11 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             }),
             directory,
             rate_limits: limiter.clone(),
+            wallet_provider: local_provider.map(|p| {
+                let port: Arc<dyn walletd_engine::WalletProviderPort> =
+                    Arc::new(crate::wallet_provider::LocalProvider(p));
+                port
+            }),
         })
         .context("cannot build the engine")?;
         engine_routes = engine.router();
@@ -317,7 +340,11 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     } else {
         None
     };
-    routes = routes.merge(engine_routes.clone());
+    let engine_server = {
+        let mut s = cfg.server.clone();
+        s.max_body_bytes = s.max_body_bytes.max(cfg.engine.max_message_bytes);
+        s
+    };
     // -- backend --
     let mut admin_routes: Option<Router> = None;
     if roles.contains(Role::Backend)
@@ -377,15 +404,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     if roles.contains(Role::Backend) || roles.contains(Role::Registry) {
         routes = routes.merge(walletd_backend::openapi_routes());
     }
-    // -- wallet-provider --
-    let mut provider_admin: Option<Router> = None;
-    if roles.contains(Role::WalletProvider) {
-        let store = store.clone().context("the wallet-provider role needs the database")?;
-        let auth = Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
-        let provider = crate::wallet_provider::build(cfg, store, auth).await?;
-        routes = routes.merge(provider.routes);
-        provider_admin = Some(provider.admin);
-    }
     // -- end of role routes --
 
     let metrics = walletd_common::telemetry::metrics_handle();
@@ -398,11 +416,12 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         metrics: (!cfg.server.metrics_on_admin_port).then(|| metrics.clone()),
     };
     let routes = routes.merge(http::health_routes(health));
-    let http = http::with_plumbing(routes, &cfg.server);
+    let http =
+        http::with_plumbing(routes, &cfg.server).merge(http::with_plumbing(engine_routes.clone(), &engine_server));
 
     let ws = match (roles.contains(Role::Engine), cfg.server.ws_port) {
         // The engine's `/api/v2/wallet` joins this listener (and the main one) with the engine role's routes.
-        (true, Some(_)) => Some(http::with_plumbing(engine_routes, &cfg.server)),
+        (true, Some(_)) => Some(http::with_plumbing(engine_routes, &engine_server)),
         _ => None,
     };
 

@@ -13,7 +13,8 @@ pub fn of_role(role: Role, cfg: &Config) -> &'static [&'static str] {
     match role {
         Role::Auth => &["webauthn", "multi-tenancy"],
         Role::Storage => &["storage", "private-data"],
-        Role::Engine => &["websocket"],
+        // `sse`: API v2 over Server-Sent Events (docs/api-v2.md), for networks that break WebSockets.
+        Role::Engine => &["sse", "websocket"],
         Role::Registry => &["vctm-registry"],
         // `proxy` advertises the full open proxy only: the metadata mode is not what old clients mean by it.
         Role::Backend if cfg.features.legacy_proxy == LegacyProxyMode::Full => &["proxy"],
@@ -50,6 +51,7 @@ mod tests {
             [
                 "multi-tenancy",
                 "private-data",
+                "sse",
                 "storage",
                 "vctm-registry",
                 "webauthn",

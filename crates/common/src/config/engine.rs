@@ -68,6 +68,30 @@ pub struct EngineConfig {
     /// Largest issuer JWKS fetched from a metadata `jwks_uri` for the trust evaluation (bytes); the fetch also has
     /// `outbound_timeout`.
     pub jwks_max_bytes: usize,
+    /// API v2 over Server-Sent Events: server frames kept per session for resumption with `Last-Event-ID`.
+    pub sse_replay_frames: usize,
+    /// SSE: bytes of server frames kept per session for resumption (the newest frame is always kept). A frame that
+    /// must leave the window before any stream took it ends the session.
+    pub sse_replay_bytes: usize,
+    /// SSE: how long a session lives with no stream attached and no frame posted.
+    #[serde(with = "humantime_serde")]
+    pub sse_linger: Duration,
+    /// SSE: posted client frames queued for the session; more are refused with 429.
+    pub sse_inbound_frames: usize,
+    /// SSE: server frames queued for the attached stream beyond the replay; a stream that takes none for
+    /// `engine.read_timeout` is detached (the frames stay in the replay window).
+    pub sse_stream_queue_frames: usize,
+    /// Largest mdoc CBOR structure decoded from an issuer or for a presentation (bytes).
+    pub mdoc_max_bytes: usize,
+    /// Deepest nesting of arrays, maps and tags in an mdoc CBOR structure.
+    pub mdoc_max_depth: usize,
+    /// Largest IACA list fetched from an issuer's `mdoc_iacas_uri` (bytes).
+    pub mdoc_iacas_max_bytes: usize,
+    /// How long a fetched IACA list is reused.
+    #[serde(with = "humantime_serde")]
+    pub mdoc_iacas_ttl: Duration,
+    /// Most IACA lists (URLs) kept in the cache.
+    pub mdoc_iacas_cache_entries: usize,
 }
 
 impl Default for EngineConfig {
@@ -97,6 +121,16 @@ impl Default for EngineConfig {
             max_batch_size: 1,
             client_mediated_trust: false,
             jwks_max_bytes: 256 * 1024,
+            sse_replay_frames: 64,
+            sse_replay_bytes: 1024 * 1024,
+            sse_linger: Duration::from_secs(30),
+            sse_inbound_frames: 16,
+            sse_stream_queue_frames: 16,
+            mdoc_max_bytes: 1024 * 1024,
+            mdoc_max_depth: 32,
+            mdoc_iacas_max_bytes: 256 * 1024,
+            mdoc_iacas_ttl: Duration::from_secs(10 * 60),
+            mdoc_iacas_cache_entries: 1024,
         }
     }
 }

@@ -18,6 +18,10 @@ pub struct RateLimitsConfig {
     pub engine_flows_per_user: u32,
     /// Engine WebSocket handshakes (new connections) per user per window; 0 disables.
     pub engine_connections_per_user: u32,
+    /// Upstream fetches of type metadata (`/type-metadata`) or issuer metadata (`/issuer-metadata`) for URLs
+    /// outside the tenant's configured sources, per client per window: per user with a valid access token, else
+    /// per client address. Cached answers and configured sources are not counted; 0 disables.
+    pub metadata_fetches_per_client: u32,
     /// Prefix of every counter key in Redis (replicas sharing a budget must use the same prefix).
     pub redis_prefix: String,
     /// How long a process reuses a tenant's budget overrides before reading the tenant again.
@@ -35,6 +39,7 @@ impl Default for RateLimitsConfig {
             storage_writes_per_user: 300,
             engine_flows_per_user: 120,
             engine_connections_per_user: 60,
+            metadata_fetches_per_client: 20,
             redis_prefix: "walletd:rl:".into(),
             tenant_cache_ttl: Duration::from_secs(10),
             local_max_keys: 100_000,

@@ -255,6 +255,19 @@ fn merge_aliases(config: &mut Config) {
 fn validate(config: &Config) -> Result<(), ConfigError> {
     config.configured_roles()?;
     config.wallet_provider.validate()?;
+    // mdoc CBOR bounds (issue 15): an mdoc needs a few levels (IssuerSigned > nameSpaces > items > tag 24).
+    if !(4..=256).contains(&config.engine.mdoc_max_depth) {
+        return Err(ConfigError::Invalid {
+            key: "engine.mdoc_max_depth".into(),
+            message: "must be between 4 and 256".into(),
+        });
+    }
+    if config.engine.mdoc_max_bytes < 1024 || config.engine.mdoc_iacas_max_bytes == 0 {
+        return Err(ConfigError::Invalid {
+            key: "engine.mdoc_max_bytes".into(),
+            message: "engine.mdoc_max_bytes must be at least 1024 and engine.mdoc_iacas_max_bytes at least 1".into(),
+        });
+    }
     if let Some(db) = &config.database {
         match db.url.scheme().as_str() {
             "sqlite" | "postgres" | "postgresql" => {}
@@ -312,6 +325,16 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             key: "rate_limits.local_max_keys".into(),
             message: "must be greater than 0".into(),
         });
+    }
+    for (i, origin) in config.registry.fetch_allowed_origins.iter().enumerate() {
+        let ok = url::Url::parse(origin)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.origin().is_tuple() && u.path() == "/");
+        if !ok {
+            return Err(ConfigError::Invalid {
+                key: format!("registry.fetch_allowed_origins.{i}"),
+                message: format!("`{origin}` is not an origin like https://issuer.example.org"),
+            });
+        }
     }
     for (i, origin) in config.server.cors_origins.iter().enumerate() {
         if origin != "*" && url::Url::parse(origin).map(|u| u.origin().is_tuple()) != Ok(true) {
@@ -376,6 +399,10 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     for (key, frames) in [
         ("engine.flow_inbox_frames", config.engine.flow_inbox_frames),
         ("engine.outbound_queue_frames", config.engine.outbound_queue_frames),
+        ("engine.sse_replay_frames", config.engine.sse_replay_frames),
+        ("engine.sse_replay_bytes", config.engine.sse_replay_bytes),
+        ("engine.sse_inbound_frames", config.engine.sse_inbound_frames),
+        ("engine.sse_stream_queue_frames", config.engine.sse_stream_queue_frames),
     ] {
         if frames == 0 {
             return Err(ConfigError::Invalid {
@@ -423,7 +450,14 @@ mod tests {
 
     #[test]
     fn zero_queue_sizes_are_refused_with_their_key() {
-        for key in ["flow_inbox_frames", "outbound_queue_frames"] {
+        for key in [
+            "flow_inbox_frames",
+            "outbound_queue_frames",
+            "sse_replay_frames",
+            "sse_replay_bytes",
+            "sse_inbound_frames",
+            "sse_stream_queue_frames",
+        ] {
             let e = load_from_str(&format!("engine:\n  {key}: 0\n"), env(&[])).unwrap_err();
             assert_eq!(e.key(), Some(format!("engine.{key}").as_str()));
         }
@@ -443,6 +477,14 @@ mod tests {
                 "rate_limits.storage_writes_per_user",
             ),
             ("rate_limits:\n  engine_flows: 5\n", "rate_limits.engine_flows"),
+            (
+                "registry:\n  fetch_allowed_origins: ['https://a.example/path']\n",
+                "registry.fetch_allowed_origins.0",
+            ),
+            (
+                "registry:\n  fetch_allowed_origins: ['ftp://a.example']\n",
+                "registry.fetch_allowed_origins.0",
+            ),
         ] {
             let e = load_from_str(yaml, env(&[])).unwrap_err();
             assert_eq!(e.key(), Some(key), "{yaml}: {e}");
@@ -455,6 +497,14 @@ mod tests {
         assert_eq!(c.rate_limits.window, std::time::Duration::from_secs(10));
         assert_eq!(c.rate_limits.engine_flows_per_user, 0);
         assert_eq!(c.rate_limits.storage_writes_per_user, 7);
+        // The wallet provider's budgets keep accepting their former names.
+        let c = load_from_str(
+            "wallet_provider:\n  user_per_minute: 4\n  rate_limit_per_instance: 5\n",
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.wallet_provider.rate_limit_per_user, 4);
+        assert_eq!(c.wallet_provider.rate_limit_per_instance, 5);
     }
 
     #[test]

@@ -19,6 +19,13 @@ pub struct RegistryConfig {
     pub poll_interval: Duration,
     /// Fetch type metadata from an http(s) `vct` (through the egress guard) when no source knows it.
     pub fetch_on_demand: bool,
+    /// Origins (`https://issuer.example`) whose type and issuer metadata any caller may have fetched without
+    /// spending a budget, besides the origins of `vctm_sources` and of each tenant's registered issuers. Fetches
+    /// elsewhere spend `rate_limits.metadata_fetches_per_client` (docs/security.md "Anonymous fetchers").
+    pub fetch_allowed_origins: Vec<String>,
+    /// Client addresses (after `server.trusted_proxies`) whose fetches are not counted: a split engine's, which
+    /// asks the registry anonymously for every user.
+    pub unlimited_clients: Vec<ipnet::IpNet>,
     /// Longest `extends` chain followed (a longer chain or a loop is an error).
     pub max_extends_depth: usize,
     /// Largest VCTM document or source list fetched.
@@ -51,6 +58,8 @@ impl Default for RegistryConfig {
             overrides_dir: None,
             poll_interval: Duration::from_secs(300),
             fetch_on_demand: true,
+            fetch_allowed_origins: Vec::new(),
+            unlimited_clients: Vec::new(),
             max_extends_depth: 5,
             max_document_bytes: 1024 * 1024,
             image_content_types: ["image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml"]

@@ -44,10 +44,15 @@ pub struct WalletProviderConfig {
     pub user_authentication: Vec<String>,
     /// Per-tenant assurance levels: `{<tenant id>: {key_storage: [...], user_authentication: [...]}}`.
     pub tenants: BTreeMap<String, TenantAttestationLevels>,
-    /// Attestations one user may obtain per minute (all kinds; 0 disables).
-    pub user_per_minute: u32,
-    /// Attestations one wallet instance may obtain per minute (0 disables).
-    pub instance_per_minute: u32,
+    /// Attestations and challenges one user may obtain per `rate_limits.window` (all kinds; 0 disables); counted
+    /// by the shared rate limiter (one budget across replicas with Redis), overridable per tenant
+    /// (`wallet_provider_per_user`). `user_per_minute` is its former name.
+    #[serde(alias = "user_per_minute")]
+    pub rate_limit_per_user: u32,
+    /// Attestations one wallet instance may obtain per `rate_limits.window` (0 disables); per tenant
+    /// `wallet_provider_per_instance`. `instance_per_minute` is its former name.
+    #[serde(alias = "instance_per_minute")]
+    pub rate_limit_per_instance: u32,
     /// Most unexpired attestations one wallet instance may hold (`429` beyond).
     pub max_live_per_instance: u32,
 }
@@ -69,8 +74,8 @@ impl Default for WalletProviderConfig {
             key_storage: vec!["iso_18045_moderate".into()],
             user_authentication: vec!["iso_18045_moderate".into()],
             tenants: BTreeMap::new(),
-            user_per_minute: 30,
-            instance_per_minute: 20,
+            rate_limit_per_user: 30,
+            rate_limit_per_instance: 20,
             max_live_per_instance: 1000,
         }
     }

@@ -19,13 +19,15 @@ use crate::config::ServerConfig;
 use crate::tenant::is_valid_tenant_id;
 
 /// Request headers the web client sends cross-origin.
-pub const CORS_ALLOW_HEADERS: [&str; 6] = [
+pub const CORS_ALLOW_HEADERS: [&str; 7] = [
     "authorization",
     "content-type",
     "x-tenant-id",
     "if-none-match",
     "x-private-data-if-match",
     "x-private-data-if-none-match",
+    // API v2 over SSE: a client that reopens the stream with fetch sets it itself.
+    "last-event-id",
 ];
 
 /// The header naming the tenant of unauthenticated requests.

@@ -30,6 +30,13 @@ pub enum LimitKind {
     EngineFlows,
     /// Engine connections (handshakes), per user.
     EngineConnections,
+    /// Wallet-provider attestations and challenges, per user.
+    WalletProviderPerUser,
+    /// Wallet-provider attestations, per wallet instance.
+    WalletProviderPerInstance,
+    /// Upstream fetches of type or issuer metadata outside the tenant's configured sources, per client (the user
+    /// of a valid token, else the client address).
+    MetadataFetches,
 }
 
 impl LimitKind {
@@ -41,6 +48,9 @@ impl LimitKind {
             LimitKind::StorageWrites => "storage_writes_per_user",
             LimitKind::EngineFlows => "engine_flows_per_user",
             LimitKind::EngineConnections => "engine_connections_per_user",
+            LimitKind::WalletProviderPerUser => "wallet_provider_per_user",
+            LimitKind::WalletProviderPerInstance => "wallet_provider_per_instance",
+            LimitKind::MetadataFetches => "metadata_fetches_per_client",
         }
     }
 
@@ -51,6 +61,9 @@ impl LimitKind {
             LimitKind::StorageWrites => o.storage_writes_per_user,
             LimitKind::EngineFlows => o.engine_flows_per_user,
             LimitKind::EngineConnections => o.engine_connections_per_user,
+            LimitKind::WalletProviderPerUser => o.wallet_provider_per_user,
+            LimitKind::WalletProviderPerInstance => o.wallet_provider_per_instance,
+            LimitKind::MetadataFetches => o.metadata_fetches_per_client,
         }
     }
 }
@@ -115,6 +128,9 @@ impl RateLimiter {
                     storage_writes_per_user: Some(rl.storage_writes_per_user),
                     engine_flows_per_user: Some(rl.engine_flows_per_user),
                     engine_connections_per_user: Some(rl.engine_connections_per_user),
+                    wallet_provider_per_user: Some(cfg.wallet_provider.rate_limit_per_user),
+                    wallet_provider_per_instance: Some(cfg.wallet_provider.rate_limit_per_instance),
+                    metadata_fetches_per_client: Some(rl.metadata_fetches_per_client),
                 },
                 window: rl.window,
                 tenant_ttl: rl.tenant_cache_ttl,
@@ -134,6 +150,9 @@ impl RateLimiter {
         cfg.rate_limits.storage_writes_per_user = 0;
         cfg.rate_limits.engine_flows_per_user = 0;
         cfg.rate_limits.engine_connections_per_user = 0;
+        cfg.wallet_provider.rate_limit_per_user = 0;
+        cfg.wallet_provider.rate_limit_per_instance = 0;
+        cfg.rate_limits.metadata_fetches_per_client = 0;
         RateLimiter::new(&cfg, None, None)
     }
 

@@ -30,7 +30,12 @@ pub(super) async fn choose(
                 .or_else(|| c.get("display"))
                 .cloned()
                 .unwrap_or(Value::Null);
-            json!({"id": id, "display": display, "format": c.get("format"), "vct": c.get("vct")})
+            let mut entry = json!({"id": id, "display": display, "format": c.get("format"), "vct": c.get("vct")});
+            // mso_mdoc configurations name their document type instead of a vct.
+            if let Some(d) = c.get("doctype") {
+                entry["doctype"] = d.clone();
+            }
+            entry
         })
         .collect();
     ctx.progress("awaiting_selection", json!({"available_credentials": available}))

@@ -1,6 +1,7 @@
 //! The OID4VCI flow (docs/api-v2.md "OID4VCI issuance", steps 1-11). Each step is in its own module; this one strings
 //! them together and sends the progress frames the web client expects.
 
+pub mod attestation;
 mod client_auth;
 mod configuration;
 pub mod credential;
@@ -114,9 +115,13 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     let as_meta = metadata::fetch_as(ctx, &as_issuer).await?;
     let anonymous = renewal.is_none() && start.auth_code.is_none() && offer.pre_authorized_code().is_some();
     let mut auth = client_auth::client_auth(ctx, &start, &issuer, grant::client_id_for(&start, anonymous)).await?;
-    // The assertion's audience is the AS metadata's `issuer`; RFC 8414 §3.3 requires it to be the identifier the
-    // metadata was looked up with. Otherwise an AS could name another AS and replay the assertion there.
-    if auth.assertion_key.is_some() {
+    // A client with `provider_attestations` and no authentication of its own: the engine obtains a WIA for it when
+    // the authorization server takes attestation-based client authentication.
+    let wia_by_engine =
+        auth.attestation.is_none() && auth.assertion_key.is_none() && attestation::wia_by_engine(ctx, &as_meta);
+    // The assertion's (and an engine-made PoP's) audience is the AS metadata's `issuer`; RFC 8414 §3.3 requires it to
+    // be the identifier the metadata was looked up with. Otherwise an AS could name another AS and replay it there.
+    if auth.assertion_key.is_some() || wia_by_engine {
         let named = as_meta
             .get("issuer")
             .and_then(Value::as_str)
@@ -127,6 +132,13 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
                 "the authorization server metadata names another issuer; no client assertion is sent to it",
             ));
         }
+    }
+    let mut instance_id = None;
+    if wia_by_engine {
+        let audience = token::assertion_audience(&as_meta).unwrap_or(&as_issuer).to_string();
+        let (wia_auth, instance) = attestation::client_attestation(ctx, &audience, auth.client_id.take()).await?;
+        auth = wia_auth;
+        instance_id = Some(instance);
     }
     let tokens = match &renewal {
         Some(r) => {
@@ -169,16 +181,24 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         let mut body = json!({"credential_configuration_id": config_id});
         if let Some(pt) = &proof_types {
             let n = credential::nonce(ctx, &meta, &tokens).await?;
-            let proofs = credential::request_proofs(
-                ctx,
-                &issuer,
-                n.as_deref(),
-                client_id.as_deref(),
-                pt,
-                count,
-                reissuance_kid.as_deref(),
-            )
-            .await?;
+            // A client with `provider_attestations` has the engine obtain the key attestation (not on renewal:
+            // the client re-proves the key its credential is bound to).
+            let proofs = if reissuance_kid.is_none() && attestation::by_engine(ctx, pt) {
+                let instance = instance_id.as_deref();
+                attestation::attested_proofs(ctx, &issuer, n.as_deref(), client_id.as_deref(), pt, count, instance)
+                    .await?
+            } else {
+                credential::request_proofs(
+                    ctx,
+                    &issuer,
+                    n.as_deref(),
+                    client_id.as_deref(),
+                    pt,
+                    count,
+                    reissuance_kid.as_deref(),
+                )
+                .await?
+            };
             body["proofs"] = proofs;
         }
         if let Some(k) = &enc_key {
@@ -228,6 +248,10 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         .unwrap_or("dc+sd-jwt")
         .to_string();
     let vct = config.get("vct").and_then(Value::as_str).map(str::to_string);
+    // mso_mdoc: what the engine can check of the issued mdocs, reported to the client (crate::mdoc).
+    if format == walletd_protocol::mdoc::FORMAT {
+        crate::mdoc::check_issued(ctx, &issuer, &meta, &config, &creds).await?;
+    }
     let type_metadata = match &vct {
         Some(v) => vctm::lookup(ctx.engine(), v).await.ok(),
         None => None,

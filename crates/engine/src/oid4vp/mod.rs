@@ -122,6 +122,16 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     if !req.transaction_data.is_empty() {
         params["transaction_data"] = json!(req.transaction_data);
     }
+    // mso_mdoc: the OpenID4VP handover / SessionTranscript inputs for the DeviceResponse (crate::mdoc::handover).
+    if crate::mdoc::handover::asks_for_mdoc(req.dcql_query.as_ref()) {
+        let enc_key = match req.response_mode {
+            ResponseMode::DirectPostJwt => response::encryption_key(&req.client_metadata),
+            ResponseMode::DirectPost => None,
+        };
+        let m = crate::mdoc::handover::params(&req.client_id, &req.nonce, &req.response_uri, enc_key.as_ref());
+        params["verifier_jwk_thumbprint"] = m["jwk_thumbprint"].clone();
+        params["mdoc"] = m;
+    }
     let signed = ctx.sign(SignAction::SignPresentation, params).await?;
     let vp = signed
         .vp_token

@@ -9,6 +9,7 @@ use walletd_protocol::{
     CredentialNotification, ErrorBody, ErrorCode, FlowComplete, FlowStart, Protocol, ServerMessage,
 };
 
+use super::link::Link;
 use super::{Outbound, Session};
 use crate::failure::FlowFailure;
 use crate::flow::{FlowCtx, FlowInput, NotificationTarget};
@@ -33,7 +34,7 @@ pub(crate) struct Done {
     notification: Option<NotificationTarget>,
 }
 
-impl Session {
+impl<L: Link> Session<L> {
     /// A flow task ended: it leaves the registry (unless replaced meanwhile), its notification target stays.
     pub(super) fn on_done(&mut self, done: Done) {
         if self

@@ -2,127 +2,106 @@
 //! the access token's validation, the declared features, `handshake_complete`; refusals close the socket.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
 use tokio::time::{Instant, sleep_until};
 use walletd_protocol::{ClientMessage, ErrorCode, KNOWN_FEATURES, ServerMessage, capabilities, parse_client_frame};
 
-use super::{CLOSE_AUTH, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG, Session, close_frame, text, write_frame};
+use super::link::{Inbound, Link};
+use super::{Admission, CLOSE_AUTH, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG, Session, text};
 
-/// Answers `reply`, closes with `code`, then waits (at most `close_wait`) for the client's close. Dropping a socket
-/// whose client already sent more frames (the web client does not wait for `handshake_complete`) leaves unread
-/// input, so the kernel answers with a reset, and a reset can discard the error frame before the client reads it.
-async fn refuse(
-    ws: &mut WebSocket,
-    (limit, close_wait): (Duration, Duration),
-    reply: ServerMessage,
-    code: u16,
-    reason: &'static str,
-) {
-    if write_frame(ws, limit, text(reply)).await && write_frame(ws, limit, close_frame(code, reason)).await {
-        let _ = tokio::time::timeout(close_wait, async {
-            while let Some(Ok(frame)) = ws.recv().await {
-                if matches!(frame, Message::Close(_)) {
-                    break;
-                }
-            }
-        })
-        .await;
+/// Answers `reply`, closes with `code`, then lets the link settle (at most `engine.close_timeout`): the client
+/// reads the error even when it already sent more frames.
+async fn refuse<L: Link>(s: &mut Session<L>, reply: ServerMessage, code: u16, reason: &'static str) {
+    let cfg = s.engine.config();
+    let (limit, close_wait) = (cfg.read_timeout, cfg.close_timeout);
+    if s.link.send(text(reply), limit).await && s.link.close(code, reason, limit).await {
+        s.link.settle(close_wait).await;
     }
 }
 
-impl Session {
-    /// Waits for the handshake frame (buffering others), validates the token, answers. `None` means the socket is done
-    /// (whatever had to be said, and the close frame, are written).
+impl<L: Link> Session<L> {
+    /// Waits for the handshake frame (buffering others), validates the token, answers. `None` means the link is done
+    /// (whatever had to be said, and the close, are written).
     pub(super) async fn handshake(&mut self) -> Option<Vec<String>> {
-        let (engine, ws) = (&self.engine, &mut self.ws);
-        let cfg = engine.config();
-        let limit = cfg.read_timeout;
-        let close_wait = cfg.close_timeout;
-        let deadline = Instant::now() + cfg.handshake_timeout;
+        let deadline = Instant::now() + self.engine.config().handshake_timeout;
         let mut buffered: VecDeque<String> = VecDeque::new();
         let auth_failed = |message: &str| ServerMessage::error(ErrorCode::AuthFailed, message);
         let hs = loop {
+            let cfg = self.engine.config();
+            let (max_handshake, max_buffered) = (cfg.max_handshake_bytes, cfg.max_buffered_frames);
+            let shutdown = self.engine.shutdown_token().clone();
             let frame = tokio::select! {
-                _ = engine.shutdown_token().cancelled() => {
-                    write_frame(ws, limit, close_frame(CLOSE_GOING_AWAY, "server shutting down")).await;
+                _ = shutdown.cancelled() => {
+                    self.close(CLOSE_GOING_AWAY, "server shutting down").await;
                     return None;
                 }
                 _ = sleep_until(deadline) => {
                     let m = auth_failed("no handshake within the handshake timeout");
-                    refuse(ws, (limit, close_wait), m, CLOSE_AUTH, "authentication failed").await;
+                    refuse(self, m, CLOSE_AUTH, "authentication failed").await;
                     return None;
                 }
-                f = ws.recv() => f,
+                f = self.link.recv() => f,
             };
             let text = match frame {
-                Some(Ok(Message::Text(t))) => t,
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Binary(_))) => {
+                Inbound::Text(t) => t,
+                Inbound::Alive => continue,
+                Inbound::Binary => {
                     let m = auth_failed("the first frame must be a JSON handshake");
-                    refuse(ws, (limit, close_wait), m, CLOSE_AUTH, "authentication failed").await;
+                    refuse(self, m, CLOSE_AUTH, "authentication failed").await;
                     return None;
                 }
-                _ => return None,
+                Inbound::TooBig | Inbound::Closed => return None,
             };
-            if text.len() > cfg.max_handshake_bytes {
+            if text.len() > max_handshake {
                 let m = ServerMessage::error(ErrorCode::InvalidMessage, "frame exceeds the pre-handshake limit");
-                refuse(
-                    ws,
-                    (limit, close_wait),
-                    m,
-                    CLOSE_TOO_BIG,
-                    "frame too large before handshake",
-                )
-                .await;
+                refuse(self, m, CLOSE_TOO_BIG, "frame too large before handshake").await;
                 return None;
             }
-            match parse_client_frame(text.as_str()) {
+            match parse_client_frame(&text) {
                 Ok(ClientMessage::Handshake(h)) => break h,
                 Err(e) if e.flow_id.is_none() && text.contains("\"handshake\"") => {
                     let m = auth_failed(&format!("invalid handshake: {}", e.message));
-                    refuse(ws, (limit, close_wait), m, CLOSE_AUTH, "authentication failed").await;
+                    refuse(self, m, CLOSE_AUTH, "authentication failed").await;
                     return None;
                 }
                 _ => {
                     // The web client does not wait for handshake_complete: keep the frame for after the handshake.
-                    if buffered.len() >= cfg.max_buffered_frames {
+                    if buffered.len() >= max_buffered {
                         let m =
                             ServerMessage::error(ErrorCode::TooManyRequests, "too many frames before the handshake");
-                        refuse(
-                            ws,
-                            (limit, close_wait),
-                            m,
-                            CLOSE_POLICY,
-                            "too many frames before handshake",
-                        )
-                        .await;
+                        refuse(self, m, CLOSE_POLICY, "too many frames before handshake").await;
                         return None;
                     }
-                    buffered.push_back(text.to_string());
+                    buffered.push_back(text);
                 }
             }
         };
-        let user = match engine.authenticator().authenticate(&hs.app_token).await {
-            Ok(u) => u,
-            Err(e) => {
-                let m = auth_failed(&format!("authentication failed: {e}"));
-                refuse(ws, (limit, close_wait), m, CLOSE_AUTH, "authentication failed").await;
-                return None;
+        let user = match self.admission {
+            Admission::Trusted => self.user.clone(),
+            Admission::Token | Admission::SameUser => {
+                match self.engine.authenticator().authenticate(&hs.app_token).await {
+                    Ok(u) if self.admission == Admission::Token => u,
+                    Ok(u) if u.user_id == self.user.user_id && u.tenant_id == self.user.tenant_id => u,
+                    Ok(_) => {
+                        let m = auth_failed("the handshake's token is not the one this session was created with");
+                        refuse(self, m, CLOSE_AUTH, "authentication failed").await;
+                        return None;
+                    }
+                    Err(e) => {
+                        let m = auth_failed(&format!("authentication failed: {e}"));
+                        refuse(self, m, CLOSE_AUTH, "authentication failed").await;
+                        return None;
+                    }
+                }
             }
         };
-        if let Err(r) = crate::tenant_policy::admit_session(engine, &user).await {
+        // A session created for its user (SSE, in-memory) was admitted (tenant, connection budget) when created.
+        if self.admission == Admission::Token
+            && let Err(r) = crate::tenant_policy::admit_session(&self.engine, &user).await
+        {
             // A refused tenant closes like a refused token (4001); a spent budget is a policy close (1008).
             let close = if r.end_session { CLOSE_AUTH } else { CLOSE_POLICY };
-            refuse(
-                ws,
-                (limit, close_wait),
-                ServerMessage::error(r.code, r.message),
-                close,
-                "session refused",
-            )
-            .await;
+            refuse(self, ServerMessage::error(r.code, r.message), close, "session refused").await;
             return None;
         }
         let web_profile = hs.features.is_none();
@@ -140,9 +119,11 @@ impl Session {
             capabilities: capabilities(),
             features: features.clone(),
         };
-        if !write_frame(ws, limit, text(msg)).await {
+        self.send(msg).await;
+        if self.broken {
             return None;
         }
+        self.link.authenticated();
         tracing::debug!(tenant = %user.tenant_id, "engine session authenticated");
         self.user = user;
         self.features = features;

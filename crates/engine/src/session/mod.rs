@@ -1,39 +1,55 @@
-//! One WebSocket session: handshake (with buffering), keepalive, the flow registry, and routing client frames
-//! to flow inboxes. Flows run as tasks; each sends exactly one terminal frame unless silently replaced.
+//! One API v2 session: handshake (with buffering), keepalive, the flow registry, and routing client frames to flow
+//! inboxes. Flows run as tasks; each sends exactly one terminal frame unless silently replaced.
 //!
-//! A session is ONE task that owns its socket: it selects over the socket, the session's outbound queue and one
-//! timer (keepalive ping, read deadline, token expiry), and writes every frame itself. An idle authenticated session
+//! A session is ONE task that owns its link (a WebSocket, an SSE stream plus POSTed frames, or in-memory channels;
+//! [`link`]): it selects over the link, the session's outbound queue and one timer (keepalive ping, read deadline,
+//! token expiry), and writes every frame itself. The session code is the same for every link. An idle authenticated session
 //! is that task's state and the socket, nothing more (docs/performance.md, "Engine"): the outbound queue exists only
 //! while a flow or a notification forward can write to it, and the rarely needed big futures (handshake with token
 //! validation, handling a frame) are boxed so the idle task does not reserve room for them.
 //!
-//! The handshake is in [`handshake`], the flow registry (flow tasks, notifications) in [`flows`]; this module is the
-//! session task and the routing of frames.
+//! The handshake is in [`handshake`], the flow registry (flow tasks, notifications) in [`flows`], the links in
+//! [`link`] and [`local`]; this module is the session task and the routing of frames.
 
 mod flows;
 mod handshake;
+pub(crate) mod link;
+pub(crate) mod local;
 
 use std::collections::HashMap;
 use std::pin::pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use walletd_common::http::AuthUser;
 use walletd_protocol::{ClientMessage, ErrorCode, ServerFrame, ServerMessage, parse_client_frame};
 
 use self::flows::{Done, FlowHandle};
+use self::link::{Inbound, Link};
 use crate::flow::{FlowInput, NotificationTarget};
 use crate::{ConnectionSlot, Engine};
 
 pub(crate) use self::flows::complete;
 
-/// Close codes used by the engine.
-const CLOSE_AUTH: u16 = 4001;
-const CLOSE_GOING_AWAY: u16 = 1001;
-const CLOSE_TOO_BIG: u16 = 1009;
-const CLOSE_POLICY: u16 = 1008;
+/// Close codes used by the engine (WebSocket close codes; the other links carry them too).
+pub(crate) const CLOSE_AUTH: u16 = 4001;
+pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
+pub(crate) const CLOSE_TOO_BIG: u16 = 1009;
+pub(crate) const CLOSE_POLICY: u16 = 1008;
+
+/// Who the session's handshake may admit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Whoever the handshake's `app_token` names (WebSocket).
+    Token,
+    /// The user the session was created for (SSE: the session was created with a validated bearer token and the
+    /// user's budget spent); the handshake's `app_token` is validated too and must name the same user and tenant.
+    SameUser,
+    /// The user the session was created for, already authenticated by the embedding program (in-memory link); the
+    /// handshake frame is still expected (for its `features`), its `app_token` is not looked at.
+    Trusted,
+}
 
 /// What a session's tasks hand to the session task, in order.
 #[derive(Debug)]
@@ -50,11 +66,13 @@ impl Outbound {
     }
 }
 
-struct Session {
+struct Session<L> {
     engine: Engine,
-    ws: WebSocket,
+    link: L,
     _slot: ConnectionSlot,
+    /// The authenticated user (before the handshake: the user an [`Admission::SameUser`]/`Trusted` session is for).
     user: AuthUser,
+    admission: Admission,
     features: Vec<String>,
     web_profile: bool,
     /// The outbound queue's receiving end, while some task may still write to it.
@@ -66,23 +84,39 @@ struct Session {
     generation: u64,
     notifications: HashMap<String, (NotificationTarget, Instant)>,
     expired: bool,
-    /// A write failed or timed out: the socket is gone.
+    /// A write failed or timed out: the link is gone.
     broken: bool,
 }
 
-/// The session task's future. Not an `async fn`: the session state is built here and captured once, then used in
-/// place (an `async fn` would keep its by-value arguments, the socket among them, next to the state they were moved
-/// into).
-pub(crate) fn run(engine: Engine, ws: WebSocket, slot: ConnectionSlot) -> impl Future<Output = ()> + Send {
+/// The WebSocket session task (see [`run_link`]).
+pub(crate) fn run(
+    engine: Engine,
+    ws: axum::extract::ws::WebSocket,
+    slot: ConnectionSlot,
+) -> impl Future<Output = ()> + Send {
+    run_link(engine, link::WsLink(ws), slot, Admission::Token, None)
+}
+
+/// The session task's future over `link`. Not an `async fn`: the session state is built here and captured once,
+/// then used in place (an `async fn` would keep its by-value arguments, the link among them, next to the state they
+/// were moved into). `user` is the user of a [`Admission::SameUser`] or [`Admission::Trusted`] session.
+pub(crate) fn run_link<L: Link>(
+    engine: Engine,
+    link: L,
+    slot: ConnectionSlot,
+    admission: Admission,
+    user: Option<AuthUser>,
+) -> impl Future<Output = ()> + Send {
     let mut s = Session {
         engine,
-        ws,
+        link,
         _slot: slot,
-        user: AuthUser {
+        user: user.unwrap_or(AuthUser {
             user_id: String::new(),
             tenant_id: String::new(),
             expires_at: 0,
-        },
+        }),
+        admission,
         features: Vec::new(),
         web_profile: true,
         rx: None,
@@ -101,7 +135,7 @@ enum Event {
     Shutdown,
     Queue(Option<Outbound>),
     Timer,
-    Frame(Option<Result<Message, axum::Error>>),
+    Frame(Inbound),
 }
 
 /// The session's deadlines.
@@ -113,14 +147,18 @@ struct Clock {
     expiry: Instant,
 }
 
+/// A deadline that never comes (a year).
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
 impl Clock {
-    fn new(cfg: &walletd_common::config::EngineConfig, expires_at: u64) -> Clock {
+    fn new(cfg: &walletd_common::config::EngineConfig, read_timeout: Option<Duration>, expires_at: u64) -> Clock {
         let now = Instant::now();
+        let read_timeout = read_timeout.unwrap_or(NEVER);
         Clock {
             ping_every: cfg.ping_interval,
-            read_timeout: cfg.read_timeout,
+            read_timeout,
             next_ping: now + cfg.ping_interval,
-            read_deadline: now + cfg.read_timeout,
+            read_deadline: now + read_timeout,
             expiry: expiry_instant(expires_at),
         }
     }
@@ -145,35 +183,26 @@ fn expiry_instant(exp: u64) -> Instant {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    Instant::now() + Duration::from_secs(exp.saturating_sub(now).min(365 * 24 * 3600))
+    Instant::now() + Duration::from_secs(exp.saturating_sub(now)).min(NEVER)
 }
 
-/// Writes one frame (flushed), bounded by `limit`: a client that takes no frame for that long is gone. `false` when
-/// the socket failed.
-async fn write_frame(ws: &mut WebSocket, limit: Duration, msg: Message) -> bool {
-    matches!(tokio::time::timeout(limit, ws.send(msg)).await, Ok(Ok(())))
+fn text(msg: ServerMessage) -> String {
+    ServerFrame::now(msg).to_json()
 }
 
-fn text(msg: ServerMessage) -> Message {
-    Message::Text(Utf8Bytes::from(ServerFrame::now(msg).to_json()))
-}
-
-fn close_frame(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    }))
-}
-
-impl Session {
-    /// Handshake, then the session's loop until the socket or the session ends.
+impl<L: Link> Session<L> {
+    /// Handshake, then the session's loop until the link or the session ends.
     async fn serve(&mut self) {
         // Boxed: token validation (possibly a JWKS fetch) is a big future needed once.
         let Some(buffered) = Box::pin(self.handshake()).await else {
             return;
         };
         let shutdown = self.engine.shutdown_token().clone();
-        let mut clock = Clock::new(self.engine.config(), self.user.expires_at);
+        let mut clock = Clock::new(
+            self.engine.config(),
+            self.link.read_timeout(self.engine.config()),
+            self.user.expires_at,
+        );
         let mut open = true;
         for text in buffered {
             if !Box::pin(self.on_text(&text)).await || self.broken {
@@ -194,7 +223,7 @@ impl Session {
                 _ = shutdown.cancelled() => Event::Shutdown,
                 o = next(&mut self.rx) => Event::Queue(o),
                 () = &mut timer => Event::Timer,
-                f = self.ws.recv() => Event::Frame(f),
+                f = self.link.recv() => Event::Frame(f),
             };
             open = Box::pin(self.handle(event, &mut clock)).await;
         }
@@ -216,8 +245,11 @@ impl Session {
             Event::Timer => {
                 let now = Instant::now();
                 if now >= clock.read_deadline {
-                    self.close(CLOSE_GOING_AWAY, "read timeout").await;
-                    return false;
+                    if !self.link.attached() {
+                        self.close(CLOSE_GOING_AWAY, "read timeout").await;
+                        return false;
+                    }
+                    clock.read_deadline = now + clock.read_timeout;
                 }
                 if !self.expired && now >= clock.expiry {
                     // (fix) Running flows finish; the socket closes with 4001 once none is left (below).
@@ -225,38 +257,38 @@ impl Session {
                 }
                 if now >= clock.next_ping {
                     clock.next_ping = now + clock.ping_every;
-                    self.write(Message::Ping(Default::default())).await;
+                    let limit = self.engine.config().read_timeout;
+                    if !self.broken && !self.link.ping(limit).await {
+                        self.broken = true;
+                    }
                 }
             }
             Event::Frame(frame) => {
                 // Any frame (pong or message) extends the read deadline.
                 clock.read_deadline = Instant::now() + clock.read_timeout;
                 match frame {
-                    Some(Ok(Message::Text(t))) => {
-                        if !self.on_text(t.as_str()).await {
+                    Inbound::Text(t) if t.len() > self.engine.config().max_message_bytes => {
+                        self.too_big().await;
+                        return false;
+                    }
+                    Inbound::Text(t) => {
+                        if !self.on_text(&t).await {
                             return false;
                         }
                     }
-                    Some(Ok(Message::Binary(_))) => {
+                    Inbound::Binary => {
                         let m = ServerMessage::error(
                             ErrorCode::InvalidMessage,
                             "binary frames are not accepted; send JSON text",
                         );
                         self.send(m).await;
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => return false,
-                    Some(Err(e)) => {
-                        let text = e.to_string();
-                        if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
-                            let max = self.engine.config().max_message_bytes;
-                            let m =
-                                ServerMessage::error(ErrorCode::InvalidMessage, format!("frame exceeds {max} bytes"));
-                            self.send(m).await;
-                            self.close(CLOSE_TOO_BIG, "frame too large").await;
-                        }
+                    Inbound::Alive => {}
+                    Inbound::TooBig => {
+                        self.too_big().await;
                         return false;
                     }
+                    Inbound::Closed => return false,
                 }
             }
         }
@@ -268,8 +300,8 @@ impl Session {
     }
 
     /// Writes one frame; a failure marks the session broken (it ends at the top of its loop).
-    async fn write(&mut self, msg: Message) {
-        if !self.broken && !write_frame(&mut self.ws, self.engine.config().read_timeout, msg).await {
+    async fn write(&mut self, frame: String) {
+        if !self.broken && !self.link.send(frame, self.engine.config().read_timeout).await {
             self.broken = true;
         }
     }
@@ -279,7 +311,16 @@ impl Session {
     }
 
     async fn close(&mut self, code: u16, reason: &'static str) {
-        self.write(close_frame(code, reason)).await;
+        if !self.broken && !self.link.close(code, reason, self.engine.config().read_timeout).await {
+            self.broken = true;
+        }
+    }
+
+    async fn too_big(&mut self) {
+        let max = self.engine.config().max_message_bytes;
+        let m = ServerMessage::error(ErrorCode::InvalidMessage, format!("frame exceeds {max} bytes"));
+        self.send(m).await;
+        self.close(CLOSE_TOO_BIG, "frame too large").await;
     }
 
     async fn auth_expired(&mut self) {
@@ -307,7 +348,7 @@ impl Session {
 
     async fn on_outbound(&mut self, o: Option<Outbound>) {
         match o {
-            Some(Outbound::Text(t)) => self.write(Message::Text(Utf8Bytes::from(t))).await,
+            Some(Outbound::Text(t)) => self.write(t).await,
             Some(Outbound::Done(d)) => self.on_done(*d),
             None => {
                 // No task holds a sender any more and the queue is drained: an idle session keeps no queue.
@@ -401,7 +442,7 @@ mod tests {
         println!(
             "session future: {size} bytes (socket {}, session state {}, timer {})",
             std::mem::size_of::<axum::extract::ws::WebSocket>(),
-            std::mem::size_of::<super::Session>(),
+            std::mem::size_of::<super::Session<super::link::WsLink>>(),
             std::mem::size_of::<tokio::time::Sleep>(),
         );
         assert!(size <= 1280, "the session future grew to {size} bytes");

@@ -51,7 +51,7 @@ impl WalletProviderService {
             )));
         }
         self.check_tenant(&caller.tenant_id).await?;
-        self.limit_user(caller)?;
+        self.limit_user(caller).await?;
         let instance = match &req.instance_id {
             Some(id) => self.named_instance(caller, id).await?,
             None => {

@@ -18,7 +18,9 @@ use walletd_common::config::{Config, TenantAttestationLevels};
 use walletd_common::tenant::{TenantRefusal, enabled_tenant};
 use walletd_db::{AuditEntry, Store, StoreError, now_millis};
 
-use crate::limits::{Limiter, RateLimited};
+use walletd_common::limits::RateLimiter;
+
+use crate::limits::RateLimited;
 use crate::signer::{AttestationSigner, SignerError};
 
 pub use key_attestation::{IssuedKeyAttestation, KeyAttestationRequest};
@@ -78,6 +80,25 @@ pub enum WpError {
     Store(#[from] StoreError),
 }
 
+impl WpError {
+    /// A short machine-readable reason, the `error` code the HTTP routes answer with (for callers that are not
+    /// HTTP, such as the engine of the same process).
+    pub fn code(&self) -> &'static str {
+        match self {
+            WpError::Invalid(_) => "invalid_request",
+            WpError::ChallengeInvalid => "challenge_invalid",
+            WpError::PopInvalid(_) => "pop_invalid",
+            WpError::InstanceRevoked => "instance_revoked",
+            WpError::InstanceNotOwned => "instance_not_owned",
+            WpError::PasskeyNotOwned => "forbidden",
+            WpError::NotFound(_) => "not_found",
+            WpError::RateLimited(_) => "rate_limited",
+            WpError::Tenant(_) => "forbidden",
+            WpError::Signer(_) | WpError::StatusListFull | WpError::AuditFailed | WpError::Store(_) => "unavailable",
+        }
+    }
+}
+
 /// Who asks: the authenticated user of a tenant.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -100,8 +121,6 @@ pub struct Settings {
     pub key_storage: Vec<String>,
     pub user_authentication: Vec<String>,
     pub tenants: BTreeMap<String, TenantAttestationLevels>,
-    pub user_per_minute: u32,
-    pub instance_per_minute: u32,
     pub max_live_per_instance: u32,
 }
 
@@ -121,8 +140,6 @@ impl Settings {
             key_storage: c.key_storage.clone(),
             user_authentication: c.user_authentication.clone(),
             tenants: c.tenants.clone(),
-            user_per_minute: c.user_per_minute,
-            instance_per_minute: c.instance_per_minute,
             max_live_per_instance: c.max_live_per_instance,
         }
     }
@@ -159,34 +176,21 @@ struct Inner {
     store: Store,
     signer: Arc<dyn AttestationSigner>,
     settings: Settings,
-    per_user: Arc<dyn Limiter>,
-    per_instance: Arc<dyn Limiter>,
+    limits: RateLimiter,
     status: status::StatusCache,
 }
 
 impl WalletProviderService {
-    /// A service over `store` signing with `signer`; rate limits in process (see [`crate::limits`]).
-    pub fn new(store: Store, signer: Arc<dyn AttestationSigner>, settings: Settings) -> Self {
-        let per_user = crate::limits::InProcessLimiter::per_minute(settings.user_per_minute);
-        let per_instance = crate::limits::InProcessLimiter::per_minute(settings.instance_per_minute);
-        Self::with_limiters(store, signer, settings, Arc::new(per_user), Arc::new(per_instance))
-    }
-
-    /// A service with the given per-user and per-instance limiters (a shared limiter can be plugged in here).
-    pub fn with_limiters(
-        store: Store,
-        signer: Arc<dyn AttestationSigner>,
-        settings: Settings,
-        per_user: Arc<dyn Limiter>,
-        per_instance: Arc<dyn Limiter>,
-    ) -> Self {
+    /// A service over `store` signing with `signer`. Its per-user and per-instance budgets
+    /// (`LimitKind::WalletProviderPerUser` / `WalletProviderPerInstance`) are spent on `limits`, the process's
+    /// shared rate limiter (Redis when configured, tenant overrides from the tenant record).
+    pub fn new(store: Store, signer: Arc<dyn AttestationSigner>, settings: Settings, limits: RateLimiter) -> Self {
         WalletProviderService {
             inner: Arc::new(Inner {
                 store,
                 signer,
                 settings,
-                per_user,
-                per_instance,
+                limits,
                 status: status::StatusCache::default(),
             }),
         }

@@ -2,6 +2,7 @@
 //! attestation under a free status list index.
 
 use rand::Rng;
+use walletd_common::limits::LimitKind;
 use walletd_db::{AttestationRecord, StoreError, WalletInstance, now_millis};
 
 use super::{Caller, WalletProviderService, WpError};
@@ -77,20 +78,39 @@ impl WalletProviderService {
     }
 
     /// Per-user rate limit (checked before any work).
-    pub(super) fn limit_user(&self, caller: &Caller) -> Result<(), WpError> {
-        let key = format!("{}\u{0}{}", caller.tenant_id, caller.user_id);
+    pub(super) async fn limit_user(&self, caller: &Caller) -> Result<(), WpError> {
         self.inner
-            .per_user
-            .check(&key)
-            .map_err(|r| WpError::RateLimited(RateLimited { what: "user", ..r }))
+            .limits
+            .check(
+                LimitKind::WalletProviderPerUser,
+                Some(&caller.tenant_id),
+                &caller.user_id,
+            )
+            .await
+            .map_err(|l| {
+                WpError::RateLimited(RateLimited {
+                    retry_after: l.retry_after,
+                    what: "user",
+                })
+            })
     }
 
     /// Per-instance rate limit and the quota of unexpired attestations.
     pub(super) async fn limit_instance(&self, instance: &WalletInstance) -> Result<(), WpError> {
         self.inner
-            .per_instance
-            .check(&instance.id)
-            .map_err(|r| WpError::RateLimited(RateLimited { what: "instance", ..r }))?;
+            .limits
+            .check(
+                LimitKind::WalletProviderPerInstance,
+                Some(&instance.tenant_id),
+                &instance.id,
+            )
+            .await
+            .map_err(|l| {
+                WpError::RateLimited(RateLimited {
+                    retry_after: l.retry_after,
+                    what: "instance",
+                })
+            })?;
         let live = self
             .inner
             .store

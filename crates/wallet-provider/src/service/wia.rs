@@ -52,7 +52,7 @@ impl WalletProviderService {
     pub async fn wia_challenge(&self, caller: &Caller) -> Result<Challenge, WpError> {
         let s = &self.inner.settings;
         self.check_tenant(&caller.tenant_id).await?;
-        self.limit_user(caller)?;
+        self.limit_user(caller).await?;
         let now = now_millis();
         let pending = self.inner.store.count_wp_challenges(&caller.tenant_id, now).await?;
         if pending >= i64::from(s.max_pending_challenges) {
@@ -84,7 +84,7 @@ impl WalletProviderService {
             }
         }
         self.check_tenant(&caller.tenant_id).await?;
-        self.limit_user(caller)?;
+        self.limit_user(caller).await?;
         // The challenge is spent before the PoP is looked at: a failed attempt cannot be retried with it.
         if req.challenge.is_empty()
             || !self

@@ -2,7 +2,7 @@
 //! quotas hold, a disabled tenant is refused, and every issuance is audited without key material.
 
 use serde_json::json;
-use walletd_common::config::TenantAttestationLevels;
+use walletd_common::config::{Config, TenantAttestationLevels};
 use walletd_db::TenantUpdate;
 use walletd_testkit::TestDatabase;
 use walletd_wallet_provider::{KeyAttestationRequest, WpError};
@@ -81,12 +81,10 @@ async fn levels_come_from_the_tenant_configuration(db: TestDatabase) {
 }
 
 async fn issuance_is_rate_limited_per_user_and_instance(db: TestDatabase) {
-    let fx = fixture(db, soft_signer(), |s| {
-        s.user_per_minute = 3;
-        s.instance_per_minute = 0;
-        s.max_live_per_instance = 100;
-    })
-    .await;
+    let mut cfg = Config::default();
+    cfg.wallet_provider.rate_limit_per_user = 3;
+    cfg.wallet_provider.rate_limit_per_instance = 0;
+    let fx = fixture_limited(db, soft_signer(), |s| s.max_live_per_instance = 100, limiter(&cfg)).await;
     let (_, jwk) = public_jwk();
     let alice = caller("acme", "alice");
     for _ in 0..3 {
@@ -111,10 +109,13 @@ async fn issuance_is_rate_limited_per_user_and_instance(db: TestDatabase) {
         .expect("another user is not limited by alice");
 
     // The quota of unexpired attestations per instance.
-    let fx2 = fixture(TestDatabase::sqlite(), soft_signer(), |s| {
-        s.user_per_minute = 0;
-        s.max_live_per_instance = 2;
-    })
+    cfg.wallet_provider.rate_limit_per_user = 0;
+    let fx2 = fixture_limited(
+        TestDatabase::sqlite(),
+        soft_signer(),
+        |s| s.max_live_per_instance = 2,
+        limiter(&cfg),
+    )
     .await;
     for _ in 0..2 {
         fx2.service

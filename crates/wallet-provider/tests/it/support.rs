@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use walletd_common::config::{Config, DatabaseConfig};
+use walletd_common::limits::RateLimiter;
 use walletd_common::tenant::Tenant;
 use walletd_db::Store;
 use walletd_jose::jws::{decode_jwt, verify_with_jwk};
@@ -56,8 +57,24 @@ pub async fn pkcs11_signer(key_label: &str) -> Arc<Pkcs11Signer> {
     Arc::new(signer)
 }
 
-/// A service on `db` signing with `signer`; `tweak` adjusts the settings.
+/// A service on `db` signing with `signer`; `tweak` adjusts the settings. The default budgets
+/// (`wallet_provider.rate_limit_per_*`) apply, counted in process.
 pub async fn fixture(db: TestDatabase, signer: Arc<dyn AttestationSigner>, tweak: impl FnOnce(&mut Settings)) -> Fx {
+    fixture_limited(db, signer, tweak, limiter(&Config::default())).await
+}
+
+/// The shared rate limiter of `config` (in process, no tenant overrides).
+pub fn limiter(config: &Config) -> RateLimiter {
+    RateLimiter::new(config, None, None)
+}
+
+/// [`fixture`] spending its budgets on `limits`.
+pub async fn fixture_limited(
+    db: TestDatabase,
+    signer: Arc<dyn AttestationSigner>,
+    tweak: impl FnOnce(&mut Settings),
+    limits: RateLimiter,
+) -> Fx {
     let store = Store::connect(&DatabaseConfig::with_url(db.url()))
         .await
         .expect("connect");
@@ -68,7 +85,7 @@ pub async fn fixture(db: TestDatabase, signer: Arc<dyn AttestationSigner>, tweak
     let mut s = settings();
     tweak(&mut s);
     Fx {
-        service: WalletProviderService::new(store.clone(), signer, s),
+        service: WalletProviderService::new(store.clone(), signer, s, limits),
         store,
         _db: db,
     }

@@ -1,7 +1,7 @@
 //! Revocation: after logout, passkey removal, account deletion and tenant disablement, the user's access tokens
-//! are refused by every role (auth's own routes, storage, the engine's handshake) within one second, in one
-//! process (SQLite and PostgreSQL) and split into auth, storage and engine processes sharing PostgreSQL. Before
-//! the session epoch, a deleted account's token still wrote a blob (201).
+//! are refused by every role (auth's own routes, storage, the engine's handshake and SSE sessions) within one second,
+//! in one process (SQLite and PostgreSQL) and split into auth, storage and engine processes sharing PostgreSQL.
+//! Before the session epoch, a deleted account's token still wrote a blob (201).
 
 use std::time::{Duration, Instant};
 
@@ -27,12 +27,23 @@ struct Roles<'a> {
     engine: &'a Walletd,
 }
 
-/// Whether each role still accepts `token`: auth's account info, a storage read, an engine handshake.
+/// Whether each role still accepts `token`: auth's account info, a storage read, an engine handshake or SSE session.
 async fn accepted(r: &Roles<'_>, token: &str) -> [bool; 3] {
     let auth = get(r.auth, "/user/session/account-info", Some(token)).await.status;
     let storage = get(r.storage, "/storage/credentials", Some(token)).await.status;
     let mut c = EngineClient::connect(&ws_url(r.engine)).await.unwrap();
-    let engine = c.handshake(token, None).await.is_ok();
+    let ws = c.handshake(token, None).await.is_ok();
+    // API v2 over SSE: the session is created with the bearer token (the same validation; a spent connection
+    // budget, 429, is checked after the token was accepted; a disabled tenant is 403 like the handshake's FORBIDDEN).
+    let sse = post(r.engine, "/api/v2/wallet/sse/session", &json!({}), Some(token), &[])
+        .await
+        .status;
+    let sse_ok = sse == StatusCode::CREATED || sse == StatusCode::TOO_MANY_REQUESTS;
+    assert!(
+        sse_ok || sse == StatusCode::UNAUTHORIZED || sse == StatusCode::FORBIDDEN,
+        "{sse}"
+    );
+    let engine = ws || sse_ok;
     // A refused token is 401 (never 5xx); an account that no longer exists may also be 404 at auth.
     for s in [auth, storage] {
         assert!(

@@ -1,5 +1,8 @@
 //! The engine role: API v2 sessions, OID4VCI and OID4VP flows against the Node peers of tests/interop.
 
+mod local;
+mod mdoc_issuance;
+mod mdoc_presentation;
 mod oid4vci;
 mod oid4vci_attestation_proof;
 mod oid4vci_client_auth;
@@ -12,6 +15,8 @@ mod oid4vp_features;
 mod oid4vp_prefixes;
 mod protocol;
 mod sessions;
+mod sse;
+mod sse_hostile;
 mod tenant_policy;
 mod trace_logs;
 

@@ -1,5 +1,6 @@
 //! The registry role: VCTM sources, extends chains, images and SRI, caching, Redis sharing, issuer trust.
 
+mod anonymous;
 mod shared;
 mod tenants;
 mod type_metadata;
@@ -19,12 +20,14 @@ pub async fn registry_with(extra: &str) -> Walletd {
 }
 
 /// `registry` mode reaching loopback upstreams through the egress guard, on a SQLite file of its own (the
-/// process runs in its own temp dir; the registry keeps registrations and reads tenants there).
+/// process runs in its own temp dir; the registry keeps registrations and reads tenants there). These suites fetch
+/// many upstream documents from one address: the per-client fetch budget is off here (`anonymous.rs` tests it).
 pub fn config() -> Config {
     Config::new()
         .mode("registry")
         .egress_loopback()
         .database("sqlite://./registry.db")
+        .limit("rate_limits.metadata_fetches_per_client", 0)
 }
 
 /// `GET /type-metadata?vct=...` (plus `integrity` when given): status, headers, JSON body.

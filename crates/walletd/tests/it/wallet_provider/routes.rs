@@ -177,17 +177,45 @@ async fn the_pkcs11_signer_serves_the_web_client_and_the_operator() {
     assert_eq!(get(&w, "/wallet-provider/jwks", None).await.body, first);
 }
 
+/// The provider's budgets are the shared limiter's (`LimitKind::WalletProviderPerUser`): the configured default
+/// (`wallet_provider.rate_limit_per_user`), a tenant's override from the admin API, 429 with `Retry-After`.
 #[tokio::test]
 async fn over_the_user_limit_is_429_with_retry_after() {
     let db = TestDatabase::sqlite();
-    let w = crate::support::start(&config(&db).limit("wallet_provider.user_per_minute", 1)).await;
-    let user = w.token_for("33333333-3333-3333-3333-333333333333", "default");
+    let w = crate::support::start(&config(&db).limit("wallet_provider.rate_limit_per_user", 1)).await;
+    let (st, created) = admin(
+        &w,
+        Some(ADMIN),
+        Method::POST,
+        "/admin/tenants",
+        Some(json!({"id": "generous", "rate_limits": {"wallet_provider_per_user": 3}})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
     let body = json!({"jwks": [EcKey::generate().public_jwk().to_value()]});
-    let first = post(&w, "/wallet-provider/key-attestations", &body, Some(&user), &[]).await;
+    let attest = |tenant: &'static str| {
+        let (w, body) = (&w, &body);
+        async move {
+            let user = w.token_for("33333333-3333-3333-3333-333333333333", tenant);
+            post(w, "/wallet-provider/key-attestations", body, Some(&user), &[]).await
+        }
+    };
+    let first = attest("default").await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
-    let second = post(&w, "/wallet-provider/key-attestations", &body, Some(&user), &[]).await;
+    let second = attest("default").await;
     assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(second.body["error"], "rate_limited");
     let retry: u64 = second.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
+    // The tenant's override (3) wins over the default (1).
+    for i in 0..3 {
+        let r = attest("generous").await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "attestation {i} of tenant generous: {:?}",
+            r.body
+        );
+    }
+    assert_eq!(attest("generous").await.status, StatusCode::TOO_MANY_REQUESTS);
 }

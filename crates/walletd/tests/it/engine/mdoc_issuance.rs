@@ -1,0 +1,190 @@
+//! mso_mdoc issuance through a real walletd engine process against the independent Node issuer, whose mdocs are
+//! made by @owf/mdoc and signed by a document signer certified by a test IACA (tests/interop/mdoc.mjs): the
+//! engine checks what it can (IssuerAuth, x5chain to the issuer's IACAs, doctype, validity, digests), reports it
+//! as `credential_verified` and hands the credential over unchanged; broken mdocs end the flow with a clear error.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use walletd_protocol::mdoc::{Limits, parse_credential};
+use walletd_wallet::Holder;
+
+use super::engine;
+use walletd_testkit::holder::{browser, connected, finish_collecting, run_collecting};
+use walletd_testkit::interop::NodeIssuer;
+
+const FEATURES: &[&str] = &["select_credential", "mdoc"];
+
+/// The holder's key is the MSO's device key (COSE_Key x = JWK x).
+fn assert_bound_to(credential: &str, holder: &Holder) {
+    let doc = parse_credential(credential, &Limits::default()).unwrap();
+    let x = doc
+        .mso
+        .device_key
+        .as_map()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.as_integer() == Some((-2).into()))
+        .and_then(|(_, v)| v.as_bytes().cloned())
+        .unwrap();
+    let jwk_x = walletd_jose::b64_decode(holder.public_jwk().to_value()["x"].as_str().unwrap()).unwrap();
+    assert_eq!(x, jwk_x);
+}
+
+fn verified_step(steps: &[Value]) -> Value {
+    steps
+        .iter()
+        .find(|s| s["step"] == "credential_verified")
+        .map(|s| s["payload"].clone())
+        .unwrap_or_else(|| panic!("no credential_verified step in {steps:?}"))
+}
+
+#[tokio::test]
+async fn pid_mdoc_pre_authorized_is_checked_and_handed_over_unchanged() {
+    let issuer = NodeIssuer::start();
+    let w = engine("").await;
+    let mut c = connected(&w, Some(FEATURES)).await;
+    let holder = Holder::new();
+    let offer = issuer.offer(json!({"grant": "pre", "config_id": "pid-mdoc"})).await;
+    let (done, steps) = run_collecting(&mut c, &holder, "m", &offer["offer"]).await;
+    let done = done.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(done["selected_credential_configuration_id"], "pid-mdoc");
+    let cred = &done["credentials"][0];
+    assert_eq!(cred["format"], "mso_mdoc", "{done}");
+    assert_bound_to(cred["credential"].as_str().unwrap(), &holder);
+    let report = verified_step(&steps);
+    assert_eq!(report["format"], "mso_mdoc");
+    let r = &report["credentials"][0];
+    assert_eq!(r["doctype"], "eu.europa.ec.eudi.pid.1", "{report}");
+    assert_eq!(r["iaca"]["chained"], true, "{report}");
+    assert!(r["iaca"]["iaca"].as_str().unwrap().contains("trusted IACA"), "{report}");
+    assert_eq!(r["signature_valid"], true);
+    assert!(
+        r["namespaces"]["eu.europa.ec.eudi.pid.1"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("given_name"))
+    );
+    // The report names elements, never their values.
+    assert!(!report.to_string().contains("Erika"), "{report}");
+}
+
+#[tokio::test]
+async fn mdl_by_authorization_code_web_profile() {
+    let issuer = NodeIssuer::start();
+    let w = engine("").await;
+    let mut c = connected(&w, None).await;
+    let holder = Holder::new();
+    let offer = issuer.offer(json!({"grant": "auth", "config_id": "mdl"})).await;
+    let auth = browser();
+    let done = c
+        .run_issuance(
+            &holder,
+            "ac",
+            json!({"offer": offer["offer"], "redirect_uri": "https://wallet.example/cb"}),
+            None,
+            Some(&auth),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done["credentials"][0]["format"], "mso_mdoc", "{done}");
+    let doc = parse_credential(
+        done["credentials"][0]["credential"].as_str().unwrap(),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(doc.mso.doc_type, "org.iso.18013.5.1.mDL");
+    assert_bound_to(done["credentials"][0]["credential"].as_str().unwrap(), &holder);
+}
+
+/// One offer naming the SD-JWT VC and the mdoc PID: the selection shows both formats (with the doctype), and the
+/// client's choice decides which one is issued.
+#[tokio::test]
+async fn one_offer_with_both_formats_of_the_pid() {
+    let issuer = NodeIssuer::start();
+    let w = engine("").await;
+    let holder = Holder::new();
+    for (pick, format) in [("pid-mdoc", "mso_mdoc"), ("pid", "dc+sd-jwt")] {
+        let mut c = connected(&w, Some(FEATURES)).await;
+        let offer = issuer
+            .offer(json!({"grant": "pre", "config_ids": ["pid", "pid-mdoc"], "config_id": "pid"}))
+            .await;
+        c.send(&json!({"type":"flow_start","flow_id":"both","protocol":"oid4vci","offer":offer["offer"]}))
+            .await
+            .unwrap();
+        let sel = loop {
+            let v = c.recv_flow("both", Duration::from_secs(20)).await.unwrap();
+            assert_ne!(v["type"], "flow_error", "{v}");
+            if v["step"] == "awaiting_selection" {
+                break v["payload"]["available_credentials"].clone();
+            }
+        };
+        let mdoc = sel.as_array().unwrap().iter().find(|a| a["id"] == "pid-mdoc").unwrap();
+        assert_eq!(mdoc["format"], "mso_mdoc");
+        assert_eq!(mdoc["doctype"], "eu.europa.ec.eudi.pid.1");
+        c.send(&json!({"type":"flow_action","flow_id":"both","action":"select_credential","payload":{"credential_configuration_id":pick}}))
+            .await
+            .unwrap();
+        let (done, _) = finish_collecting(&mut c, &holder, "both", Duration::from_secs(20)).await;
+        let done = done.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done["credentials"][0]["format"], format, "{done}");
+    }
+}
+
+async fn refused(options: Value, config_id: &str, extra_engine: &str) -> Value {
+    let issuer = NodeIssuer::start_with(options);
+    let w = engine(extra_engine).await;
+    let mut c = connected(&w, Some(FEATURES)).await;
+    let holder = Holder::new();
+    let offer = issuer.offer(json!({"grant": "pre", "config_id": config_id})).await;
+    let (done, _) = run_collecting(&mut c, &holder, "bad", &offer["offer"]).await;
+    let err = done.unwrap_err();
+    // The process is alive and the session still works: a good SD-JWT VC flow completes.
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    let (ok, _) = run_collecting(&mut c, &holder, "good", &offer["offer"]).await;
+    ok.unwrap_or_else(|e| panic!("{e}"));
+    err["error"].clone()
+}
+
+#[tokio::test]
+async fn broken_mdocs_end_the_flow_with_clear_errors() {
+    for (variant, config, words) in [
+        ("rogue", "pid-mdoc", "not chained to any of the issuer's IACAs"),
+        ("expired", "mdl", "expired"),
+        (
+            "wrong_doctype",
+            "mdl",
+            "is not the configuration's doctype org.iso.18013.5.1.mDL",
+        ),
+        ("tampered", "mdl", "does not match the MSO"),
+        ("deep", "mdl", "nested deeper than 32"),
+    ] {
+        let e = refused(json!({"mdoc_variant": variant}), config, "").await;
+        assert_eq!(e["code"], "CREDENTIAL_ERROR", "{variant}: {e}");
+        let m = e["message"].as_str().unwrap();
+        assert!(m.contains(words), "{variant}: {m}");
+        assert!(!m.contains("Erika"), "{m}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_mdoc_is_refused_by_the_configured_limit() {
+    let e = refused(json!({"mdoc_variant": "oversized"}), "mdl", "  mdoc_max_bytes: 32768\n").await;
+    assert_eq!(e["code"], "CREDENTIAL_ERROR", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("larger than 32768 bytes"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn iaca_list_at_a_blocked_address_is_not_fetched() {
+    let e = refused(
+        json!({"mdoc_iacas_uri": "http://169.254.169.254/iacas"}),
+        "pid-mdoc",
+        "",
+    )
+    .await;
+    assert_eq!(e["code"], "EGRESS_BLOCKED", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("mdoc_iacas_uri"), "{e}");
+}
