@@ -100,6 +100,53 @@ pub fn blob_get_sql(with_data: bool) -> String {
     )
 }
 
+/// The compare-and-swap statement of [`Store::blob_put`] for `cond` (binds: tenant, user, blob id, data, size,
+/// digest, content type, updated_at, seq, then the expected digest or version when `cond` has one). It RETURNs the
+/// new version, the previous size and whether there was no live blob before; no row means the condition failed.
+/// Public so the benchmark's baseline handler runs exactly this text.
+#[doc(hidden)]
+pub fn blob_write_sql(cond: &WriteCondition) -> String {
+    // The SET list keeps the previous size and liveness so RETURNING can report them. In the upsert's DO UPDATE
+    // the old row must be named by the table (`excluded` is the new one); a plain UPDATE names it unqualified.
+    const SET_UPSERT: &str = "prev_size = storage_blobs.size, prev_deleted = storage_blobs.deleted, \
+                              version = storage_blobs.version + 1, seq = $9, deleted = 0, data = $4, size = $5, \
+                              digest = $6, content_type = $7, updated_at = $8";
+    const SET_UPDATE: &str = "prev_size = size, prev_deleted = deleted, version = version + 1, seq = $9, \
+                              deleted = 0, data = $4, size = $5, digest = $6, content_type = $7, updated_at = $8";
+    const UPSERT: &str = "INSERT INTO storage_blobs (tenant_id, user_id, id, version, seq, deleted, data, size, \
+                          digest, content_type, updated_at, prev_size, prev_deleted) \
+                          VALUES ($1, $2, $3, 1, $9, 0, $4, $5, $6, $7, $8, 0, 1) \
+                          ON CONFLICT (tenant_id, user_id, id) DO UPDATE SET";
+    const UPDATE_LIVE: &str = "WHERE tenant_id = $1 AND user_id = $2 AND id = $3 AND deleted = 0";
+    const RETURNING: &str = "RETURNING version, prev_size, prev_deleted";
+    match cond {
+        WriteCondition::Always => format!("{UPSERT} {SET_UPSERT} {RETURNING}"),
+        // A tombstone may be revived by a create-only write: it is not a live blob.
+        WriteCondition::IfAbsent => format!("{UPSERT} {SET_UPSERT} WHERE storage_blobs.deleted = 1 {RETURNING}"),
+        WriteCondition::IfDigest {
+            absent_matches: true, ..
+        } => format!("{UPSERT} {SET_UPSERT} WHERE storage_blobs.deleted = 1 OR storage_blobs.digest = $10 {RETURNING}"),
+        WriteCondition::IfDigest {
+            absent_matches: false, ..
+        } => format!("UPDATE storage_blobs SET {SET_UPDATE} {UPDATE_LIVE} AND digest = $10 {RETURNING}"),
+        WriteCondition::IfVersion(_) => {
+            format!("UPDATE storage_blobs SET {SET_UPDATE} {UPDATE_LIVE} AND version = $10 {RETURNING}")
+        }
+        WriteCondition::IfExists => format!("UPDATE storage_blobs SET {SET_UPDATE} {UPDATE_LIVE} {RETURNING}"),
+    }
+}
+
+/// The statement that allocates a user's next change-sequence number (binds: tenant, user; RETURNs the number).
+#[doc(hidden)]
+pub const NEXT_SEQ_SQL: &str = "INSERT INTO storage_users (tenant_id, user_id, seq, blob_count, total_bytes, purged_seq) \
+     VALUES ($1, $2, 1, 0, 0, 0) ON CONFLICT (tenant_id, user_id) DO UPDATE SET seq = storage_users.seq + 1 RETURNING seq";
+
+/// The statement that applies quota counter deltas (binds: tenant, user, count delta, bytes delta; RETURNs the new
+/// counters).
+#[doc(hidden)]
+pub const ADJUST_COUNTERS_SQL: &str = "UPDATE storage_users SET blob_count = blob_count + $3, total_bytes = total_bytes + $4 \
+     WHERE tenant_id = $1 AND user_id = $2 RETURNING blob_count, total_bytes";
+
 impl Store {
     /// A live blob, with its data when `with_data`.
     pub async fn blob_get(
@@ -118,7 +165,8 @@ impl Store {
     }
 
     /// Creates or replaces a blob when `cond` holds, as one compare-and-swap statement, allocating the next change
-    /// sequence number and enforcing `quota` in the same transaction.
+    /// sequence number and enforcing `quota` in the same transaction. On PostgreSQL the upsert conditions run as
+    /// one statement (`blob_write`).
     pub async fn blob_put(
         &self,
         owner: BlobOwner<'_>,
@@ -127,55 +175,21 @@ impl Store {
         cond: &WriteCondition,
         quota: BlobQuota,
     ) -> Result<WriteOutcome, StoreError> {
+        if self.dialect() == crate::Dialect::Postgres
+            && let Some(outcome) = self.blob_put_single(owner, id, content, cond, quota).await?
+        {
+            return Ok(outcome);
+        }
         let now = now_millis();
         let size = content.data.len() as i64;
         let mut tx = self.pool().begin().await?;
         let seq = next_seq(&mut tx, owner).await?;
 
-        // The SET list keeps the previous size and liveness so RETURNING can report them. In the upsert's DO UPDATE
-        // the old row must be named by the table (`excluded` is the new one); a plain UPDATE names it unqualified.
-        const SET_UPSERT: &str = "prev_size = storage_blobs.size, prev_deleted = storage_blobs.deleted, \
-                                  version = storage_blobs.version + 1, seq = $9, deleted = 0, data = $4, size = $5, \
-                                  digest = $6, content_type = $7, updated_at = $8";
-        const SET_UPDATE: &str = "prev_size = size, prev_deleted = deleted, version = version + 1, seq = $9, \
-                                  deleted = 0, data = $4, size = $5, digest = $6, content_type = $7, updated_at = $8";
-        const UPSERT: &str = "INSERT INTO storage_blobs (tenant_id, user_id, id, version, seq, deleted, data, size, \
-                              digest, content_type, updated_at, prev_size, prev_deleted) \
-                              VALUES ($1, $2, $3, 1, $9, 0, $4, $5, $6, $7, $8, 0, 1) \
-                              ON CONFLICT (tenant_id, user_id, id) DO UPDATE SET";
-        const UPDATE_LIVE: &str = "WHERE tenant_id = $1 AND user_id = $2 AND id = $3 AND deleted = 0";
-        const RETURNING: &str = "RETURNING version, prev_size, prev_deleted";
-        let (sql, extra): (String, Option<Extra>) = match cond {
-            WriteCondition::Always => (format!("{UPSERT} {SET_UPSERT} {RETURNING}"), None),
-            // A tombstone may be revived by a create-only write: it is not a live blob.
-            WriteCondition::IfAbsent => (
-                format!("{UPSERT} {SET_UPSERT} WHERE storage_blobs.deleted = 1 {RETURNING}"),
-                None,
-            ),
-            WriteCondition::IfDigest {
-                digest,
-                absent_matches: true,
-            } => (
-                format!(
-                    "{UPSERT} {SET_UPSERT} WHERE storage_blobs.deleted = 1 OR storage_blobs.digest = $10 {RETURNING}"
-                ),
-                Some(Extra::Text(digest.clone())),
-            ),
-            WriteCondition::IfDigest {
-                digest,
-                absent_matches: false,
-            } => (
-                format!("UPDATE storage_blobs SET {SET_UPDATE} {UPDATE_LIVE} AND digest = $10 {RETURNING}"),
-                Some(Extra::Text(digest.clone())),
-            ),
-            WriteCondition::IfVersion(v) => (
-                format!("UPDATE storage_blobs SET {SET_UPDATE} {UPDATE_LIVE} AND version = $10 {RETURNING}"),
-                Some(Extra::Int(*v)),
-            ),
-            WriteCondition::IfExists => (
-                format!("UPDATE storage_blobs SET {SET_UPDATE} {UPDATE_LIVE} {RETURNING}"),
-                None,
-            ),
+        let sql = blob_write_sql(cond);
+        let extra = match cond {
+            WriteCondition::IfDigest { digest, .. } => Some(Extra::Text(digest.clone())),
+            WriteCondition::IfVersion(v) => Some(Extra::Int(*v)),
+            WriteCondition::Always | WriteCondition::IfAbsent | WriteCondition::IfExists => None,
         };
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner.tenant_id)
@@ -258,7 +272,7 @@ impl Store {
 
     /// After a conditional statement matched no row: why (for the 404/412 answer). The write has already been
     /// rolled back; this read only describes the state that made it fail.
-    async fn failed_condition(&self, owner: BlobOwner<'_>, id: &str) -> Result<WriteOutcome, StoreError> {
+    pub(crate) async fn failed_condition(&self, owner: BlobOwner<'_>, id: &str) -> Result<WriteOutcome, StoreError> {
         Ok(match self.blob_get(owner, id, false).await? {
             Some(cur) => WriteOutcome::Mismatch {
                 version: cur.version,
@@ -481,15 +495,11 @@ enum Extra {
 /// Allocates the user's next change-sequence number: one upsert that creates the counter row at 1 or increments
 /// it, RETURNing the value. It also holds the user's row lock until the transaction ends (see the module docs).
 async fn next_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: BlobOwner<'_>) -> Result<i64, StoreError> {
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO storage_users (tenant_id, user_id, seq, blob_count, total_bytes, purged_seq) \
-         VALUES ($1, $2, 1, 0, 0, 0) ON CONFLICT (tenant_id, user_id) \
-         DO UPDATE SET seq = storage_users.seq + 1 RETURNING seq",
-    )
-    .bind(owner.tenant_id)
-    .bind(owner.user_id)
-    .fetch_one(&mut **tx)
-    .await?;
+    let seq: i64 = sqlx::query_scalar(NEXT_SEQ_SQL)
+        .bind(owner.tenant_id)
+        .bind(owner.user_id)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(seq)
 }
 
@@ -502,16 +512,13 @@ async fn adjust_counters(
     d_bytes: i64,
     quota: Option<BlobQuota>,
 ) -> Result<Option<WriteOutcome>, StoreError> {
-    let row = sqlx::query(
-        "UPDATE storage_users SET blob_count = blob_count + $3, total_bytes = total_bytes + $4 \
-         WHERE tenant_id = $1 AND user_id = $2 RETURNING blob_count, total_bytes",
-    )
-    .bind(owner.tenant_id)
-    .bind(owner.user_id)
-    .bind(d_count)
-    .bind(d_bytes)
-    .fetch_one(&mut **tx)
-    .await?;
+    let row = sqlx::query(ADJUST_COUNTERS_SQL)
+        .bind(owner.tenant_id)
+        .bind(owner.user_id)
+        .bind(d_count)
+        .bind(d_bytes)
+        .fetch_one(&mut **tx)
+        .await?;
     let count: i64 = row.try_get(0)?;
     let bytes: i64 = row.try_get(1)?;
     let Some(q) = quota else { return Ok(None) };

@@ -8,6 +8,7 @@
 
 mod audit;
 mod auth_state;
+mod blob_write;
 mod blobs;
 mod connect;
 mod http_error;
@@ -22,7 +23,11 @@ mod wallet_provider;
 
 pub use audit::AuditEntry;
 pub use auth_state::{Challenge, Invite, RefreshOutcome};
-pub use blobs::{BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, WriteCondition, WriteOutcome, blob_get_sql};
+pub use blob_write::{ENSURE_USER_SQL, blob_put_single_sql};
+pub use blobs::{
+    ADJUST_COUNTERS_SQL, BlobContent, BlobOwner, BlobQuota, BlobRecord, NEXT_SEQ_SQL, QuotaKind, WriteCondition,
+    WriteOutcome, blob_get_sql, blob_write_sql,
+};
 pub use connect::{Dialect, Store};
 pub use issuers::{EntityKind, IssuerRecord, IssuerWrite, TrustDue, TrustState, VerifierRecord, VerifierWrite};
 pub use signing_keys::SigningKeyRow;

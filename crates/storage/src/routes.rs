@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
-use serde::Deserialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use walletd_common::http::{ApiError, AuthUser, Authenticator, header_str, no_store};
 
@@ -113,13 +115,14 @@ async fn get_one(
     let mut r = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Json(json!({
-            "id": blob.id,
-            "version": blob.version,
-            "data": b64u_encode(blob.data.as_deref().unwrap_or_default()),
-            "content_type": blob.content_type,
-            "updated_at": blob.updated_at,
-        }))
+        // Serialised straight from the blob (no JSON tree in between): one base64 string, one output buffer.
+        Json(BlobBody {
+            id: &blob.id,
+            version: blob.version,
+            data: b64u_encode(blob.data.as_deref().unwrap_or_default()),
+            content_type: blob.content_type.as_deref(),
+            updated_at: blob.updated_at,
+        })
         .into_response()
     };
     set_header(r.headers_mut(), header::ETAG, &etag);
@@ -148,9 +151,22 @@ fn precondition(headers: &HeaderMap, allow_absent: bool) -> Result<Precondition,
     }
 }
 
-#[derive(Deserialize)]
-struct PutBody {
+/// The body of a blob GET.
+#[derive(Serialize)]
+struct BlobBody<'a> {
+    id: &'a str,
+    version: i64,
     data: String,
+    content_type: Option<&'a str>,
+    updated_at: i64,
+}
+
+/// A JSON PUT body. `data` borrows from the request body when it has no escapes (base64url never needs any), so
+/// the only copy of the blob is its decoding.
+#[derive(Deserialize)]
+struct PutBody<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
     #[serde(default)]
     content_type: Option<String>,
 }
@@ -166,7 +182,8 @@ fn put_payload(headers: &HeaderMap, body: Bytes) -> Result<(Vec<u8>, Option<Stri
         .trim()
         .to_ascii_lowercase();
     if ct == "application/octet-stream" {
-        return Ok((body.to_vec(), None));
+        // Takes the buffer over without copying when the body is one unshared allocation.
+        return Ok((Vec::from(body), None));
     }
     if !(ct.is_empty() || ct == "application/json" || ct.ends_with("+json")) {
         return Err(ApiError::new(
@@ -175,7 +192,7 @@ fn put_payload(headers: &HeaderMap, body: Bytes) -> Result<(Vec<u8>, Option<Stri
             "send application/json {\"data\":\"<base64url>\"} or application/octet-stream",
         ));
     }
-    let parsed: PutBody = serde_json::from_slice(&body)
+    let parsed: PutBody<'_> = serde_json::from_slice(&body)
         .map_err(|_| ApiError::bad_request("the body must be {\"data\":\"<base64url>\",\"content_type\"?:\"...\"}"))?;
     let data = b64u_decode(&parsed.data, "`data`")?;
     Ok((data, parsed.content_type))

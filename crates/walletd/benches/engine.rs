@@ -43,7 +43,11 @@ fn main() {
         // ENGINE_BENCH_YAML: extra `engine:` lines (indented two spaces) to compare settings, e.g. buffer sizes.
         let extra = std::env::var("ENGINE_BENCH_YAML").unwrap_or_default();
         let w = walletd_testkit::WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
-            .with_config(&engine::config_with(&extra))
+            .with_config(
+                &engine::config_with(&extra)
+                    .limit("rate_limits.engine_flows_per_user", 0)
+                    .limit("rate_limits.engine_connections_per_user", 0),
+            )
             .env("RUST_LOG", "warn,walletd=info")
             .start()
             .await;
@@ -53,8 +57,14 @@ fn main() {
         let _ = run_direct(&issuer, 2, 2).await;
         let _ = run_engine(&issuer, &url, 2, 2).await;
 
-        let direct = run_direct(&issuer, holders, flows).await;
-        let engine = run_engine(&issuer, &url, holders, flows).await;
+        // WALLETD_BENCH_ENGINE_FIRST=1 measures the engine side first (the suite alternates the order by round).
+        let (direct, engine) = if std::env::var("WALLETD_BENCH_ENGINE_FIRST").as_deref() == Ok("1") {
+            let engine = run_engine(&issuer, &url, holders, flows).await;
+            (run_direct(&issuer, holders, flows).await, engine)
+        } else {
+            let direct = run_direct(&issuer, holders, flows).await;
+            (direct, run_engine(&issuer, &url, holders, flows).await)
+        };
         println!("holders {holders}, flows per holder {flows} (pre-authorized code, DPoP, nonce endpoint, 1 proof)");
         direct.print("direct  ");
         engine.print("engine  ");

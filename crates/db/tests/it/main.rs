@@ -3,3 +3,4 @@
 mod query_plans;
 mod signing_keys;
 mod store_suite;
+mod write_statements;

@@ -1,0 +1,245 @@
+//! walletd's benchmark suite. One command runs every comparison and prints one table:
+//!
+//! ```text
+//! cargo run --release -p walletd-bench -- all [--write-docs]
+//! cargo run --release -p walletd-bench -- soak --minutes 10 [--write-docs]
+//! ```
+//!
+//! Subcommands (several joined by commas, e.g. `http,registry,startup`): `all` (http + registry + flows +
+//! startup, then the soak when `--soak-minutes` > 0), `http` (bearer, storage on SQLite and PostgreSQL),
+//! `registry`, `flows`, `startup`, `soak`. Options: `--secs N` per
+//! wrk run (5), `--rounds N` interleaved A/B pairs (3), `--connections N` (16), `--blobs N` (100), `--flows N` per
+//! side and round (80), `--concurrency 1,4,16`, `--minutes N` soak intervals (10), `--interval-secs N` (60),
+//! `--soak-minutes N` within `all` (0), `--soak-db sqlite|postgres`, `--no-build`, `--write-docs` (replace the
+//! marked sections of docs/performance.md). Needs wrk (Debian package), PostgreSQL on 127.0.0.1:5432 and
+//! `npm ci` in tests/interop (flows). See docs/performance.md "Benchmark suite".
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use walletd_bench::{cases, flows, report, soak, sys, wrk};
+
+struct Args {
+    cmd: String,
+    opts: Vec<(String, String)>,
+    flags: Vec<String>,
+}
+
+impl Args {
+    fn parse() -> Args {
+        let mut it = std::env::args().skip(1).peekable();
+        let cmd = it.next().unwrap_or_else(|| "all".into());
+        let (mut opts, mut flags) = (Vec::new(), Vec::new());
+        while let Some(a) = it.next() {
+            let Some(name) = a.strip_prefix("--") else {
+                eprintln!("unexpected argument {a}");
+                std::process::exit(2);
+            };
+            match it.peek() {
+                Some(v) if !v.starts_with("--") => opts.push((name.to_string(), it.next().unwrap_or_default())),
+                _ => flags.push(name.to_string()),
+            }
+        }
+        Args { cmd, opts, flags }
+    }
+
+    fn num(&self, name: &str, default: usize, max: usize) -> usize {
+        self.opts
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| {
+                v.parse().unwrap_or_else(|_| {
+                    eprintln!("--{name} takes a number");
+                    std::process::exit(2)
+                })
+            })
+            .unwrap_or(default)
+            .clamp(0, max)
+    }
+
+    fn text(&self, name: &str, default: &str) -> String {
+        self.opts
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| default.into())
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.flags.iter().any(|f| f == name)
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds the release walletd and baseline binaries (unless `--no-build`) and returns their paths, next to this
+/// executable.
+fn binaries(args: &Args) -> (PathBuf, PathBuf) {
+    if !args.flag("no-build") {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "walletd",
+                "--bin",
+                "walletd",
+                "-p",
+                "walletd-bench",
+                "--bin",
+            ])
+            .arg("walletd-baseline")
+            .current_dir(root())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            eprintln!("building the release binaries failed");
+            std::process::exit(1);
+        }
+    }
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    (dir.join("walletd"), dir.join("walletd-baseline"))
+}
+
+fn main() {
+    let args = Args::parse();
+    let parts: Vec<&str> = args.cmd.split(',').collect();
+    let has = |what: &str| parts.contains(&"all") || parts.contains(&what);
+    if !parts
+        .iter()
+        .all(|p| ["all", "http", "registry", "flows", "startup", "soak"].contains(p))
+    {
+        eprintln!("usage: walletd-bench [all|http|registry|flows|startup|soak] [options]; see the crate docs");
+        std::process::exit(2);
+    }
+    let (walletd, baseline) = binaries(&args);
+    let wrk = match wrk::Wrk::new() {
+        Ok(w) => Arc::new(w),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let settings = cases::Settings {
+        secs: args.num("secs", 5, 600) as u64,
+        rounds: args.num("rounds", 3, 20).max(1),
+        connections: args.num("connections", 16, 256).max(1),
+        blobs: args.num("blobs", 100, 10_000).max(1),
+        walletd,
+        baseline,
+    };
+    let header = |what: &str| {
+        format!(
+            "{what}: `walletd-bench {}` ({}), commit {}, {} s per wrk run, {} interleaved rounds, wrk -t2 -c{}; \
+             load average at the start {} (2 shared cores).",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+            sys::now_utc(),
+            sys::git_commit(&root()),
+            settings.secs,
+            settings.rounds,
+            settings.connections,
+            sys::loadavg()
+        )
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut rows = Vec::new();
+    let title = header("Suite run");
+    let mut failed = Vec::new();
+    rt.block_on(async {
+        if has("http") {
+            for kind in ["sqlite", "postgres"] {
+                match cases::storage(&wrk, &settings, kind).await {
+                    Ok(r) => rows.extend(r),
+                    Err(e) => failed.push(format!("storage on {kind}: {e}")),
+                }
+            }
+        }
+        if has("registry") {
+            match cases::registry(&wrk, &settings).await {
+                Ok(r) => rows.push(r),
+                Err(e) => failed.push(format!("registry: {e}")),
+            }
+        }
+    });
+    if has("flows") {
+        let conc: Vec<usize> = args
+            .text("concurrency", "1,4,16")
+            .split(',')
+            .filter_map(|c| c.trim().parse().ok())
+            .map(|c: usize| c.clamp(1, 64))
+            .collect();
+        let total = args.num("flows", 80, 2000).max(1);
+        for bench in ["engine", "presentation"] {
+            for &c in &conc {
+                match flows::flows(&root(), bench, c, total, settings.rounds) {
+                    Ok(r) => rows.push(r),
+                    Err(e) => failed.push(format!("{bench} c={c}: {e}")),
+                }
+            }
+        }
+    }
+    if has("startup") {
+        match flows::startup(&settings.walletd, 20) {
+            Ok(r) => rows.push(r),
+            Err(e) => failed.push(format!("startup: {e}")),
+        }
+    }
+    let docs = root().join("docs/performance.md");
+    if !rows.is_empty() {
+        let table = report::table(&rows, &title);
+        println!("\n{table}");
+        if args.flag("write-docs")
+            && let Err(e) = report::write_section(&docs, "bench-suite", &table)
+        {
+            failed.push(format!("docs: {e}"));
+        }
+    }
+    let minutes = if parts.contains(&"soak") {
+        args.num("minutes", 10, 120)
+    } else {
+        args.num("soak-minutes", 0, 120)
+    };
+    if (has("soak") || parts.contains(&"all")) && minutes > 0 {
+        let interval = args.num("interval-secs", 60, 600).max(1) as u64;
+        let db = args.text("soak-db", "sqlite");
+        let soak_title = header(&format!(
+            "Soak: {minutes} intervals of {interval} s of mixed load on `--mode=all` ({db})"
+        ));
+        match rt.block_on(soak::soak(
+            &wrk,
+            &settings.walletd,
+            &db,
+            minutes,
+            interval,
+            settings.connections,
+        )) {
+            Ok((idle, samples)) => {
+                let t = soak::table(idle, &samples, &soak_title);
+                println!("\n{t}");
+                if args.flag("write-docs")
+                    && let Err(e) = report::write_section(&docs, "bench-soak", &t)
+                {
+                    failed.push(format!("docs: {e}"));
+                }
+            }
+            Err(e) => failed.push(format!("soak: {e}")),
+        }
+    }
+    for f in &failed {
+        eprintln!("FAILED: {f}");
+    }
+    if !failed.is_empty() {
+        std::process::exit(1);
+    }
+}

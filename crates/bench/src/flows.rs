@@ -1,0 +1,215 @@
+//! Engine-mediated vs direct flows (the in-process bench targets `crates/walletd/benches/{engine,presentation}.rs`,
+//! run as `cargo bench` subprocesses so the suite measures exactly what they measure) and start-up time.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::report::{Row, load_range};
+use crate::sys;
+
+/// One side of a flow bench: rate and latency.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Side {
+    pub rate: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub failures: u64,
+}
+
+/// Parses `<label> <rate> flows/s p50 <x> ms p99 <y> ms failures <n>` lines of the engine/presentation benches.
+pub fn parse_side(out: &str, label: &str) -> Option<Side> {
+    let line = out.lines().find(|l| l.trim_start().starts_with(label))?;
+    let t: Vec<&str> = line.split_whitespace().collect();
+    let num = |i: usize| t.get(i).and_then(|v| v.parse::<f64>().ok());
+    Some(Side {
+        rate: num(1)?,
+        p50: num(4)?,
+        p99: num(7)?,
+        failures: num(10).unwrap_or(0.0) as u64,
+    })
+}
+
+/// Runs `cargo bench -p walletd --bench <bench> -- <args>` in `root`, engine side first when `engine_first`;
+/// bounded to 15 minutes by timeout(1).
+fn cargo_bench(root: &Path, bench: &str, args: &[String], engine_first: bool) -> Result<String, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new("timeout")
+        .arg("900")
+        .arg(cargo)
+        .args(["bench", "-q", "-p", "walletd", "--bench", bench, "--"])
+        .args(args)
+        .env("WALLETD_BENCH_ENGINE_FIRST", if engine_first { "1" } else { "0" })
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        return Err(format!("cargo bench --bench {bench} failed ({}): {stdout}", out.status));
+    }
+    Ok(stdout)
+}
+
+/// Engine-mediated vs direct for `bench` (`engine`: OID4VCI issuance, `presentation`: OID4VP) at `concurrency`,
+/// `total` flows per side per round, `rounds` runs alternating which side goes first.
+pub fn flows(root: &Path, bench: &str, concurrency: usize, total: usize, rounds: usize) -> Result<Row, String> {
+    let per = (total / concurrency).max(1);
+    let args: Vec<String> = match bench {
+        "engine" => vec![concurrency.to_string(), per.to_string(), "0".into()],
+        _ => vec![(per * concurrency).to_string(), concurrency.to_string()],
+    };
+    let (mut eng, mut dir, mut loads) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        loads.push(sys::load1());
+        let out = cargo_bench(root, bench, &args, round % 2 == 1)?;
+        let e = parse_side(&out, "engine").ok_or_else(|| format!("no engine line in: {out}"))?;
+        let d = parse_side(&out, "direct").ok_or_else(|| format!("no direct line in: {out}"))?;
+        eng.push(e);
+        dir.push(d);
+    }
+    loads.push(sys::load1());
+    let med = |v: &[Side], f: fn(&Side) -> f64| {
+        let mut x: Vec<f64> = v.iter().map(f).collect();
+        x.sort_by(|a, b| a.total_cmp(b));
+        x[x.len() / 2]
+    };
+    let mut ratios: Vec<f64> = eng.iter().zip(&dir).map(|(e, d)| e.rate / d.rate).collect();
+    ratios.sort_by(|a, b| a.total_cmp(b));
+    let mut p99o: Vec<f64> = eng.iter().zip(&dir).map(|(e, d)| e.p99 - d.p99).collect();
+    p99o.sort_by(|a, b| a.total_cmp(b));
+    let what = if bench == "engine" {
+        "issuance (OID4VCI)"
+    } else {
+        "presentation (OID4VP)"
+    };
+    Ok(Row {
+        name: format!("{what}: engine-mediated vs holder direct"),
+        a: med(&eng, |s| s.rate),
+        b: med(&dir, |s| s.rate),
+        unit: "flows/s",
+        ratio: ratios[ratios.len() / 2],
+        target: Some(0.9),
+        latency: format!(
+            "p50 {:.1}/{:.1} ms, p99 {:.1}/{:.1} ms, p99 overhead {:+.1} ms (goal < 5 ms at c=4)",
+            med(&eng, |s| s.p50),
+            med(&dir, |s| s.p50),
+            med(&eng, |s| s.p99),
+            med(&dir, |s| s.p99),
+            p99o[p99o.len() / 2]
+        ),
+        load: load_range(&loads),
+        errors: eng.iter().chain(&dir).map(|s| s.failures).sum(),
+        rounds,
+        concurrency,
+    })
+}
+
+/// Start-up of `walletd --mode=all` on an existing SQLite file: `runs` warm starts after one cold one; the row
+/// holds the median time to the first `/readyz` 200 (a) against the 20 ms goal (b).
+pub fn startup(bin: &Path, runs: usize) -> Result<Row, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let load_before = sys::load1();
+    start_once(bin, dir.path())?;
+    let mut ready = Vec::new();
+    for _ in 0..runs {
+        ready.push(start_once(bin, dir.path())?);
+    }
+    ready.sort_by(|a, b| a.total_cmp(b));
+    let median = ready[ready.len() / 2];
+    Ok(Row {
+        name: format!("start-up to /readyz 200, --mode=all, SQLite (median of {runs} warm starts) vs 20 ms goal"),
+        a: median,
+        b: 20.0,
+        unit: "ms",
+        ratio: median / 20.0,
+        target: None,
+        latency: format!(
+            "min {:.1} ms, max {:.1} ms; goal < 20 ms: {}",
+            ready[0],
+            ready[ready.len() - 1],
+            if median < 20.0 { "met" } else { "NOT met" }
+        ),
+        load: load_range(&[load_before, sys::load1()]),
+        errors: 0,
+        rounds: runs,
+        concurrency: 1,
+    })
+}
+
+/// One start: milliseconds from spawn to the first `/readyz` 200.
+fn start_once(bin: &Path, dir: &Path) -> Result<f64, String> {
+    let t0 = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("--mode=all")
+        .current_dir(dir)
+        .env("WALLET_SERVER__HTTP_PORT", "0")
+        .env("WALLET_SERVER__WS_PORT", "0")
+        .env("WALLET_SERVER__ADMIN_PORT", "0")
+        .env("WALLET_LOGGING__LEVEL", "info")
+        .env("WALLET_LOGGING__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn walletd: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let Some(Ok(line)) = lines.next() else {
+            sys::stop_child(&mut child);
+            return Err("walletd exited before starting".into());
+        };
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && v["message"] == "started"
+        {
+            break v["http"].as_str().unwrap_or_default().to_string();
+        }
+    };
+    let mut ok = false;
+    while t0.elapsed() < Duration::from_secs(30) {
+        if ready(&addr) {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    sys::stop_child(&mut child);
+    std::thread::spawn(move || for _ in lines {});
+    if ok {
+        Ok(ms)
+    } else {
+        Err("walletd was not ready within 30 s".into())
+    }
+}
+
+fn ready(addr: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_lines_parse() {
+        let out = "holders 4\ndirect      207.1 flows/s   p50   17.6 ms   p99   37.7 ms   failures 0\n\
+                   engine      254.8 flows/s   p50   14.1 ms   p99   29.1 ms   failures 2\n";
+        let e = parse_side(out, "engine").unwrap();
+        assert_eq!((e.rate, e.p50, e.p99, e.failures), (254.8, 14.1, 29.1, 2));
+        assert!(parse_side(out, "nothing").is_none());
+    }
+}
