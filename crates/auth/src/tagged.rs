@@ -5,39 +5,11 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-/// The tag key.
-pub const TAG: &str = "$b64u";
-
-/// Replaces every `{"$b64u": s}` object (anywhere in `v`) by the string `s`.
-pub fn untag(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if map.len() == 1
-                && let Some(Value::String(s)) = map.get(TAG)
-            {
-                *v = Value::String(s.clone());
-                return;
-            }
-            map.values_mut().for_each(untag);
-        }
-        Value::Array(items) => items.iter_mut().for_each(untag),
-        _ => {}
-    }
-}
+pub use walletd_protocol::b64u_tag::{TAG, tag_at, untag};
 
 /// `{"$b64u": <base64url of bytes>}`.
 pub fn tagged(bytes: &[u8]) -> Value {
     json!({ TAG: URL_SAFE_NO_PAD.encode(bytes) })
-}
-
-/// Wraps the string at `pointer` (a JSON pointer) in the tag, if it is a string.
-pub fn tag_at(v: &mut Value, pointer: &str) {
-    if let Some(slot) = v.pointer_mut(pointer)
-        && let Value::String(s) = slot
-    {
-        let s = std::mem::take(s);
-        *slot = json!({ TAG: s });
-    }
 }
 
 /// Decodes base64url or standard base64, padded or not (clients differ).
@@ -68,24 +40,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn untag_replaces_nested_tags_only() {
-        let mut v = json!({"a": {"$b64u": "AQI"}, "b": [{"$b64u": "Aw"}], "c": {"$b64u": "x", "other": 1}});
-        untag(&mut v);
-        assert_eq!(v, json!({"a": "AQI", "b": ["Aw"], "c": {"$b64u": "x", "other": 1}}));
-    }
-
-    #[test]
     fn both_alphabets_and_padding_decode() {
         assert_eq!(decode_b64("-_8").unwrap(), vec![0xfb, 0xff]);
         assert_eq!(decode_b64("+/8=").unwrap(), vec![0xfb, 0xff]);
         assert!(decode_b64("not base64 !").is_none());
         assert_eq!(decode_value(&tagged(&[1, 2, 3])).unwrap(), vec![1, 2, 3]);
-    }
-
-    #[test]
-    fn tag_at_wraps_strings() {
-        let mut v = json!({"publicKey": {"challenge": "AAA"}});
-        tag_at(&mut v, "/publicKey/challenge");
-        assert_eq!(v, json!({"publicKey": {"challenge": {"$b64u": "AAA"}}}));
     }
 }

@@ -15,6 +15,7 @@
 //!   schema` rewrites it.
 #![warn(missing_docs)]
 
+pub mod b64u_tag;
 mod client;
 mod codes;
 mod http_codes;

@@ -16,34 +16,7 @@ use url::Url;
 
 use crate::jwt::{b64u, unb64u};
 
-/// Replaces `{"$b64u": s}` by `s`, recursively (what the web client's parser does).
-pub fn untag(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            if m.len() == 1
-                && let Some(Value::String(s)) = m.get("$b64u")
-            {
-                *v = Value::String(s.clone());
-                return;
-            }
-            m.values_mut().for_each(untag);
-        }
-        Value::Array(a) => a.iter_mut().for_each(untag),
-        _ => {}
-    }
-}
-
-/// Wraps every string in `paths` (JSON pointers) as `{"$b64u": ...}`, as the web client sends binaries.
-pub fn tag(v: &mut Value, paths: &[&str]) {
-    for p in paths {
-        if let Some(slot) = v.pointer_mut(p)
-            && let Value::String(s) = slot
-        {
-            let s = std::mem::take(s);
-            *slot = json!({"$b64u": s});
-        }
-    }
-}
+pub use walletd_protocol::b64u_tag::{tag, untag};
 
 /// User verification that can be switched off to test the UV rule.
 #[derive(Clone)]

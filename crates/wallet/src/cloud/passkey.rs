@@ -43,34 +43,7 @@ fn client(store: MemoryStore) -> PasskeyClient {
     Client::new(auth).allows_insecure_localhost(true)
 }
 
-/// Replaces `{"$b64u": s}` by `s` (the web client's binary tagging), recursively.
-pub(crate) fn untag(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            if m.len() == 1
-                && let Some(Value::String(s)) = m.get("$b64u")
-            {
-                *v = Value::String(s.clone());
-                return;
-            }
-            m.values_mut().for_each(untag);
-        }
-        Value::Array(a) => a.iter_mut().for_each(untag),
-        _ => {}
-    }
-}
-
-/// Wraps the strings at `paths` (JSON pointers) as `{"$b64u": ...}`.
-fn tag(v: &mut Value, paths: &[&str]) {
-    for p in paths {
-        if let Some(slot) = v.pointer_mut(p)
-            && let Value::String(s) = slot
-        {
-            let s = std::mem::take(s);
-            *slot = json!({"$b64u": s});
-        }
-    }
-}
+use walletd_protocol::b64u_tag::{tag, untag};
 
 fn to_stored(p: &Passkey) -> Result<Value, String> {
     let key = p
