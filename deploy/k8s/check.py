@@ -67,13 +67,29 @@ def selects(selector, labels):
     return True
 
 
-def routes():
+def route_rows():
+    """(path, role, affinity) per route of deploy/routes.tsv; affinity is "" or `client-address`."""
     rows = set()
     for line in (ROOT / "deploy/routes.tsv").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            role, path = line.split("\t")
-            rows.add((path, role))
+            role, path, *rest = line.split("\t")
+            affinity = rest[0] if rest else ""
+            if affinity not in ("", "client-address"):
+                fail(f"deploy/routes.tsv: unknown affinity {affinity!r} for {path}")
+            rows.add((path, role, affinity))
     return rows
+
+
+def routes():
+    return {(path, role) for path, role, _ in route_rows()}
+
+
+def affine_paths():
+    """The paths whose requests must reach one replica per client address."""
+    return {path for path, _, affinity in route_rows() if affinity == "client-address"}
+
+
+HASH_BY = "nginx.ingress.kubernetes.io/upstream-hash-by"
 
 
 def check_pods(docs, label):
@@ -203,6 +219,12 @@ def check_distributed(docs):
                 if svc not in svcs:
                     fail(f"{label}: Ingress path {p['path']} names the missing Service {svc}")
                 got.add((p["path"], svc.removeprefix("walletd-")))
+                # Affinity is per Ingress object (an annotation): affine routes live in one that hashes on the
+                # client's address, every other route in one that does not.
+                hashed = i["metadata"].get("annotations", {}).get(HASH_BY) == "$remote_addr"
+                if hashed != (p["path"] in affine_paths()):
+                    fail(f"{label}: Ingress {name(i)} path {p['path']}: client-address affinity is "
+                         f"{'set' if hashed else 'missing'}, deploy/routes.tsv says otherwise")
     if got != routes():
         fail(f"{label}: Ingress paths differ from deploy/routes.tsv: extra {got - routes()}, missing {routes() - got}")
 
@@ -288,9 +310,17 @@ def check_all_in_one(docs):
 def check_nginx_conf():
     """deploy/docker/nginx.conf routes like the table (deploy/local/up generates its own from the table)."""
     text = (ROOT / "deploy/docker/nginx.conf").read_text()
-    got = set(re.findall(r"location ~ \^(\S+) \{\s*proxy_pass http://(\w+):8080;", text))
+    # A plain route proxies to the role's service (`http://engine:8080`); an affine one to the role's upstream that
+    # hashes on the client's address (`http://engine_by_client`).
+    found = re.findall(r"location ~ \^(\S+) \{\s*proxy_pass http://([a-z]+)(:8080|_by_client);", text)
+    got = {(path, role) for path, role, _ in found}
     if got != routes():
         fail(f"deploy/docker/nginx.conf differs from deploy/routes.tsv: extra {got - routes()}, missing {routes() - got}")
+    affine = {path for path, _, how in found if how == "_by_client"}
+    if affine != affine_paths():
+        fail(f"deploy/docker/nginx.conf: client-address affinity on {sorted(affine)}, the table asks {sorted(affine_paths())}")
+    if affine and not re.search(r"upstream engine_by_client \{\s*hash \$remote_addr consistent;", text):
+        fail("deploy/docker/nginx.conf: upstream engine_by_client does not hash on $remote_addr")
 
 
 def main():

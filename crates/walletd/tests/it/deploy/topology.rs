@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use walletd_testkit::{Target, ceremony, get, http_client, send};
 use walletd_wallet::Holder;
-use walletd_wallet::client::PresentAnswer;
+use walletd_wallet::client::{EngineClient, PresentAnswer};
 use walletd_wallet::present::StoredCredential;
 
 use super::topology_support::{Site, get_blob, issue, put_blob, register, session, site};
@@ -23,6 +23,7 @@ async fn split_topology_end_to_end() {
     let token = ceremonies_cross_replicas(&site).await;
     storage_cross_replicas(&site, &token).await;
     issuance_and_presentation(&site, &token).await;
+    sse_sessions_stay_on_their_replica(&site, &token).await;
     rolling::engine_restart_under_load(&site, &token).await;
     auth_replica_killed_mid_ceremony(&site).await;
     limits::create_limited_tenant(&site).await;
@@ -155,6 +156,24 @@ async fn issuance_and_presentation(site: &Site, token: &str) {
     let verdict = site.verifier.result(&req["id"]).await;
     assert_eq!(verdict["verified"], true, "{verdict}");
     assert_eq!(verdict["disclosed"], json!(["given_name"]));
+}
+
+/// API v2 over SSE through nginx with two engine replicas: the session, stream and message requests of a client
+/// reach the replica that holds the session (deploy/routes.tsv asks for client-address affinity). Without it nginx
+/// alternates replicas and the stream or a message lands on the other one (404), so several sessions in a row
+/// each running a flow would fail.
+async fn sse_sessions_stay_on_their_replica(site: &Site, token: &str) {
+    let holder = Holder::new();
+    for n in 0..4 {
+        let mut c = EngineClient::connect_sse(&site.topo.url, token, None)
+            .await
+            .unwrap_or_else(|e| panic!("SSE session {n} through nginx: {e}"));
+        c.handshake(token, None).await.expect("SSE handshake");
+        let done = issue(&mut c, &site.issuer.url, &holder, &format!("sse-{n}"))
+            .await
+            .unwrap_or_else(|e| panic!("issuance over SSE session {n}: {e}"));
+        assert!(done["credentials"][0]["credential"].is_string(), "{done}");
+    }
 }
 
 /// A ceremony whose replica dies between begin and finish is finished by the other: challenges are in the
