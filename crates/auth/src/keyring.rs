@@ -60,6 +60,27 @@ pub struct RingSettings {
     pub retain: Duration,
     /// Least time between two reloads caused by an unknown kid.
     pub unknown_kid_reload: Duration,
+    /// What the ring's keys sign; rings of other purposes share the table but are never counted as this one's peers.
+    pub purpose: RingPurpose,
+}
+
+/// What a ring's keys sign (column `signing_keys.purpose`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingPurpose {
+    /// The auth role's access tokens (published in `/.well-known/jwks.json`).
+    Tokens,
+    /// The wallet provider's attestations (its own JWKS).
+    WalletProvider,
+}
+
+impl RingPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RingPurpose::Tokens => "tokens",
+            RingPurpose::WalletProvider => "wallet-provider",
+        }
+    }
 }
 
 impl RingSettings {
@@ -70,6 +91,7 @@ impl RingSettings {
             publish_delay: config.auth.key_publish_delay,
             retain: config.jwt.access_token_ttl + config.jwt.leeway,
             unknown_kid_reload: config.jwt.jwks_refetch_interval,
+            purpose: RingPurpose::Tokens,
         }
     }
 }
@@ -139,13 +161,20 @@ impl KeyRing {
             ring.inner.store.insert_signing_key(&row, now).await?;
             ring.reload().await?;
         }
-        let rings = ring.inner.store.signing_key_rings().await?;
+        // A ring stored before purposes were recorded is claimed by its owner here (it defaulted to `tokens`).
+        let purpose = ring.inner.settings.purpose.as_str();
+        ring.inner
+            .store
+            .set_signing_key_ring_purpose(&ring.inner.ring, purpose)
+            .await?;
+        let rings = ring.inner.store.signing_key_rings(purpose).await?;
         if rings.len() > 1 {
             tracing::warn!(
                 ring = %ring.inner.ring,
                 rings = rings.len(),
-                "the database holds signing keys of other key files: replicas that should accept each other's \
-                 tokens must share jwt.signing_key_file"
+                purpose,
+                "the database holds signing keys of other key files for the same purpose: replicas that should \
+                 accept each other's signatures must share their signing key file"
             );
         }
         tracing::info!(
@@ -331,6 +360,7 @@ impl KeyRing {
             publish_at: created_at,
             use_from,
             retire_at: None,
+            purpose: self.inner.settings.purpose.as_str().to_string(),
         })
     }
 
@@ -406,6 +436,7 @@ mod tests {
             publish_delay: Duration::from_millis(publish_delay_ms),
             retain: Duration::from_millis(retain_ms),
             unknown_kid_reload: Duration::from_millis(0),
+            purpose: RingPurpose::Tokens,
         }
     }
 
@@ -485,6 +516,37 @@ mod tests {
             1,
             "and its row is gone"
         );
+    }
+
+    #[tokio::test]
+    async fn rings_of_other_purposes_are_not_peers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let provider_file = dir.path().join("provider.pem");
+        // A provider ring stored before purposes existed: its rows say `tokens`.
+        KeyRing::open(store.clone(), &provider_file, settings(0, 1000))
+            .await
+            .unwrap();
+        KeyRing::open(store.clone(), &dir.path().join("auth.pem"), settings(0, 1000))
+            .await
+            .unwrap();
+        assert_eq!(store.signing_key_rings("tokens").await.unwrap().len(), 2);
+        // The provider opens its ring with its purpose and claims it: the auth ring has no token peer left.
+        let provider = RingSettings {
+            purpose: RingPurpose::WalletProvider,
+            ..settings(0, 1000)
+        };
+        let ring = KeyRing::open(store.clone(), &provider_file, provider).await.unwrap();
+        ring.rotate().await.unwrap();
+        let provider_id = SigningKey::load_or_generate(&provider_file).unwrap().kid().to_string();
+        assert_eq!(
+            store.signing_key_rings("wallet-provider").await.unwrap(),
+            vec![provider_id.clone()]
+        );
+        assert_eq!(store.signing_key_rings("tokens").await.unwrap().len(), 1);
+        let rows = store.signing_keys(&provider_id, 0).await.unwrap();
+        assert_eq!(rows.len(), 2, "the rotated key keeps the ring's purpose");
+        assert!(rows.iter().all(|r| r.purpose == "wallet-provider"));
     }
 
     #[tokio::test]

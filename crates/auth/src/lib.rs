@@ -23,7 +23,7 @@ pub use compat::compat_routes;
 pub use error::{AuthError, ErrorKind};
 pub use handle::{UserHandle, tenant_hash, user_handle};
 pub use http::AuthState;
-pub use keyring::{KeyRing, KeyRingError, RingSettings, jwks_routes};
+pub use keyring::{KeyRing, KeyRingError, RingPurpose, RingSettings, jwks_routes};
 pub use maintenance::spawn_maintenance;
 pub use oidc_gate::{GATE_REQUIRED, OidcGateVerifier};
 pub use private_data::{PrivateData, PrivateDataError, PrivateDataStore};

@@ -116,6 +116,7 @@ mod tests {
             publish_delay: Duration::from_secs(1),
             retain: Duration::from_secs(1),
             unknown_kid_reload: Duration::from_secs(1),
+            purpose: crate::RingPurpose::Tokens,
         };
         let ring = KeyRing::open(store, &dir.path().join("k.pem"), settings).await.unwrap();
         let issuer = TokenIssuer::new(ring.clone(), "walletd".into(), Duration::from_secs(60));

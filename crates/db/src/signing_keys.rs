@@ -30,6 +30,8 @@ pub struct SigningKeyRow {
     pub use_from: i64,
     /// Leaves the JWKS at this time; `None` while no successor exists.
     pub retire_at: Option<i64>,
+    /// What the ring signs (`tokens`, `wallet-provider`); every key of a ring has its ring's purpose.
+    pub purpose: String,
 }
 
 impl std::fmt::Debug for SigningKeyRow {
@@ -40,6 +42,7 @@ impl std::fmt::Debug for SigningKeyRow {
             .field("kid", &self.kid)
             .field("use_from", &self.use_from)
             .field("retire_at", &self.retire_at)
+            .field("purpose", &self.purpose)
             .finish_non_exhaustive()
     }
 }
@@ -48,8 +51,8 @@ impl Store {
     /// Every key of `ring` not retired at `now`, newest generation first.
     pub async fn signing_keys(&self, ring: &str, now: i64) -> Result<Vec<SigningKeyRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT ring, generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at \
-             FROM signing_keys WHERE ring = $1 AND (retire_at IS NULL OR retire_at > $2) ORDER BY generation DESC",
+            "SELECT ring, generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at, \
+             purpose FROM signing_keys WHERE ring = $1 AND (retire_at IS NULL OR retire_at > $2) ORDER BY generation DESC",
         )
         .bind(ring)
         .bind(now)
@@ -67,6 +70,7 @@ impl Store {
                     publish_at: r.try_get("publish_at")?,
                     use_from: r.try_get("use_from")?,
                     retire_at: r.try_get("retire_at")?,
+                    purpose: r.try_get("purpose")?,
                 })
             })
             .collect()
@@ -79,8 +83,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO signing_keys \
-             (ring, generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             (ring, generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at, purpose) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&key.ring)
         .bind(key.generation)
@@ -91,6 +95,7 @@ impl Store {
         .bind(key.publish_at)
         .bind(key.use_from)
         .bind(key.retire_at)
+        .bind(&key.purpose)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -120,11 +125,25 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// The rings present in the table (one per signing key file that has run the auth role on this database).
-    pub async fn signing_key_rings(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT DISTINCT ring FROM signing_keys ORDER BY ring")
+    /// The rings of `purpose` present in the table (for token rings: one per signing key file that has run the
+    /// auth role on this database).
+    pub async fn signing_key_rings(&self, purpose: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT DISTINCT ring FROM signing_keys WHERE purpose = $1 ORDER BY ring")
+            .bind(purpose)
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(|r| Ok(r.try_get("ring")?)).collect()
+    }
+
+    /// Marks every key of `ring` as serving `purpose`: a ring created before purposes were recorded (they all
+    /// defaulted to `tokens`) is claimed by its owner when it opens it. Returns how many rows changed.
+    pub async fn set_signing_key_ring_purpose(&self, ring: &str, purpose: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE signing_keys SET purpose = $1 WHERE ring = $2 AND purpose <> $3")
+            .bind(purpose)
+            .bind(ring)
+            .bind(purpose)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -10,7 +10,7 @@ use axum::Router;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
-use walletd_auth::{KeyRing, RingSettings};
+use walletd_auth::{KeyRing, RingPurpose, RingSettings};
 use walletd_common::config::{Config, SignerKind};
 use walletd_common::http::Authenticator;
 use walletd_common::limits::RateLimiter;
@@ -162,6 +162,7 @@ async fn open_signer(cfg: &Config, store: Store) -> anyhow::Result<Arc<dyn Attes
                 publish_delay: cfg.auth.key_publish_delay,
                 retain: wp.wia_ttl.max(wp.key_attestation_ttl) + cfg.jwt.leeway,
                 unknown_kid_reload: cfg.jwt.jwks_refetch_interval,
+                purpose: RingPurpose::WalletProvider,
             };
             let ring = KeyRing::open(store, &key_file(cfg), settings)
                 .await

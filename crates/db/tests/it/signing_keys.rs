@@ -35,6 +35,7 @@ fn in_ring(ring: &str, generation: i64, kid: &str, use_from: i64) -> SigningKeyR
         publish_at: 1_000 * generation,
         use_from,
         retire_at: None,
+        purpose: "tokens".into(),
     }
 }
 
@@ -125,7 +126,7 @@ async fn rings_are_independent(db: TestDatabase) {
     assert_eq!(a[0].retire_at, None);
     assert_eq!(store.signing_keys("ring-b", 0).await.unwrap().len(), 2);
     assert_eq!(
-        store.signing_key_rings().await.unwrap(),
+        store.signing_key_rings("tokens").await.unwrap(),
         vec!["ring-a".to_string(), "ring-b".to_string()]
     );
     assert_eq!(store.delete_retired_signing_keys(RING, 10_000).await.unwrap(), 0);
