@@ -282,3 +282,80 @@ async fn one_flow_issues_both_formats_with_one_access_token() {
     let (done, _) = finish_collecting(&mut c, &holder, "bad", Duration::from_secs(20)).await;
     assert_eq!(done.unwrap_err()["error"]["code"], "INVALID_MESSAGE");
 }
+
+/// The authorization code grant authorizes every selected configuration at once: one authorization (its
+/// `credential_offer` narrowed to both ids), one code, both formats issued.
+#[tokio::test]
+async fn both_formats_by_one_authorization_code() {
+    let issuer = NodeIssuer::start();
+    let w = engine("").await;
+    let holder = Holder::new();
+    let mut c = connected(&w, Some(FEATURES)).await;
+    let offer = issuer
+        .offer(json!({"grant": "auth", "config_ids": ["pid", "pid-mdoc"], "config_id": "pid"}))
+        .await;
+    c.send(
+        &json!({"type":"flow_start","flow_id":"ac2","protocol":"oid4vci","offer":offer["offer"],
+        "redirect_uri":"https://wallet.example/cb"}),
+    )
+    .await
+    .unwrap();
+    let auth = browser();
+    let mut authorizations = 0;
+    let done = loop {
+        let v = c.recv_flow("ac2", Duration::from_secs(20)).await.unwrap();
+        match (v["type"].as_str().unwrap(), v["step"].as_str()) {
+            ("flow_complete", _) => break v,
+            ("flow_error", _) => panic!("{v}"),
+            ("sign_request", _) => {
+                let proofs = holder.proofs(&v["params"]);
+                c.send(&json!({"type":"sign_response","flow_id":"ac2","message_id":v["message_id"],"proofs":proofs}))
+                    .await
+                    .unwrap();
+            }
+            (_, Some("awaiting_selection")) => {
+                let payload =
+                    json!({"credential_configuration_id": "pid-mdoc", "credential_configuration_ids": ["pid"]});
+                c.send(&json!({"type":"flow_action","flow_id":"ac2","action":"select_credential","payload":payload}))
+                    .await
+                    .unwrap();
+            }
+            (_, Some("authorization_required")) => {
+                authorizations += 1;
+                let p = &v["payload"];
+                assert_eq!(
+                    p["credential_offer"]["credential_configuration_ids"],
+                    json!(["pid-mdoc", "pid"]),
+                    "{p}"
+                );
+                let redirect = auth(p["authorization_url"].as_str().unwrap().to_string())
+                    .await
+                    .unwrap();
+                let (code, state) = walletd_wallet::client::code_and_state(&redirect);
+                c.send(
+                    &json!({"type":"flow_action","flow_id":"ac2","action":"authorization_complete",
+                    "payload":{"code": code, "state": state}}),
+                )
+                .await
+                .unwrap();
+            }
+            _ => {}
+        }
+    };
+    assert_eq!(authorizations, 1, "one authorization for both");
+    assert_eq!(done["selected_credential_configuration_id"], "pid-mdoc");
+    let formats: Vec<&str> = done["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["format"].as_str().unwrap())
+        .collect();
+    assert!(
+        formats.contains(&"mso_mdoc") && formats.contains(&"dc+sd-jwt"),
+        "{done}"
+    );
+    assert_eq!(
+        done["credentials"][0]["credential_configuration_id"], "pid-mdoc",
+        "selection order: {done}"
+    );
+}
