@@ -183,3 +183,63 @@ function half(h: number): number {
 export function cborGet(m: Cbor, key: string): Cbor | undefined {
   return m instanceof Map ? m.get(key) : undefined;
 }
+
+/**
+ * Encodes a CBOR item in the shortest form (definite lengths, map entries in insertion order), as the Rust side
+ * (`ciborium`) does: integers as major types 0/1, other numbers as float64, `undefined` as simple 23.
+ */
+export function encodeCbor(v: Cbor): Uint8Array {
+  const out: number[] = [];
+  const head = (major: number, n: number | bigint): void => {
+    const b = BigInt(n);
+    const m = major << 5;
+    if (b < 24n) out.push(m | Number(b));
+    else if (b < 0x100n) out.push(m | 24, Number(b));
+    else if (b < 0x10000n) out.push(m | 25, Number(b >> 8n), Number(b & 255n));
+    else if (b < 0x100000000n) out.push(m | 26, ...[24n, 16n, 8n, 0n].map((s) => Number((b >> s) & 255n)));
+    else out.push(m | 27, ...[56n, 48n, 40n, 32n, 24n, 16n, 8n, 0n].map((s) => Number((b >> s) & 255n)));
+  };
+  const bytes = (b: Uint8Array): void => {
+    for (const x of b) out.push(x);
+  };
+  const item = (x: Cbor): void => {
+    if (x === null) out.push(0xf6);
+    else if (x === undefined) out.push(0xf7);
+    else if (typeof x === "boolean") out.push(x ? 0xf5 : 0xf4);
+    else if (typeof x === "bigint") {
+      if (x >= 0n) head(0, x);
+      else head(1, -1n - x);
+    } else if (typeof x === "number") {
+      if (Number.isSafeInteger(x)) {
+        if (x >= 0) head(0, x);
+        else head(1, -1 - x);
+      } else {
+        const f = new DataView(new ArrayBuffer(8));
+        f.setFloat64(0, x);
+        out.push(0xfb);
+        bytes(new Uint8Array(f.buffer));
+      }
+    } else if (typeof x === "string") {
+      const t = new TextEncoder().encode(x);
+      head(3, t.length);
+      bytes(t);
+    } else if (x instanceof Uint8Array) {
+      head(2, x.length);
+      bytes(x);
+    } else if (Array.isArray(x)) {
+      head(4, x.length);
+      x.forEach(item);
+    } else if (x instanceof Map) {
+      head(5, x.size);
+      for (const [k, val] of x) {
+        item(k);
+        item(val);
+      }
+    } else {
+      head(6, x.tag);
+      item(x.value);
+    }
+  };
+  item(v);
+  return Uint8Array.from(out);
+}

@@ -2,8 +2,8 @@
  * `CredentialMatcher`: which of the wallet's credentials answer a verifier's DCQL query or Presentation
  * Exchange definition, and which claims to disclose. Runs entirely on the client: the engine never sees the
  * wallet's inventory. Formats: SD-JWT VC (`dc+sd-jwt`, `vc+sd-jwt`) and mdoc (`mso_mdoc`: doctype, `[namespace,
- * element]` paths, `values`, `claim_sets`); other formats are kept but never match. Building an mdoc
- * DeviceResponse is not in this package (the Rust holder builds one; see docs/api-v2.md).
+ * element]` paths, `values`, `claim_sets`); other formats are kept but never match. `buildDeviceResponse`
+ * answers the engine's mdoc DeviceAuth signing request (device-response.ts).
  */
 import type { MatchAnswer, MatchEntry } from "../callbacks.js";
 import type { ServerFrameOf } from "../protocol.js";
@@ -17,7 +17,8 @@ export { matchDcql, matchOne, lookup, joinPath, jsonEqual, type Match, type Matc
 export { matchPresentationDefinition, parsePath, schemaHolds, descriptorToDcql, requirement } from "./pe.js";
 export { sha256 } from "./sha256.js";
 export { Mdoc, MDOC_FORMAT, asJson, matchMdoc } from "./mdoc.js";
-export { CborError, CborTag, DEFAULT_CBOR_LIMITS, cborGet, decodeCbor, type Cbor, type CborLimits } from "./cbor.js";
+export { CborError, CborTag, DEFAULT_CBOR_LIMITS, cborGet, decodeCbor, encodeCbor, type Cbor, type CborLimits } from "./cbor.js";
+export { buildDeviceResponse, sessionTranscript, type DeviceAuthSign } from "./device-response.js";
 
 /** A credential held by the wallet. */
 export interface WalletCredential {
