@@ -2,7 +2,7 @@
  * walletd web client SDK. Entry points:
  * - transports: {@link WebSocketTransport}, {@link SseTransport}, {@link HttpProxyTransport} (legacy),
  *   {@link createTransport} (preference order with automatic fallback);
- * - {@link CredentialMatcher} (DCQL and Presentation Exchange over SD-JWT VC);
+ * - {@link CredentialMatcher} (DCQL and Presentation Exchange over SD-JWT VC, DCQL over mdocs);
  * - keystore ({@link deriveKeystoreKey}, {@link encryptBlob}, {@link decryptBlob}) and {@link StorageSyncClient};
  * - {@link configFromEnv} for the seed's `VITE_*` settings;
  * - the generated API v2 frame types (`ClientMessage`, `ServerFrame`, ...).
@@ -11,6 +11,8 @@ export * from "./protocol.js";
 export * from "./flow-types.js";
 export * from "./callbacks.js";
 export * from "./signing-types.js";
+// The signer-facing params type (signing-types.ts) wins over the generated schema type of the same name.
+export type { SignPresentationParams } from "./signing-types.js";
 export * from "./backoff.js";
 export { FlowError, SessionTransport, defaultTimers, type Timers, type ConnectionState, type FlowOutcome, type FrameLink, type LinkEvents, type SessionOptions } from "./session.js";
 export { FrameFlowTransport, mapIssuanceFrame, mapPresentationFrame, verifierInfo } from "./flow-transport.js";

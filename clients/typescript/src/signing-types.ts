@@ -2,6 +2,7 @@
  * What the engine asks the client to sign, and the callbacks a caller supplies. Keys never leave the caller:
  * the transports only forward `sign_request` frames to a {@link Signer} and send back what it returns.
  */
+import type { MdocDeviceAuthRequest } from "./generated/api-v2.js";
 import type { Proof } from "./protocol.js";
 
 /** `sign_request generate_proof` params (OID4VCI proof of possession). */
@@ -31,7 +32,11 @@ export interface CredentialToInclude {
   disclosed_claims: string[];
 }
 
-/** `sign_request sign_presentation` params (OID4VP). */
+/**
+ * `sign_request sign_presentation` params (OID4VP) as a signer receives them: the schema's
+ * `SignPresentationParams` (generated) with the consent entries typed and `response_uri` optional for tests and
+ * older engines. This name wins over the generated one in the package's exports.
+ */
 export interface SignPresentationParams {
   /** The verifier's full client id (the KB-JWT `aud`). */
   audience: string;
@@ -45,6 +50,8 @@ export interface SignPresentationParams {
   verifier_jwk_thumbprint?: string;
   /** Transaction data as the original base64url strings (full profile). */
   transaction_data?: string[];
+  /** The mdoc DeviceAuth signing request, when the query asks for an `mso_mdoc` (see the generated type). */
+  mdoc?: MdocDeviceAuthRequest | null;
   [key: string]: unknown;
 }
 

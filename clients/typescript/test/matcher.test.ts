@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { CredentialMatcher, MATCHABLE_FORMATS, SdJwt, parsePath, schemaHolds, sha256, type Json } from "../src/index.js";
+import { CborError, CborTag, CredentialMatcher, MATCHABLE_FORMATS, Mdoc, SdJwt, decodeCbor, parsePath, schemaHolds, sha256, type Json } from "../src/index.js";
 import { loadVectors } from "./helpers/vectors.js";
 
 const files = loadVectors();
@@ -15,6 +15,14 @@ describe("shared matcher vectors (tests/vectors/matching)", () => {
     describe(file.file, () => {
       const supported = file.credentials.filter((c) => MATCHABLE_FORMATS.includes(c.format));
       for (const c of supported) {
+        if (c.format === "mso_mdoc") {
+          it(`doctype and elements of ${c.id}`, () => {
+            const doc = Mdoc.parse(c.credential);
+            assert.equal(doc.doctype, c.doctype);
+            assert.deepEqual(doc.elements(), c.elements);
+          });
+          continue;
+        }
         if (c.claims === undefined) continue;
         it(`claims of ${c.id}`, () => {
           assert.deepEqual(new SdJwt(c.credential).allClaims(), c.claims);
@@ -73,6 +81,33 @@ describe("matcher units", () => {
       assert.doesNotThrow(() => m.matchPresentationDefinition(q));
     }
     assert.equal(m.matchDcql({ credentials: [{ id: "q", format: "dc+sd-jwt", claims: [{ path: ["x"] }] }] }), null);
+  });
+  it("CBOR: bounded, strict, never more than the input", () => {
+    const hex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
+    assert.deepEqual(decodeCbor(hex("83010203")), [1, 2, 3]);
+    assert.equal(decodeCbor(hex("f93c00")), 1);
+    assert.equal(decodeCbor(hex("3903e7")), -1000);
+    assert.equal(decodeCbor(hex("1bffffffffffffffff")), 18446744073709551615n);
+    const tagged = decodeCbor(hex("d818424101"));
+    assert.ok(tagged instanceof CborTag && tagged.tag === 24);
+    const deep = hex("81".repeat(40) + "00");
+    assert.throws(() => decodeCbor(deep), /deeper than 32/);
+    assert.doesNotThrow(() => decodeCbor(deep, { maxBytes: 1024, maxDepth: 64 }));
+    assert.throws(() => decodeCbor(hex("83010203"), { maxBytes: 3, maxDepth: 32 }), /larger than 3 bytes/);
+    for (const bad of ["9f0102ff", "5a7fffffff00", "9a7fffffff", "8301", "0001", "62c328"]) {
+      assert.throws(() => decodeCbor(hex(bad)), CborError, bad);
+    }
+    for (const bad of ["", "AAAA", "oQ", "ompuYW1lU3BhY2Vz"]) assert.throws(() => Mdoc.parse(bad), Error);
+  });
+  it("mdoc DCQL: a malformed mdoc is dropped, the rest still match", () => {
+    const file = files.find((f) => f.file === "mdoc-dcql.json");
+    assert.ok(file);
+    const good = file.credentials.filter((c) => c.format === "mso_mdoc");
+    const m = new CredentialMatcher([{ id: "junk", format: "mso_mdoc", credential: "b2s" }, ...good]);
+    const q = { credentials: [{ id: "q", format: "mso_mdoc", meta: { doctype_value: "org.iso.18013.5.1.mDL" }, claims: [{ path: ["org.iso.18013.5.1", "given_name"] }] }] };
+    assert.deepEqual(m.matchDcql(q), [{ query_id: "q", credential_id: "mdl-1", disclosed_claims: ["org.iso.18013.5.1.given_name"] }]);
+    const answer = m.answerMatchRequest({ type: "match_request", flow_id: "f", message_id: "m", timestamp: "", dcql_query: q });
+    assert.equal(answer.matches[0]?.format, "mso_mdoc");
   });
   it("answers a match_request with the matched credentials", () => {
     const file = files.find((f) => f.file === "sd-jwt-dcql.json");

@@ -37,7 +37,6 @@ pub fn compat_routes(state: AuthState) -> Router {
     Router::new()
         .merge(user)
         .route("/helper/auth-check", get(auth_check).post(auth_check))
-        .route("/helper/iaca-list", get(iaca_list))
         .route("/api/v1/tenants/{id}/config", get(tenant_config))
         .route("/tenant/{id}/config", get(tenant_config))
         .with_state(state)
@@ -277,10 +276,6 @@ async fn delete_passkey(
 
 async fn auth_check() -> Json<Value> {
     Json(json!({}))
-}
-
-async fn iaca_list() -> Json<Value> {
-    Json(json!({"iaca_list": []}))
 }
 
 async fn tenant_config(State(st): State<AuthState>, Path(id): Path<String>) -> Result<Json<Value>, HttpError> {

@@ -1,5 +1,6 @@
 //! The web client's reads of its tenant's registered issuers and verifiers on the main listener:
-//! `GET /issuer/all`, `GET /issuer/{id}/metadata`, `GET /verifier/all` (camelCase, the caller's tenant only).
+//! `GET /issuer/all`, `GET /issuer/{id}/metadata`, `GET /verifier/all` (camelCase, the caller's tenant only), and
+//! `GET /helper/iaca-list` (crate::compat_iaca).
 
 use axum::Json;
 use axum::extract::{FromRef, Path, State};
@@ -20,6 +21,8 @@ pub struct CompatState {
     pub auth: Authenticator,
     /// Fetches issuer metadata (the identifier is operator-registered, but the host it names is not ours).
     pub egress: EgressClient,
+    /// The IACA lists behind `/helper/iaca-list`.
+    pub iacas: crate::compat_iaca::IacaSettings,
 }
 
 impl FromRef<CompatState> for Authenticator {
@@ -33,6 +36,7 @@ fn build() -> Routes<CompatState> {
         .add("GET", "/issuer/all", all_issuers)
         .add("GET", "/issuer/{id}/metadata", issuer_metadata)
         .add("GET", "/verifier/all", all_verifiers)
+        .add("GET", "/helper/iaca-list", crate::compat_iaca::iaca_list)
 }
 
 /// `(METHOD, path)` of every compat read.

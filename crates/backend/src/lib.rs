@@ -4,6 +4,7 @@
 
 mod admin;
 mod compat;
+mod compat_iaca;
 mod compat_trust;
 mod legacy_proxy;
 pub mod metadata_proxy;
@@ -14,6 +15,7 @@ pub mod workers;
 
 pub use admin::{AUDIT_ACTOR_HEADER, AdminState, admin_route_table, admin_routes};
 pub use compat::{CompatState, compat_route_table, compat_routes};
+pub use compat_iaca::IacaSettings;
 pub use compat_trust::{TrustRoutesState, trust_routes};
 pub use legacy_proxy::{ProxyState, proxy_routes};
 pub use metadata_proxy::{MetadataProxy, MetadataProxySettings};

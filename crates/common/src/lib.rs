@@ -6,6 +6,7 @@ pub mod http;
 pub mod issuer_metadata;
 pub mod jwt;
 pub mod limits;
+pub mod mdoc_iacas;
 pub mod oidc_gate;
 pub mod redis;
 pub mod revocation;

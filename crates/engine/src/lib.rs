@@ -79,6 +79,9 @@ pub struct EngineOptions {
     /// The wallet provider of this process, asked for key attestations on the client's behalf (clients with the
     /// `provider_attestations` feature); `None` leaves attestations to the client.
     pub wallet_provider: Option<Arc<dyn WalletProviderPort>>,
+    /// The process's IACA list cache (shared with the backend's `/helper/iaca-list`); `None` gives the engine one
+    /// of its own.
+    pub iacas: Option<Arc<mdoc::IacaCache>>,
 }
 
 /// The engine. Cheap to clone.
@@ -103,7 +106,7 @@ struct Inner {
     sse: sse::Registry,
     shutdown: CancellationToken,
     /// The issuers' IACA lists (mdoc trust), cached per `mdoc_iacas_uri`.
-    iacas: mdoc::IacaCache,
+    iacas: Arc<mdoc::IacaCache>,
 }
 
 /// Why an engine could not be built.
@@ -148,7 +151,7 @@ impl Engine {
                 connections: AtomicUsize::new(0),
                 sse: sse::Registry::default(),
                 shutdown: CancellationToken::new(),
-                iacas: mdoc::IacaCache::default(),
+                iacas: opts.iacas.unwrap_or_default(),
             }),
         })
     }

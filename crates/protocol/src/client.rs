@@ -119,7 +119,32 @@ pub struct FlowAction {
     pub action: String,
     /// Action data (an object; absent is `{}`).
     #[serde(default)]
+    #[schemars(schema_with = "flow_action_payload_schema")]
     pub payload: Value,
+}
+
+/// The payload of `flow_action select_credential`: the chosen configuration and, for a client with the
+/// `select_credential` and `mdoc` features, more offered configurations to issue in the same flow with the same
+/// access token (e.g. the `dc+sd-jwt` and the `mso_mdoc` PID of one offer). `flow_complete.credentials` then holds
+/// every batch, each entry with its `format` and `credential_configuration_id`;
+/// `selected_credential_configuration_id` stays `credential_configuration_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SelectCredential {
+    /// The chosen configuration (one of `awaiting_selection.available_credentials[].id`).
+    pub credential_configuration_id: String,
+    /// More offered configurations to issue too (`mdoc` feature; ignored otherwise). Unknown ids fail the flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_configuration_ids: Option<Vec<String>>,
+}
+
+fn flow_action_payload_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let select = generator.subschema_for::<SelectCredential>();
+    schemars::json_schema!({
+        "description": "Action data (an object; absent is `{}`): `select_credential` a SelectCredential; \
+            `provide_pin` `{tx_code}`; `authorization_complete` `{code, state, code_verifier?}`; `consent` \
+            `{selected_credentials}`; `trust_result` `{trusted, ...}`; `decline` `{reason}`.",
+        "anyOf": [select, {"type": "object"}],
+    })
 }
 
 impl FlowAction {

@@ -24,11 +24,12 @@ pub mod oid4vci;
 pub mod oid4vp;
 mod schema;
 mod server;
+mod sign_params;
 mod time;
 
 pub use client::{
     ClientMessage, CredentialNotification, FlowAction, FlowStart, Handshake, MAX_FLOW_ID_CHARS, MatchResponse,
-    ParseError, Proof, Protocol, SignResponse, parse_client_frame,
+    ParseError, Proof, Protocol, SelectCredential, SignResponse, parse_client_frame,
 };
 pub use codes::ErrorCode;
 pub use http_codes::HttpErrorCode;
@@ -36,6 +37,7 @@ pub use schema::{CLIENT_FRAME_DEF, SERVER_FRAME_DEF, api_v2_schema, api_v2_schem
 pub use server::{
     ErrorBody, FlowComplete, IssuedCredential, ServerFrame, ServerMessage, SignAction, TopLevelError, capabilities,
 };
+pub use sign_params::{MdocDeviceAuthRequest, MdocDocumentToSign, MdocHandover, SignPresentationParams};
 pub use time::{format_unix_millis, rfc3339_now};
 
 /// Features a full-profile client may declare in its handshake; anything else is dropped from the reply.

@@ -78,6 +78,10 @@ pub struct IssuedCredential {
     /// For `credential_notification`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_id: Option<String>,
+    /// The configuration this credential was issued for; set only when one flow issued several configurations
+    /// (`select_credential` with `credential_configuration_ids`), so each batch can be told apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_configuration_id: Option<String>,
 }
 
 /// `flow_complete`: one struct for every protocol (absent members are omitted).
@@ -143,8 +147,9 @@ pub enum ServerMessage {
         message_id: String,
         action: SignAction,
         /// What to sign: `generate_proof` `{audience, nonce?, issuer?, proof_types_supported, count, ...}`,
-        /// `sign_presentation` `{audience, nonce, credentials_to_include, response_uri, ...}`,
+        /// `sign_presentation` a [`crate::SignPresentationParams`] (with the mdoc DeviceAuth signing request),
         /// `client_attestation_pop` `{audience, challenge?, client_id?}`.
+        #[schemars(schema_with = "crate::sign_params::sign_request_params_schema")]
         params: Value,
     },
     /// Clients with the `match_request` feature: match the query against your credentials (answered by

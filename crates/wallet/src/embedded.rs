@@ -52,6 +52,7 @@ impl EmbeddedEngine {
             directory: None,
             rate_limits: RateLimiter::unlimited(),
             wallet_provider: None,
+            iacas: None,
         })
         .map_err(|e| e.to_string())?;
         Ok(EmbeddedEngine { engine })

@@ -8,7 +8,8 @@
 
 use ciborium::Value as Cbor;
 use serde_json::Value;
-use walletd_jose::{EcKey, b64, b64_decode};
+use walletd_jose::{EcKey, b64};
+use walletd_protocol::MdocDeviceAuthRequest;
 use walletd_protocol::mdoc::{self, IssuerSigned, Limits};
 
 use crate::present::StoredCredential;
@@ -78,25 +79,13 @@ pub fn match_one(q: &Value, doc: &IssuerSigned) -> Option<Vec<String>> {
     }
 }
 
-/// The SessionTranscript from `params.mdoc`: recomputed from the handover inputs (client_id, nonce,
-/// response_uri, jwk_thumbprint) and, when the engine sent one, required to be the same.
+/// The SessionTranscript of `params.mdoc` (the typed mdoc DeviceAuth signing request), recomputed from its
+/// handover inputs and required to be the one the engine sent.
 pub fn session_transcript(params: &Value) -> Result<Cbor, String> {
     let m = params.get("mdoc").ok_or("sign_presentation carries no mdoc handover")?;
-    let s = |k: &str| m.get(k).and_then(Value::as_str);
-    let client_id = s("client_id").ok_or("mdoc handover without client_id")?;
-    let nonce = s("nonce").ok_or("mdoc handover without nonce")?;
-    let response_uri = s("response_uri").ok_or("mdoc handover without response_uri")?;
-    let thumb = match s("jwk_thumbprint") {
-        Some(t) => Some(b64_decode(t).ok_or("jwk_thumbprint is not base64url")?),
-        None => None,
-    };
-    let st = mdoc::oid4vp_session_transcript(client_id, nonce, thumb.as_deref(), Some(response_uri), None);
-    if let Some(sent) = s("session_transcript")
-        && b64_decode(sent).as_deref() != Some(mdoc::encode(&st).as_slice())
-    {
-        return Err("the engine's session_transcript does not match its handover inputs".into());
-    }
-    Ok(st)
+    let request: MdocDeviceAuthRequest =
+        serde_json::from_value(m.clone()).map_err(|e| format!("the mdoc handover is malformed: {e}"))?;
+    request.session_transcript()
 }
 
 /// A base64url DeviceResponse disclosing `disclosed` (`namespace.element`) of `doc`, signed by `key`.
@@ -115,6 +104,7 @@ pub fn present(doc: &IssuerSigned, disclosed: &[String], key: &EcKey, params: &V
 mod tests {
     use super::*;
     use serde_json::json;
+    use walletd_jose::b64_decode;
 
     fn stored() -> (StoredCredential, IssuerSigned) {
         let f: Value = serde_json::from_str(include_str!("../../protocol/src/mdoc/fixture.json")).unwrap();
@@ -158,7 +148,8 @@ mod tests {
     fn device_response_discloses_only_the_chosen_elements() {
         let (_, doc) = stored();
         let key = EcKey::generate();
-        let params = json!({"mdoc": {"client_id": "x509_san_dns:v", "nonce": "n", "response_uri": "https://v/r"}});
+        let m = MdocDeviceAuthRequest::openid4vp("x509_san_dns:v", "n", "https://v/r", None, vec![]).unwrap();
+        let params = json!({ "mdoc": m });
         let p = present(&doc, &["org.iso.18013.5.1.age_over_18".into()], &key, &params).unwrap();
         let resp = mdoc::decode(&b64_decode(&p).unwrap(), &Limits::default()).unwrap();
         let d = &mdoc::map_get(&resp, "documents").unwrap().as_array().unwrap()[0];

@@ -300,6 +300,8 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         provider_admin = Some(provider.admin);
         local_provider = Some(provider.service);
     }
+    // One IACA list cache per process: the engine's mdoc checks and the backend's /helper/iaca-list.
+    let iacas = Arc::new(walletd_common::mdoc_iacas::IacaCache::default());
     // -- engine --
     // `engine_routes` serves `/api/v2/wallet` (WebSocket) and `/api/v2/wallet/sse*`; it joins the main listener and
     // is the whole WebSocket-only listener, with its own request body limit (SSE frames up to
@@ -333,6 +335,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
                     Arc::new(crate::wallet_provider::LocalProvider(p));
                 port
             }),
+            iacas: Some(iacas.clone()),
         })
         .context("cannot build the engine")?;
         engine_routes = engine.router();
@@ -376,6 +379,11 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             service: admin_service.clone(),
             auth,
             egress: egress.clone(),
+            iacas: walletd_backend::IacaSettings {
+                cache: iacas.clone(),
+                limits: walletd_common::mdoc_iacas::IacaLimits::from_config(&cfg.engine),
+                max_issuers: cfg.engine.mdoc_iacas_max_issuers,
+            },
         }));
         admin_routes = Some(walletd_backend::admin_routes(walletd_backend::AdminState {
             service: admin_service,

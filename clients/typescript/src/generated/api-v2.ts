@@ -52,7 +52,7 @@ export type FlowAction = {
   /** The flow the action is for. */
   flow_id: string;
   /** Action data (an object; absent is `{}`). */
-  payload?: unknown;
+  payload?: SelectCredential | Record<string, unknown>;
 };
 
 /** `flow_complete`: one struct for every protocol (absent members are omitted). */
@@ -113,6 +113,11 @@ export type IssuedCredential = {
   credential: unknown;
   /** `dc+sd-jwt`, `vc+sd-jwt`, `mso_mdoc`, `jwt_vc_json` (as the metadata names it). */
   format: string;
+  /**
+   * The configuration this credential was issued for; set only when one flow issued several configurations
+   * (`select_credential` with `credential_configuration_ids`), so each batch can be told apart.
+   */
+  credential_configuration_id?: string | null;
   /** For `credential_notification`. */
   notification_id?: string | null;
   /** Type metadata from the registry. */
@@ -135,6 +140,51 @@ export type MatchResponse = {
   no_match_reason?: string | null;
 };
 
+/**
+ * The mdoc DeviceAuth signing request (`sign_presentation`'s `params.mdoc`): the handover inputs, the resulting
+ * `SessionTranscript` and the documents. The client signs, with each credential's device key, a `DeviceSignature`
+ * (COSE_Sign1, detached payload) over `DeviceAuthenticationBytes` of that transcript and the document's docType,
+ * and answers with one base64url `DeviceResponse` per credential query in `vp_token`.
+ */
+export type MdocDeviceAuthRequest = {
+  /** The verifier's full `client_id` (`OpenID4VPHandover`). */
+  client_id: string;
+  /** The handover the transcript is built from. */
+  handover: MdocHandover;
+  /** The request's nonce. */
+  nonce: string;
+  /**
+   * The `SessionTranscript` as base64url CBOR; a client may recompute it from the inputs above and must refuse
+   * to sign when they differ ([`MdocDeviceAuthRequest::session_transcript`]).
+   */
+  session_transcript: string;
+  /** The documents to sign for, one per `mso_mdoc` credential query of the consent. */
+  documents?: MdocDocumentToSign[];
+  /**
+   * Base64url SHA-256 JWK thumbprint (RFC 7638) of the verifier's encryption key when the response is encrypted,
+   * else `null`.
+   */
+  jwk_thumbprint?: string | null;
+  /** The web origin (`OpenID4VPDCAPIHandover`). */
+  origin?: string | null;
+  /** The `response_uri` (`OpenID4VPHandover`). */
+  response_uri?: string | null;
+};
+
+/**
+ * One document the client signs DeviceAuth for: the DCQL credential query it answers and the docType the query
+ * asks for (`meta.doctype_value`).
+ */
+export type MdocDocumentToSign = {
+  /** The `mso_mdoc` credential query's id (the `vp_token` key of its DeviceResponse). */
+  credential_query_id: string;
+  /** The docType the query asks for; absent when the query names none. */
+  doctype?: string | null;
+};
+
+/** Which OpenID4VP 1.0 handover (Appendix B.2.6) the `SessionTranscript` is built from. */
+export type MdocHandover = "OpenID4VPHandover" | "OpenID4VPDCAPIHandover";
+
 /** One proof of a `sign_response`. */
 export type Proof = {
   /** `jwt` or `attestation`. */
@@ -147,6 +197,20 @@ export type Proof = {
 
 /** Which protocol a flow runs. */
 export type Protocol = "oid4vci" | "oid4vp" | "vctm";
+
+/**
+ * The payload of `flow_action select_credential`: the chosen configuration and, for a client with the
+ * `select_credential` and `mdoc` features, more offered configurations to issue in the same flow with the same
+ * access token (e.g. the `dc+sd-jwt` and the `mso_mdoc` PID of one offer). `flow_complete.credentials` then holds
+ * every batch, each entry with its `format` and `credential_configuration_id`;
+ * `selected_credential_configuration_id` stays `credential_configuration_id`.
+ */
+export type SelectCredential = {
+  /** The chosen configuration (one of `awaiting_selection.available_credentials[].id`). */
+  credential_configuration_id: string;
+  /** More offered configurations to issue too (`mdoc` feature; ignored otherwise). Unknown ids fail the flow. */
+  credential_configuration_ids?: string[] | null;
+};
 
 /** A server message plus its `timestamp`. */
 export type ServerFrame = ({
@@ -170,10 +234,10 @@ export type ServerFrame = ({
   message_id: string;
   /**
    * What to sign: `generate_proof` `{audience, nonce?, issuer?, proof_types_supported, count, ...}`,
-   * `sign_presentation` `{audience, nonce, credentials_to_include, response_uri, ...}`,
+   * `sign_presentation` a [`crate::SignPresentationParams`] (with the mdoc DeviceAuth signing request),
    * `client_attestation_pop` `{audience, challenge?, client_id?}`.
    */
-  params: unknown;
+  params: SignPresentationParams | Record<string, unknown>;
   type: "sign_request";
 } | {
   flow_id: string;
@@ -204,6 +268,32 @@ export type ServerFrame = ({
 
 /** `sign_request.action`. */
 export type SignAction = "generate_proof" | "sign_presentation" | "client_attestation_pop";
+
+/** `sign_request.params` of the `sign_presentation` action (OID4VP). */
+export type SignPresentationParams = {
+  /** The verifier's full `client_id` (with its prefix): the KB-JWT `aud`. */
+  audience: string;
+  /**
+   * The consent's `selected_credentials`, echoed verbatim (`{credential_id, credential_query_id,
+   * disclosed_claims}`; claim paths joined with `.`, `namespace.element` for an mdoc).
+   */
+  credentials_to_include: unknown[];
+  /** The request's nonce. */
+  nonce: string;
+  /** Where the response is posted (`direct_post`, `direct_post.jwt`). */
+  response_uri: string;
+  /** The mdoc DeviceAuth signing request, present when the DCQL query has an `mso_mdoc` credential query. */
+  mdoc?: MdocDeviceAuthRequest | null;
+  /** OID4VP `transaction_data`, the original base64url strings (clients with the `transaction_data` feature). */
+  transaction_data?: string[] | null;
+  /**
+   * Base64url RFC 7638 thumbprint of the verifier's encryption key when the response is encrypted
+   * (`direct_post.jwt`); only sent when the query asks for an mdoc.
+   */
+  verifier_jwk_thumbprint?: string | null;
+  /** The verifier's session id, when it gave one. */
+  verifier_session_id?: string | null;
+};
 
 /** `sign_response`: proofs (OID4VCI), `vp_token` (OID4VP), or `error`. */
 export type SignResponse = {

@@ -1,10 +1,12 @@
 /**
- * DCQL matching over SD-JWT VCs, with the same semantics as the Rust holder (`crates/wallet/src/dcql.rs`):
+ * DCQL matching over SD-JWT VCs and mdocs (`mso_mdoc`, see `mdoc.ts`), with the same semantics as the Rust holder
+ * (`crates/wallet/src/dcql.rs`, `mdoc.rs`):
  * the first credential of the wallet (in order) that satisfies a credential query answers it; only requested
  * claims are disclosed, and with `claim_sets` only those of the first set the credential satisfies;
  * `credential_sets` choose, per set, the first option whose queries all matched.
  * The shared vectors in `tests/vectors/matching/` check both implementations.
  */
+import { matchMdoc, MDOC_FORMAT, type Mdoc } from "./mdoc.js";
 import type { Json, JsonObject, SdJwt } from "./sdjwt.js";
 
 /** One credential chosen for one credential query. */
@@ -21,10 +23,12 @@ export interface Match {
 export interface MatchableCredential {
   /** The wallet's id. */
   id: string;
-  /** The parsed SD-JWT. */
-  sdJwt: SdJwt;
-  /** Cached `sdJwt.allClaims()`. */
+  /** The parsed SD-JWT (SD-JWT VC credentials). */
+  sdJwt?: SdJwt;
+  /** Cached `sdJwt.allClaims()` (`{}` for an mdoc). */
   claims: JsonObject;
+  /** The parsed mdoc (`mso_mdoc` credentials). */
+  mdoc?: Mdoc;
 }
 
 const SD_JWT_FORMATS = new Set(["dc+sd-jwt", "vc+sd-jwt"]);
@@ -69,7 +73,8 @@ export function lookup(claims: JsonObject, path: readonly Json[]): Json | undefi
 /** The disclosed claim paths if `cred` satisfies credential query `q`, else `null`. */
 export function matchOne(q: Json, cred: MatchableCredential): string[] | null {
   const format = member(q, "format");
-  if (typeof format !== "string" || !SD_JWT_FORMATS.has(format)) return null;
+  if (format === MDOC_FORMAT) return cred.mdoc ? matchMdoc(q, cred.mdoc) : null;
+  if (typeof format !== "string" || !SD_JWT_FORMATS.has(format) || !cred.sdJwt) return null;
   const claims = cred.claims;
   const vctValues = member(member(q, "meta"), "vct_values");
   const vcts = Array.isArray(vctValues) ? vctValues.filter((v): v is string => typeof v === "string") : [];

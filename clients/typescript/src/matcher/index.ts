@@ -1,19 +1,24 @@
 /**
  * `CredentialMatcher`: which of the wallet's credentials answer a verifier's DCQL query or Presentation
  * Exchange definition, and which claims to disclose. Runs entirely on the client: the engine never sees the
- * wallet's inventory. Formats: SD-JWT VC (`dc+sd-jwt`, `vc+sd-jwt`); other formats are kept but never match
- * (mdoc support follows the engine's).
+ * wallet's inventory. Formats: SD-JWT VC (`dc+sd-jwt`, `vc+sd-jwt`) and mdoc (`mso_mdoc`: doctype, `[namespace,
+ * element]` paths, `values`, `claim_sets`); other formats are kept but never match. `buildDeviceResponse`
+ * answers the engine's mdoc DeviceAuth signing request (device-response.ts).
  */
 import type { MatchAnswer, MatchEntry } from "../callbacks.js";
 import type { ServerFrameOf } from "../protocol.js";
 import { matchDcql, type Match, type MatchableCredential } from "./dcql.js";
 import { matchPresentationDefinition } from "./pe.js";
+import { Mdoc, MDOC_FORMAT } from "./mdoc.js";
 import { SdJwt, type Json, type JsonObject } from "./sdjwt.js";
 
 export { SdJwt, digestOf, parseClaimPath, type Disclosure, type Json, type JsonObject } from "./sdjwt.js";
 export { matchDcql, matchOne, lookup, joinPath, jsonEqual, type Match, type MatchableCredential } from "./dcql.js";
 export { matchPresentationDefinition, parsePath, schemaHolds, descriptorToDcql, requirement } from "./pe.js";
 export { sha256 } from "./sha256.js";
+export { Mdoc, MDOC_FORMAT, asJson, matchMdoc } from "./mdoc.js";
+export { CborError, CborTag, DEFAULT_CBOR_LIMITS, cborGet, decodeCbor, encodeCbor, type Cbor, type CborLimits } from "./cbor.js";
+export { buildDeviceResponse, sessionTranscript, type DeviceAuthSign } from "./device-response.js";
 
 /** A credential held by the wallet. */
 export interface WalletCredential {
@@ -26,7 +31,7 @@ export interface WalletCredential {
 }
 
 /** Formats this matcher evaluates. */
-export const MATCHABLE_FORMATS: readonly string[] = ["dc+sd-jwt", "vc+sd-jwt"];
+export const MATCHABLE_FORMATS: readonly string[] = ["dc+sd-jwt", "vc+sd-jwt", MDOC_FORMAT];
 
 /** Matches queries against a fixed set of wallet credentials (parsed once). */
 export class CredentialMatcher {
@@ -36,9 +41,17 @@ export class CredentialMatcher {
   constructor(credentials: readonly WalletCredential[]) {
     this.creds = credentials
       .filter((c) => MATCHABLE_FORMATS.includes(c.format))
-      .map((c) => {
+      .flatMap((c): (MatchableCredential & { format: string })[] => {
+        if (c.format === MDOC_FORMAT) {
+          // An mdoc that does not parse never matches (as in the Rust holder).
+          try {
+            return [{ id: c.id, format: c.format, claims: {}, mdoc: Mdoc.parse(c.credential) }];
+          } catch {
+            return [];
+          }
+        }
         const sdJwt = new SdJwt(c.credential);
-        return { id: c.id, format: c.format, sdJwt, claims: sdJwt.allClaims() };
+        return [{ id: c.id, format: c.format, sdJwt, claims: sdJwt.allClaims() }];
       });
   }
 

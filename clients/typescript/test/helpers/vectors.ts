@@ -9,6 +9,9 @@ export interface VectorCredential {
   credential: string;
   disclosures?: Record<string, string>;
   claims?: unknown;
+  /** mso_mdoc: the MSO's docType and the elements as JSON. */
+  doctype?: string;
+  elements?: unknown;
 }
 export interface VectorCase {
   name: string;

@@ -92,6 +92,8 @@ pub struct EngineConfig {
     pub mdoc_iacas_ttl: Duration,
     /// Most IACA lists (URLs) kept in the cache.
     pub mdoc_iacas_cache_entries: usize,
+    /// Most issuers of one tenant whose IACA lists `/helper/iaca-list` gathers (backend role).
+    pub mdoc_iacas_max_issuers: usize,
 }
 
 impl Default for EngineConfig {
@@ -131,6 +133,7 @@ impl Default for EngineConfig {
             mdoc_iacas_max_bytes: 256 * 1024,
             mdoc_iacas_ttl: Duration::from_secs(10 * 60),
             mdoc_iacas_cache_entries: 1024,
+            mdoc_iacas_max_issuers: 64,
         }
     }
 }

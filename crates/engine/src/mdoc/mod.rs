@@ -6,8 +6,8 @@ pub(crate) mod handover;
 mod iaca;
 mod issued;
 
-pub use iaca::{IacaCache, parse_iaca_list};
 pub(crate) use issued::check_issued;
+pub use walletd_common::mdoc_iacas::{IacaCache, parse_iaca_list};
 
 use walletd_common::config::EngineConfig;
 use walletd_protocol::mdoc::Limits;

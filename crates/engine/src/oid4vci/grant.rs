@@ -33,8 +33,7 @@ pub(super) async fn obtain_token(
     ctx: &mut FlowCtx,
     start: &FlowStart,
     offer: &CredentialOffer,
-    config_id: &str,
-    config: &Value,
+    configs: &[(String, Value)],
     as_meta: &Value,
     dpop: &mut Dpop,
     auth: &mut ClientAuth,
@@ -92,10 +91,21 @@ pub(super) async fn obtain_token(
     auth.client_id = Some(client_id.clone());
     let (verifier, challenge) = token::pkce();
     let state = token::random_token();
-    let scope = config.get("scope").and_then(Value::as_str);
-    let details = scope
-        .is_none()
-        .then(|| json!([{"type": "openid_credential", "credential_configuration_id": config_id}]).to_string());
+    // Every selected configuration is authorized at once: their scopes when each has one, else authorization
+    // details naming each.
+    let scopes: Option<Vec<&str>> = configs
+        .iter()
+        .map(|(_, c)| c.get("scope").and_then(Value::as_str))
+        .collect();
+    let scope = scopes.map(|s| s.join(" "));
+    let details = scope.is_none().then(|| {
+        let d: Vec<Value> = configs
+            .iter()
+            .map(|(id, _)| json!({"type": "openid_credential", "credential_configuration_id": id}))
+            .collect();
+        Value::Array(d).to_string()
+    });
+    let ids: Vec<String> = configs.iter().map(|(id, _)| id.clone()).collect();
     let url = token::authorization_url(
         ctx,
         as_meta,
@@ -105,7 +115,7 @@ pub(super) async fn obtain_token(
         &state,
         &challenge,
         grant.get("issuer_state").and_then(Value::as_str),
-        scope,
+        scope.as_deref(),
         details,
     )
     .await?;
@@ -116,7 +126,7 @@ pub(super) async fn obtain_token(
             "expected_redirect_uri": redirect,
             "state": state,
             "code_verifier": verifier,
-            "credential_offer": offer.narrowed_json(config_id),
+            "credential_offer": offer.narrowed_json(&ids),
         }),
     )
     .await;

@@ -8,6 +8,7 @@ pub mod credential;
 pub mod dpop;
 pub mod encryption;
 mod grant;
+mod issue;
 pub mod metadata;
 pub(crate) mod notify;
 mod offer;
@@ -17,15 +18,13 @@ mod trust;
 
 use serde_json::{Value, json};
 use walletd_protocol::oid4vci::CredentialOffer;
-use walletd_protocol::{ErrorCode, FlowComplete, FlowStart, IssuedCredential};
+use walletd_protocol::{ErrorCode, FlowComplete, FlowStart};
 
-use self::credential::Issued;
 use self::dpop::Dpop;
 use self::renewal::Renewal;
 use crate::failure::{FlowFailure, FlowResult};
 use crate::flow::{FlowCtx, NotificationTarget};
 use crate::session::complete;
-use crate::vctm;
 
 /// Runs one issuance flow to its `flow_complete`.
 pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowComplete> {
@@ -90,19 +89,24 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     // 3. Trust (the client or the tenant's PDP, when either is to judge)
     trust::evaluate(ctx, &issuer, &meta).await?;
 
-    // 4. Configuration
+    // 4. Configuration(s): several only for a client that selects several (configuration::choose).
     let resume = start.auth_code.is_some() || renewal.is_some();
-    let config_id = configuration::choose(ctx, &offer, &meta, resume).await?;
-    let config = meta.configuration(&config_id).cloned().ok_or_else(|| {
-        FlowFailure::new(
-            if renewal.is_some() {
-                ErrorCode::InvalidMessage
-            } else {
-                ErrorCode::MetadataFetchError
-            },
-            "the offered configuration is not in the metadata",
-        )
-    })?;
+    let config_ids = configuration::choose(ctx, &offer, &meta, resume).await?;
+    let mut configs = Vec::with_capacity(config_ids.len());
+    for id in &config_ids {
+        let config = meta.configuration(id).cloned().ok_or_else(|| {
+            FlowFailure::new(
+                if renewal.is_some() {
+                    ErrorCode::InvalidMessage
+                } else {
+                    ErrorCode::MetadataFetchError
+                },
+                "the offered configuration is not in the metadata",
+            )
+        })?;
+        configs.push((id.clone(), config));
+    }
+    let config_id = config_ids[0].clone();
 
     // 5. Token
     let as_issuer = meta
@@ -149,116 +153,41 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
             ];
             token::request_token(ctx, &as_meta, &form, &mut dpop, &auth).await?
         }
-        None => grant::obtain_token(ctx, &start, &offer, &config_id, &config, &as_meta, &mut dpop, &mut auth).await?,
+        None => grant::obtain_token(ctx, &start, &offer, &configs, &as_meta, &mut dpop, &mut auth).await?,
     };
     ctx.progress("token_obtained", json!({"token_type": tokens.token_type}))
         .await;
 
-    // 6-8. Nonce, proofs, credential request (one invalid_nonce retry)
-    let proof_types = credential::proof_types(&config);
-    let client_id = auth.client_id.clone();
+    // 6-10. Nonce, proofs, credential request, deferred, checks, type metadata: once per configuration.
     let reissuance_kid = renewal
         .as_ref()
         .and_then(|_| start.reissuance_kid.clone())
         .filter(|k| !k.is_empty());
-    let count = credential::batch_count(&meta, ctx.engine().config().max_batch_size);
-    let enc_key = match encryption::choose(meta.json.get("credential_response_encryption")) {
-        encryption::Support::None => None,
-        encryption::Support::Use(enc) => {
-            Some(walletd_jose::jwe::RecipientKey::generate(enc).ok_or_else(|| {
-                FlowFailure::new(ErrorCode::InternalError, "cannot create the response encryption key")
-            })?)
-        }
-        encryption::Support::RequiredUnsupported => {
-            return Err(FlowFailure::new(
-                ErrorCode::CredentialError,
-                "the issuer requires response encryption with algorithms the engine does not implement (ECDH-ES with A256GCM, A128GCM, A128CBC-HS256 or A256CBC-HS512)",
-            ));
-        }
+    let shared = issue::Shared {
+        issuer: &issuer,
+        meta: &meta,
+        tokens: &tokens,
+        client_id: auth.client_id.as_deref(),
+        reissuance_kid: reissuance_kid.as_deref(),
+        instance_id: instance_id.as_deref(),
     };
-    let mut issued = None;
-    for attempt in 0..2 {
-        let mut body = json!({"credential_configuration_id": config_id});
-        if let Some(pt) = &proof_types {
-            let n = credential::nonce(ctx, &meta, &tokens).await?;
-            // A client with `provider_attestations` has the engine obtain the key attestation (not on renewal:
-            // the client re-proves the key its credential is bound to).
-            let proofs = if reissuance_kid.is_none() && attestation::by_engine(ctx, pt) {
-                let instance = instance_id.as_deref();
-                attestation::attested_proofs(ctx, &issuer, n.as_deref(), client_id.as_deref(), pt, count, instance)
-                    .await?
-            } else {
-                credential::request_proofs(
-                    ctx,
-                    &issuer,
-                    n.as_deref(),
-                    client_id.as_deref(),
-                    pt,
-                    count,
-                    reissuance_kid.as_deref(),
-                )
-                .await?
-            };
-            body["proofs"] = proofs;
-        }
-        if let Some(k) = &enc_key {
-            body["credential_response_encryption"] = encryption::request_member(k);
-        }
-        ctx.progress(
-            "requesting_credential",
-            json!({"credential_configuration_id": config_id}),
-        )
-        .await;
-        match credential::request_credential(ctx, &meta, &tokens, &mut dpop, &body, enc_key.as_ref()).await {
-            Ok(i) => {
-                issued = Some(i);
-                break;
+    let several = configs.len() > 1;
+    let mut credentials = Vec::new();
+    let mut notification_ids = Vec::new();
+    for (id, config) in &configs {
+        let batch = issue::issue(ctx, &shared, &mut dpop, id, config).await?;
+        notification_ids.extend(batch.notification_id);
+        // Entries of several configurations say which one they belong to (each batch shares one format).
+        credentials.extend(batch.credentials.into_iter().map(|mut c| {
+            if several {
+                c.credential_configuration_id = Some(id.clone());
             }
-            Err(None) if attempt == 0 && proof_types.is_some() => continue,
-            Err(None) => {
-                return Err(FlowFailure::new(
-                    ErrorCode::CredentialError,
-                    "the issuer refused the proof nonce twice",
-                ));
-            }
-            Err(Some(f)) => return Err(f),
-        }
+            c
+        }));
     }
-    let issued = issued.ok_or_else(|| FlowFailure::new(ErrorCode::CredentialError, "no credential was issued"))?;
-
-    // 9. Deferred
-    let (creds, notification_id) = match issued {
-        Issued::Now(c, n) => (c, n),
-        Issued::Deferred(tx, interval) => {
-            ctx.progress("deferred", json!({"transaction_id": tx, "interval": interval}))
-                .await;
-            let window = if ctx.web_profile || !ctx.has_feature("deferred") {
-                ctx.engine().config().web_deferred_window
-            } else {
-                ctx.engine().config().flow_timeout
-            };
-            credential::poll_deferred(ctx, &meta, &tokens, &mut dpop, &tx, interval, window, enc_key.as_ref()).await?
-        }
-    };
-
-    // 10. Type metadata (failure just omits it)
-    let format = config
-        .get("format")
-        .and_then(Value::as_str)
-        .unwrap_or("dc+sd-jwt")
-        .to_string();
-    let vct = config.get("vct").and_then(Value::as_str).map(str::to_string);
-    // mso_mdoc: what the engine can check of the issued mdocs, reported to the client (crate::mdoc).
-    if format == walletd_protocol::mdoc::FORMAT {
-        crate::mdoc::check_issued(ctx, &issuer, &meta, &config, &creds).await?;
-    }
-    let type_metadata = match &vct {
-        Some(v) => vctm::lookup(ctx.engine(), v).await.ok(),
-        None => None,
-    };
 
     // 11. Complete; keep only what a notification needs, in memory.
-    if let (Some(endpoint), Some(id)) = (meta.str("notification_endpoint"), &notification_id) {
+    if let (Some(endpoint), false) = (meta.str("notification_endpoint"), notification_ids.is_empty()) {
         ctx.notification = Some(NotificationTarget {
             endpoint: endpoint.to_string(),
             access_token: tokens.access_token.clone(),
@@ -268,22 +197,11 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
                 "Bearer".into()
             },
             dpop_jwk: Some(dpop.key.private_jwk().to_value()),
-            ids: vec![id.clone()],
+            ids: notification_ids,
         });
     }
     let mut done = complete(&ctx.flow_id);
-    done.credentials = Some(
-        creds
-            .into_iter()
-            .map(|credential| IssuedCredential {
-                format: format.clone(),
-                credential,
-                vct: vct.clone(),
-                type_metadata: type_metadata.clone(),
-                notification_id: notification_id.clone(),
-            })
-            .collect(),
-    );
+    done.credentials = Some(credentials);
     done.credential_issuer = Some(issuer);
     done.selected_credential_configuration_id = Some(config_id);
     // Renewal material goes to the client (the engine keeps nothing): the refresh token and, when it is DPoP-bound,

@@ -17,7 +17,7 @@ mod trust;
 use serde_json::{Value, json};
 use walletd_protocol::oid4vp::dcql;
 use walletd_protocol::oid4vp::pe::to_dcql;
-use walletd_protocol::{ErrorCode, FlowComplete, FlowStart, SignAction};
+use walletd_protocol::{ErrorCode, FlowComplete, FlowStart, SignAction, SignPresentationParams};
 
 use self::request::ResponseMode;
 use crate::failure::{FlowFailure, FlowResult};
@@ -113,25 +113,36 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     }
 
     // 4. Signing (the holder's key never leaves the client)
-    let mut params = json!({
-        "audience": req.client_id,
-        "nonce": req.nonce,
-        "credentials_to_include": selected,
-        "response_uri": req.response_uri,
-    });
-    if !req.transaction_data.is_empty() {
-        params["transaction_data"] = json!(req.transaction_data);
-    }
-    // mso_mdoc: the OpenID4VP handover / SessionTranscript inputs for the DeviceResponse (crate::mdoc::handover).
+    let mut params = SignPresentationParams {
+        audience: req.client_id.clone(),
+        nonce: req.nonce.clone(),
+        credentials_to_include: selected.clone(),
+        response_uri: req.response_uri.clone(),
+        verifier_jwk_thumbprint: None,
+        verifier_session_id: None,
+        transaction_data: (!req.transaction_data.is_empty()).then(|| req.transaction_data.clone()),
+        mdoc: None,
+    };
+    // mso_mdoc: the DeviceAuth signing request (handover / SessionTranscript inputs, crate::mdoc::handover).
     if crate::mdoc::handover::asks_for_mdoc(req.dcql_query.as_ref()) {
         let enc_key = match req.response_mode {
             ResponseMode::DirectPostJwt => response::encryption_key(&req.client_metadata),
             ResponseMode::DirectPost => None,
         };
-        let m = crate::mdoc::handover::params(&req.client_id, &req.nonce, &req.response_uri, enc_key.as_ref());
-        params["verifier_jwk_thumbprint"] = m["jwk_thumbprint"].clone();
-        params["mdoc"] = m;
+        let m = crate::mdoc::handover::params(
+            &req.client_id,
+            &req.nonce,
+            &req.response_uri,
+            enc_key.as_ref(),
+            req.dcql_query.as_ref(),
+            &selected,
+        )
+        .ok_or_else(|| FlowFailure::new(ErrorCode::InternalError, "cannot build the mdoc handover"))?;
+        params.verifier_jwk_thumbprint = m.jwk_thumbprint.clone();
+        params.mdoc = Some(m);
     }
+    let params = serde_json::to_value(&params)
+        .map_err(|_| FlowFailure::new(ErrorCode::InternalError, "cannot encode the signing request"))?;
     let signed = ctx.sign(SignAction::SignPresentation, params).await?;
     let vp = signed
         .vp_token

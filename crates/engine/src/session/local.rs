@@ -83,6 +83,7 @@ pub(crate) mod tests {
             directory: None,
             rate_limits: RateLimiter::unlimited(),
             wallet_provider: None,
+            iacas: None,
         })
         .unwrap()
     }

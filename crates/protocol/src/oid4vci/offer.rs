@@ -37,11 +37,11 @@ impl CredentialOffer {
         self.grants.get("authorization_code")
     }
 
-    /// The offer as JSON, narrowed to one configuration id (for the client's resume after a redirect).
-    pub fn narrowed_json(&self, configuration_id: &str) -> Value {
+    /// The offer as JSON, narrowed to the chosen configuration ids (for the client's resume after a redirect).
+    pub fn narrowed_json(&self, configuration_ids: &[String]) -> Value {
         serde_json::json!({
             "credential_issuer": self.credential_issuer,
-            "credential_configuration_ids": [configuration_id],
+            "credential_configuration_ids": configuration_ids,
             "grants": self.grants,
         })
     }

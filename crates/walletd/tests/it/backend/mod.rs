@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_compat;
+mod iaca_list;
 mod metadata_proxy;
 mod oidc_gate_admin;
 mod openapi;

@@ -56,6 +56,14 @@ async fn routing(site: &Site) {
     assert!(!jwks.body["keys"].as_array().unwrap().is_empty());
     // The tenant alias reaches the same role.
     assert_eq!(get(&public, "/t/default/helper/auth-check", None).await.status, 200);
+    // ... except the IACA list, which is the backend's (it has the tenant's issuers and egress).
+    let iacas = get(&public, "/t/default/helper/iaca-list", None).await;
+    assert_eq!(iacas.status, 200, "{}", iacas.body);
+    assert!(
+        iacas.body["iaca_list"].is_array() && iacas.body["unavailable"].is_array(),
+        "{}",
+        iacas.body
+    );
     for hidden in ["/admin/status", "/admin/tenants", "/metrics", "/readyz", "/nothing"] {
         let r = get(&public, hidden, None).await;
         assert_eq!(r.status, 404, "{hidden} is reachable through nginx");

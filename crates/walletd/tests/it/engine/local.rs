@@ -28,6 +28,7 @@ fn embedded() -> Engine {
         directory: None,
         rate_limits: RateLimiter::unlimited(),
         wallet_provider: None,
+        iacas: None,
     })
     .unwrap()
 }

@@ -188,3 +188,174 @@ async fn iaca_list_at_a_blocked_address_is_not_fetched() {
     assert_eq!(e["code"], "EGRESS_BLOCKED", "{e}");
     assert!(e["message"].as_str().unwrap().contains("mdoc_iacas_uri"), "{e}");
 }
+
+async fn select_in(c: &mut walletd_wallet::client::EngineClient, id: &str, offer: &Value, payload: Value) {
+    c.send(&json!({"type":"flow_start","flow_id":id,"protocol":"oid4vci","offer":offer}))
+        .await
+        .unwrap();
+    loop {
+        let v = c.recv_flow(id, Duration::from_secs(20)).await.unwrap();
+        assert_ne!(v["type"], "flow_error", "{v}");
+        if v["step"] == "awaiting_selection" {
+            break;
+        }
+    }
+    c.send(&json!({"type":"flow_action","flow_id":id,"action":"select_credential","payload":payload}))
+        .await
+        .unwrap();
+}
+
+async fn token_requests(issuer: &NodeIssuer) -> usize {
+    let v: Value = walletd_testkit::http_client()
+        .get(format!("{}/test/token_requests", issuer.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v.as_array().unwrap().len()
+}
+
+/// One offer, one flow, one access token: a client with `select_credential` and `mdoc` selects the SD-JWT VC and
+/// the mdoc of the PID together, and `flow_complete` carries both batches, each with its format and configuration.
+#[tokio::test]
+async fn one_flow_issues_both_formats_with_one_access_token() {
+    let issuer = NodeIssuer::start();
+    let w = engine("").await;
+    let holder = Holder::new();
+    let pid_offer = || issuer.offer(json!({"grant": "pre", "config_ids": ["pid", "pid-mdoc"], "config_id": "pid"}));
+
+    // Without the `mdoc` feature the list is ignored: one configuration, and the token requests one flow makes.
+    let mut plain = connected(&w, Some(&["select_credential"])).await;
+    let both = json!({"credential_configuration_id": "pid-mdoc", "credential_configuration_ids": ["pid"]});
+    select_in(&mut plain, "one", &pid_offer().await["offer"], both).await;
+    let (done, _) = finish_collecting(&mut plain, &holder, "one", Duration::from_secs(20)).await;
+    let done = done.unwrap_or_else(|e| panic!("{e}"));
+    let creds = done["credentials"].as_array().unwrap();
+    assert!(
+        creds
+            .iter()
+            .all(|c| c["format"] == "mso_mdoc" && c.get("credential_configuration_id").is_none()),
+        "{done}"
+    );
+    let per_flow = token_requests(&issuer).await;
+
+    let mut c = connected(&w, Some(FEATURES)).await;
+    let payload = json!({"credential_configuration_id": "pid", "credential_configuration_ids": ["pid-mdoc", "pid"]});
+    select_in(&mut c, "two", &pid_offer().await["offer"], payload).await;
+    let (done, steps) = finish_collecting(&mut c, &holder, "two", Duration::from_secs(20)).await;
+    let done = done.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(done["selected_credential_configuration_id"], "pid");
+    let creds = done["credentials"].as_array().unwrap();
+    let of = |cfg: &str| {
+        creds
+            .iter()
+            .filter(|c| c["credential_configuration_id"] == cfg)
+            .collect::<Vec<_>>()
+    };
+    let (sd, md) = (of("pid"), of("pid-mdoc"));
+    assert!(!sd.is_empty() && !md.is_empty(), "{done}");
+    assert_eq!(
+        sd.len() + md.len(),
+        creds.len(),
+        "every entry names its configuration: {done}"
+    );
+    assert!(sd.iter().all(|c| c["format"] == "dc+sd-jwt"), "{done}");
+    assert!(md.iter().all(|c| c["format"] == "mso_mdoc"), "{done}");
+    assert_bound_to(md[0]["credential"].as_str().unwrap(), &holder);
+    assert_eq!(
+        verified_step(&steps)["credentials"][0]["doctype"],
+        "eu.europa.ec.eudi.pid.1"
+    );
+    let requests: Vec<&Value> = steps.iter().filter(|s| s["step"] == "requesting_credential").collect();
+    assert_eq!(requests.len(), 2, "one credential request per configuration: {steps:?}");
+    assert_eq!(
+        token_requests(&issuer).await - per_flow,
+        per_flow,
+        "one grant (token exchange) for both configurations"
+    );
+
+    // An id the offer does not name fails the flow.
+    let bad = json!({"credential_configuration_id": "pid", "credential_configuration_ids": ["mdl"]});
+    select_in(&mut c, "bad", &pid_offer().await["offer"], bad).await;
+    let (done, _) = finish_collecting(&mut c, &holder, "bad", Duration::from_secs(20)).await;
+    assert_eq!(done.unwrap_err()["error"]["code"], "INVALID_MESSAGE");
+}
+
+/// The authorization code grant authorizes every selected configuration at once: one authorization (its
+/// `credential_offer` narrowed to both ids), one code, both formats issued.
+#[tokio::test]
+async fn both_formats_by_one_authorization_code() {
+    let issuer = NodeIssuer::start();
+    let w = engine("").await;
+    let holder = Holder::new();
+    let mut c = connected(&w, Some(FEATURES)).await;
+    let offer = issuer
+        .offer(json!({"grant": "auth", "config_ids": ["pid", "pid-mdoc"], "config_id": "pid"}))
+        .await;
+    c.send(
+        &json!({"type":"flow_start","flow_id":"ac2","protocol":"oid4vci","offer":offer["offer"],
+        "redirect_uri":"https://wallet.example/cb"}),
+    )
+    .await
+    .unwrap();
+    let auth = browser();
+    let mut authorizations = 0;
+    let done = loop {
+        let v = c.recv_flow("ac2", Duration::from_secs(20)).await.unwrap();
+        match (v["type"].as_str().unwrap(), v["step"].as_str()) {
+            ("flow_complete", _) => break v,
+            ("flow_error", _) => panic!("{v}"),
+            ("sign_request", _) => {
+                let proofs = holder.proofs(&v["params"]);
+                c.send(&json!({"type":"sign_response","flow_id":"ac2","message_id":v["message_id"],"proofs":proofs}))
+                    .await
+                    .unwrap();
+            }
+            (_, Some("awaiting_selection")) => {
+                let payload =
+                    json!({"credential_configuration_id": "pid-mdoc", "credential_configuration_ids": ["pid"]});
+                c.send(&json!({"type":"flow_action","flow_id":"ac2","action":"select_credential","payload":payload}))
+                    .await
+                    .unwrap();
+            }
+            (_, Some("authorization_required")) => {
+                authorizations += 1;
+                let p = &v["payload"];
+                assert_eq!(
+                    p["credential_offer"]["credential_configuration_ids"],
+                    json!(["pid-mdoc", "pid"]),
+                    "{p}"
+                );
+                let redirect = auth(p["authorization_url"].as_str().unwrap().to_string())
+                    .await
+                    .unwrap();
+                let (code, state) = walletd_wallet::client::code_and_state(&redirect);
+                c.send(
+                    &json!({"type":"flow_action","flow_id":"ac2","action":"authorization_complete",
+                    "payload":{"code": code, "state": state}}),
+                )
+                .await
+                .unwrap();
+            }
+            _ => {}
+        }
+    };
+    assert_eq!(authorizations, 1, "one authorization for both");
+    assert_eq!(done["selected_credential_configuration_id"], "pid-mdoc");
+    let formats: Vec<&str> = done["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["format"].as_str().unwrap())
+        .collect();
+    assert!(
+        formats.contains(&"mso_mdoc") && formats.contains(&"dc+sd-jwt"),
+        "{done}"
+    );
+    assert_eq!(
+        done["credentials"][0]["credential_configuration_id"], "pid-mdoc",
+        "selection order: {done}"
+    );
+}

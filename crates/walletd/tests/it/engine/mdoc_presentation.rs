@@ -137,3 +137,77 @@ async fn tampered_element_is_refused_by_the_verifier_and_reported() {
         .unwrap();
     assert_eq!(verifier.result(&req["id"]).await["verified"], true);
 }
+
+/// The `sign_presentation` request of an mdoc query carries the typed mdoc DeviceAuth signing request
+/// (`walletd_protocol::MdocDeviceAuthRequest`): the handover inputs, a transcript that matches them, the verifier's
+/// encryption key thumbprint for `direct_post.jwt`, and the document to sign for with its docType.
+#[tokio::test]
+async fn the_sign_request_carries_the_typed_device_auth_request() {
+    use walletd_protocol::{MdocHandover, SignPresentationParams};
+    let issuer = NodeIssuer::start();
+    let verifier = NodeVerifier::start();
+    let w = engine_loopback("").await;
+    let holder = Holder::new();
+    let wallet = vec![issue_mdl(&w, &issuer, &holder).await];
+    let iaca = iaca(&issuer).await;
+    let mut c = connected(&w, Some(&["mdoc"])).await;
+    let req = verifier
+        .request(json!({"mode": "direct_post.jwt", "mdoc": mdl_query(&iaca, &["age_over_18"], true)}))
+        .await;
+    c.send(&json!({"type": "flow_start", "flow_id": "typed", "protocol": "oid4vp",
+        "request_uri_ref": req["request_uri_ref"], "client_id": req["client_id"]}))
+        .await
+        .unwrap();
+    let mut query_id = String::new();
+    let mut checked = false;
+    loop {
+        let v = c.recv_flow("typed", std::time::Duration::from_secs(20)).await.unwrap();
+        match v["type"].as_str().unwrap() {
+            "flow_complete" => break,
+            "flow_error" => panic!("{v}"),
+            "flow_progress" if v["step"] == "credential_selection" => {
+                let m = walletd_wallet::dcql::match_query(&v["payload"]["dcql_query"], &wallet).unwrap();
+                query_id = m[0].query_id.clone();
+                let selected: Vec<Value> = m
+                    .iter()
+                    .map(|m| {
+                        json!({"credential_id": m.credential_id, "credential_query_id": m.query_id,
+                        "disclosed_claims": m.disclosed_claims})
+                    })
+                    .collect();
+                c.send(&json!({"type": "flow_action", "flow_id": "typed", "action": "consent",
+                    "payload": {"selected_credentials": selected}}))
+                    .await
+                    .unwrap();
+            }
+            "sign_request" => {
+                let p: SignPresentationParams = serde_json::from_value(v["params"].clone()).unwrap();
+                let m = p.mdoc.as_ref().expect("the mdoc DeviceAuth request");
+                assert_eq!(m.handover, MdocHandover::OpenId4Vp);
+                assert_eq!(json!(m.client_id), req["client_id"]);
+                assert_eq!(m.nonce, p.nonce);
+                assert_eq!(m.response_uri.as_deref(), Some(p.response_uri.as_str()));
+                assert!(m.jwk_thumbprint.is_some(), "direct_post.jwt binds the verifier's key");
+                assert_eq!(p.verifier_jwk_thumbprint, m.jwk_thumbprint);
+                assert_eq!(m.documents.len(), 1, "{m:?}");
+                assert_eq!(m.documents[0].credential_query_id, query_id);
+                assert_eq!(m.documents[0].doctype.as_deref(), Some("org.iso.18013.5.1.mDL"));
+                m.session_transcript().expect("the transcript matches its inputs");
+                let token =
+                    walletd_wallet::present::answer_sign_presentation(&v["params"], &wallet, holder.key()).unwrap();
+                c.send(
+                    &json!({"type": "sign_response", "flow_id": "typed", "message_id": v["message_id"],
+                    "vp_token": token}),
+                )
+                .await
+                .unwrap();
+                checked = true;
+            }
+            _ => {}
+        }
+    }
+    assert!(checked, "a sign_request was sent");
+    let verdict = verifier.result(&req["id"]).await;
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    assert_eq!(verdict["encrypted"], true, "{verdict}");
+}

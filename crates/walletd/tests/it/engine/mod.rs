@@ -3,6 +3,7 @@
 mod local;
 mod mdoc_issuance;
 mod mdoc_presentation;
+mod mdoc_trust;
 mod oid4vci;
 mod oid4vci_attestation_proof;
 mod oid4vci_client_auth;
