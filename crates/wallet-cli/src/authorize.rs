@@ -59,7 +59,9 @@ pub fn check_redirect(answer: &str, expected: &Url) -> Result<String, String> {
     let param = |k: &str| u.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
     if let Some(e) = param("error") {
         let why = param("error_description").unwrap_or_default();
-        return Err(format!("the issuer refused the authorization: {e} {why}").trim().to_string());
+        return Err(format!("the issuer refused the authorization: {e} {why}")
+            .trim()
+            .to_string());
     }
     if param("code").is_none_or(|c| c.is_empty()) {
         return Err("the redirect has no authorization code".into());
@@ -202,7 +204,7 @@ mod tests {
         );
         let failing = script("fail.sh", "exit 2");
         assert!(obtain(&failing, &url, &cfg()).unwrap_err().contains("failed"));
-        let slow = script("slow.sh", "sleep 5");
+        let slow = script("slow.sh", "exec sleep 5");
         let short = AuthorizationSection {
             command_timeout: Duration::from_millis(200),
             ..cfg()

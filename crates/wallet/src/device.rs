@@ -165,7 +165,8 @@ impl DeviceConfig {
             && !self.authorization.redirect_uri.scheme().contains('.')
         {
             return Err(
-                "authorization.redirect_uri must be an http(s) URL or a private-use scheme (reverse domain name)".into(),
+                "authorization.redirect_uri must be an http(s) URL or a private-use scheme (reverse domain name)"
+                    .into(),
             );
         }
         if self.authorization.command_timeout.is_zero() {
@@ -231,7 +232,10 @@ mod tests {
             "redirect_url: http://x/",
         ] {
             let err = DeviceConfig::from_yaml(&format!("authorization:\n  {bad}\n")).unwrap_err();
-            assert!(err.contains("authorization") || err.contains("redirect_url"), "{bad}: {err}");
+            assert!(
+                err.contains("authorization") || err.contains("redirect_url"),
+                "{bad}: {err}"
+            );
         }
     }
 }

@@ -42,7 +42,11 @@ async fn an_authorization_code_offer_is_accepted_with_a_program_or_at_the_prompt
         None,
     );
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(r.json["credentials"][0]["vct"], format!("{}/vct/pid", issuer.url), "{r:?}");
+    assert_eq!(
+        r.json["credentials"][0]["vct"],
+        format!("{}/vct/pid", issuer.url),
+        "{r:?}"
+    );
     assert!(r.stderr.contains("... authorization_required"), "{}", r.stderr);
 
     // The prompt: the URL is shown on stderr, the redirect pasted on stdin.

@@ -293,11 +293,7 @@ impl Cloud {
         let walletd = WalletdBuilder::new(walletd_bin()).with_config(&cfg).start().await;
         let target: SocketAddr = walletd.http_url().trim_start_matches("http://").parse().unwrap();
         let proxy = CountingProxy::start(target).await;
-        Cloud {
-            db,
-            walletd,
-            proxy,
-        }
+        Cloud { db, walletd, proxy }
     }
 
     /// Every row of every table of the cloud's schema, as text (bytea as hex).
