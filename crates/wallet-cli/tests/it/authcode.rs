@@ -9,7 +9,7 @@ use crate::support::{PASSPHRASE, WalletDir};
 
 /// An executable script in the wallet's temporary directory.
 #[cfg(unix)]
-fn script(w: &WalletDir, name: &str, body: &str) -> String {
+pub fn script(w: &WalletDir, name: &str, body: &str) -> String {
     use std::os::unix::fs::PermissionsExt;
     let p = w.dir.path().join(name);
     std::fs::write(&p, body).unwrap();
@@ -19,7 +19,7 @@ fn script(w: &WalletDir, name: &str, body: &str) -> String {
 
 /// A "browser" for scripts: follows the authorization URL to the issuer's redirect and prints it. It fails if it
 /// was given the wallet's passphrase.
-const BROWSER: &str = "#!/usr/bin/env node\n\
+pub const BROWSER: &str = "#!/usr/bin/env node\n\
     if (process.env.WALLETD_WALLET_PASSPHRASE) process.exit(4);\n\
     const r = await fetch(process.argv[2], { redirect: 'manual' });\n\
     const to = r.headers.get('location');\n\

@@ -1,6 +1,7 @@
 //! `engine.mode: remote`: the same commands run their flows on the deployment's engine role
 //! (`walletd --mode=auth,storage,engine` on PostgreSQL). The engine token comes from the cloud login (the session
-//! exchanged for an `engine`-audience token); `WALLETD_WALLET_ENGINE_TOKEN` overrides it.
+//! exchanged for an `engine`-audience token); `WALLETD_WALLET_ENGINE_TOKEN` overrides it. Pre-authorized and
+//! authorization-code issuance and a presentation run there.
 
 use serde_json::json;
 use walletd_testkit::interop::{NodeIssuer, NodeVerifier};
@@ -40,6 +41,16 @@ async fn issuance_and_presentation_on_a_remote_engine_with_the_token_from_the_cl
     assert_eq!(verdict["verified"], true, "{verdict}");
     assert_eq!(verdict["disclosed"], json!(["given_name"]), "{verdict}");
 
+    // Authorization code through the remote engine: the redirect comes back from the program as in embedded mode.
+    #[cfg(unix)]
+    {
+        let browser = crate::authcode::script(&w, "browser.mjs", crate::authcode::BROWSER);
+        let offer = issuer.offer(json!({"grant": "auth"})).await;
+        let r = w.run(&["accept", offer["offer"].as_str().unwrap(), "--authorize-with", &browser]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stderr.contains("... authorization_required"), "{}", r.stderr);
+    }
+
     // The environment variable wins over the login: a bad one is refused at the handshake.
     let offer = issuer.offer(json!({"grant": "pre"})).await;
     let r = w.run_with(
@@ -66,5 +77,6 @@ async fn issuance_and_presentation_on_a_remote_engine_with_the_token_from_the_cl
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    assert_eq!(w.run(&["list"]).json["credentials"].as_array().unwrap().len(), 2);
+    let listed = w.run(&["list"]).json["credentials"].as_array().unwrap().len();
+    assert_eq!(listed, if cfg!(unix) { 3 } else { 2 });
 }
