@@ -70,6 +70,11 @@ fn open(cli: &Cli, cfg: &DeviceConfig) -> Result<Store, Failure> {
     Store::open(&cli.dir, &passphrase(cli)?, cfg.store).map_err(|e| Failure::store("open_store", e))
 }
 
+/// Opens the store to read only: other readers may run at the same time, a writer may not.
+fn open_read_only(cli: &Cli, cfg: &DeviceConfig) -> Result<Store, Failure> {
+    Store::open_read_only(&cli.dir, &passphrase(cli)?, cfg.store).map_err(|e| Failure::store("open_store", e))
+}
+
 fn save(store: &Store) -> Result<(), Failure> {
     store.save().map_err(|e| Failure::store("save_store", e))
 }
@@ -98,26 +103,42 @@ fn find_credential(store: &Store, id: &str) -> Result<String, Failure> {
     }
 }
 
-async fn agent(cfg: &DeviceConfig) -> Result<walletd_wallet::agent::Agent, Failure> {
+/// An agent on the configured engine. A remote engine's token is `WALLETD_WALLET_ENGINE_TOKEN` when set, else an
+/// `engine`-audience token obtained from the cloud account (a passkey login; the passkey's counter is saved).
+async fn agent(cfg: &DeviceConfig, store: &mut Store) -> Result<walletd_wallet::agent::Agent, Failure> {
     let limits = AgentLimits::default();
     match cfg.engine.mode {
         EngineMode::Embedded => walletd_wallet::embedded::embedded_agent(cfg, limits)
             .await
             .map_err(Failure::flow),
         EngineMode::Remote => {
-            let token = std::env::var(ENGINE_TOKEN_ENV).map_err(|_| {
-                Failure::new(
-                    exit::CONFIG,
-                    "connect",
-                    format!("the remote engine needs an access token in {ENGINE_TOKEN_ENV}"),
-                )
-            })?;
+            let token = match std::env::var(ENGINE_TOKEN_ENV) {
+                Ok(t) if !t.is_empty() => t,
+                _ => engine_token(cfg, store).await?,
+            };
             let url = cfg.engine.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
             walletd_wallet::agent::Agent::connect(&url, &token, limits)
                 .await
                 .map_err(Failure::flow)
         }
     }
+}
+
+/// Logs in to the cloud account with the wallet's passkey and exchanges the session for an engine token.
+async fn engine_token(cfg: &DeviceConfig, store: &mut Store) -> Result<String, Failure> {
+    if store.data.account.is_none() {
+        return Err(Failure::new(
+            exit::CONFIG,
+            "engine_token",
+            format!("the remote engine needs the cloud account: run `login` first (or set {ENGINE_TOKEN_ENV})"),
+        ));
+    }
+    let target = cloud_target(cfg)?;
+    let cloud = walletd_wallet::cloud::login(&target, &mut store.data).await;
+    // The passkey's signature counter moved even if what follows fails.
+    save(store)?;
+    let mut cloud = cloud.map_err(cloud_failure)?;
+    cloud.token_for("engine").await.map_err(cloud_failure)
 }
 
 fn summary(c: &walletd_wallet::store::CredentialRecord) -> Value {
@@ -143,7 +164,12 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
             save(&store)?;
             Ok(Output::new(format!("new holder key {id}"), json!({"key_id": id})))
         }
-        Command::Accept { offer, tx_code, key } => {
+        Command::Accept {
+            offer,
+            tx_code,
+            key,
+            authorize_with,
+        } => {
             let mut store = open(cli, &cfg)?;
             let key = match key {
                 Some(k) => store
@@ -160,8 +186,20 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
             };
             let mut ui = Terminal::new(!cli.quiet);
             ui.tx_code = tx_code.clone();
-            let mut agent = agent(&cfg).await?;
-            let issued = agent.accept_offer(offer, &key, &mut ui).await.map_err(Failure::flow);
+            let source = match authorize_with {
+                Some(p) => crate::authorize::Source::Program(p.clone()),
+                None => crate::authorize::Source::Prompt,
+            };
+            ui.authorization = Some((source, cfg.authorization.clone()));
+            let mut agent = agent(&cfg, &mut store).await?;
+            let issued = agent.accept_offer(offer, &key, &mut ui).await.map_err(|e| {
+                let mut f = Failure::flow(e);
+                // The engine only knows the answer was missing; the terminal knows why.
+                if let Some(why) = ui.problem.take() {
+                    f.message = format!("{why} ({})", f.message);
+                }
+                f
+            });
             agent.close().await;
             let issued = issued?;
             let listed: Vec<Value> = issued.credentials.iter().map(summary).collect();
@@ -178,7 +216,7 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
             let mut ui = Terminal::new(!cli.quiet);
             ui.yes = *yes;
             ui.claims = claims.clone();
-            let mut agent = agent(&cfg).await?;
+            let mut agent = agent(&cfg, &mut store).await?;
             let result = agent.present(request, &store.data, &mut ui).await;
             agent.close().await;
             let (outcome, verifier, disclosed, redirect, failure) = match result {
@@ -216,7 +254,7 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
             ))
         }
         Command::List => {
-            let store = open(cli, &cfg)?;
+            let store = open_read_only(cli, &cfg)?;
             let items: Vec<Value> = store.data.credentials.iter().map(summary).collect();
             let text = store
                 .data
@@ -238,7 +276,7 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
             ))
         }
         Command::Show { id } => {
-            let store = open(cli, &cfg)?;
+            let store = open_read_only(cli, &cfg)?;
             let id = find_credential(&store, id)?;
             let c = store
                 .data
@@ -260,7 +298,7 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
             Ok(Output::new(format!("deleted {id}"), json!({"deleted": id})))
         }
         Command::History => {
-            let store = open(cli, &cfg)?;
+            let store = open_read_only(cli, &cfg)?;
             let text = store
                 .data
                 .history
@@ -320,7 +358,8 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
             backup_passphrase_file,
             account_only,
         } => {
-            let mut store = open(cli, &cfg)?;
+            // Nothing is saved: the account-only copy is made in memory.
+            let mut store = open_read_only(cli, &cfg)?;
             if *account_only {
                 if store.data.account.is_none() {
                     return Err(Failure::new(

@@ -19,6 +19,8 @@ pub const CLOUD: u8 = 7;
 pub const CONFIG: u8 = 8;
 /// No such credential or key.
 pub const NOT_FOUND: u8 = 9;
+/// Another process has the wallet open (`store.lock_wait` passed without it letting go).
+pub const IN_USE: u8 = 10;
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -43,6 +45,7 @@ impl Failure {
     pub fn store(step: &str, e: StoreError) -> Self {
         let code = match e {
             StoreError::WrongKey | StoreError::NeedsKey | StoreError::NeedsPassphrase => WRONG_KEY,
+            StoreError::Locked(_) => IN_USE,
             _ => STORE,
         };
         Failure::new(code, step, e.to_string())

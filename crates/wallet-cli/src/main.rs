@@ -4,6 +4,7 @@
 //!
 //! Exit codes (also in `walletd-wallet --help` and docs/native-app.md): see [`exit`].
 
+mod authorize;
 mod commands;
 mod exit;
 mod ui;
@@ -19,7 +20,7 @@ use clap::{Parser, Subcommand};
     version,
     after_help = "Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 wrong passphrase or key, 4 store damaged or \
                   unreadable, 5 flow failed (issuer, verifier or engine), 6 declined, 7 cloud unreachable or \
-                  refused, 8 configuration, 9 not found"
+                  refused, 8 configuration, 9 not found, 10 the wallet is in use by another process"
 )]
 pub struct Cli {
     /// The wallet directory.
@@ -58,6 +59,11 @@ pub enum Command {
         /// The holder key to bind the credential to (default: the newest).
         #[arg(long)]
         key: Option<String>,
+        /// For an offer by authorization code: run PROGRAM with the issuer's authorization URL as its only
+        /// argument (no shell) and take the redirect from its first line of output, instead of printing the URL
+        /// and reading the redirect from stdin.
+        #[arg(long, value_name = "PROGRAM")]
+        authorize_with: Option<PathBuf>,
     },
     /// Presents credentials to a verifier (`openid4vp://...`, `haip://...` or https request URI).
     Present {

@@ -1,10 +1,13 @@
 //! What the command line asks the user: progress lines on stderr, the consent prompt (or `--yes`), the claims to
 //! keep (`--claims`), a transaction code (`--tx-code` or a prompt).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 
 use serde_json::Value;
 use walletd_wallet::agent::{Candidate, ConsentRequest, Ui};
+use walletd_wallet::device::AuthorizationSection;
+
+use crate::authorize::{self, Source};
 
 /// The terminal's answers.
 pub struct Terminal {
@@ -18,6 +21,10 @@ pub struct Terminal {
     pub tx_code: Option<String>,
     /// What the user was shown and chose, for `--json`.
     pub shown: Option<Value>,
+    /// How an authorization-code issuance gets the redirect back, and its settings.
+    pub authorization: Option<(Source, AuthorizationSection)>,
+    /// Why the last question got no answer (reported in the command's error).
+    pub problem: Option<String>,
 }
 
 impl Terminal {
@@ -28,19 +35,26 @@ impl Terminal {
             claims: None,
             tx_code: None,
             shown: None,
+            authorization: None,
+            problem: None,
         }
     }
 }
 
 /// One line from stdin (blocking the worker thread briefly: the runtime has others for the engine).
 fn read_line(prompt: &str) -> Option<String> {
+    read_line_bounded(prompt, 4096)
+}
+
+/// One line of at most `max` bytes from stdin (a longer line is cut there), after `prompt` on stderr.
+pub fn read_line_bounded(prompt: &str, max: usize) -> Option<String> {
     tokio::task::block_in_place(|| {
         eprint!("{prompt}");
         let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        match std::io::stdin().lock().read_line(&mut line) {
+        let mut line = Vec::new();
+        match std::io::stdin().lock().take(max as u64).read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => None,
-            Ok(_) => Some(line.trim().to_string()),
+            Ok(_) => Some(String::from_utf8_lossy(&line).trim().to_string()),
         }
     })
 }
@@ -71,6 +85,23 @@ impl Ui for Terminal {
             .as_str()
             .unwrap_or("the issuer sent a transaction code");
         read_line(&format!("Transaction code ({hint}): "))
+    }
+
+    fn redirect_uri(&self) -> Option<String> {
+        self.authorization.as_ref().map(|(_, cfg)| cfg.redirect_uri.to_string())
+    }
+
+    fn authorize(&mut self, url: &str) -> Option<String> {
+        let (source, cfg) = self.authorization.as_ref()?;
+        let answer = authorize::check_authorization_url(url)
+            .and_then(|u| tokio::task::block_in_place(|| authorize::obtain(source, &u, cfg)));
+        match answer {
+            Ok(redirect) => Some(redirect),
+            Err(why) => {
+                self.problem = Some(why);
+                None
+            }
+        }
     }
 
     fn consent(&mut self, request: &ConsentRequest) -> Option<Vec<Candidate>> {

@@ -75,6 +75,35 @@ impl Default for CloudSection {
     }
 }
 
+/// `authorization:`: the OAuth authorization step of an issuance by authorization code (the user signs in at the
+/// issuer in a browser and brings back the redirect).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthorizationSection {
+    /// The redirect URI the wallet registers with issuers: the browser is sent there with `code` and `state`.
+    /// The default is a loopback address (RFC 8252 section 7.3) on which nothing listens: the user copies the
+    /// address from the browser.
+    pub redirect_uri: Url,
+    /// How long an external authorization program (the CLI's `--authorize-with`) may run.
+    #[serde(with = "humantime_serde")]
+    pub command_timeout: Duration,
+    /// Most bytes read from the redirect the user or the program gives back.
+    pub max_response_bytes: usize,
+}
+
+impl Default for AuthorizationSection {
+    fn default() -> Self {
+        AuthorizationSection {
+            redirect_uri: Url::parse(DEFAULT_REDIRECT_URI).expect("a valid constant URL"),
+            command_timeout: Duration::from_secs(5 * 60),
+            max_response_bytes: 8 * 1024,
+        }
+    }
+}
+
+/// The default `authorization.redirect_uri`.
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1/callback";
+
 /// The device configuration file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -89,6 +118,8 @@ pub struct DeviceConfig {
     pub registry: RegistrySection,
     /// The cloud account.
     pub cloud: CloudSection,
+    /// Issuance by authorization code.
+    pub authorization: AuthorizationSection,
     /// The local store.
     pub store: StoreOptions,
 }
@@ -130,6 +161,20 @@ impl DeviceConfig {
         if self.cloud.max_sync_pages == 0 {
             return Err("cloud.max_sync_pages must be at least 1".into());
         }
+        if !matches!(self.authorization.redirect_uri.scheme(), "http" | "https")
+            && !self.authorization.redirect_uri.scheme().contains('.')
+        {
+            return Err(
+                "authorization.redirect_uri must be an http(s) URL or a private-use scheme (reverse domain name)"
+                    .into(),
+            );
+        }
+        if self.authorization.command_timeout.is_zero() {
+            return Err("authorization.command_timeout must be more than 0".into());
+        }
+        if !(256..=1024 * 1024).contains(&self.authorization.max_response_bytes) {
+            return Err("authorization.max_response_bytes must be between 256 and 1048576".into());
+        }
         if self.store.max_history == 0 {
             return Err("store.max_history must be at least 1".into());
         }
@@ -166,5 +211,31 @@ mod tests {
         assert!(err.contains("max_conflict_retries"), "{err}");
         let err = DeviceConfig::from_yaml("store:\n  max_history: 0\n").unwrap_err();
         assert!(err.contains("max_history"), "{err}");
+        let cfg = DeviceConfig::from_yaml("store:\n  lock_wait: 2s\n").unwrap();
+        assert_eq!(cfg.store.lock_wait, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_authorization_section_has_defaults_and_checks_its_values() {
+        let cfg = DeviceConfig::default();
+        assert_eq!(cfg.authorization.redirect_uri.as_str(), DEFAULT_REDIRECT_URI);
+        assert_eq!(cfg.authorization.command_timeout, Duration::from_secs(300));
+        let cfg = DeviceConfig::from_yaml(
+            "authorization:\n  redirect_uri: com.example.wallet:/cb\n  command_timeout: 20s\n  max_response_bytes: 1024\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.authorization.redirect_uri.scheme(), "com.example.wallet");
+        for bad in [
+            "redirect_uri: javascript:alert(1)",
+            "command_timeout: 0s",
+            "max_response_bytes: 10",
+            "redirect_url: http://x/",
+        ] {
+            let err = DeviceConfig::from_yaml(&format!("authorization:\n  {bad}\n")).unwrap_err();
+            assert!(
+                err.contains("authorization") || err.contains("redirect_url"),
+                "{bad}: {err}"
+            );
+        }
     }
 }

@@ -318,7 +318,9 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         });
         let engine = walletd_engine::Engine::new(walletd_engine::EngineOptions {
             config: cfg.engine.clone(),
-            authenticator: http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]),
+            // The general token (the web client's `appToken`) or one exchanged for the `engine` audience at
+            // `/auth/token` (a native wallet's: it opens nothing else).
+            authenticator: http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone(), "engine".into()]),
             egress: egress.clone(),
             allowed_origins: origins,
             // Always present: a tenant may have its own PDP even when there is no global one.

@@ -68,8 +68,40 @@ impl WalletDir {
         self.run_with(args, &[], None)
     }
 
-    /// [`WalletDir::run`] with environment variables and stdin.
-    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    /// Starts `walletd-wallet --json <args>` with piped stdin, stdout and stderr, for a test that answers prompts
+    /// as they come ([`Interactive`]).
+    pub fn spawn(&self, args: &[&str]) -> Interactive {
+        let mut cmd = self.command(args, &[]);
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            // Prompts end without a newline: forward whatever arrives.
+            let mut r = stderr;
+            let mut buf = [0u8; 4096];
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Interactive {
+            child,
+            lines: rx,
+            seen: String::new(),
+        }
+    }
+
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_walletd-wallet"));
         cmd.arg("--json")
             .arg("--dir")
@@ -77,13 +109,20 @@ impl WalletDir {
             .arg("--config")
             .arg(&self.config)
             .args(args)
-            .env_remove("WALLETD_WALLET_PASSPHRASE");
+            .env_remove("WALLETD_WALLET_PASSPHRASE")
+            .env_remove("WALLETD_WALLET_ENGINE_TOKEN");
         if !env.iter().any(|(k, _)| *k == "WALLETD_WALLET_PASSPHRASE") {
             cmd.arg("--passphrase-file").arg(&self.passphrase);
         }
         for (k, v) in env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// [`WalletDir::run`] with environment variables and stdin.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+        let mut cmd = self.command(args, env);
         let out = match stdin {
             Some(input) => {
                 use std::io::Write;
@@ -97,6 +136,48 @@ impl WalletDir {
             None => cmd.stdin(std::process::Stdio::null()).output().unwrap(),
         };
         run_of(out)
+    }
+}
+
+/// A CLI process whose prompts (on stderr) a test answers (on stdin).
+pub struct Interactive {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Interactive {
+    /// Reads stderr until it contains `needle` (at most 60 s); returns everything read after the previous match.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !self.seen.contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(chunk) => self.seen.push_str(&chunk),
+                Err(_) => panic!("no {needle:?} on stderr; saw: {}", self.seen),
+            }
+        }
+        std::mem::take(&mut self.seen)
+    }
+
+    /// Writes one line to stdin.
+    pub fn answer(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Closes stdin and waits for the process.
+    pub fn finish(mut self) -> Run {
+        drop(self.child.stdin.take());
+        let out = self.child.wait_with_output().unwrap();
+        let mut run = run_of(out);
+        run.stderr = std::mem::take(&mut self.seen);
+        while let Ok(chunk) = self.lines.recv_timeout(std::time::Duration::from_secs(5)) {
+            run.stderr.push_str(&chunk);
+        }
+        run
     }
 }
 
@@ -191,22 +272,28 @@ impl Drop for CountingProxy {
 pub struct Cloud {
     pub db: TestDatabase,
     /// The process (kept alive as long as the cloud).
-    pub _walletd: Walletd,
+    pub walletd: Walletd,
     pub proxy: CountingProxy,
 }
 
 impl Cloud {
     pub async fn start() -> Cloud {
+        Self::start_with(Config::new().mode("auth,storage")).await
+    }
+
+    /// The cloud with the engine role too (`--mode=auth,storage,engine`), allowed to reach peers on 127.0.0.1.
+    pub async fn start_with_engine() -> Cloud {
+        Self::start_with(Config::new().mode("auth,storage,engine").egress_loopback()).await
+    }
+
+    /// `walletd` with `cfg` on a fresh database.
+    pub async fn start_with(cfg: Config) -> Cloud {
         let db = TestDatabase::postgres().await;
-        let cfg = Config::new().mode("auth,storage").database(db.url());
+        let cfg = cfg.database(db.url());
         let walletd = WalletdBuilder::new(walletd_bin()).with_config(&cfg).start().await;
         let target: SocketAddr = walletd.http_url().trim_start_matches("http://").parse().unwrap();
         let proxy = CountingProxy::start(target).await;
-        Cloud {
-            db,
-            _walletd: walletd,
-            proxy,
-        }
+        Cloud { db, walletd, proxy }
     }
 
     /// Every row of every table of the cloud's schema, as text (bytea as hex).

@@ -46,6 +46,7 @@ impl Agent {
         };
         start.protocol = Some(Protocol::Oid4vci);
         start.offer = Some(offer_value(offer));
+        start.redirect_uri = ui.redirect_uri();
         let mut step = "flow_start".to_string();
         let err = |step: &str, e| AgentError::from_client(step, e);
         self.send(&ClientMessage::FlowStart(Box::new(start)))

@@ -31,6 +31,11 @@ pub trait Ui: Send {
     fn authorize(&mut self, _url: &str) -> Option<String> {
         None
     }
+    /// The redirect URI an issuance by authorization code sends the browser back to (`None`: the wallet cannot do
+    /// that grant, and such an offer fails with the engine's `AUTHORIZATION_FAILED`).
+    fn redirect_uri(&self) -> Option<String> {
+        None
+    }
     /// The verifier asks for credentials: the chosen candidates (each with the claims to disclose, a subset of the
     /// requested ones), or `None` to decline.
     fn consent(&mut self, request: &ConsentRequest) -> Option<Vec<Candidate>> {

@@ -59,6 +59,9 @@ pub struct Cloud {
     pub(crate) http: reqwest::Client,
     pub(crate) base: Url,
     pub(crate) token: String,
+    /// The session's refresh token (single use: each exchange rotates it).
+    refresh_token: Option<String>,
+    target: CloudTarget,
 }
 
 impl std::fmt::Debug for Cloud {
@@ -178,5 +181,27 @@ pub async fn login(target: &CloudTarget, data: &mut WalletData) -> Result<Cloud,
         http,
         base: target.url.clone(),
         token,
+        refresh_token: session["refreshToken"].as_str().map(str::to_string),
+        target: target.clone(),
     })
+}
+
+impl Cloud {
+    /// An access token for another role of the deployment (`engine`, `storage` or `registry`): the session's
+    /// refresh token exchanged at the auth role's `/auth/token`. A token for one audience is refused by the
+    /// others, so a remote engine never holds a token that reads the wallet's blobs.
+    pub async fn token_for(&mut self, audience: &str) -> Result<String, CloudError> {
+        let step = "token_exchange";
+        let refresh = self
+            .refresh_token
+            .take()
+            .ok_or_else(|| CloudError::at(step, "the session has no refresh token"))?;
+        let body = json!({"refreshToken": refresh, "audience": audience});
+        let v = post(&self.http, &self.target, "auth/token", &body, step).await?;
+        self.refresh_token = v["refreshToken"].as_str().map(str::to_string);
+        v["accessToken"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| CloudError::at(step, "the auth role sent no accessToken"))
+    }
 }

@@ -2,18 +2,24 @@
 //! cloud account, encrypted with a key from a passphrase (argon2id, parameters in the file's header) or from the
 //! caller (a platform keychain). Every save is atomic (a temporary file, fsync, rename, fsync of the directory): a
 //! crash leaves the old file or the new one, never a mix; a wrong passphrase or a damaged file is an error that
-//! leaves the file as it was.
+//! leaves the file as it was. An open store holds an advisory lock on `wallet.lock` (exclusive to write, shared
+//! to read), so two processes (or two SDK instances) on one directory get [`StoreError::Locked`] rather than
+//! overwriting each other's changes.
 
 mod data;
+mod lock;
 mod seal;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use data::{
     Account, CredentialRecord, DisclosedRecord, HolderKeyRecord, PresentationRecord, SyncState, WalletData,
 };
+pub use lock::LOCK_FILE;
+use lock::{DirLock, LockMode};
 use seal::SealKey;
 pub use seal::{KdfLimits, KdfParams, KeySource};
 
@@ -52,6 +58,10 @@ pub enum StoreError {
     Corrupted(String),
     /// The file is over the size limit.
     TooLarge(u64),
+    /// Another process (or another open [`Store`] in this one) has the wallet open.
+    Locked(PathBuf),
+    /// The store was opened read-only.
+    ReadOnly,
     /// Reading or writing failed.
     Io(String),
 }
@@ -81,6 +91,12 @@ impl std::fmt::Display for StoreError {
                 "the store file is damaged or was tampered with ({e}); it was left as it is"
             ),
             StoreError::TooLarge(n) => write!(f, "the store file has {n} bytes, over the configured limit"),
+            StoreError::Locked(p) => write!(
+                f,
+                "the wallet in {} is in use by another process; try again when it has finished",
+                p.display()
+            ),
+            StoreError::ReadOnly => f.write_str("the store was opened read-only"),
             StoreError::Io(e) => write!(f, "store I/O: {e}"),
         }
     }
@@ -104,6 +120,9 @@ pub struct StoreOptions {
     pub max_file_bytes: u64,
     /// Most presentation records kept (the oldest go first).
     pub max_history: usize,
+    /// How long opening waits for another process to release the wallet (0: fail at once).
+    #[serde(with = "humantime_serde")]
+    pub lock_wait: Duration,
 }
 
 impl Default for StoreOptions {
@@ -113,6 +132,7 @@ impl Default for StoreOptions {
             kdf_limits: KdfLimits::default(),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_history: 1000,
+            lock_wait: Duration::ZERO,
         }
     }
 }
@@ -122,6 +142,8 @@ pub struct Store {
     dir: PathBuf,
     key: SealKey,
     opts: StoreOptions,
+    /// Held as long as the store is open; released when it is dropped.
+    lock: DirLock,
     /// The wallet's contents; [`Store::save`] writes them.
     pub data: WalletData,
 }
@@ -144,26 +166,49 @@ impl Store {
             return Err(StoreError::AlreadyExists(dir.to_path_buf()));
         }
         fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+        let lock = DirLock::acquire(dir, LockMode::Exclusive, opts.lock_wait)?;
+        // Another process may have created it between the check and the lock.
+        if Self::exists(dir) {
+            return Err(StoreError::AlreadyExists(dir.to_path_buf()));
+        }
         let mut data = WalletData::default();
         data.add_key();
         let store = Store {
             dir: dir.to_path_buf(),
             key: SealKey::new(source, opts.kdf)?,
             opts,
+            lock,
             data,
         };
         store.save()?;
         Ok(store)
     }
 
-    /// Opens the wallet in `dir`.
+    /// Opens the wallet in `dir` to read and write: no other [`Store`] may have it open until this one is dropped.
     pub fn open(dir: &Path, source: &KeySource, opts: StoreOptions) -> Result<Store, StoreError> {
+        Self::open_with(dir, source, opts, LockMode::Exclusive)
+    }
+
+    /// Opens the wallet in `dir` to read only: other readers may have it open, a writer may not; [`Store::save`]
+    /// fails with [`StoreError::ReadOnly`].
+    pub fn open_read_only(dir: &Path, source: &KeySource, opts: StoreOptions) -> Result<Store, StoreError> {
+        Self::open_with(dir, source, opts, LockMode::Shared)
+    }
+
+    fn open_with(dir: &Path, source: &KeySource, opts: StoreOptions, mode: LockMode) -> Result<Store, StoreError> {
         let path = dir.join(STORE_FILE);
+        if !path.exists() {
+            // No lock file is created in a directory that holds no wallet.
+            return Err(StoreError::NotFound(dir.to_path_buf()));
+        }
+        // The lock is taken before the file is read, so what is read is what the next save replaces.
+        let lock = DirLock::acquire(dir, mode, opts.lock_wait)?;
         let (key, data) = read_sealed(&path, source, &opts)?;
         Ok(Store {
             dir: dir.to_path_buf(),
             key,
             opts,
+            lock,
             data,
         })
     }
@@ -180,6 +225,9 @@ impl Store {
 
     /// Writes the document atomically.
     pub fn save(&self) -> Result<(), StoreError> {
+        if self.lock.mode() != LockMode::Exclusive {
+            return Err(StoreError::ReadOnly);
+        }
         let body = serde_json::to_vec(&self.data).map_err(|e| StoreError::Io(format!("cannot encode: {e}")))?;
         let file = self.key.seal(&body);
         if file.len() as u64 > self.opts.max_file_bytes {

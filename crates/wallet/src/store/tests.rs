@@ -51,6 +51,7 @@ fn a_wallet_round_trips_with_several_keys_credentials_and_history() {
         10,
     );
     s.save().unwrap();
+    drop(s);
     let again = Store::open(dir.path(), &pass("pw"), opts()).unwrap();
     assert_eq!(again.data.keys.len(), 2);
     assert!(again.data.key(&k2).unwrap().key().is_some());
@@ -84,6 +85,7 @@ fn truncated_and_tampered_files_are_refused_and_left_as_they_are() {
     let mut s = Store::create(dir.path(), &pass("pw"), opts()).unwrap();
     s.data.credentials.push(record("c1", "k"));
     s.save().unwrap();
+    drop(s);
     let path = dir.path().join(STORE_FILE);
     let good = fs::read(&path).unwrap();
 
@@ -181,6 +183,7 @@ fn the_file_size_limit_is_enforced_on_read_and_write() {
         s.data.credentials.push(record(&format!("c{i}"), "k"));
     }
     s.save().unwrap();
+    drop(s);
     assert!(matches!(
         Store::open(dir.path(), &pass("pw"), small),
         Err(StoreError::TooLarge(_))
@@ -205,6 +208,69 @@ fn a_backup_needs_its_own_passphrase_and_merges_by_id() {
     let mut t = Store::create(other.path(), &pass("pw2"), opts()).unwrap();
     assert_eq!(t.merge(data.clone()), (1, 1));
     assert_eq!(t.merge(data), (0, 0), "merging twice adds nothing");
+}
+
+#[test]
+fn one_writer_at_a_time_readers_share_and_a_dropped_store_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Store::create(dir.path(), &pass("pw"), opts()).unwrap();
+    // A second writer and a reader are refused while the first is open, before any key derivation.
+    for err in [
+        Store::open(dir.path(), &pass("pw"), opts()).unwrap_err(),
+        Store::open_read_only(dir.path(), &pass("wrong"), opts()).unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::Locked(_)), "{err}");
+        assert!(err.to_string().contains("in use by another process"), "{err}");
+    }
+    assert!(matches!(
+        Store::create(dir.path(), &pass("pw"), opts()),
+        Err(StoreError::AlreadyExists(_))
+    ));
+    drop(writer);
+
+    // Readers share; a writer waits for them; a reader cannot save.
+    let r1 = Store::open_read_only(dir.path(), &pass("pw"), opts()).unwrap();
+    let r2 = Store::open_read_only(dir.path(), &pass("pw"), opts()).unwrap();
+    assert!(matches!(r1.save(), Err(StoreError::ReadOnly)));
+    assert!(matches!(
+        Store::open(dir.path(), &pass("pw"), opts()),
+        Err(StoreError::Locked(_))
+    ));
+    drop((r1, r2));
+
+    // With `lock_wait`, an open waits for the holder to let go instead of failing.
+    let holder = Store::open(dir.path(), &pass("pw"), opts()).unwrap();
+    let waiting = StoreOptions {
+        lock_wait: std::time::Duration::from_secs(5),
+        ..opts()
+    };
+    let path = dir.path().to_path_buf();
+    let started = std::time::Instant::now();
+    let t = std::thread::spawn(move || Store::open(&path, &pass("pw"), waiting).map(|_| ()));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(holder);
+    t.join().unwrap().unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    let short = StoreOptions {
+        lock_wait: std::time::Duration::from_millis(100),
+        ..opts()
+    };
+    let _holder = Store::open(dir.path(), &pass("pw"), opts()).unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &pass("pw"), short),
+        Err(StoreError::Locked(_))
+    ));
+    assert!(dir.path().join(LOCK_FILE).exists());
+}
+
+#[test]
+fn no_lock_file_is_left_where_there_is_no_wallet() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), &pass("pw"), opts()),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(!dir.path().join(LOCK_FILE).exists());
 }
 
 #[test]
