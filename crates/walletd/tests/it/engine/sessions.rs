@@ -1,6 +1,7 @@
 //! Session-level paths of the real engine process that the protocol suites do not reach: an access token that
-//! expires mid-session, `--mode=all` accepting its own auth role's ES256 tokens on the socket, and a tenant's own
-//! PDP (tenants table) asked for that tenant's users while other tenants use the global one.
+//! expires mid-session, `--mode=all` accepting its own auth role's ES256 tokens on the socket (general and `engine`
+//! audience, not another role's), and a tenant's own PDP (tenants table) asked for that tenant's users while other
+//! tenants use the global one.
 
 use std::time::Duration;
 
@@ -155,6 +156,21 @@ async fn all_mode_accepts_its_own_auth_token_on_the_socket_and_runs_a_flow() {
         .await
         .unwrap();
     assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
+
+    // A token exchanged at /auth/token for the `engine` audience (a native wallet's) opens a session; one for
+    // another role's audience does not.
+    let for_engine = w.token_with(json!({"sub": "holder-1", "tenant_id": "default", "aud": "engine"}));
+    let mut c = EngineClient::connect(&ws_url(&w)).await.unwrap();
+    let hs = c.handshake(&for_engine, None).await.unwrap();
+    assert_eq!(hs["type"], "handshake_complete");
+    let for_storage = w.token_with(json!({"sub": "holder-1", "tenant_id": "default", "aud": "storage"}));
+    let mut c = EngineClient::connect(&ws_url(&w)).await.unwrap();
+    c.send(&json!({"type": "handshake", "app_token": for_storage}))
+        .await
+        .unwrap();
+    let e = c.recv(T).await.unwrap();
+    assert_eq!(e["code"], "AUTH_FAILED", "{e}");
+    assert_eq!(c.recv_close(T).await, Some(4001));
 
     // A legacy HS256 token is not accepted by a process that has no shared secret.
     let mut c = EngineClient::connect(&ws_url(&w)).await.unwrap();
