@@ -247,8 +247,13 @@ pub async fn serve(s: &Settings, kind: &str, secs: u64) -> Result<(), String> {
     let empty = w.token_for(EMPTY_FEED_USER, "default");
     let url = w.http_url();
     populate(&url, Some(&token), s.blobs).await?;
-    println!("WALLETD_PID={}\nWALLETD_URL={url}\nWB_TOKEN={token}\nWB_EMPTY_FEED_TOKEN={empty}", w.pid());
-    println!("# up for {secs} s; e.g. WB_KIND=fixed WB_AUTH=$WB_EMPTY_FEED_TOKEN wrk -t2 -c16 -d10s -s crates/bench/lua/walletd.lua $WALLETD_URL/storage/sync");
+    println!(
+        "WALLETD_PID={}\nWALLETD_URL={url}\nWB_TOKEN={token}\nWB_EMPTY_FEED_TOKEN={empty}",
+        w.pid()
+    );
+    println!(
+        "# up for {secs} s; e.g. WB_KIND=fixed WB_AUTH=$WB_EMPTY_FEED_TOKEN wrk -t2 -c16 -d10s -s crates/bench/lua/walletd.lua $WALLETD_URL/storage/sync"
+    );
     tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
     drop(w);
     Ok(())

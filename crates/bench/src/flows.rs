@@ -32,6 +32,32 @@ pub fn parse_side(out: &str, label: &str) -> Option<Side> {
     })
 }
 
+/// Builds the flow bench targets (`cargo bench --no-run`, a no-op when they are fresh) before anything is timed: a
+/// first build inside a measured round took longer than the round's 15-minute bound on a loaded machine.
+pub fn build_benches(root: &Path) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args([
+            "bench",
+            "--no-run",
+            "-p",
+            "walletd",
+            "--bench",
+            "engine",
+            "--bench",
+            "presentation",
+        ])
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?
+        .success();
+    if ok {
+        Ok(())
+    } else {
+        Err("building the flow benches failed".into())
+    }
+}
+
 /// Runs `cargo bench -p walletd --bench <bench> -- <args>` in `root`, engine side first when `engine_first`;
 /// bounded to 15 minutes by timeout(1).
 fn cargo_bench(root: &Path, bench: &str, args: &[String], engine_first: bool) -> Result<String, String> {

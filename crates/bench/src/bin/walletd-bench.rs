@@ -190,7 +190,11 @@ fn main() {
             .map(|c: usize| c.clamp(1, 64))
             .collect();
         let total = args.num("flows", 80, 2000).max(1);
-        for bench in ["engine", "presentation"] {
+        let built = flows::build_benches(&root());
+        if let Err(e) = &built {
+            failed.push(e.clone());
+        }
+        for bench in ["engine", "presentation"].into_iter().filter(|_| built.is_ok()) {
             for &c in &conc {
                 match flows::flows(&root(), bench, c, total, settings.rounds) {
                     Ok(r) => rows.push(r),
