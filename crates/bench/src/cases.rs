@@ -43,11 +43,16 @@ pub fn walletd_config(db_url: &str) -> Config {
         .limit("storage.max_bytes_per_user", 10_000_000_000u64)
 }
 
-/// Starts walletd from `bin` with `config`, access logs off.
+/// The log filter of the measured processes: the `started` line (which the harness waits for) and warnings. Not
+/// `walletd=info`: a directive matches by target prefix, so that one also enables every `walletd_*` crate's INFO,
+/// the access log among them (one JSON line per request, which the harness then parses and keeps in memory).
+pub const LOG_FILTER: &str = "warn,walletd::serve=info";
+
+/// Starts walletd from `bin` with `config`, access logs off ([`LOG_FILTER`]).
 pub async fn start_walletd(bin: &Path, config: &Config) -> Result<Walletd, String> {
     WalletdBuilder::new(bin)
         .with_config(config)
-        .env("RUST_LOG", "warn,walletd=info")
+        .env("RUST_LOG", LOG_FILTER)
         .spawn()
         .await
 }
@@ -227,4 +232,29 @@ pub async fn registry(wrk: &Arc<Wrk>, s: &Settings) -> Result<Row, String> {
         load(format!("{}/healthz", w.http_url()), "fixed", None, s),
     )
     .await)
+}
+
+/// `walletd-bench serve`: one walletd as the HTTP comparisons start it (populated, tokens minted), kept up for
+/// `secs` seconds so a profiler (`perf record -p PID`) or a hand-run wrk can be pointed at it. Prints the pid, the
+/// URL and the tokens as shell assignments.
+pub async fn serve(s: &Settings, kind: &str, secs: u64) -> Result<(), String> {
+    let db = match kind {
+        "sqlite" => TestDatabase::sqlite(),
+        _ => TestDatabase::postgres().await,
+    };
+    let w = start_walletd(&s.walletd, &walletd_config(db.url())).await?;
+    let token = w.token_for(USER, "default");
+    let empty = w.token_for(EMPTY_FEED_USER, "default");
+    let url = w.http_url();
+    populate(&url, Some(&token), s.blobs).await?;
+    println!(
+        "WALLETD_PID={}\nWALLETD_URL={url}\nWB_TOKEN={token}\nWB_EMPTY_FEED_TOKEN={empty}",
+        w.pid()
+    );
+    println!(
+        "# up for {secs} s; e.g. WB_KIND=fixed WB_AUTH=$WB_EMPTY_FEED_TOKEN wrk -t2 -c16 -d10s -s crates/bench/lua/walletd.lua $WALLETD_URL/storage/sync"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+    drop(w);
+    Ok(())
 }

@@ -191,6 +191,39 @@ async fn sync_feed_with_tombstones(db: TestDatabase) {
     ));
 }
 
+/// The short path of the feed (a device at the head, a user who never wrote: one read of the marks) answers what
+/// the full path would: an empty page at the same position, the next write on the next poll, and a cursor the store
+/// never handed out (beyond its head) still resets.
+async fn sync_at_the_head(db: TestDatabase) {
+    let s = service(&db).await;
+    let fresh = Owner::new("default", "never-wrote");
+    let page = s.sync(&fresh, None, None).await.unwrap();
+    assert!(page.changes.is_empty() && !page.has_more && !page.reset_required);
+    let again = s.sync(&fresh, Some(&page.cursor), None).await.unwrap();
+    assert!(again.changes.is_empty() && !again.reset_required);
+    assert_eq!(again.cursor, page.cursor, "the position does not move");
+    s.put(&fresh, "x", b"x".to_vec(), None, Precondition::None)
+        .await
+        .unwrap();
+    let next = s.sync(&fresh, Some(&again.cursor), None).await.unwrap();
+    let ids: Vec<&str> = next.changes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["x"], "the write after an empty poll is the next poll's");
+    let idle = s.sync(&fresh, Some(&next.cursor), None).await.unwrap();
+    assert!(idle.changes.is_empty() && !idle.reset_required);
+    // A cursor from a longer history (another user's feed here) is beyond this head: reset, from the beginning.
+    let o = alice();
+    for id in ["a", "b", "c"] {
+        s.put(&o, id, id.as_bytes().to_vec(), None, Precondition::None)
+            .await
+            .unwrap();
+    }
+    let far = s.sync(&o, None, None).await.unwrap().cursor;
+    let reset = s.sync(&fresh, Some(&far), None).await.unwrap();
+    assert!(reset.reset_required, "a cursor beyond the head resets");
+    let ids: Vec<&str> = reset.changes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["x"]);
+}
+
 async fn expired_tombstones_force_a_reset(db: TestDatabase) {
     let cfg = StorageConfig {
         tombstone_retention: Duration::from_millis(200),
@@ -463,6 +496,7 @@ walletd_testkit::on_both_databases!(
     crud_and_versions,
     listing_pages,
     sync_feed_with_tombstones,
+    sync_at_the_head,
     expired_tombstones_force_a_reset,
     private_data_is_the_keystore_blob,
     quotas_and_tenant_overrides,

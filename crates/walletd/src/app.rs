@@ -417,6 +417,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     // -- end of role routes --
 
     let metrics = walletd_common::telemetry::metrics_handle();
+    walletd_common::telemetry::spawn_metrics_upkeep(cfg.server.metrics_upkeep_interval);
     let health = HealthState {
         readiness: readiness.clone(),
         status: Arc::new(StatusInfo {

@@ -7,7 +7,8 @@
 //!
 //! Subcommands (several joined by commas, e.g. `http,registry,startup`): `all` (http + registry + flows +
 //! startup, then the soak when `--soak-minutes` > 0), `http` (bearer, storage on SQLite and PostgreSQL),
-//! `registry`, `flows`, `startup`, `soak`. Options: `--secs N` per
+//! `registry`, `flows`, `startup`, `soak`, and `serve` (one populated walletd kept up `--serve-secs` (300) on
+//! `--db sqlite|postgres`, for a profiler). Options: `--secs N` per
 //! wrk run (5), `--rounds N` interleaved A/B pairs (3), `--connections N` (16), `--blobs N` (100), `--flows N` per
 //! side and round (80), `--concurrency 1,4,16`, `--minutes N` soak intervals (10), `--interval-secs N` (60),
 //! `--soak-minutes N` within `all` (0), `--soak-db sqlite|postgres`, `--no-build`, `--write-docs` (replace the
@@ -115,9 +116,9 @@ fn main() {
     let has = |what: &str| parts.contains(&"all") || parts.contains(&what);
     if !parts
         .iter()
-        .all(|p| ["all", "http", "registry", "flows", "startup", "soak"].contains(p))
+        .all(|p| ["all", "http", "registry", "flows", "startup", "soak", "serve"].contains(p))
     {
-        eprintln!("usage: walletd-bench [all|http|registry|flows|startup|soak] [options]; see the crate docs");
+        eprintln!("usage: walletd-bench [all|http|registry|flows|startup|soak|serve] [options]; see the crate docs");
         std::process::exit(2);
     }
     let (walletd, baseline) = binaries(&args);
@@ -156,6 +157,15 @@ fn main() {
     let mut rows = Vec::new();
     let title = header("Suite run");
     let mut failed = Vec::new();
+    if parts.contains(&"serve") {
+        let secs = args.num("serve-secs", 300, 3600) as u64;
+        let db = args.text("db", "sqlite");
+        if let Err(e) = rt.block_on(cases::serve(&settings, &db, secs)) {
+            eprintln!("FAILED: serve: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     rt.block_on(async {
         if has("http") {
             for kind in ["sqlite", "postgres"] {
@@ -180,7 +190,11 @@ fn main() {
             .map(|c: usize| c.clamp(1, 64))
             .collect();
         let total = args.num("flows", 80, 2000).max(1);
-        for bench in ["engine", "presentation"] {
+        let built = flows::build_benches(&root());
+        if let Err(e) = &built {
+            failed.push(e.clone());
+        }
+        for bench in ["engine", "presentation"].into_iter().filter(|_| built.is_ok()) {
             for &c in &conc {
                 match flows::flows(&root(), bench, c, total, settings.rounds) {
                     Ok(r) => rows.push(r),

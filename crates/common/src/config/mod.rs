@@ -129,6 +129,11 @@ pub struct ServerConfig {
     pub public_roles: Option<crate::roles::RoleSet>,
     /// Serve `/metrics` on the admin listener instead of the main one.
     pub metrics_on_admin_port: bool,
+    /// How often the metrics recorder folds the recorded histogram samples into its summaries. Between two folds
+    /// (or two scrapes of `/metrics`) every sample is kept, so without it a process nobody scrapes grows by every
+    /// request's timings. `0s` leaves it to the scrapes.
+    #[serde(with = "humantime_serde")]
+    pub metrics_upkeep_interval: Duration,
     /// Largest request body accepted by default (routes with their own limits may lower or raise it).
     pub max_body_bytes: usize,
     /// Longest a single HTTP request may take before it is answered with 408.
@@ -154,6 +159,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             public_roles: None,
             metrics_on_admin_port: false,
+            metrics_upkeep_interval: Duration::from_secs(5),
             max_body_bytes: 2 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),

@@ -16,6 +16,20 @@ impl StorageService {
         let mut reset_required = false;
         // At most two passes: the second one only after a reset, from the beginning.
         for _ in 0..2 {
+            // A device already at the head (the usual poll) and a user who never wrote: the marks alone answer, one
+            // primary-key read instead of the feed query plus the marks. Every change has a sequence number at most
+            // the head it committed with, so none is after `since`; a write committing after this read is the next
+            // poll's. Such a device is never behind a purge (purges stay at or below the head). A cursor beyond the
+            // head (another store's history) goes on to the reset below. (docs/performance.md, "bearer GET".)
+            let (head, purged) = store.blob_seq_marks(owner.key()).await?;
+            if since == head {
+                return Ok(SyncPage {
+                    has_more: false,
+                    cursor: encode_sync_cursor(since, purged.max(mark)),
+                    reset_required,
+                    changes: Vec::new(),
+                });
+            }
             let metas = store.blob_changes(owner.key(), since, None, limit + 1, false).await?;
             let take = within_budget(&metas, limit, cfg.max_page_data_bytes);
             let changes = if take > 0 {
