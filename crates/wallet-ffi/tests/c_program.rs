@@ -31,6 +31,8 @@ fn compile(source: &str, out: &Path) {
         .arg("-L")
         .arg(&lib)
         .arg("-lwalletd_wallet_ffi")
+        // The program's own signer keeps its key in OpenSSL's libcrypto (libssl-dev, installed by .ci/run).
+        .arg("-lcrypto")
         .arg(format!("-Wl,-rpath,{}", lib.display()))
         .arg("-o")
         .arg(out)
@@ -48,6 +50,7 @@ async fn a_c_program_runs_an_issuance_with_the_embedded_engine() {
     let issuer = NodeIssuer::start();
     let refused = issuer.offer(json!({"grant": "pre", "tx_code": true})).await;
     let ok = issuer.offer(json!({"grant": "pre", "tx_code": true})).await;
+    let app_key = issuer.offer(json!({"grant": "pre", "tx_code": true})).await;
     let config = tmp.path().join("device.yaml");
     // The interop issuer listens on 127.0.0.1 over http; a small KDF keeps the test quick.
     std::fs::write(
@@ -63,8 +66,10 @@ async fn a_c_program_runs_an_issuance_with_the_embedded_engine() {
         let args = [
             arg(&refused, "offer"),
             arg(&ok, "offer"),
+            arg(&app_key, "offer"),
             arg(&refused, "tx_code_value"),
             arg(&ok, "tx_code_value"),
+            arg(&app_key, "tx_code_value"),
         ];
         move || Command::new(program).arg(dir).arg(config).args(args).output().unwrap()
     })
@@ -80,8 +85,12 @@ async fn a_c_program_runs_an_issuance_with_the_embedded_engine() {
         .map(|j| serde_json::from_str(j).unwrap())
         .expect("the program prints the list");
     let creds = list["credentials"].as_array().unwrap();
-    assert_eq!(creds.len(), 1, "{list}");
-    assert_eq!(creds[0]["vct"], format!("{}/vct/pid", issuer.url), "{list}");
+    assert_eq!(creds.len(), 2, "{list}");
+    for c in creds {
+        assert_eq!(c["vct"], format!("{}/vct/pid", issuer.url), "{list}");
+    }
     assert_eq!(creds[0]["key_id"], list["keys"][0]["id"], "bound to the store's key: {list}");
+    assert_eq!(creds[1]["key_id"], "c-key", "bound to the app's key: {list}");
+    assert_eq!(list["keys"].as_array().unwrap().len(), 1, "the app's key is not in the store: {list}");
     assert!(dir.join("wallet.store").exists());
 }

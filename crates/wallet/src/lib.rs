@@ -95,7 +95,8 @@ pub fn proof_jwt(
     if let Some(i) = issuer {
         claims["iss"] = json!(i);
     }
-    let header = json!({"typ": "openid4vci-proof+jwt", "jwk": key.public_jwk()?});
+    let jwk = key.public_jwk()?;
+    let header = json!({"typ": "openid4vci-proof+jwt", "jwk": jwk});
     signer::sign_jwt(key, SignPurpose::IssuanceProof, &header, &claims)
 }
 

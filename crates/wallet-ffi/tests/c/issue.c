@@ -2,13 +2,19 @@
  * A C program that links libwalletd_wallet_ffi and runs what a native app would: open a wallet (the embedded
  * engine), a pre-authorized issuance against the interop issuer with the transaction code answered by a callback,
  * and the calls that must fail cleanly (null handle, bad JSON, bad UTF-8, wrong passphrase, a refusing signer).
+ * The app signer keeps its P-256 key in OpenSSL (libcrypto), outside the wallet's store, as a keychain would.
  * Built and run by tests/c_program.rs:
- *   issue <wallet dir> <device config file> <offer refused> <offer ok> <tx code refused> <tx code ok>
+ *   issue <wallet dir> <device config file> <offer refused> <offer ok> <offer app key> <tx refused> <tx ok> <tx app>
  * Prints "ok <check>" per check, "list <json>" at the end; exits non-zero at the first failed check.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
 
 #include "walletd_wallet.h"
 
@@ -90,6 +96,82 @@ static int32_t refusing_sign(void *user_data, const char *key_id, const char *pu
     return 1;
 }
 
+/* base64url without padding of n bytes into out (room for 4 * n / 3 + 4). */
+static void b64url(const uint8_t *in, size_t n, char *out) {
+    static const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n) v |= in[i + 2];
+        out[o++] = abc[(v >> 18) & 63];
+        out[o++] = abc[(v >> 12) & 63];
+        if (i + 1 < n) out[o++] = abc[(v >> 6) & 63];
+        if (i + 2 < n) out[o++] = abc[v & 63];
+    }
+    out[o] = 0;
+}
+
+/* The app's key, in OpenSSL: the wallet only ever sees its public JWK and its signatures. */
+struct keychain {
+    EVP_PKEY *key;
+    char jwk_list[256];
+    int signed_count;
+    int released;
+};
+
+static int keychain_init(struct keychain *kc) {
+    kc->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    if (!kc->key) return 0;
+    BIGNUM *x = NULL, *y = NULL;
+    uint8_t xb[32], yb[32];
+    char xs[48], ys[48];
+    int ok = EVP_PKEY_get_bn_param(kc->key, OSSL_PKEY_PARAM_EC_PUB_X, &x) &&
+             EVP_PKEY_get_bn_param(kc->key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) && BN_bn2binpad(x, xb, 32) == 32 &&
+             BN_bn2binpad(y, yb, 32) == 32;
+    BN_free(x);
+    BN_free(y);
+    if (!ok) return 0;
+    b64url(xb, 32, xs);
+    b64url(yb, 32, ys);
+    snprintf(kc->jwk_list, sizeof kc->jwk_list,
+             "[{\"id\":\"c-key\",\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}}]", xs, ys);
+    return 1;
+}
+
+static int32_t keychain_keys(void *user_data, WalletdAnswer *answer) {
+    struct keychain *kc = user_data;
+    return walletd_answer_set(answer, kc->jwk_list) == WALLETD_OK ? 0 : 1;
+}
+
+/* ES256: SHA-256 + ECDSA in OpenSSL (DER), converted to the 64-byte r || s the wallet wants. */
+static int32_t keychain_sign(void *user_data, const char *key_id, const char *purpose, const uint8_t *message,
+                             size_t message_len, WalletdAnswer *answer) {
+    struct keychain *kc = user_data;
+    (void)purpose;
+    if (strcmp(key_id, "c-key") != 0) return 1;
+    uint8_t der[80], raw[64];
+    size_t der_len = sizeof der;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, kc->key) == 1 &&
+             EVP_DigestSign(ctx, der, &der_len, message, message_len) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) return 1;
+    const uint8_t *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    if (!sig) return 1;
+    ok = BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32) == 32 && BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32) == 32;
+    ECDSA_SIG_free(sig);
+    if (!ok) return 1;
+    kc->signed_count++;
+    return walletd_answer_set_bytes(answer, raw, sizeof raw) == WALLETD_OK ? 0 : 1;
+}
+
+static void keychain_release(void *user_data) {
+    struct keychain *kc = user_data;
+    kc->released++;
+}
+
 static void on_release(void *user_data) {
     struct app *app = user_data;
     app->released++;
@@ -114,8 +196,8 @@ static char *keys_array(const char *list_json) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s DIR CONFIG OFFER_REFUSED OFFER_OK TX_REFUSED TX_OK\n", argv[0]);
+    if (argc != 9) {
+        fprintf(stderr, "usage: %s DIR CONFIG OFFER_REFUSED OFFER_OK OFFER_APP TX_REFUSED TX_OK TX_APP\n", argv[0]);
         return 2;
     }
     const char *dir = argv[1];
@@ -179,26 +261,39 @@ int main(int argc, char **argv) {
     WalletdSigner incomplete = {.user_data = &app};
     CHECK(walletd_wallet_set_signer(w, &incomplete) == WALLETD_ERR_INVALID_ARGUMENT, "a signer without sign");
     CHECK(walletd_wallet_set_signer(w, &refusing) == WALLETD_OK, "set the refusing signer");
-    app.tx_code = argv[5];
+    app.tx_code = argv[6];
     CHECK(walletd_wallet_accept_offer(w, argv[3], NULL, &cb, &out) == WALLETD_ERR_SIGNER && out == NULL,
           "refused signature is a signer error");
-    CHECK(last_error_has("biometric prompt") && last_error_has("\"engine_code\":\"sign_error\""),
+    CHECK(last_error_has("biometric prompt") && last_error_has("\"engine_code\":\"SIGN_ERROR\""),
           "the engine got the refusal");
     CHECK(app.sign_asked == 1 && app.tx_code_asked == 1, "sign and tx_code callbacks were called");
     CHECK(walletd_wallet_set_signer(w, NULL) == WALLETD_OK && app.released == 1, "back to the store's keys");
 
     /* The issuance: the transaction code from the callback, proofs from the store's key. */
-    app.tx_code = argv[6];
+    app.tx_code = argv[7];
     CHECK(walletd_wallet_accept_offer(w, argv[4], NULL, &cb, &out) == WALLETD_OK && out != NULL, "accept offer");
     CHECK(strstr(out, "\"credentials\":[{") != NULL, "the result lists the credential");
     printf("accepted %s\n", out);
     walletd_string_free(out);
     CHECK(app.tx_code_asked == 2 && app.progress_steps > 0, "progress and tx_code callbacks");
 
+    /* Another issuance with the app's own key (OpenSSL here, a Secure Enclave in an iOS app). */
+    struct keychain kc = {0};
+    CHECK(keychain_init(&kc), "the app's key");
+    WalletdSigner app_signer = {.user_data = &kc, .keys = keychain_keys, .sign = keychain_sign,
+                                .release = keychain_release};
+    CHECK(walletd_wallet_set_signer(w, &app_signer) == WALLETD_OK, "set the app signer");
+    app.tx_code = argv[8];
+    CHECK(walletd_wallet_accept_offer(w, argv[5], NULL, &cb, &out) == WALLETD_OK && out != NULL,
+          "accept offer with the app's key");
+    CHECK(strstr(out, "\"key_id\":\"c-key\"") != NULL && kc.signed_count == 1, "bound to the app's key");
+    walletd_string_free(out);
+
     CHECK(walletd_wallet_list(w, &out) == WALLETD_OK, "list");
     printf("list %s\n", out);
     walletd_string_free(out);
-    CHECK(walletd_wallet_close(w) == WALLETD_OK, "close again");
+    CHECK(walletd_wallet_close(w) == WALLETD_OK && kc.released == 1, "close again releases the app signer");
+    EVP_PKEY_free(kc.key);
     free(app.keys_json);
     free(config);
     printf("%d checks passed\n", checks);

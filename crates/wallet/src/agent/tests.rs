@@ -122,10 +122,10 @@ async fn a_refusing_signer_tells_the_engine_and_the_caller() {
         asked: Mutex::default(),
     };
     let (mut agent, tx, rx) = scripted().await;
-    // The engine answers an error in the sign_response with flow_error sign_error (crates/engine/src/flow.rs).
+    // The engine answers an error in the sign_response with flow_error SIGN_ERROR (crates/engine/src/flow.rs).
     let engine = tokio::spawn(issue_until_sign(tx, rx, |reply| {
         json!({"type": "flow_error", "step": "requesting_credential",
-            "error": {"code": "sign_error", "message": format!("the client could not sign: {}", reply["error"])}})
+            "error": {"code": "SIGN_ERROR", "message": format!("the client could not sign: {}", reply["error"])}})
     }));
     let e = agent
         .accept_offer_with("openid-credential-offer://?x", &signer, "enclave-1", &mut AutoConsent)
@@ -138,7 +138,7 @@ async fn a_refusing_signer_tells_the_engine_and_the_caller() {
         "the holder's signer refused: the user cancelled the biometric prompt"
     );
     assert!(e.signer, "{e}");
-    assert_eq!(e.code.as_deref(), Some("sign_error"));
+    assert_eq!(e.code.as_deref(), Some("SIGN_ERROR"));
     assert!(e.message.contains("biometric prompt"), "{e}");
 }
 
@@ -176,7 +176,7 @@ async fn a_signer_without_the_key_or_with_a_bad_signature_is_a_clear_error() {
     let swapped = Swapped(liar, EcKey::generate());
     let (mut agent, tx, rx) = scripted().await;
     let engine = tokio::spawn(issue_until_sign(tx, rx, |_| {
-        json!({"type": "flow_error", "error": {"code": "sign_error", "message": "x"}})
+        json!({"type": "flow_error", "error": {"code": "SIGN_ERROR", "message": "x"}})
     }));
     let e = agent
         .accept_offer_with("x", &swapped, "k", &mut AutoConsent)
