@@ -169,7 +169,9 @@ fn subset(request: &ConsentRequest, answer: Option<&str>) -> Result<Vec<Candidat
     let bad = |m: &str| Error::invalid("credential_selection", format!("the consent answer {m}"));
     let v: Value = serde_json::from_str(answer.ok_or_else(|| bad("is missing or not UTF-8"))?)
         .map_err(|e| bad(&format!("is not JSON: {e}")))?;
-    let items = v["candidates"].as_array().ok_or_else(|| bad("has no candidates array"))?;
+    let items = v["candidates"]
+        .as_array()
+        .ok_or_else(|| bad("has no candidates array"))?;
     let mut chosen = Vec::new();
     for item in items {
         let (q, c) = (item["query_id"].as_str(), item["credential_id"].as_str());
@@ -182,7 +184,11 @@ fn subset(request: &ConsentRequest, answer: Option<&str>) -> Result<Vec<Candidat
             .as_array()
             .ok_or_else(|| bad("has a candidate without a claims array"))?
             .iter()
-            .map(|p| p.as_str().map(str::to_string).ok_or_else(|| bad("has a claim that is not a string")))
+            .map(|p| {
+                p.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad("has a claim that is not a string"))
+            })
             .collect::<Result<_, _>>()?;
         if let Some(p) = claims.iter().find(|p| !shown.claims.contains(p)) {
             return Err(bad(&format!("adds a claim that was not requested: {p}")));
@@ -253,8 +259,8 @@ impl HolderSigner for CSigner {
                 let id = k["id"]
                     .as_str()
                     .ok_or_else(|| SignerError::new("a key in the keys callback's answer has no id"))?;
-                let jwk = Jwk::from_value(&k["jwk"])
-                    .map_err(|_| SignerError::new(format!("key {id}: jwk is not a JWK")))?;
+                let jwk =
+                    Jwk::from_value(&k["jwk"]).map_err(|_| SignerError::new(format!("key {id}: jwk is not a JWK")))?;
                 Ok(SignerKey { id: id.into(), jwk })
             })
             .collect()

@@ -54,7 +54,9 @@ pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, name: &str) -> Resu
 /// would end the string early).
 pub(crate) fn to_c(s: &str) -> *mut c_char {
     let bytes: Vec<u8> = s.bytes().take_while(|b| *b != 0).collect();
-    CString::new(bytes).map(CString::into_raw).unwrap_or(std::ptr::null_mut())
+    CString::new(bytes)
+        .map(CString::into_raw)
+        .unwrap_or(std::ptr::null_mut())
 }
 
 /// A NUL-terminated copy of `s` for the duration of a callback.

@@ -29,12 +29,12 @@ pub use callbacks::{
     WalletdSigner,
 };
 use cstr::{bytes_arg, opt_str_arg, out_arg, put_json, str_arg};
+use error::{Error, guard};
 pub use error::{
     WALLETD_ERR_BUSY, WALLETD_ERR_CONFIG, WALLETD_ERR_DECLINED, WALLETD_ERR_FLOW, WALLETD_ERR_INTERNAL,
     WALLETD_ERR_INVALID_ARGUMENT, WALLETD_ERR_NOT_FOUND, WALLETD_ERR_SIGNER, WALLETD_ERR_STORE,
     WALLETD_ERR_UNREACHABLE, WALLETD_ERR_WRONG_KEY, WALLETD_OK,
 };
-use error::{Error, guard};
 pub use wallet::{WALLETD_OPEN_CREATE, WalletdWallet};
 
 /// The library's version, a static NUL-terminated string (not to be freed).
@@ -147,7 +147,11 @@ pub unsafe extern "C" fn walletd_wallet_close(wallet: *mut WalletdWallet) -> i32
         }
         // SAFETY: a live handle per the contract.
         if unsafe { &*wallet }.busy() {
-            return Err(Error::new(WALLETD_ERR_BUSY, "close", "a call on this wallet is running"));
+            return Err(Error::new(
+                WALLETD_ERR_BUSY,
+                "close",
+                "a call on this wallet is running",
+            ));
         }
         // SAFETY: from Box::into_raw in walletd_wallet_open*, closed once per the contract.
         drop(unsafe { Box::from_raw(wallet) });

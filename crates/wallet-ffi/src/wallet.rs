@@ -90,7 +90,13 @@ impl WalletdWallet {
             .thread_name("walletd-ffi")
             .enable_all()
             .build()
-            .map_err(|e| Error::new(WALLETD_ERR_INTERNAL, "open_store", format!("cannot start a runtime: {e}")))?;
+            .map_err(|e| {
+                Error::new(
+                    WALLETD_ERR_INTERNAL,
+                    "open_store",
+                    format!("cannot start a runtime: {e}"),
+                )
+            })?;
         Ok(WalletdWallet {
             inner: Mutex::new(Inner {
                 store,
@@ -151,7 +157,10 @@ impl Inner {
                         .map_err(|e| Error::new(WALLETD_ERR_UNREACHABLE, "embedded_engine", e))?;
                     self.engine = Some(engine);
                 }
-                let engine = self.engine.clone().ok_or_else(|| Error::invalid("embedded_engine", "no engine"))?;
+                let engine = self
+                    .engine
+                    .clone()
+                    .ok_or_else(|| Error::invalid("embedded_engine", "no engine"))?;
                 self.rt.block_on(engine.agent(limits)).map_err(Error::flow)
             }
             EngineMode::Remote => {
@@ -163,7 +172,9 @@ impl Inner {
                     )
                 })?;
                 let url = self.cfg.engine.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
-                self.rt.block_on(Agent::connect(&url, token, limits)).map_err(Error::flow)
+                self.rt
+                    .block_on(Agent::connect(&url, token, limits))
+                    .map_err(Error::flow)
             }
         }
     }
@@ -178,9 +189,9 @@ impl Inner {
         };
         let key_id = match opts.key_id {
             Some(k) => k,
-            None => signer.choose_key().map_err(|e| {
-                Error::new(WALLETD_ERR_SIGNER, "load_key", format!("the holder's signer: {e}"))
-            })?,
+            None => signer
+                .choose_key()
+                .map_err(|e| Error::new(WALLETD_ERR_SIGNER, "load_key", format!("the holder's signer: {e}")))?,
         };
         let result = self.rt.block_on(async {
             let r = agent.accept_offer_with(offer, signer, &key_id, &mut ui).await;
@@ -197,7 +208,12 @@ impl Inner {
         Ok(json!({"credentials": listed, "issuer": issued.issuer}))
     }
 
-    pub fn present(&mut self, request: &str, opts: PresentOptions, cb: Option<&WalletdCallbacks>) -> Result<Value, Error> {
+    pub fn present(
+        &mut self,
+        request: &str,
+        opts: PresentOptions,
+        cb: Option<&WalletdCallbacks>,
+    ) -> Result<Value, Error> {
         let mut agent = self.agent(opts.engine_token.as_deref())?;
         let mut ui = CUi::new(cb, None);
         let store_signer = StoreSigner::new(&self.store.data);

@@ -107,14 +107,23 @@ fn an_app_signer_consent_with_a_subset_and_a_decline() {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
     let tmp = tempfile::tempdir().unwrap();
-    let config = c("egress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\n  total_timeout: 10s\n\
-                    store:\n  kdf:\n    m_cost_kib: 1024\n    t_cost: 1\n    p_cost: 1\n");
+    let config = c(
+        "egress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\n  total_timeout: 10s\n\
+                    store:\n  kdf:\n    m_cost_kib: 1024\n    t_cost: 1\n    p_cost: 1\n",
+    );
     let dir = c(tmp.path().join("w").to_str().unwrap());
     let key = [7u8; 32];
     let mut w: *mut WalletdWallet = ptr::null_mut();
     // SAFETY: valid strings, a 32-byte key and an out-pointer for the whole call.
     let rc = unsafe {
-        walletd_wallet_open_with_key(dir.as_ptr(), key.as_ptr(), 32, config.as_ptr(), WALLETD_OPEN_CREATE, &mut w)
+        walletd_wallet_open_with_key(
+            dir.as_ptr(),
+            key.as_ptr(),
+            32,
+            config.as_ptr(),
+            WALLETD_OPEN_CREATE,
+            &mut w,
+        )
     };
     assert_eq!(rc, WALLETD_OK);
     let state = Box::into_raw(Box::new(App {
@@ -178,7 +187,10 @@ fn an_app_signer_consent_with_a_subset_and_a_decline() {
     // Asked for two claims, the app keeps one (the consent request showed both values); the interop verifier
     // decides that one is not enough, but it never received the other.
     let keep = json!({"candidates": [{"query_id": "pid", "credential_id": id, "claims": ["given_name"]}]});
-    let (_, _, verdict) = present(&["given_name", "family_name"], (WALLETD_CONSENT_SUBSET, Some(keep.to_string())));
+    let (_, _, verdict) = present(
+        &["given_name", "family_name"],
+        (WALLETD_CONSENT_SUBSET, Some(keep.to_string())),
+    );
     assert_eq!(verdict["posts"], 1, "{verdict}");
     assert!(!verdict["disclosed"].to_string().contains("family_name"), "{verdict}");
     let shown = app(state).shown.take().unwrap();
@@ -193,13 +205,21 @@ fn an_app_signer_consent_with_a_subset_and_a_decline() {
     let more = json!({"candidates": [{"query_id": "pid", "credential_id": id, "claims": ["birthdate"]}]});
     let (rc, result, _) = present(&["given_name"], (WALLETD_CONSENT_SUBSET, Some(more.to_string())));
     assert_eq!(rc, WALLETD_ERR_INVALID_ARGUMENT, "{result}");
-    assert!(result["message"].as_str().unwrap().contains("not requested"), "{result}");
+    assert!(
+        result["message"].as_str().unwrap().contains("not requested"),
+        "{result}"
+    );
     assert_eq!(app(state).purposes.len(), 3, "nothing more was signed");
 
     let mut out = ptr::null_mut();
     // SAFETY: live handle, a writable out-pointer.
     assert_eq!(unsafe { walletd_wallet_history(w, &mut out) }, WALLETD_OK);
-    let outcomes: Vec<Value> = take(out)["history"].as_array().unwrap().iter().map(|h| h["outcome"].clone()).collect();
+    let outcomes: Vec<Value> = take(out)["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["outcome"].clone())
+        .collect();
     assert_eq!(outcomes[0], "presented");
     assert_eq!(outcomes[2..], [json!("declined"), json!("declined")]);
 
@@ -235,14 +255,26 @@ fn bad_arguments_are_error_codes_with_json() {
         );
         let bad_config = c("egress:\n  allow_htp: true\n");
         assert_eq!(
-            walletd_wallet_open(dir.as_ptr(), c("p").as_ptr(), bad_config.as_ptr(), WALLETD_OPEN_CREATE, &mut w),
+            walletd_wallet_open(
+                dir.as_ptr(),
+                c("p").as_ptr(),
+                bad_config.as_ptr(),
+                WALLETD_OPEN_CREATE,
+                &mut w
+            ),
             WALLETD_ERR_CONFIG
         );
         let e = last_error();
         assert_eq!(e["kind"], "config");
         assert!(e["message"].as_str().unwrap().contains("egress"), "{e}");
-        assert_eq!(walletd_answer_set(ptr::null_mut(), c("x").as_ptr()), WALLETD_ERR_INVALID_ARGUMENT);
-        assert_eq!(walletd_wallet_set_signer(ptr::null_mut(), ptr::null()), WALLETD_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            walletd_answer_set(ptr::null_mut(), c("x").as_ptr()),
+            WALLETD_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            walletd_wallet_set_signer(ptr::null_mut(), ptr::null()),
+            WALLETD_ERR_INVALID_ARGUMENT
+        );
         assert!(walletd_wallet_open(dir.as_ptr(), c("p").as_ptr(), ptr::null(), WALLETD_OPEN_CREATE, &mut w) == 0);
         assert!(walletd_last_error().is_null());
         let mut out = ptr::null_mut();

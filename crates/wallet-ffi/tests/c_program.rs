@@ -12,7 +12,11 @@ use walletd_testkit::interop::NodeIssuer;
 fn library_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let deps = exe.parent().unwrap().to_path_buf();
-    let name = format!("{}walletd_wallet_ffi{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    let name = format!(
+        "{}walletd_wallet_ffi{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
     [deps.clone(), deps.parent().unwrap().to_path_buf()]
         .into_iter()
         .find(|d| d.join(&name).exists())
@@ -77,8 +81,12 @@ async fn a_c_program_runs_an_issuance_with_the_embedded_engine() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "the C program failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        run.status.success(),
+        "the C program failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(stdout.contains("ok refused signature is a signer error"), "{stdout}");
+    eprintln!("{stdout}");
     let list: Value = stdout
         .lines()
         .find_map(|l| l.strip_prefix("list "))
@@ -89,8 +97,15 @@ async fn a_c_program_runs_an_issuance_with_the_embedded_engine() {
     for c in creds {
         assert_eq!(c["vct"], format!("{}/vct/pid", issuer.url), "{list}");
     }
-    assert_eq!(creds[0]["key_id"], list["keys"][0]["id"], "bound to the store's key: {list}");
+    assert_eq!(
+        creds[0]["key_id"], list["keys"][0]["id"],
+        "bound to the store's key: {list}"
+    );
     assert_eq!(creds[1]["key_id"], "c-key", "bound to the app's key: {list}");
-    assert_eq!(list["keys"].as_array().unwrap().len(), 1, "the app's key is not in the store: {list}");
+    assert_eq!(
+        list["keys"].as_array().unwrap().len(),
+        1,
+        "the app's key is not in the store: {list}"
+    );
     assert!(dir.join("wallet.store").exists());
 }

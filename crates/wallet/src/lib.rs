@@ -26,8 +26,8 @@ pub mod store;
 pub mod transport;
 
 use serde_json::{Value, json};
-pub use walletd_jose::{EcKey, Jwk};
 use signer::{KeySigner, SignPurpose, SignerError};
+pub use walletd_jose::{EcKey, Jwk};
 use walletd_protocol::Proof;
 
 /// A holder with one P-256 key.

@@ -362,14 +362,15 @@ pub(crate) mod tests {
         );
         assert_eq!(all["nationalities"], json!(["DE", "FR"]));
         let disclosed = |paths: &[&str]| {
-            let p = c.present(
-                &hk,
-                &paths.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                "a",
-                "n",
-                &[],
-            )
-            .unwrap();
+            let p = c
+                .present(
+                    &hk,
+                    &paths.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    "a",
+                    "n",
+                    &[],
+                )
+                .unwrap();
             let parts: Vec<String> = p.split('~').skip(1).map(str::to_string).collect();
             let mut found: Vec<&str> = Vec::new();
             for (name, d) in [

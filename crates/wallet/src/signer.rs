@@ -7,8 +7,8 @@
 //! binding) and COSE (mdoc DeviceAuth) use. A signature is checked against the key's public JWK before it is used,
 //! so a misbehaving signer is a clear error here and not a rejection by the issuer or verifier later.
 
-use serde_json::Value;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+use serde_json::Value;
 use walletd_jose::jwk::EcCurve;
 use walletd_jose::{EcKey, Jwk, b64};
 
@@ -132,7 +132,9 @@ pub struct SignerRef<'a> {
 
 impl std::fmt::Debug for SignerRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignerRef").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("SignerRef")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,7 +189,12 @@ impl KeySigner for SignerRef<'_> {
 }
 
 /// Signs `claims` with `header` (`alg` set to ES256) as a compact JWS.
-pub fn sign_jwt(key: &dyn KeySigner, purpose: SignPurpose, header: &Value, claims: &Value) -> Result<String, SignerError> {
+pub fn sign_jwt(
+    key: &dyn KeySigner,
+    purpose: SignPurpose,
+    header: &Value,
+    claims: &Value,
+) -> Result<String, SignerError> {
     let mut header = header.clone();
     header["alg"] = Value::String("ES256".into());
     let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));

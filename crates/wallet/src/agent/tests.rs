@@ -58,7 +58,10 @@ async fn scripted() -> (Agent, mpsc::Sender<String>, mpsc::Receiver<String>) {
 }
 
 async fn next(rx: &mut mpsc::Receiver<String>) -> Value {
-    let text = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+    let text = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -72,10 +75,12 @@ async fn issue_until_sign(
     assert_eq!(start["type"], "flow_start");
     let flow = start["flow_id"].clone();
     let params = json!({"audience": "https://issuer.example", "nonce": "n-1", "count": 2});
-    tx.send(frame(json!({"type": "sign_request", "flow_id": flow, "message_id": "m1",
-        "action": "generate_proof", "params": params})))
-        .await
-        .unwrap();
+    tx.send(frame(
+        json!({"type": "sign_request", "flow_id": flow, "message_id": "m1",
+        "action": "generate_proof", "params": params}),
+    ))
+    .await
+    .unwrap();
     let reply = next(&mut rx).await;
     assert_eq!(reply["type"], "sign_response");
     assert_eq!(reply["message_id"], "m1");
@@ -175,9 +180,11 @@ async fn a_signer_without_the_key_or_with_a_bad_signature_is_a_clear_error() {
     }
     let swapped = Swapped(liar, EcKey::generate());
     let (mut agent, tx, rx) = scripted().await;
-    let engine = tokio::spawn(issue_until_sign(tx, rx, |_| {
-        json!({"type": "flow_error", "error": {"code": "SIGN_ERROR", "message": "x"}})
-    }));
+    let engine = tokio::spawn(issue_until_sign(
+        tx,
+        rx,
+        |_| json!({"type": "flow_error", "error": {"code": "SIGN_ERROR", "message": "x"}}),
+    ));
     let e = agent
         .accept_offer_with("x", &swapped, "k", &mut AutoConsent)
         .await
