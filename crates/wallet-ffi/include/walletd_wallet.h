@@ -24,8 +24,8 @@
 // Success.
 #define WALLETD_OK 0
 
-// Something unexpected inside the library (a bug; the message says what). The handle stays usable unless a call
-// on it then returns `WALLETD_ERR_INTERNAL` again.
+// Something unexpected inside the library (a bug, caught at the boundary; the message says what). If it happened
+// inside a call on a wallet, that wallet answers every later call with this code: close it and open it again.
 #define WALLETD_ERR_INTERNAL 1
 
 // A pointer that must not be null was null, a string is not UTF-8, or a JSON argument does not parse or has the
@@ -155,11 +155,12 @@ int32_t walletd_wallet_open_with_key(const char *dir,
                                      uint32_t flags,
                                      struct WalletdWallet **out_wallet);
 
-// Closes a wallet (and releases its signer). Null is ignored. A wallet with a call running is not closed
-// (`WALLETD_ERR_BUSY`).
+// Closes a wallet (and releases its signer). Null is ignored. Closing it from inside one of its own callbacks is
+// refused (`WALLETD_ERR_BUSY`).
 //
 // # Safety
-// `wallet` is null or a handle from `walletd_wallet_open*` not closed yet; it is invalid after `WALLETD_OK`.
+// `wallet` is null or a handle from `walletd_wallet_open*` not closed yet, and no other thread is calling it; it is
+// invalid after `WALLETD_OK`.
 int32_t walletd_wallet_close(struct WalletdWallet *wallet);
 
 // Replaces who signs for the holder: the app's `signer` table (copied; its `user_data` must stay valid until

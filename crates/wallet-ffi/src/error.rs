@@ -10,8 +10,8 @@ use walletd_wallet::store::StoreError;
 
 /// Success.
 pub const WALLETD_OK: i32 = 0;
-/// Something unexpected inside the library (a bug; the message says what). The handle stays usable unless a call
-/// on it then returns `WALLETD_ERR_INTERNAL` again.
+/// Something unexpected inside the library (a bug, caught at the boundary; the message says what). If it happened
+/// inside a call on a wallet, that wallet answers every later call with this code: close it and open it again.
 pub const WALLETD_ERR_INTERNAL: i32 = 1;
 /// A pointer that must not be null was null, a string is not UTF-8, or a JSON argument does not parse or has the
 /// wrong shape.

@@ -134,11 +134,12 @@ pub unsafe extern "C" fn walletd_wallet_open_with_key(
     })
 }
 
-/// Closes a wallet (and releases its signer). Null is ignored. A wallet with a call running is not closed
-/// (`WALLETD_ERR_BUSY`).
+/// Closes a wallet (and releases its signer). Null is ignored. Closing it from inside one of its own callbacks is
+/// refused (`WALLETD_ERR_BUSY`).
 ///
 /// # Safety
-/// `wallet` is null or a handle from `walletd_wallet_open*` not closed yet; it is invalid after `WALLETD_OK`.
+/// `wallet` is null or a handle from `walletd_wallet_open*` not closed yet, and no other thread is calling it; it is
+/// invalid after `WALLETD_OK`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn walletd_wallet_close(wallet: *mut WalletdWallet) -> i32 {
     guard("close", || {
