@@ -20,11 +20,13 @@ pub mod mdoc;
 pub mod pe;
 pub mod present;
 pub mod sdjwt;
+pub mod signer;
 pub mod sse;
 pub mod store;
 pub mod transport;
 
 use serde_json::{Value, json};
+use signer::{KeySigner, SignPurpose, SignerError};
 pub use walletd_jose::{EcKey, Jwk};
 use walletd_protocol::Proof;
 
@@ -63,38 +65,57 @@ impl Holder {
 
     /// An OID4VCI JWT proof (`typ openid4vci-proof+jwt`, `jwk` in the header).
     pub fn proof_jwt(&self, audience: &str, nonce: Option<&str>, issuer: Option<&str>) -> String {
-        let mut claims = json!({"aud": audience, "iat": now()});
-        if let Some(n) = nonce {
-            claims["nonce"] = json!(n);
-        }
-        if let Some(i) = issuer {
-            claims["iss"] = json!(i);
-        }
-        self.key.sign_jwt(
-            &json!({"typ": "openid4vci-proof+jwt", "jwk": self.key.public_jwk()}),
-            &claims,
-        )
+        // An in-memory key signs without failing (its KeySigner never errs).
+        proof_jwt(&self.key, audience, nonce, issuer).unwrap_or_default()
     }
 
     /// Answers a `generate_proof` request's `params` with `count` JWT proofs (the `proofs` of a `sign_response`).
     pub fn proofs(&self, params: &Value) -> Vec<Proof> {
-        let aud = params.get("audience").and_then(Value::as_str).unwrap_or_default();
-        let nonce = params.get("nonce").and_then(Value::as_str);
-        let iss = params.get("issuer").and_then(Value::as_str);
-        let count = params.get("count").and_then(Value::as_u64).unwrap_or(1).clamp(1, 100);
-        (0..count)
-            .map(|_| Proof {
-                proof_type: "jwt".into(),
-                jwt: Some(self.proof_jwt(aud, nonce, iss)),
-                attestation: None,
-            })
-            .collect()
+        // As above: an in-memory key does not fail.
+        proofs(&self.key, params).unwrap_or_default()
     }
 
     /// [`Holder::proofs`] as the JSON array of a hand-built `sign_response` (for tests that drive frames by hand).
     pub fn proofs_for(&self, params: &Value) -> Value {
         serde_json::to_value(self.proofs(params)).unwrap_or_default()
     }
+}
+
+/// An OID4VCI JWT proof (`typ openid4vci-proof+jwt`, `jwk` in the header) signed by `key`.
+pub fn proof_jwt(
+    key: &dyn KeySigner,
+    audience: &str,
+    nonce: Option<&str>,
+    issuer: Option<&str>,
+) -> Result<String, SignerError> {
+    let mut claims = json!({"aud": audience, "iat": now()});
+    if let Some(n) = nonce {
+        claims["nonce"] = json!(n);
+    }
+    if let Some(i) = issuer {
+        claims["iss"] = json!(i);
+    }
+    let jwk = key.public_jwk()?;
+    let header = json!({"typ": "openid4vci-proof+jwt", "jwk": jwk});
+    signer::sign_jwt(key, SignPurpose::IssuanceProof, &header, &claims)
+}
+
+/// Answers a `generate_proof` request's `params` with `count` JWT proofs signed by `key` (the `proofs` of a
+/// `sign_response`).
+pub fn proofs(key: &dyn KeySigner, params: &Value) -> Result<Vec<Proof>, SignerError> {
+    let aud = params.get("audience").and_then(Value::as_str).unwrap_or_default();
+    let nonce = params.get("nonce").and_then(Value::as_str);
+    let iss = params.get("issuer").and_then(Value::as_str);
+    let count = params.get("count").and_then(Value::as_u64).unwrap_or(1).clamp(1, 100);
+    (0..count)
+        .map(|_| {
+            Ok(Proof {
+                proof_type: "jwt".into(),
+                jwt: Some(proof_jwt(key, aud, nonce, iss)?),
+                attestation: None,
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn now() -> u64 {

@@ -8,11 +8,12 @@
 
 use ciborium::Value as Cbor;
 use serde_json::Value;
-use walletd_jose::{EcKey, b64};
+use walletd_jose::b64;
 use walletd_protocol::MdocDeviceAuthRequest;
 use walletd_protocol::mdoc::{self, IssuerSigned, Limits};
 
 use crate::present::StoredCredential;
+use crate::signer::{KeySigner, SignPurpose, SignerError};
 
 /// The stored credential as an mdoc, when it is one (base64url `IssuerSigned`; SD-JWTs contain `~`).
 pub fn as_mdoc(cred: &StoredCredential) -> Option<IssuerSigned> {
@@ -88,15 +89,30 @@ pub fn session_transcript(params: &Value) -> Result<Cbor, String> {
     request.session_transcript()
 }
 
-/// A base64url DeviceResponse disclosing `disclosed` (`namespace.element`) of `doc`, signed by `key`.
-pub fn present(doc: &IssuerSigned, disclosed: &[String], key: &EcKey, params: &Value) -> Result<String, String> {
+/// A base64url DeviceResponse disclosing `disclosed` (`namespace.element`) of `doc`, DeviceAuth signed by `key`.
+pub fn present(
+    doc: &IssuerSigned,
+    disclosed: &[String],
+    key: &dyn KeySigner,
+    params: &Value,
+) -> Result<String, String> {
     let st = session_transcript(params)?;
     let items: Vec<(String, String)> = disclosed
         .iter()
         .filter_map(|d| d.rsplit_once('.'))
         .map(|(ns, el)| (ns.to_string(), el.to_string()))
         .collect();
-    let bytes = mdoc::device_response(doc, &items, &st, |tbs| key.sign_es256(tbs));
+    // The protocol crate's signing callback cannot fail: a refusal is kept aside and the response thrown away.
+    let mut refused: Option<SignerError> = None;
+    let bytes = mdoc::device_response(doc, &items, &st, |tbs| {
+        key.sign_es256(SignPurpose::DeviceAuth, tbs).unwrap_or_else(|e| {
+            refused = Some(e);
+            Vec::new()
+        })
+    });
+    if let Some(e) = refused {
+        return Err(crate::signer::refusal(&e));
+    }
     Ok(b64(bytes))
 }
 
@@ -104,7 +120,7 @@ pub fn present(doc: &IssuerSigned, disclosed: &[String], key: &EcKey, params: &V
 mod tests {
     use super::*;
     use serde_json::json;
-    use walletd_jose::b64_decode;
+    use walletd_jose::{EcKey, b64_decode};
 
     fn stored() -> (StoredCredential, IssuerSigned) {
         let f: Value = serde_json::from_str(include_str!("../../protocol/src/mdoc/fixture.json")).unwrap();

@@ -4,7 +4,9 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
-use walletd_jose::{EcKey, b64_decode, decode_jwt, sha256_b64};
+use walletd_jose::{b64_decode, decode_jwt, sha256_b64};
+
+use crate::signer::{KeySigner, SignPurpose, SignerError, sign_jwt};
 
 /// A credential in the holder's wallet.
 #[derive(Debug, Clone)]
@@ -69,12 +71,12 @@ impl StoredCredential {
     /// disclosure of each claim on the path (a nested claim's parents included) and everything inside the claim.
     pub fn present(
         &self,
-        key: &EcKey,
+        key: &dyn KeySigner,
         claim_paths: &[String],
         audience: &str,
         nonce: &str,
         transaction_data: &[String],
-    ) -> String {
+    ) -> Result<String, SignerError> {
         let ds = self.disclosures();
         let payload = self.payload();
         let mut needed: HashSet<String> = HashSet::new();
@@ -105,8 +107,8 @@ impl StoredCredential {
             claims["transaction_data_hashes"] = json!(hashes);
             claims["transaction_data_hashes_alg"] = json!("sha-256");
         }
-        let kb = key.sign_jwt(&json!({"typ": "kb+jwt"}), &claims);
-        format!("{base}{kb}")
+        let kb = sign_jwt(key, SignPurpose::KeyBinding, &json!({"typ": "kb+jwt"}), &claims)?;
+        Ok(format!("{base}{kb}"))
     }
 }
 
@@ -239,8 +241,13 @@ fn select_all(node: &Value, ds: &Disclosures, out: &mut HashSet<String>, depth: 
     }
 }
 
-/// Answers a `sign_presentation` request: `vp_token` as the JSON text of `{query_id: [presentation]}`.
-pub fn answer_sign_presentation(params: &Value, wallet: &[StoredCredential], key: &EcKey) -> Result<String, String> {
+/// Answers a `sign_presentation` request: `vp_token` as the JSON text of `{query_id: [presentation]}`. A signer's
+/// refusal is an error that says so.
+pub fn answer_sign_presentation(
+    params: &Value,
+    wallet: &[StoredCredential],
+    key: &dyn KeySigner,
+) -> Result<String, String> {
     let audience = params["audience"].as_str().ok_or("no audience")?;
     let nonce = params["nonce"].as_str().ok_or("no nonce")?;
     let tx: Vec<String> = params["transaction_data"]
@@ -261,7 +268,9 @@ pub fn answer_sign_presentation(params: &Value, wallet: &[StoredCredential], key
             .unwrap_or_default();
         let p = match crate::mdoc::as_mdoc(cred) {
             Some(doc) => crate::mdoc::present(&doc, &paths, key, params)?,
-            None => cred.present(key, &paths, audience, nonce, &tx),
+            None => cred
+                .present(key, &paths, audience, nonce, &tx)
+                .map_err(|e| crate::signer::refusal(&e))?,
         };
         if let Some(list) = token.entry(qid.to_string()).or_insert_with(|| json!([])).as_array_mut() {
             list.push(json!(p));
@@ -274,7 +283,7 @@ pub fn answer_sign_presentation(params: &Value, wallet: &[StoredCredential], key
 pub(crate) mod tests {
     use super::*;
     use crate::sdjwt;
-    use walletd_jose::b64;
+    use walletd_jose::{EcKey, b64};
 
     /// An SD-JWT VC with two disclosable claims, issued to `holder`.
     pub(crate) fn issue(issuer: &EcKey, holder: &EcKey) -> String {
@@ -353,13 +362,15 @@ pub(crate) mod tests {
         );
         assert_eq!(all["nationalities"], json!(["DE", "FR"]));
         let disclosed = |paths: &[&str]| {
-            let p = c.present(
-                &hk,
-                &paths.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                "a",
-                "n",
-                &[],
-            );
+            let p = c
+                .present(
+                    &hk,
+                    &paths.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    "a",
+                    "n",
+                    &[],
+                )
+                .unwrap();
             let parts: Vec<String> = p.split('~').skip(1).map(str::to_string).collect();
             let mut found: Vec<&str> = Vec::new();
             for (name, d) in [

@@ -108,7 +108,9 @@ fn shared_matching_vectors() {
                     .filter_map(Value::as_str)
                     .map(str::to_string)
                     .collect();
-                let shown = stored(cred).present(holder.key(), &paths, "aud", "nonce", &[]);
+                let shown = stored(cred)
+                    .present(holder.key(), &paths, "aud", "nonce", &[])
+                    .expect("an in-memory key signs");
                 let parts: Vec<&str> = shown.split('~').collect();
                 let label = |enc: &str| -> Value {
                     cred["disclosures"]

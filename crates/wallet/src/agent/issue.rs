@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 use walletd_protocol::{ClientMessage, FlowStart, Protocol, ServerMessage, SignResponse};
 
 use super::{Agent, AgentError, Ui};
-use crate::Holder;
 use crate::client::code_and_state;
+use crate::signer::{HolderSigner, SignerRef, StoreSigner};
 use crate::store::{CredentialRecord, HolderKeyRecord};
 
 /// What an issuance brought.
@@ -28,17 +28,34 @@ fn offer_value(offer: &str) -> Value {
 
 impl Agent {
     /// Runs OID4VCI for `offer` (an `openid-credential-offer://` URI or the offer JSON), binding the credentials to
-    /// `key`.
+    /// `key`, a key of the wallet's store.
     pub async fn accept_offer(
         &mut self,
         offer: &str,
         key: &HolderKeyRecord,
         ui: &mut dyn Ui,
     ) -> Result<Issued, AgentError> {
-        let holder = Holder::from_key(
-            key.key()
-                .ok_or_else(|| AgentError::at("load_key", "the holder key is unusable"))?,
-        );
+        let pair = key
+            .key()
+            .ok_or_else(|| AgentError::at("load_key", "the holder key is unusable"))?;
+        let signer = StoreSigner::one(&key.id, pair);
+        self.accept_offer_with(offer, &signer, &key.id, ui).await
+    }
+
+    /// Runs OID4VCI for `offer`, the proofs signed by `signer` with its key `key_id` (the credentials are bound to
+    /// it and record it as their `key_id`). A refusal of the signer is sent to the engine as the `sign_response`'s
+    /// `error`, which ends the flow; the error returned says the signer refused.
+    pub async fn accept_offer_with(
+        &mut self,
+        offer: &str,
+        signer: &dyn HolderSigner,
+        key_id: &str,
+        ui: &mut dyn Ui,
+    ) -> Result<Issued, AgentError> {
+        let key = SignerRef::new(signer, key_id).map_err(|e| AgentError {
+            signer: true,
+            ..AgentError::at("load_key", format!("{}: {e}", crate::signer::REFUSED))
+        })?;
         let flow_id = self.flow_id("issue");
         let mut start = FlowStart {
             flow_id: flow_id.clone(),
@@ -48,6 +65,7 @@ impl Agent {
         start.offer = Some(offer_value(offer));
         start.redirect_uri = ui.redirect_uri();
         let mut step = "flow_start".to_string();
+        let mut refused: Option<String> = None;
         let err = |step: &str, e| AgentError::from_client(step, e);
         self.send(&ClientMessage::FlowStart(Box::new(start)))
             .await
@@ -68,7 +86,7 @@ impl Agent {
                                 format: c.format,
                                 vct: c.vct.or_else(|| vct_of(&text)),
                                 credential: text,
-                                key_id: key.id.clone(),
+                                key_id: key_id.to_string(),
                                 issuer: done.credential_issuer.clone(),
                                 configuration_id: done.selected_credential_configuration_id.clone(),
                                 type_metadata: c.type_metadata,
@@ -85,7 +103,9 @@ impl Agent {
                         issuer: done.credential_issuer,
                     });
                 }
-                ServerMessage::FlowError { .. } => return Err(err(&step, crate::client::ClientError::Flow(v))),
+                ServerMessage::FlowError { .. } => {
+                    return Err(AgentError::refused_or(&step, v, refused));
+                }
                 ServerMessage::FlowProgress { step: s, payload, .. } => {
                     ui.progress(&s);
                     if s == "authorization_required" {
@@ -95,14 +115,23 @@ impl Agent {
                     step = s;
                 }
                 ServerMessage::SignRequest { message_id, params, .. } => {
-                    let reply = SignResponse {
+                    let mut reply = SignResponse {
                         flow_id: flow_id.clone(),
                         message_id,
-                        proofs: Some(holder.proofs(&params)),
+                        proofs: None,
                         proof_jwt: None,
                         vp_token: None,
                         error: None,
                     };
+                    match crate::proofs(&key, &params) {
+                        Ok(p) => reply.proofs = Some(p),
+                        Err(e) => {
+                            let m = crate::signer::refusal(&e);
+                            reply.error = Some(json!(m));
+                            refused = Some(m);
+                            step = "generate_proof".into();
+                        }
+                    }
                     self.send(&ClientMessage::SignResponse(reply))
                         .await
                         .map_err(|e| err("generate_proof", e))?;

@@ -58,6 +58,8 @@ pub struct AgentError {
     pub code: Option<String>,
     /// What went wrong.
     pub message: String,
+    /// The holder's signer refused or misbehaved (the engine was told so in the `sign_response`).
+    pub signer: bool,
 }
 
 impl std::fmt::Display for AgentError {
@@ -77,7 +79,19 @@ impl AgentError {
             step: step.to_string(),
             code: None,
             message: message.into(),
+            signer: false,
         }
+    }
+
+    /// The engine's `flow_error` frame `v`; when the holder had sent the engine an error of its own (`refused`,
+    /// a signer's refusal), that is the message, with the engine's code and step.
+    fn refused_or(step: &str, v: Value, refused: Option<String>) -> Self {
+        let mut e = AgentError::from_client(step, ClientError::Flow(v));
+        if let Some(m) = refused {
+            e.signer = m.starts_with(crate::signer::REFUSED);
+            e.message = m;
+        }
+        e
     }
 
     fn from_client(step: &str, e: ClientError) -> Self {
@@ -86,6 +100,7 @@ impl AgentError {
                 step: v["step"].as_str().unwrap_or(step).to_string(),
                 code: v["error"]["code"].as_str().map(str::to_string),
                 message: v["error"]["message"].as_str().unwrap_or("the flow failed").to_string(),
+                signer: false,
             },
             other => AgentError::at(step, other.to_string()),
         }
@@ -224,3 +239,6 @@ impl Agent {
         Ok((msg, v))
     }
 }
+
+#[cfg(test)]
+mod tests;

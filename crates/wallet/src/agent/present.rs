@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 use walletd_protocol::{ClientMessage, FlowStart, Protocol, ServerMessage, SignResponse};
 
 use super::{Agent, AgentError, Ui};
-use crate::client::ClientError;
 use crate::present::{StoredCredential, answer_sign_presentation};
+use crate::signer::{HolderSigner, SignerRef, StoreSigner};
 use crate::store::{DisclosedRecord, WalletData};
 
 /// One credential that can answer one of the verifier's credential queries.
@@ -93,8 +93,9 @@ fn lookup(all: &Map<String, Value>, path: &str) -> Option<Value> {
     Some(v.clone())
 }
 
-/// The `vp_token` for a `sign_presentation` request: each credential presented with the key it is bound to.
-fn vp_token(params: &Value, wallet: &WalletData) -> Result<String, String> {
+/// The `vp_token` for a `sign_presentation` request: each credential presented with the key it is bound to, signed
+/// by `signer`.
+pub(super) fn vp_token(params: &Value, wallet: &WalletData, signer: &dyn HolderSigner) -> Result<String, String> {
     let stored: Vec<StoredCredential> = wallet.credentials.iter().map(|c| c.stored()).collect();
     let mut by_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for c in params["credentials_to_include"]
@@ -109,10 +110,7 @@ fn vp_token(params: &Value, wallet: &WalletData) -> Result<String, String> {
     }
     let mut token = Map::new();
     for (key_id, include) in by_key {
-        let key = wallet
-            .key(&key_id)
-            .and_then(|k| k.key())
-            .ok_or("a credential's holder key is missing from the wallet")?;
+        let key = SignerRef::new(signer, &key_id).map_err(|e| format!("{}: {e}", crate::signer::REFUSED))?;
         let mut p = params.clone();
         p["credentials_to_include"] = Value::Array(include);
         let part: Map<String, Value> =
@@ -139,11 +137,26 @@ fn start(flow_id: &str, request: &str) -> FlowStart {
 }
 
 impl Agent {
-    /// Runs OID4VP for `request` against `wallet`, asking `ui` for consent.
+    /// Runs OID4VP for `request` against `wallet`, asking `ui` for consent; the presentations are signed with the
+    /// wallet store's keys.
     pub async fn present(
         &mut self,
         request: &str,
         wallet: &WalletData,
+        ui: &mut dyn Ui,
+    ) -> Result<Presented, AgentError> {
+        let signer = StoreSigner::new(wallet);
+        self.present_with(request, wallet, &signer, ui).await
+    }
+
+    /// Runs OID4VP for `request` against `wallet`, asking `ui` for consent; each credential's key-binding JWT or
+    /// DeviceAuth is signed by `signer` with the key the credential records (`key_id`). A signer's refusal is sent
+    /// to the engine as the `sign_response`'s `error`, which ends the flow; the error returned says so.
+    pub async fn present_with(
+        &mut self,
+        request: &str,
+        wallet: &WalletData,
+        signer: &dyn HolderSigner,
         ui: &mut dyn Ui,
     ) -> Result<Presented, AgentError> {
         let flow_id = self.flow_id("present");
@@ -155,6 +168,7 @@ impl Agent {
         let mut verifier: Option<String> = None;
         let mut disclosed: Vec<DisclosedRecord> = Vec::new();
         let mut declined: Option<String> = None;
+        let mut refused: Option<String> = None;
         for _ in 0..self.limits.max_frames {
             let (msg, v) = self.next_of(&flow_id).await.map_err(|e| err(&step, e))?;
             match msg {
@@ -175,7 +189,7 @@ impl Agent {
                             redirect_uri: None,
                         });
                     }
-                    return Err(err(&step, ClientError::Flow(v)));
+                    return Err(AgentError::refused_or(&step, v, refused));
                 }
                 ServerMessage::FlowProgress { step: s, payload, .. } => {
                     ui.progress(&s);
@@ -235,9 +249,13 @@ impl Agent {
                         vp_token: None,
                         error: None,
                     };
-                    match vp_token(&params, wallet) {
+                    match vp_token(&params, wallet, signer) {
                         Ok(t) => reply.vp_token = Some(json!(t)),
-                        Err(e) => reply.error = Some(json!(e)),
+                        Err(e) => {
+                            reply.error = Some(json!(e));
+                            refused = Some(e);
+                            step = "sign_presentation".into();
+                        }
                     }
                     self.send(&ClientMessage::SignResponse(reply))
                         .await
