@@ -86,6 +86,8 @@ pub struct WalletdSigner {
 pub(crate) struct CUi<'a> {
     cb: Option<&'a WalletdCallbacks>,
     tx_code: Option<String>,
+    /// The device configuration's `authorization.redirect_uri`, offered to issuers only when the app can authorize.
+    redirect_uri: Option<String>,
     pub error: Option<Error>,
 }
 
@@ -94,10 +96,14 @@ pub(crate) struct CUi<'a> {
 unsafe impl Send for CUi<'_> {}
 
 impl<'a> CUi<'a> {
-    pub fn new(cb: Option<&'a WalletdCallbacks>, tx_code: Option<String>) -> Self {
+    /// `redirect_uri` is where the issuer sends the browser back after an authorization by code; it is used only
+    /// when the app gave an `authorize` callback (without one such an offer fails at the engine, clearly).
+    pub fn new(cb: Option<&'a WalletdCallbacks>, tx_code: Option<String>, redirect_uri: &str) -> Self {
+        let can_authorize = cb.is_some_and(|c| c.authorize.is_some());
         CUi {
             cb,
             tx_code,
+            redirect_uri: can_authorize.then(|| redirect_uri.to_string()),
             error: None,
         }
     }
@@ -137,6 +143,10 @@ impl Ui for CUi<'_> {
             (0, a) => a.text(),
             _ => None,
         }
+    }
+
+    fn redirect_uri(&self) -> Option<String> {
+        self.redirect_uri.clone()
     }
 
     fn authorize(&mut self, url: &str) -> Option<String> {

@@ -181,7 +181,7 @@ impl Inner {
 
     pub fn accept(&mut self, offer: &str, opts: AcceptOptions, cb: Option<&WalletdCallbacks>) -> Result<Value, Error> {
         let mut agent = self.agent(opts.engine_token.as_deref())?;
-        let mut ui = CUi::new(cb, opts.tx_code);
+        let mut ui = CUi::new(cb, opts.tx_code, self.cfg.authorization.redirect_uri.as_str());
         let store_signer = StoreSigner::new(&self.store.data);
         let signer: &dyn HolderSigner = match &self.signer {
             Some(s) => s,
@@ -215,7 +215,7 @@ impl Inner {
         cb: Option<&WalletdCallbacks>,
     ) -> Result<Value, Error> {
         let mut agent = self.agent(opts.engine_token.as_deref())?;
-        let mut ui = CUi::new(cb, None);
+        let mut ui = CUi::new(cb, None, self.cfg.authorization.redirect_uri.as_str());
         let store_signer = StoreSigner::new(&self.store.data);
         let signer: &dyn HolderSigner = match &self.signer {
             Some(s) => s,

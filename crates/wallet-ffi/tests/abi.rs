@@ -4,6 +4,7 @@
 //! interop issuer and verifier on the other side.
 
 use std::ffi::{CStr, CString, c_char, c_void};
+use std::io::{Read, Write};
 use std::ptr;
 
 use serde_json::{Value, json};
@@ -295,4 +296,77 @@ fn bad_arguments_are_error_codes_with_json() {
         );
         assert_eq!(walletd_wallet_close(second), WALLETD_OK);
     }
+}
+
+/// The app's "browser": one GET of the authorization URL (the Node issuer approves at once and redirects) and the
+/// redirect it answers, which is what a real app reads from its web view.
+unsafe extern "C" fn authorize(_: *mut c_void, url: *const c_char, answer: *mut WalletdAnswer) -> i32 {
+    // SAFETY: the library passes a NUL-terminated URL valid for this call.
+    let url = unsafe { CStr::from_ptr(url) }.to_str().unwrap();
+    let rest = url.strip_prefix("http://").expect("the test issuer is plain http");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut head = String::new();
+    s.read_to_string(&mut head).unwrap();
+    let Some(location) = head
+        .lines()
+        .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
+    else {
+        return 1;
+    };
+    let location = CString::new(location.trim()).unwrap();
+    // SAFETY: the answer pointer of this running callback.
+    unsafe { walletd_answer_set(answer, location.as_ptr()) }
+}
+
+#[test]
+fn an_authorization_code_offer_is_completed_through_the_authorize_callback() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let issuer = NodeIssuer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = c(
+        "egress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\n  total_timeout: 10s\n\
+                    store:\n  kdf:\n    m_cost_kib: 1024\n    t_cost: 1\n    p_cost: 1\n",
+    );
+    let dir = c(tmp.path().join("w").to_str().unwrap());
+    let mut w: *mut WalletdWallet = ptr::null_mut();
+    // SAFETY: valid strings and an out-pointer for the whole call.
+    let rc = unsafe {
+        walletd_wallet_open(
+            dir.as_ptr(),
+            c("p").as_ptr(),
+            config.as_ptr(),
+            WALLETD_OPEN_CREATE,
+            &mut w,
+        )
+    };
+    assert_eq!(rc, WALLETD_OK, "{}", last_error());
+    let offer = rt.block_on(issuer.offer(json!({"grant": "auth"})));
+    let offer_uri = c(offer["offer"].as_str().unwrap());
+    let mut out = ptr::null_mut();
+    // Without an authorize callback the wallet cannot do this grant: a clear flow error.
+    // SAFETY: live handle, valid strings, a writable out-pointer.
+    let rc = unsafe { walletd_wallet_accept_offer(w, offer_uri.as_ptr(), ptr::null(), ptr::null(), &mut out) };
+    assert_eq!(rc, WALLETD_ERR_FLOW, "{}", last_error());
+    let offer = rt.block_on(issuer.offer(json!({"grant": "auth"})));
+    let offer_uri = c(offer["offer"].as_str().unwrap());
+    let cb = WalletdCallbacks {
+        user_data: ptr::null_mut(),
+        progress: None,
+        tx_code: None,
+        authorize: Some(authorize),
+        consent: None,
+    };
+    // SAFETY: as above, and callbacks valid for the call.
+    let rc = unsafe { walletd_wallet_accept_offer(w, offer_uri.as_ptr(), ptr::null(), &cb, &mut out) };
+    assert_eq!(rc, WALLETD_OK, "{}", last_error());
+    let issued = take(out);
+    assert_eq!(
+        issued["credentials"][0]["vct"],
+        format!("{}/vct/pid", issuer.url),
+        "{issued}"
+    );
+    // SAFETY: a live handle, closed once.
+    assert_eq!(unsafe { walletd_wallet_close(w) }, WALLETD_OK);
 }
