@@ -56,7 +56,8 @@
 // The signer refused, lacks the key, or returned a signature that does not verify (the engine was told).
 #define WALLETD_ERR_SIGNER 10
 
-// The wallet is in use by another call (a concurrent call, or a callback calling back into its own wallet).
+// The wallet is in use: by another call on this handle (a concurrent call, or a callback calling back into its own
+// wallet), or its directory by another process or handle (the store's lock, `store.lock_wait`).
 #define WALLETD_ERR_BUSY 11
 
 // Create the wallet when the directory has none.
