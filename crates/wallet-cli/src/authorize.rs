@@ -122,13 +122,14 @@ fn run_program(program: &Path, url: &Url, cfg: &AuthorizationSection) -> Result<
         }
     };
     let buf = reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(format!("{name} failed ({status})"));
-    }
+    // The size first: a program cut off at the limit may die of SIGPIPE, and the limit is the reason it failed.
     if buf.len() as u64 > limit {
         return Err(format!(
             "{name} printed more than {limit} bytes (authorization.max_response_bytes)"
         ));
+    }
+    if !status.success() {
+        return Err(format!("{name} failed ({status})"));
     }
     let text = String::from_utf8(buf).map_err(|_| format!("{name} printed something that is not UTF-8"))?;
     text.lines()

@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use walletd_wallet::agent::AgentLimits;
+use walletd_wallet::agent::{AgentLimits, Presented};
 use walletd_wallet::device::{DeviceConfig, EngineMode};
-use walletd_wallet::store::{KeySource, PresentationRecord, Store};
+use walletd_wallet::store::{KeySource, Store};
 
 use crate::exit::{self, Failure};
 use crate::ui::Terminal;
@@ -219,38 +219,29 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
             let mut agent = agent(&cfg, &mut store).await?;
             let result = agent.present(request, &store.data, &mut ui).await;
             agent.close().await;
-            let (outcome, verifier, disclosed, redirect, failure) = match result {
-                Ok(p) => (p.outcome, p.verifier, p.disclosed, p.redirect_uri, None),
-                Err(e) => ("failed".to_string(), None, Vec::new(), None, Some(Failure::flow(e))),
+            let (presented, failure) = match result {
+                Ok(p) => (p, None),
+                Err(e) => (Presented::failed(), Some(Failure::flow(e))),
             };
             let max = store.options().max_history;
-            store.data.record(
-                PresentationRecord {
-                    at: now(),
-                    verifier: verifier.clone(),
-                    disclosed: disclosed.clone(),
-                    outcome: outcome.clone(),
-                },
-                max,
-            );
+            store.data.record(presented.history_entry(now()), max);
             save(&store)?;
             if let Some(f) = failure {
                 return Err(f);
             }
-            if outcome == "declined" {
+            if presented.outcome == "declined" {
                 return Err(Failure::new(
                     exit::DECLINED,
                     "credential_selection",
                     "declined; nothing was shared",
                 ));
             }
-            let disclosed: Vec<Value> = disclosed
-                .iter()
-                .map(|d| json!({"credential_id": d.credential_id, "claims": d.claims}))
-                .collect();
             Ok(Output::new(
-                format!("presented to {}", verifier.as_deref().unwrap_or("the verifier")),
-                json!({"outcome": outcome, "verifier": verifier, "disclosed": disclosed, "redirect_uri": redirect}),
+                format!(
+                    "presented to {}",
+                    presented.verifier.as_deref().unwrap_or("the verifier")
+                ),
+                presented.summary(),
             ))
         }
         Command::List => {

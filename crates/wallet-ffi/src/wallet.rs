@@ -6,11 +6,11 @@ use std::sync::{Mutex, TryLockError};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_wallet::agent::{Agent, AgentError, AgentLimits};
+use walletd_wallet::agent::{Agent, AgentError, AgentLimits, Presented};
 use walletd_wallet::device::{DeviceConfig, EngineMode};
 use walletd_wallet::embedded::EmbeddedEngine;
 use walletd_wallet::signer::{HolderSigner, StoreSigner};
-use walletd_wallet::store::{CredentialRecord, KeySource, PresentationRecord, Store};
+use walletd_wallet::store::{CredentialRecord, KeySource, Store};
 
 use crate::callbacks::{CSigner, CUi, WalletdCallbacks};
 use crate::error::{
@@ -227,20 +227,12 @@ impl Inner {
             agent.close().await;
             r
         });
-        let (outcome, verifier, disclosed, redirect, failure) = match result {
-            Ok(p) => (p.outcome, p.verifier, p.disclosed, p.redirect_uri, None),
-            Err(e) => ("failed".to_string(), None, Vec::new(), None, Some(e)),
+        let (presented, failure) = match result {
+            Ok(p) => (p, None),
+            Err(e) => (Presented::failed(), Some(e)),
         };
         let max = self.store.options().max_history;
-        self.store.data.record(
-            PresentationRecord {
-                at: now(),
-                verifier: verifier.clone(),
-                disclosed: disclosed.clone(),
-                outcome: outcome.clone(),
-            },
-            max,
-        );
+        self.store.data.record(presented.history_entry(now()), max);
         self.save()?;
         if let Some(e) = ui.error {
             return Err(e);
@@ -248,18 +240,14 @@ impl Inner {
         if let Some(e) = failure {
             return Err(flow_or_declined(e));
         }
-        if outcome == "declined" {
+        if presented.outcome == "declined" {
             return Err(Error::new(
                 WALLETD_ERR_DECLINED,
                 "credential_selection",
                 "declined; nothing was shared",
             ));
         }
-        let disclosed: Vec<Value> = disclosed
-            .iter()
-            .map(|d| json!({"credential_id": d.credential_id, "claims": d.claims}))
-            .collect();
-        Ok(json!({"outcome": outcome, "verifier": verifier, "disclosed": disclosed, "redirect_uri": redirect}))
+        Ok(presented.summary())
     }
 
     pub fn list(&self) -> Value {

@@ -9,7 +9,7 @@ use walletd_protocol::{ClientMessage, FlowStart, Protocol, ServerMessage, SignRe
 use super::{Agent, AgentError, Ui};
 use crate::present::{StoredCredential, answer_sign_presentation};
 use crate::signer::{HolderSigner, SignerRef, StoreSigner};
-use crate::store::{DisclosedRecord, WalletData};
+use crate::store::{DisclosedRecord, PresentationRecord, WalletData};
 
 /// One credential that can answer one of the verifier's credential queries.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,40 @@ pub struct Presented {
     pub disclosed: Vec<DisclosedRecord>,
     /// Where the verifier sends the user next.
     pub redirect_uri: Option<String>,
+}
+
+impl Presented {
+    /// What a presentation that failed before anything was disclosed leaves behind.
+    pub fn failed() -> Self {
+        Presented {
+            outcome: "failed".into(),
+            verifier: None,
+            disclosed: Vec::new(),
+            redirect_uri: None,
+        }
+    }
+
+    /// Its entry in the wallet's history, dated `at` (seconds since the epoch).
+    pub fn history_entry(&self, at: u64) -> PresentationRecord {
+        PresentationRecord {
+            at,
+            verifier: self.verifier.clone(),
+            disclosed: self.disclosed.clone(),
+            outcome: self.outcome.clone(),
+        }
+    }
+
+    /// What the CLI's `--json` and the C ABI report: the outcome, the verifier, which claims of which credential
+    /// were disclosed (paths, never values) and where the verifier sends the user next.
+    pub fn summary(&self) -> Value {
+        let disclosed: Vec<Value> = self
+            .disclosed
+            .iter()
+            .map(|d| json!({"credential_id": d.credential_id, "claims": d.claims}))
+            .collect();
+        json!({"outcome": self.outcome, "verifier": self.verifier, "disclosed": disclosed,
+            "redirect_uri": self.redirect_uri})
+    }
 }
 
 fn candidates(payload: &Value, wallet: &WalletData) -> Option<Vec<Candidate>> {

@@ -226,7 +226,7 @@ fn presentation_signatures_go_through_the_signer() {
     let params = json!({"audience": "x509_hash:v", "nonce": "n", "credentials_to_include": [
         {"credential_id": "sd", "credential_query_id": "pid", "disclosed_claims": ["given_name"]},
         {"credential_id": "md", "credential_query_id": "mdl", "disclosed_claims": ["org.iso.18013.5.1.age_over_18"]}],
-        "mdoc": {"client_id": "x509_hash:v", "nonce": "n", "response_uri": "https://v/r"}});
+        "mdoc": walletd_protocol::MdocDeviceAuthRequest::openid4vp("x509_hash:v", "n", "https://v/r", None, Vec::new())});
     let token: Value = serde_json::from_str(&super::present::vp_token(&params, &wallet, &signer).unwrap()).unwrap();
     let sd = token["pid"][0].as_str().unwrap();
     crate::sdjwt::verify_key_binding(sd, signer.key.public_jwk(), "x509_hash:v", "n").unwrap();
