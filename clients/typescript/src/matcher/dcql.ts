@@ -7,7 +7,10 @@
  * The shared vectors in `tests/vectors/matching/` check both implementations.
  */
 import { matchMdoc, MDOC_FORMAT, type Mdoc } from "./mdoc.js";
+import { jsonEqual, member, selectClaims } from "./claims.js";
 import type { Json, JsonObject, SdJwt } from "./sdjwt.js";
+
+export { jsonEqual, member } from "./claims.js";
 
 /** One credential chosen for one credential query. */
 export interface Match {
@@ -32,24 +35,6 @@ export interface MatchableCredential {
 }
 
 const SD_JWT_FORMATS = new Set(["dc+sd-jwt", "vc+sd-jwt"]);
-
-/** Own-property read of a JSON object member. */
-export function member(v: unknown, k: string): Json | undefined {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
-  return Object.hasOwn(v, k) ? (v as JsonObject)[k] : undefined;
-}
-
-/** Deep JSON equality. */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
-  if (typeof a === "object" && a !== null && typeof b === "object" && b !== null && !Array.isArray(b)) {
-    const ka = Object.keys(a);
-    const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && jsonEqual((a as JsonObject)[k], (b as JsonObject)[k]));
-  }
-  return false;
-}
 
 /** A claim path as `consent.disclosed_claims` carries it: elements joined with "." (`null` as "*"). */
 export function joinPath(path: readonly Json[]): string {
@@ -93,35 +78,7 @@ export function matchOne(q: Json, cred: MatchableCredential): string[] | null {
     if (Array.isArray(values) && !values.some((v) => jsonEqual(v, value))) return null;
     return joinPath(path);
   };
-  const sets = member(q, "claim_sets");
-  if (Array.isArray(sets)) {
-    for (const set of sets) {
-      if (!Array.isArray(set)) continue;
-      const out: string[] = [];
-      let ok = true;
-      for (const id of set) {
-        const cl = requested.find((c) => {
-          const cid = member(c, "id");
-          return cid !== undefined && jsonEqual(cid, id);
-        });
-        const j = cl === undefined ? null : one(cl);
-        if (j === null) {
-          ok = false;
-          break;
-        }
-        out.push(j);
-      }
-      if (ok) return out;
-    }
-    return null;
-  }
-  const out: string[] = [];
-  for (const cl of requested) {
-    const j = one(cl);
-    if (j === null) return null;
-    out.push(j);
-  }
-  return out;
+  return selectClaims(q, requested, one);
 }
 
 /**

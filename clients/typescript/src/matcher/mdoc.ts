@@ -9,6 +9,7 @@
  */
 import { b64uDecode } from "../b64.js";
 import { CborTag, cborGet, decodeCbor, DEFAULT_CBOR_LIMITS, type Cbor, type CborLimits } from "./cbor.js";
+import { jsonEqual, member, selectClaims } from "./claims.js";
 import type { Json, JsonObject } from "./sdjwt.js";
 
 /** The credential format identifier. */
@@ -86,15 +87,6 @@ export function asJson(v: Cbor): Json | undefined {
   return undefined;
 }
 
-function member(v: unknown, k: string): Json | undefined {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
-  return Object.hasOwn(v, k) ? (v as JsonObject)[k] : undefined;
-}
-
-function jsonEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 /** The disclosed `namespace.element` entries if `doc` satisfies DCQL credential query `q`, else `null`. */
 export function matchMdoc(q: Json, doc: Mdoc): string[] | null {
   if (member(q, "format") !== MDOC_FORMAT) return null;
@@ -116,33 +108,5 @@ export function matchMdoc(q: Json, doc: Mdoc): string[] | null {
     }
     return `${ns}.${el}`;
   };
-  const sets = member(q, "claim_sets");
-  if (Array.isArray(sets)) {
-    for (const set of sets) {
-      if (!Array.isArray(set)) continue;
-      const out: string[] = [];
-      let ok = true;
-      for (const id of set) {
-        const cl = requested.find((c) => {
-          const cid = member(c, "id");
-          return cid !== undefined && jsonEqual(cid, id);
-        });
-        const j = cl === undefined ? null : one(cl);
-        if (j === null) {
-          ok = false;
-          break;
-        }
-        out.push(j);
-      }
-      if (ok) return out;
-    }
-    return null;
-  }
-  const out: string[] = [];
-  for (const cl of requested) {
-    const j = one(cl);
-    if (j === null) return null;
-    out.push(j);
-  }
-  return out;
+  return selectClaims(q, requested, one);
 }
