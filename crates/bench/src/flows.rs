@@ -1,8 +1,7 @@
 //! Engine-mediated vs direct flows (the in-process bench targets `crates/walletd/benches/{engine,presentation}.rs`,
 //! run as `cargo bench` subprocesses so the suite measures exactly what they measure) and start-up time.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -205,7 +204,7 @@ fn start_once(bin: &Path, dir: &Path) -> Result<f64, String> {
     };
     let mut ok = false;
     while t0.elapsed() < Duration::from_secs(30) {
-        if ready(&addr) {
+        if walletd_testkit::readyz_ok(&addr) {
             ok = true;
             break;
         }
@@ -219,21 +218,6 @@ fn start_once(bin: &Path, dir: &Path) -> Result<f64, String> {
     } else {
         Err("walletd was not ready within 30 s".into())
     }
-}
-
-fn ready(addr: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.1 200")
 }
 
 #[cfg(test)]

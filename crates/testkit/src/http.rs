@@ -135,3 +135,21 @@ pub async fn admin(
     }
     send_json(req).await
 }
+
+/// Whether `GET /readyz` at `addr` (`host:port`) answers 200, asked over a fresh connection with a hand-written
+/// request: the start-up benchmarks time this, so no HTTP client (pool, TLS roots, runtime) sits in the path.
+pub fn readyz_ok(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}

@@ -31,7 +31,7 @@ pub mod vctm;
 
 pub use config::{Config, Database, Egress, LOOPBACK_V4, LOOPBACK_V6, Registry, Trust};
 pub use db::{TestDatabase, postgres_base_url};
-pub use http::{HttpTarget, Resp, Target, admin, get, http_client, metrics_text, post, send, send_json};
+pub use http::{HttpTarget, Resp, Target, admin, get, http_client, metrics_text, post, readyz_ok, send, send_json};
 pub use process::{Walletd, WalletdBuilder};
 pub use proxy::TcpProxy;
 

@@ -5,8 +5,7 @@
 //! key loaded), then for a 200 from `/readyz` (database answered), then stops it with SIGTERM. The first run
 //! creates the database and key and is reported apart ("cold").
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,7 +83,7 @@ fn run_once(dir: &std::path::Path) -> Sample {
         }
     };
     let started = t0.elapsed();
-    while !ready(&addr) {
+    while !walletd_testkit::readyz_ok(&addr) {
         assert!(t0.elapsed() < Duration::from_secs(30), "not ready within 30 s");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -96,21 +95,6 @@ fn run_once(dir: &std::path::Path) -> Sample {
         started,
         ready: ready_at,
     }
-}
-
-fn ready(addr: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.1 200")
 }
 
 fn stop(child: &mut Child) {
