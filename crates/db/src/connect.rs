@@ -74,6 +74,10 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(cfg.max_connections)
             .acquire_timeout(cfg.acquire_timeout)
+            // sqlx pings an idle connection before lending it out, to find ones the server dropped. A SQLite
+            // connection is a file handle in this process and cannot be dropped by anyone, and its ping is a round
+            // trip to the connection's worker thread: about half the cost of a one-row read (docs/performance.md).
+            .test_before_acquire(dialect != Dialect::Sqlite)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {

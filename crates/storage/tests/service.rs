@@ -224,6 +224,52 @@ async fn sync_at_the_head(db: TestDatabase) {
     assert_eq!(ids, ["x"]);
 }
 
+/// The cached sync marks (storage.sync_head_ttl): this process's writes (the auth role's keystore view included)
+/// reach the next poll at once; another process's write reaches a device at the head within the TTL.
+async fn sync_marks_follow_writes(db: TestDatabase) {
+    let cfg = StorageConfig {
+        sync_head_ttl: Duration::from_millis(300),
+        ..StorageConfig::default()
+    };
+    let (store, s) = service_with(&db, cfg.clone()).await;
+    let auth_view = s.without_write_budget();
+    let other_process = StorageService::new(store, cfg);
+    let o = alice();
+    let head = s.sync(&o, None, None).await.unwrap().cursor;
+    let idle = s.sync(&o, Some(&head), None).await.unwrap();
+    assert!(idle.changes.is_empty(), "at the head: answered from the cached marks");
+    auth_view.put_private_data(&o, b"keys".to_vec(), None).await.unwrap();
+    let page = s.sync(&o, Some(&head), None).await.unwrap();
+    let ids: Vec<&str> = page.changes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["keystore"],
+        "a write through the shared view drops the marks at once"
+    );
+    let head = page.cursor;
+    assert!(s.sync(&o, Some(&head), None).await.unwrap().changes.is_empty());
+    other_process
+        .put(&o, "elsewhere", b"e".to_vec(), None, Precondition::None)
+        .await
+        .unwrap();
+    // Within the TTL the poll may still say "nothing new" (the documented staleness); after it, the change is there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let page = loop {
+        let page = s.sync(&o, Some(&head), None).await.unwrap();
+        if !page.changes.is_empty() || std::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let ids: Vec<&str> = page.changes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["elsewhere"],
+        "another process's write is seen once the marks expire"
+    );
+    assert!(!page.reset_required);
+}
+
 async fn expired_tombstones_force_a_reset(db: TestDatabase) {
     let cfg = StorageConfig {
         tombstone_retention: Duration::from_millis(200),
@@ -497,6 +543,7 @@ walletd_testkit::on_both_databases!(
     listing_pages,
     sync_feed_with_tombstones,
     sync_at_the_head,
+    sync_marks_follow_writes,
     expired_tombstones_force_a_reset,
     private_data_is_the_keystore_blob,
     quotas_and_tenant_overrides,

@@ -217,15 +217,24 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     // build and clone; the backend's trust worker keeps its own uncached client on purpose.
     let egress = EgressClient::new(cfg.egress.clone()).context("invalid egress configuration")?;
     let trust = TrustClient::new(cfg.trust.clone()).context("invalid trust configuration")?;
+    // One storage service per process: the storage role's routes and the auth role's keystore writes share its
+    // caches, so a keystore write is seen by the next sync poll at once (storage.sync_head_ttl).
+    let storage_service = match &store {
+        Some(store) if keyring.is_some() || roles.contains(Role::Storage) => Some(
+            walletd_storage::StorageService::with_limits(store.clone(), cfg.storage.clone(), limiter.clone()),
+        ),
+        _ => None,
+    };
     // -- auth --
     if let Some(ring) = &keyring {
         routes = routes.merge(walletd_auth::jwks_routes(ring.clone(), cfg.auth.jwks_max_age));
         let store = store.clone().context("the auth role needs the database")?;
         // privateData is the storage role's keystore blob: auth reads and writes it through the storage service
         // (same database), also when the storage role runs in another process.
-        let private: Arc<dyn walletd_auth::PrivateDataStore> = Arc::new(StoragePrivateData(
-            walletd_storage::StorageService::new(store.clone(), cfg.storage.clone()),
-        ));
+        // The auth role's writes spend no storage write budget (the private data is auth's own step).
+        let storage = storage_service.as_ref().context("the auth role needs the database")?;
+        let private: Arc<dyn walletd_auth::PrivateDataStore> =
+            Arc::new(StoragePrivateData(storage.without_write_budget()));
         let service = Arc::new(
             walletd_auth::AuthService::new(store.clone(), cfg, ring.clone(), private)
                 .with_oidc_gate(egress.clone(), cfg)
@@ -237,8 +246,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     }
     // -- storage --
     if roles.contains(Role::Storage) {
-        let store = store.clone().context("the storage role needs the database")?;
-        let service = walletd_storage::StorageService::with_limits(store, cfg.storage.clone(), limiter.clone());
+        let service = storage_service.clone().context("the storage role needs the database")?;
         // The general access token (aud `jwt.audience`) and a storage-scoped one (aud `storage`) are both accepted.
         let auth = http::Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone(), "storage".into()]);
         routes = routes

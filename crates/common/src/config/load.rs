@@ -320,6 +320,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "must be 1 to 64 characters without whitespace".into(),
         });
     }
+    config.storage.validate()?;
     if rl.local_max_keys == 0 {
         return Err(ConfigError::Invalid {
             key: "rate_limits.local_max_keys".into(),
@@ -472,6 +473,7 @@ mod tests {
             ("rate_limits:\n  redis_prefix: 'a b'\n", "rate_limits.redis_prefix"),
             ("rate_limits:\n  local_max_keys: 0\n", "rate_limits.local_max_keys"),
             ("cache:\n  redis_timeout: 0s\n", "cache.redis_timeout"),
+            ("storage:\n  sync_head_entries: 0\n", "storage.sync_head_entries"),
             (
                 "rate_limits:\n  storage_writes_per_user: -1\n",
                 "rate_limits.storage_writes_per_user",

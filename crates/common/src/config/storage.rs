@@ -27,6 +27,14 @@ pub struct StorageConfig {
     /// A page of the sync feed or of a listing with `include=data` stops adding blobs once their data reaches this
     /// many bytes (at least one change is always returned), so pages of large blobs stay bounded.
     pub max_page_data_bytes: u64,
+    /// How long a user's sync marks (the feed's head and purge mark) read from the database answer `GET
+    /// /storage/sync` polls of devices already at the head without asking the database again. Writes made by this
+    /// process drop them at once; a write made by another process (another storage replica, an auth role in its own
+    /// process writing the keystore) is seen by such a poll at most this late. 0 reads the marks on every poll.
+    #[serde(with = "humantime_serde")]
+    pub sync_head_ttl: Duration,
+    /// Most users whose sync marks are kept (least recently used go first).
+    pub sync_head_entries: u64,
 }
 
 impl Default for StorageConfig {
@@ -41,6 +49,21 @@ impl Default for StorageConfig {
             sync_limit_default: 100,
             sync_limit_max: 1000,
             max_page_data_bytes: 8 * 1024 * 1024,
+            sync_head_ttl: Duration::from_secs(1),
+            sync_head_entries: 100_000,
         }
+    }
+}
+
+impl StorageConfig {
+    /// Refuses settings that cannot work together.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if !self.sync_head_ttl.is_zero() && self.sync_head_entries == 0 {
+            return Err(ConfigError::Invalid {
+                key: "storage.sync_head_entries".into(),
+                message: "must be greater than 0 (or set storage.sync_head_ttl to 0s)".into(),
+            });
+        }
+        Ok(())
     }
 }

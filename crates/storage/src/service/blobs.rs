@@ -44,12 +44,13 @@ impl StorageService {
             digest: &digest,
             content_type: content_type.as_deref(),
         };
-        match self
+        let outcome = self
             .inner
             .store
             .blob_put(owner.key(), id, content, &cond, limits.quota)
-            .await?
-        {
+            .await;
+        self.wrote(owner).await;
+        match outcome? {
             WriteOutcome::Written { version, created } => Ok(Written { version, created }),
             WriteOutcome::Missing => Err(StorageError::NotFound),
             WriteOutcome::Mismatch { version, .. } => Err(StorageError::VersionMismatch {
@@ -64,7 +65,9 @@ impl StorageService {
         validate_id(id)?;
         refuse_reserved(id)?;
         self.write_limits(owner).await?;
-        let outcome = self.inner.store.blob_delete(owner.key(), id, expected).await?;
+        let outcome = self.inner.store.blob_delete(owner.key(), id, expected).await;
+        self.wrote(owner).await;
+        let outcome = outcome?;
         // Deletions are rare and already write: a good moment to drop this user's expired tombstones.
         if matches!(outcome, WriteOutcome::Written { .. })
             && let Err(e) = self

@@ -16,6 +16,7 @@ use walletd_db::{
 };
 
 mod blobs;
+mod heads;
 mod legacy;
 mod private_data;
 mod sync;
@@ -164,6 +165,8 @@ pub struct SyncPage {
 #[derive(Clone)]
 pub struct StorageService {
     inner: Arc<Inner>,
+    /// The write budget: the process's shared limiter, or none for the auth role's keystore writes.
+    rate: RateLimiter,
 }
 
 struct Inner {
@@ -172,8 +175,8 @@ struct Inner {
     /// Tenant settings (quota overrides, enabled flag), cached briefly so a write does not pay a tenant lookup.
     /// Existing tenants only: an unknown id is asked again, so a tenant created meanwhile is usable at once.
     tenants: moka::future::Cache<String, Arc<Tenant>>,
-    /// The process's rate limiter (storage write budgets).
-    rate: RateLimiter,
+    /// Each user's sync marks, so a device at the head is answered from memory (`storage.sync_head_ttl`).
+    heads: heads::SyncHeads,
 }
 
 /// The effective limits for one tenant.
@@ -197,13 +200,24 @@ impl StorageService {
         StorageService {
             inner: Arc::new(Inner {
                 store,
+                heads: heads::SyncHeads::new(cfg.sync_head_ttl, cfg.sync_head_entries),
                 cfg,
                 tenants: moka::future::Cache::builder()
                     .max_capacity(10_000)
                     .time_to_live(Duration::from_secs(10))
                     .build(),
-                rate,
             }),
+            rate,
+        }
+    }
+
+    /// The same service (one store, one tenant cache, one set of sync marks) without a write budget: the auth
+    /// role's keystore writes in the same process. Sharing matters for sync: a keystore write through this view
+    /// drops the user's cached sync marks at once.
+    pub fn without_write_budget(&self) -> Self {
+        StorageService {
+            inner: self.inner.clone(),
+            rate: RateLimiter::unlimited(),
         }
     }
 
@@ -233,6 +247,12 @@ impl StorageService {
         Ok(enabled_tenant(tenant_id, found)?)
     }
 
+    /// Called after every write to the user's blobs, whatever its outcome: the cached sync marks are no longer
+    /// trusted (`heads`).
+    async fn wrote(&self, owner: &Owner) {
+        self.inner.heads.note_write(&owner.tenant_id, &owner.user_id).await;
+    }
+
     /// Checks the tenant is usable (unknown and disabled tenants are refused) and returns its limits.
     async fn limits(&self, owner: &Owner) -> Result<Limits, StorageError> {
         validate_owner(owner)?;
@@ -254,8 +274,7 @@ impl StorageService {
     /// [`Self::limits`] for a write: also spends one request of the user's write budget.
     async fn write_limits(&self, owner: &Owner) -> Result<Limits, StorageError> {
         let limits = self.limits(owner).await?;
-        self.inner
-            .rate
+        self.rate
             .check(LimitKind::StorageWrites, Some(&owner.tenant_id), &owner.user_id)
             .await
             .map_err(StorageError::RateLimited)?;

@@ -56,12 +56,13 @@ impl StorageService {
             digest: &new_digest,
             content_type: None,
         };
-        match self
+        let outcome = self
             .inner
             .store
             .blob_put(owner.key(), KEYSTORE_ID, content, &cond, limits.quota)
-            .await?
-        {
+            .await;
+        self.wrote(owner).await;
+        match outcome? {
             WriteOutcome::Written { .. } => Ok(quote(&new_digest)),
             WriteOutcome::Missing => Err(StorageError::PreconditionFailed {
                 current_etag: quote(&empty),
@@ -76,7 +77,9 @@ impl StorageService {
     /// Removes every blob and tombstone of the user (account deletion).
     pub async fn delete_user(&self, owner: &Owner) -> Result<(), StorageError> {
         validate_owner(owner)?;
-        self.inner.store.blob_delete_user(owner.key()).await?;
+        let deleted = self.inner.store.blob_delete_user(owner.key()).await;
+        self.wrote(owner).await;
+        deleted?;
         Ok(())
     }
 }

@@ -21,7 +21,16 @@ impl StorageService {
             // the head it committed with, so none is after `since`; a write committing after this read is the next
             // poll's. Such a device is never behind a purge (purges stay at or below the head). A cursor beyond the
             // head (another store's history) goes on to the reset below. (docs/performance.md, "bearer GET".)
-            let (head, purged) = store.blob_seq_marks(owner.key()).await?;
+            // The marks are served from memory while fresh and no local write came after them (heads.rs says why
+            // that is safe); a miss reads them and files them for the next poll.
+            let (head, purged) = match self.inner.heads.lookup(&owner.tenant_id, &owner.user_id).await {
+                heads::Lookup::Hit(marks) => marks,
+                heads::Lookup::Miss(ticket) => {
+                    let marks = store.blob_seq_marks(owner.key()).await?;
+                    self.inner.heads.file(ticket, marks);
+                    marks
+                }
+            };
             if since == head {
                 return Ok(SyncPage {
                     has_more: false,
