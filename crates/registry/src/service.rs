@@ -225,6 +225,13 @@ impl Registry {
         self.type_metadata_for(vct, integrity, &Fetcher::Trusted).await
     }
 
+    /// The cached answer for `vct` (and `integrity`) while it is fresh; `None` when [`Self::type_metadata_for`]
+    /// must run (nothing cached, stale, or an input it would refuse: such keys are never cached).
+    pub async fn fresh_type_metadata(&self, vct: &str, integrity: Option<&str>) -> Option<Served> {
+        let entry = self.inner.cache.get(&cache_key(vct, integrity)).await?;
+        (entry.fresh_until > now_millis()).then_some(Served { entry, stale: false })
+    }
+
     /// [`Registry::type_metadata`] for `fetcher`: an on-demand fetch outside the configured sources spends its
     /// budget (cached answers never do).
     pub async fn type_metadata_for(
