@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures::SinkExt;
 
 /// What a link delivers to the session.
 pub(crate) enum Inbound {
@@ -30,6 +31,17 @@ pub(crate) trait Link: Send {
     /// Writes one server frame, giving up after `limit` (a client that takes nothing for that long is gone).
     /// `false` when the link failed: the session ends.
     fn send(&mut self, text: String, limit: Duration) -> impl Future<Output = bool> + Send;
+
+    /// Queues one server frame to go out with the next [`Link::flush`] (a burst of frames then reaches the client
+    /// in one write and one wake-up). The default writes at once, for links without a write buffer of their own.
+    fn feed(&mut self, text: String, limit: Duration) -> impl Future<Output = bool> + Send {
+        self.send(text, limit)
+    }
+
+    /// Writes what [`Link::feed`] queued; `false` when the link failed.
+    fn flush(&mut self, _limit: Duration) -> impl Future<Output = bool> + Send {
+        std::future::ready(true)
+    }
 
     /// A keepalive (WebSocket ping, SSE comment); `false` when the link failed.
     fn ping(&mut self, limit: Duration) -> impl Future<Output = bool> + Send;
@@ -86,6 +98,15 @@ impl Link for WsLink {
 
     async fn send(&mut self, text: String, limit: Duration) -> bool {
         self.write(Message::Text(Utf8Bytes::from(text)), limit).await
+    }
+
+    async fn feed(&mut self, text: String, limit: Duration) -> bool {
+        let msg = Message::Text(Utf8Bytes::from(text));
+        matches!(tokio::time::timeout(limit, self.0.feed(msg)).await, Ok(Ok(())))
+    }
+
+    async fn flush(&mut self, limit: Duration) -> bool {
+        matches!(tokio::time::timeout(limit, self.0.flush()).await, Ok(Ok(())))
     }
 
     async fn ping(&mut self, limit: Duration) -> bool {

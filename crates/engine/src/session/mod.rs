@@ -348,13 +348,42 @@ impl<L: Link> Session<L> {
 
     async fn on_outbound(&mut self, o: Option<Outbound>) {
         match o {
-            Some(Outbound::Text(t)) => self.write(t).await,
+            Some(Outbound::Text(t)) => self.write_burst(t).await,
             Some(Outbound::Done(d)) => self.on_done(*d),
             None => {
                 // No task holds a sender any more and the queue is drained: an idle session keeps no queue.
                 self.rx = None;
                 self.tx = None;
             }
+        }
+    }
+
+    /// Writes `first` and every frame the flows queued behind it, then flushes once: a flow's progress frames
+    /// come in bursts, and one write wakes the client once instead of once per frame. Stops at a non-frame item
+    /// (handled after the flush, keeping the queue's order) and when the queue is empty; the queue is bounded
+    /// (`engine.outbound_queue_frames`), so a burst is too.
+    async fn write_burst(&mut self, first: String) {
+        let limit = self.engine.config().read_timeout;
+        if self.broken {
+            return;
+        }
+        let mut ok = self.link.feed(first, limit).await;
+        let mut after = None;
+        while ok && let Some(rx) = self.rx.as_mut() {
+            match rx.try_recv() {
+                Ok(Outbound::Text(t)) => ok = self.link.feed(t, limit).await,
+                Ok(other) => {
+                    after = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if !(ok && self.link.flush(limit).await) {
+            self.broken = true;
+        }
+        if let Some(Outbound::Done(d)) = after {
+            self.on_done(*d);
         }
     }
 
