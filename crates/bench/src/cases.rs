@@ -43,10 +43,8 @@ pub fn walletd_config(db_url: &str) -> Config {
         .limit("storage.max_bytes_per_user", 10_000_000_000u64)
 }
 
-/// The log filter of the measured processes: the `started` line (which the harness waits for) and warnings. Not
-/// `walletd=info`: a directive matches by target prefix, so that one also enables every `walletd_*` crate's INFO,
-/// the access log among them (one JSON line per request, which the harness then parses and keeps in memory).
-pub const LOG_FILTER: &str = "warn,walletd::serve=info";
+/// The log filter of the measured processes (access logs off): the testkit's [`walletd_testkit::QUIET_LOG_FILTER`].
+pub const LOG_FILTER: &str = walletd_testkit::QUIET_LOG_FILTER;
 
 /// Starts walletd from `bin` with `config`, access logs off ([`LOG_FILTER`]).
 pub async fn start_walletd(bin: &Path, config: &Config) -> Result<Walletd, String> {
@@ -238,6 +236,9 @@ pub async fn registry(wrk: &Arc<Wrk>, s: &Settings) -> Result<Row, String> {
 /// `secs` seconds so a profiler (`perf record -p PID`) or a hand-run wrk can be pointed at it. Prints the pid, the
 /// URL and the tokens as shell assignments.
 pub async fn serve(s: &Settings, kind: &str, secs: u64) -> Result<(), String> {
+    if kind == "registry" {
+        return serve_registry(s, secs).await;
+    }
     let db = match kind {
         "sqlite" => TestDatabase::sqlite(),
         _ => TestDatabase::postgres().await,
@@ -253,6 +254,31 @@ pub async fn serve(s: &Settings, kind: &str, secs: u64) -> Result<(), String> {
     );
     println!(
         "# up for {secs} s; e.g. WB_KIND=fixed WB_AUTH=$WB_EMPTY_FEED_TOKEN wrk -t2 -c16 -d10s -s crates/bench/lua/walletd.lua $WALLETD_URL/storage/sync"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+    drop(w);
+    Ok(())
+}
+
+/// `walletd-bench serve --db registry`: the `/type-metadata` case's `--mode=registry` process, warmed up.
+async fn serve_registry(s: &Settings, secs: u64) -> Result<(), String> {
+    let vct = vctm_upstream().await;
+    let config = Config::new()
+        .mode("registry")
+        .egress_loopback()
+        .database("sqlite://./registry.db");
+    let w = start_walletd(&s.walletd, &config).await?;
+    let tm = url::Url::parse_with_params(&format!("{}/type-metadata", w.http_url()), &[("vct", vct)])
+        .map_err(|e| e.to_string())?;
+    let warm = reqwest::get(tm.clone()).await.map_err(|e| e.to_string())?;
+    let bytes = warm.bytes().await.map_err(|e| e.to_string())?.len();
+    println!(
+        "WALLETD_PID={}\nWALLETD_URL={}\nWB_TYPE_METADATA_URL='{tm}'",
+        w.pid(),
+        w.http_url()
+    );
+    println!(
+        "# up for {secs} s; the cached answer is {bytes} bytes; e.g. wrk -t2 -c16 -d10s \"$WB_TYPE_METADATA_URL\""
     );
     tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
     drop(w);

@@ -57,9 +57,9 @@ pub fn build_benches(root: &Path) -> Result<(), String> {
     }
 }
 
-/// Runs `cargo bench -p walletd --bench <bench> -- <args>` in `root`, engine side first when `engine_first`;
-/// bounded to 15 minutes by timeout(1).
-fn cargo_bench(root: &Path, bench: &str, args: &[String], engine_first: bool) -> Result<String, String> {
+/// Runs `cargo bench -p walletd --bench <bench> -- <args>` in `root`, engine side first when `engine_first`, the
+/// two sides alternating in `blocks` blocks; bounded to 15 minutes by timeout(1).
+fn cargo_bench(root: &Path, bench: &str, args: &[String], engine_first: bool, blocks: usize) -> Result<String, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new("timeout")
         .arg("900")
@@ -67,6 +67,7 @@ fn cargo_bench(root: &Path, bench: &str, args: &[String], engine_first: bool) ->
         .args(["bench", "-q", "-p", "walletd", "--bench", bench, "--"])
         .args(args)
         .env("WALLETD_BENCH_ENGINE_FIRST", if engine_first { "1" } else { "0" })
+        .env("WALLETD_BENCH_BLOCKS", blocks.to_string())
         .current_dir(root)
         .stderr(Stdio::inherit())
         .output()
@@ -88,6 +89,13 @@ pub fn per_holder(total: usize, concurrency: usize) -> usize {
 /// holder) gave 0.51x in one run and 1.50x in the next at 40 per holder, on the same build and load.
 pub const MIN_FLOWS_PER_HOLDER: usize = 10;
 
+/// How many alternating blocks of each side one round runs (walletd_testkit::sidebyside): as many as keep
+/// [`MIN_FLOWS_PER_HOLDER`] flows per holder in each block, at most 4. More blocks put both sides under the same
+/// drift of a loaded machine's load.
+pub fn blocks(per_holder: usize) -> usize {
+    (per_holder / MIN_FLOWS_PER_HOLDER).clamp(1, 4)
+}
+
 /// Engine-mediated vs direct for `bench` (`engine`: OID4VCI issuance, `presentation`: OID4VP) at `concurrency`,
 /// `total` flows per side per round, `rounds` runs alternating which side goes first.
 pub fn flows(root: &Path, bench: &str, concurrency: usize, total: usize, rounds: usize) -> Result<Row, String> {
@@ -99,7 +107,7 @@ pub fn flows(root: &Path, bench: &str, concurrency: usize, total: usize, rounds:
     let (mut eng, mut dir, mut loads) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         loads.push(sys::load1());
-        let out = cargo_bench(root, bench, &args, round % 2 == 1)?;
+        let out = cargo_bench(root, bench, &args, round % 2 == 1, blocks(per))?;
         let e = parse_side(&out, "engine").ok_or_else(|| format!("no engine line in: {out}"))?;
         let d = parse_side(&out, "direct").ok_or_else(|| format!("no direct line in: {out}"))?;
         eng.push(e);
@@ -239,5 +247,9 @@ mod tests {
         assert_eq!(per_holder(80, 4), 20);
         assert_eq!(per_holder(80, 16), MIN_FLOWS_PER_HOLDER);
         assert_eq!(per_holder(0, 0), MIN_FLOWS_PER_HOLDER);
+        // Blocks never go below the minimum per holder: 80 flows per holder alternate in 4 blocks of 20.
+        assert_eq!(blocks(per_holder(80, 1)), 4);
+        assert_eq!(blocks(per_holder(80, 4)), 2);
+        assert_eq!(blocks(per_holder(80, 16)), 1);
     }
 }

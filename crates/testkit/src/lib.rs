@@ -24,6 +24,7 @@ pub mod interop;
 pub mod jwt;
 pub mod oidc;
 pub mod pdp;
+pub mod sidebyside;
 pub mod softhsm;
 pub mod status_list;
 pub mod topology;
@@ -32,7 +33,7 @@ pub mod vctm;
 pub use config::{Config, Database, Egress, LOOPBACK_V4, LOOPBACK_V6, Registry, Trust};
 pub use db::{TestDatabase, postgres_base_url};
 pub use http::{HttpTarget, Resp, Target, admin, get, http_client, metrics_text, post, readyz_ok, send, send_json};
-pub use process::{Walletd, WalletdBuilder};
+pub use process::{QUIET_LOG_FILTER, Walletd, WalletdBuilder};
 pub use proxy::TcpProxy;
 
 /// Generates, for each named async function taking a [`TestDatabase`], one `#[tokio::test]` on SQLite (in module

@@ -6,6 +6,12 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+/// `RUST_LOG` for a measured process (benchmarks): the `started` line the harness waits for, and warnings. Not
+/// `walletd=info`: a directive matches by target prefix, so that one also enables every `walletd_*` crate's INFO,
+/// the access log and the engine's per-flow lines among them (a line per request that the harness then reads and
+/// keeps in memory, paid by the measured side only).
+pub const QUIET_LOG_FILTER: &str = "warn,walletd::serve=info";
+
 /// How to start one walletd process.
 pub struct WalletdBuilder {
     bin: PathBuf,

@@ -49,7 +49,7 @@ async fn run(db: &TestDatabase, n: usize) -> (f64, f64) {
     let w = WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
         .with_config(&config)
         // Access logs off (they would dominate); the `started` line the harness waits for stays.
-        .env("RUST_LOG", "warn,walletd=info")
+        .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
         .start()
         .await;
     let per_task = n / CONCURRENCY;

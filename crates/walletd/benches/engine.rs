@@ -5,6 +5,7 @@
 //! Run: `cargo bench -p walletd --bench engine -- [holders] [flows_per_holder] [idle_connections]`
 //! (defaults 16, 10, 10000; needs `npm ci` in tests/interop). Everything runs on 127.0.0.1; the holders, the
 //! engine and the issuer share the machine's cores, so the figures are end-to-end, not the engine alone.
+//! WALLETD_BENCH_ENGINE_FIRST=1 opens with the engine side; WALLETD_BENCH_BLOCKS=n alternates n blocks of each side.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use walletd_engine::oid4vci::dpop::Dpop;
 use walletd_protocol::oid4vci::well_known_url;
 use walletd_testkit::engine::{self, token, ws_url};
 use walletd_testkit::interop::NodeIssuer;
+use walletd_testkit::sidebyside::{self, Tally};
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
 
@@ -48,7 +50,7 @@ fn main() {
                     .limit("rate_limits.engine_flows_per_user", 0)
                     .limit("rate_limits.engine_connections_per_user", 0),
             )
-            .env("RUST_LOG", "warn,walletd=info")
+            .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
             .start()
             .await;
         let url = ws_url(&w);
@@ -57,15 +59,19 @@ fn main() {
         let _ = run_direct(&issuer, 2, 2).await;
         let _ = run_engine(&issuer, &url, 2, 2).await;
 
-        // WALLETD_BENCH_ENGINE_FIRST=1 measures the engine side first (the suite alternates the order by round).
-        let (direct, engine) = if std::env::var("WALLETD_BENCH_ENGINE_FIRST").as_deref() == Ok("1") {
-            let engine = run_engine(&issuer, &url, holders, flows).await;
-            (run_direct(&issuer, holders, flows).await, engine)
-        } else {
-            let direct = run_direct(&issuer, holders, flows).await;
-            (direct, run_engine(&issuer, &url, holders, flows).await)
-        };
-        println!("holders {holders}, flows per holder {flows} (pre-authorized code, DPoP, nonce endpoint, 1 proof)");
+        // WALLETD_BENCH_ENGINE_FIRST=1 opens with the engine side, WALLETD_BENCH_BLOCKS=n alternates n blocks of
+        // each side (walletd_testkit::sidebyside; the suite sets both).
+        let blocks = sidebyside::blocks_from_env().min(flows);
+        let per_block = (flows / blocks).max(1);
+        let (engine, direct) = sidebyside::interleaved(
+            blocks,
+            sidebyside::engine_first_from_env(),
+            || run_engine(&issuer, &url, holders, per_block),
+            || run_direct(&issuer, holders, per_block),
+        )
+        .await;
+        let (engine, direct) = (engine.figures(), direct.figures());
+        println!("holders {holders}, flows per holder {} in {blocks} block(s) (pre-authorized code, DPoP, nonce endpoint, 1 proof)", per_block * blocks);
         direct.print("direct  ");
         engine.print("engine  ");
         println!(
@@ -81,39 +87,6 @@ fn main() {
     });
 }
 
-struct Figures {
-    rate: f64,
-    p50: f64,
-    p99: f64,
-    failures: usize,
-}
-
-impl Figures {
-    fn from(mut lat: Vec<f64>, failures: usize, elapsed: Duration) -> Figures {
-        lat.sort_by(|a, b| a.total_cmp(b));
-        let pick = |q: f64| {
-            if lat.is_empty() {
-                f64::NAN
-            } else {
-                lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1]
-            }
-        };
-        Figures {
-            rate: lat.len() as f64 / elapsed.as_secs_f64(),
-            p50: pick(0.50),
-            p99: pick(0.99),
-            failures,
-        }
-    }
-
-    fn print(&self, label: &str) {
-        println!(
-            "{label} {:8.1} flows/s   p50 {:6.1} ms   p99 {:6.1} ms   failures {}",
-            self.rate, self.p50, self.p99, self.failures
-        );
-    }
-}
-
 /// Fresh offers for `n` flows (created before the clock starts: they are test hooks, not part of the flow).
 async fn offers(issuer: &NodeIssuer, n: usize) -> Vec<Value> {
     let mut out = Vec::with_capacity(n);
@@ -123,7 +96,7 @@ async fn offers(issuer: &NodeIssuer, n: usize) -> Vec<Value> {
     out
 }
 
-async fn run_engine(issuer: &NodeIssuer, url: &str, holders: usize, flows: usize) -> Figures {
+async fn run_engine(issuer: &NodeIssuer, url: &str, holders: usize, flows: usize) -> Tally {
     let mut per_holder = Vec::new();
     for _ in 0..holders {
         per_holder.push(offers(issuer, flows).await);
@@ -169,10 +142,10 @@ async fn run_engine(issuer: &NodeIssuer, url: &str, holders: usize, flows: usize
             })
         })
         .collect();
-    collect(tasks, started).await
+    Tally::collect(tasks, started).await
 }
 
-async fn run_direct(issuer: &NodeIssuer, holders: usize, flows: usize) -> Figures {
+async fn run_direct(issuer: &NodeIssuer, holders: usize, flows: usize) -> Tally {
     let mut per_holder = Vec::new();
     for _ in 0..holders {
         per_holder.push(offers(issuer, flows).await);
@@ -198,18 +171,7 @@ async fn run_direct(issuer: &NodeIssuer, holders: usize, flows: usize) -> Figure
             })
         })
         .collect();
-    collect(tasks, started).await
-}
-
-async fn collect(tasks: Vec<tokio::task::JoinHandle<(Vec<f64>, usize)>>, started: Instant) -> Figures {
-    let mut lat = Vec::new();
-    let mut failures = 0;
-    for t in tasks {
-        let (l, f) = t.await.unwrap();
-        lat.extend(l);
-        failures += f;
-    }
-    Figures::from(lat, failures, started.elapsed())
+    Tally::collect(tasks, started).await
 }
 
 /// The same requests the engine makes for a pre-authorized offer (issuer metadata, AS metadata, token with DPoP and

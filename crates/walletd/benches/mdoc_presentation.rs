@@ -36,6 +36,7 @@ async fn run(n: usize) {
     let verifier = NodeVerifier::start();
     let w = WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
         .with_config(&engine::config().egress_allow_cidr(LOOPBACK_V6))
+        .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
         .start()
         .await;
     let holder = Holder::new();

@@ -7,7 +7,8 @@
 //! Run: `cargo bench -p walletd --bench presentation -- [n] [concurrency]` (defaults 100 and 1; needs `npm ci` in
 //! tests/interop). With concurrency c, c holders' sessions (engine side) or tasks (direct side) each run n/c
 //! presentations at once. Everything runs on 127.0.0.1 and shares the machine's cores: end-to-end figures, not the
-//! engine alone. WALLETD_BENCH_ENGINE_FIRST=1 measures the engine side first (the suite alternates the order).
+//! engine alone. WALLETD_BENCH_ENGINE_FIRST=1 measures the engine side first (the suite alternates the order);
+//! WALLETD_BENCH_BLOCKS=n alternates n blocks of each side.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +17,7 @@ use serde_json::json;
 use walletd_engine::oid4vp::request;
 use walletd_testkit::holder::{connected, issued};
 use walletd_testkit::interop::{NodeIssuer, NodeVerifier};
+use walletd_testkit::sidebyside::{self, Tally};
 use walletd_testkit::{LOOPBACK_V6, Walletd, WalletdBuilder, engine};
 use walletd_wallet::Holder;
 use walletd_wallet::client::PresentAnswer;
@@ -58,7 +60,7 @@ async fn run(n: usize, conc: usize) {
                 .limit("rate_limits.engine_flows_per_user", 0)
                 .limit("rate_limits.engine_connections_per_user", 0),
         )
-        .env("RUST_LOG", "warn,walletd=info")
+        .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
         .start()
         .await;
     let holder = Holder::new();
@@ -74,13 +76,19 @@ async fn run(n: usize, conc: usize) {
     // One warm-up presentation per side, not measured.
     let _ = engine_side(&w, &setup, 1, 1).await;
     let _ = direct_side(&setup, 1, 1).await;
-    let (engine, direct) = if std::env::var("WALLETD_BENCH_ENGINE_FIRST").as_deref() == Ok("1") {
-        let e = engine_side(&w, &setup, conc, per).await;
-        (e, direct_side(&setup, conc, per).await)
-    } else {
-        let d = direct_side(&setup, conc, per).await;
-        (engine_side(&w, &setup, conc, per).await, d)
-    };
+    // WALLETD_BENCH_ENGINE_FIRST=1 opens with the engine side, WALLETD_BENCH_BLOCKS=n alternates n blocks of each
+    // side (walletd_testkit::sidebyside; the suite sets both).
+    let blocks = sidebyside::blocks_from_env().min(per);
+    let per_block = (per / blocks).max(1);
+    let (engine, direct) = sidebyside::interleaved(
+        blocks,
+        sidebyside::engine_first_from_env(),
+        || engine_side(&w, &setup, conc, per_block),
+        || direct_side(&setup, conc, per_block),
+    )
+    .await;
+    let (engine, direct) = (engine.figures(), direct.figures());
+    let per = per_block * blocks;
     println!("presentations: {per} per task, concurrency {conc}");
     direct.print("direct  ");
     engine.print("engine  ");
@@ -94,50 +102,8 @@ async fn run(n: usize, conc: usize) {
     );
 }
 
-struct Figures {
-    rate: f64,
-    p50: f64,
-    p99: f64,
-    failures: usize,
-}
-
-impl Figures {
-    fn print(&self, label: &str) {
-        println!(
-            "{label} {:8.1} flows/s   p50 {:6.1} ms   p99 {:6.1} ms   failures {}",
-            self.rate, self.p50, self.p99, self.failures
-        );
-    }
-}
-
-/// Runs `tasks` (each returns its latencies in ms and its failures) and sums them up.
-async fn collect(tasks: Vec<tokio::task::JoinHandle<(Vec<f64>, usize)>>, started: Instant) -> Figures {
-    let mut lat = Vec::new();
-    let mut failures = 0;
-    for t in tasks {
-        let (l, f) = t.await.unwrap();
-        lat.extend(l);
-        failures += f;
-    }
-    let elapsed = started.elapsed();
-    lat.sort_by(|a, b| a.total_cmp(b));
-    let pick = |q: f64| {
-        if lat.is_empty() {
-            f64::NAN
-        } else {
-            lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1]
-        }
-    };
-    Figures {
-        rate: lat.len() as f64 / elapsed.as_secs_f64(),
-        p50: pick(0.5),
-        p99: pick(0.99),
-        failures,
-    }
-}
-
 /// `conc` engine sessions each run `per` presentations at once.
-async fn engine_side(w: &Walletd, setup: &Arc<Setup>, conc: usize, per: usize) -> Figures {
+async fn engine_side(w: &Walletd, setup: &Arc<Setup>, conc: usize, per: usize) -> Tally {
     let mut clients = Vec::new();
     for _ in 0..conc {
         clients.push(connected(w, None).await);
@@ -174,11 +140,11 @@ async fn engine_side(w: &Walletd, setup: &Arc<Setup>, conc: usize, per: usize) -
             })
         })
         .collect();
-    collect(tasks, started).await
+    Tally::collect(tasks, started).await
 }
 
 /// `conc` tasks each run `per` presentations directly (the holder's own HTTP client, the engine's parser).
-async fn direct_side(setup: &Arc<Setup>, conc: usize, per: usize) -> Figures {
+async fn direct_side(setup: &Arc<Setup>, conc: usize, per: usize) -> Tally {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let started = Instant::now();
     let tasks = (0..conc)
@@ -201,7 +167,7 @@ async fn direct_side(setup: &Arc<Setup>, conc: usize, per: usize) -> Figures {
             })
         })
         .collect();
-    collect(tasks, started).await
+    Tally::collect(tasks, started).await
 }
 
 /// One presentation by the holder itself: fetch and check the request object, match, sign, post.

@@ -34,7 +34,7 @@ fn main() {
                     .egress_loopback()
                     .database("sqlite://./registry.db"),
             )
-            .env("RUST_LOG", "warn,walletd=info")
+            .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
             .spawn()
             .await
             .unwrap();

@@ -47,7 +47,7 @@ fn main() {
                     .limit("rate_limits.engine_flows_per_user", 0)
                     .limit("rate_limits.engine_connections_per_user", 0),
             )
-            .env("RUST_LOG", "warn,walletd=info")
+            .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
             .start()
             .await;
         let base = w.http_url();

@@ -8,9 +8,9 @@
 //! Subcommands (several joined by commas, e.g. `http,registry,startup`): `all` (http + registry + flows +
 //! startup, then the soak when `--soak-minutes` > 0), `http` (bearer, storage on SQLite and PostgreSQL),
 //! `registry`, `flows`, `startup`, `soak`, and `serve` (one populated walletd kept up `--serve-secs` (300) on
-//! `--db sqlite|postgres`, for a profiler). Options: `--secs N` per
+//! `--db sqlite|postgres|registry`, for a profiler). Options: `--secs N` per
 //! wrk run (5), `--rounds N` interleaved A/B pairs (3), `--connections N` (16), `--blobs N` (100), `--flows N` per
-//! side and round (80), `--concurrency 1,4,16`, `--minutes N` soak intervals (10), `--interval-secs N` (60),
+//! side and round (80), `--flow-rounds N` (5), `--concurrency 1,4,16`, `--minutes N` soak intervals (10), `--interval-secs N` (60),
 //! `--soak-minutes N` within `all` (0), `--soak-db sqlite|postgres`, `--no-build`, `--write-docs` (replace the
 //! marked sections of docs/performance.md). Needs wrk (Debian package), PostgreSQL on 127.0.0.1:5432 and
 //! `npm ci` in tests/interop (flows). See docs/performance.md "Benchmark suite".
@@ -190,13 +190,16 @@ fn main() {
             .map(|c: usize| c.clamp(1, 64))
             .collect();
         let total = args.num("flows", 80, 2000).max(1);
+        // The flow rows move more between rounds than the HTTP rows (each round is a process with its own
+        // start-up, and a loaded machine's drift hits them harder): more rounds by default.
+        let flow_rounds = args.num("flow-rounds", 5, 20).max(1);
         let built = flows::build_benches(&root());
         if let Err(e) = &built {
             failed.push(e.clone());
         }
         for bench in ["engine", "presentation"].into_iter().filter(|_| built.is_ok()) {
             for &c in &conc {
-                match flows::flows(&root(), bench, c, total, settings.rounds) {
+                match flows::flows(&root(), bench, c, total, flow_rounds) {
                     Ok(r) => rows.push(r),
                     Err(e) => failed.push(format!("{bench} c={c}: {e}")),
                 }

@@ -63,9 +63,14 @@ async fn compat_reads_are_tenant_scoped(db: TestDatabase) {
     .await;
 
     let acme = w.token_for("11111111-1111-1111-1111-111111111111", "acme");
-    let (s, b, h) = user_get(&w, "/issuer/all", Some(&acme)).await;
+    let (s, mut b, h) = user_get(&w, "/issuer/all", Some(&acme)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(h.get("cache-control").unwrap(), "no-store");
+    // The backend's trust worker evaluates a new issuer on its own schedule: before it has, the status is null;
+    // after, a verdict. Either is right here (this test is about scoping); the verdict itself is tested elsewhere.
+    let status = b[0]["trustStatus"].take();
+    assert!(status.is_null() || status.is_string(), "{status}");
+    b[0]["trustStatus"] = Value::Null;
     assert_eq!(
         b,
         json!([{"id": mine["id"], "credentialIssuerIdentifier": upstream, "clientId": "w", "visible": true,
