@@ -100,8 +100,13 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     let cfg = &plan.config;
     let roles = &plan.roles;
     // Every outbound HTTP client shares one TLS configuration (the system CA roots are parsed once); building it
-    // first turns "no usable CA roots" into a start-up error instead of a failure inside some client's constructor.
-    walletd_egress::tls::client_config().context("cannot load the system CA roots")?;
+    // before any client turns "no usable CA roots" into a start-up error instead of a failure inside some client's
+    // constructor. Reading the roots (a file per CA) runs on its own thread while the database opens: it was a
+    // fifth of start-up's CPU, and on a busy machine work in parallel waits less (docs/performance.md "Start-up").
+    let tls = tokio::task::spawn_blocking(walletd_egress::tls::client_config);
+    // The metrics recorder calibrates its clock for milliseconds: installed on a thread of its own, waited for by
+    // nothing (telemetry::start_metrics_recorder).
+    walletd_common::telemetry::start_metrics_recorder();
 
     let store = match (&cfg.database, roles.needs_database()) {
         (Some(db), true) => Some(
@@ -111,6 +116,9 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         ),
         _ => None,
     };
+    tls.await
+        .context("the TLS set-up task failed")?
+        .context("cannot load the system CA roots")?;
 
     let keyring = if roles.contains(Role::Auth) {
         // The signing key ring lives in the database, shared by every auth replica; the key file seeds it and its
@@ -424,7 +432,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     }
     // -- end of role routes --
 
-    let metrics = walletd_common::telemetry::metrics_handle();
     walletd_common::telemetry::spawn_metrics_upkeep(cfg.server.metrics_upkeep_interval);
     let health = HealthState {
         readiness: readiness.clone(),
@@ -432,7 +439,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
             roles: roles.names(),
             capabilities: crate::capabilities::advertised(roles, cfg),
         }),
-        metrics: (!cfg.server.metrics_on_admin_port).then(|| metrics.clone()),
+        metrics: !cfg.server.metrics_on_admin_port,
     };
     let routes = routes.merge(http::health_routes(health));
     let http =
@@ -460,7 +467,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
                 }),
             );
             if cfg.server.metrics_on_admin_port {
-                admin = admin.merge(http::metrics_route(metrics));
+                admin = admin.merge(http::metrics_route());
             }
             if let Some(extra) = provider_admin {
                 admin = admin.merge(extra);

@@ -133,8 +133,9 @@ pub struct StatusInfo {
 pub struct HealthState {
     pub readiness: Readiness,
     pub status: Arc<StatusInfo>,
-    /// `None` when `/metrics` is served elsewhere (the admin listener).
-    pub metrics: Option<PrometheusHandle>,
+    /// Whether `/metrics` is served here (`false` when it is on the admin listener). The recorder is the process's
+    /// one ([`crate::telemetry::metrics_handle`]), fetched per scrape so that start-up never waits for it.
+    pub metrics: bool,
 }
 
 /// The health routes: `/healthz`, `/readyz`, `/status`, and `/metrics` when `state.metrics` is set.
@@ -143,21 +144,15 @@ pub fn health_routes(state: HealthState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/status", get(status));
-    if state.metrics.is_some() {
+    if state.metrics {
         router = router.route("/metrics", get(metrics));
     }
     router.with_state(state)
 }
 
 /// Just `/metrics`, for the admin listener.
-pub fn metrics_route(handle: PrometheusHandle) -> Router {
-    Router::new().route(
-        "/metrics",
-        get(move || {
-            let h = handle.clone();
-            async move { render_metrics(&h) }
-        }),
-    )
+pub fn metrics_route() -> Router {
+    Router::new().route("/metrics", get(metrics_page))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -191,10 +186,14 @@ async fn status(State(state): State<HealthState>) -> Json<serde_json::Value> {
 }
 
 async fn metrics(State(state): State<HealthState>) -> Response {
-    match &state.metrics {
-        Some(h) => render_metrics(h),
-        None => StatusCode::NOT_FOUND.into_response(),
+    if !state.metrics {
+        return StatusCode::NOT_FOUND.into_response();
     }
+    metrics_page().await
+}
+
+async fn metrics_page() -> Response {
+    render_metrics(&crate::telemetry::metrics_handle_async().await)
 }
 
 fn render_metrics(handle: &PrometheusHandle) -> Response {
