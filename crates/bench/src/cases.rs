@@ -209,18 +209,7 @@ pub async fn vctm_upstream() -> String {
 
 /// Cached `GET /type-metadata` vs `/healthz` of one `--mode=registry` process.
 pub async fn registry(wrk: &Arc<Wrk>, s: &Settings) -> Result<Row, String> {
-    let vct = vctm_upstream().await;
-    let config = Config::new()
-        .mode("registry")
-        .egress_loopback()
-        .database("sqlite://./registry.db");
-    let w = start_walletd(&s.walletd, &config).await?;
-    let tm = url::Url::parse_with_params(&format!("{}/type-metadata", w.http_url()), &[("vct", vct)])
-        .map_err(|e| e.to_string())?;
-    let warm = reqwest::get(tm.clone()).await.map_err(|e| e.to_string())?;
-    if !warm.status().is_success() {
-        return Err(format!("type-metadata warm-up: {}", warm.status()));
-    }
+    let (w, tm, _) = warmed_registry(s).await?;
     Ok(compare(
         wrk,
         s,
@@ -262,16 +251,7 @@ pub async fn serve(s: &Settings, kind: &str, secs: u64) -> Result<(), String> {
 
 /// `walletd-bench serve --db registry`: the `/type-metadata` case's `--mode=registry` process, warmed up.
 async fn serve_registry(s: &Settings, secs: u64) -> Result<(), String> {
-    let vct = vctm_upstream().await;
-    let config = Config::new()
-        .mode("registry")
-        .egress_loopback()
-        .database("sqlite://./registry.db");
-    let w = start_walletd(&s.walletd, &config).await?;
-    let tm = url::Url::parse_with_params(&format!("{}/type-metadata", w.http_url()), &[("vct", vct)])
-        .map_err(|e| e.to_string())?;
-    let warm = reqwest::get(tm.clone()).await.map_err(|e| e.to_string())?;
-    let bytes = warm.bytes().await.map_err(|e| e.to_string())?.len();
+    let (w, tm, bytes) = warmed_registry(s).await?;
     println!(
         "WALLETD_PID={}\nWALLETD_URL={}\nWB_TYPE_METADATA_URL='{tm}'",
         w.pid(),
@@ -283,4 +263,23 @@ async fn serve_registry(s: &Settings, secs: u64) -> Result<(), String> {
     tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
     drop(w);
     Ok(())
+}
+
+/// The `/type-metadata` case's `--mode=registry` process (a two-level `extends` chain with an embedded logo from a
+/// loopback upstream) with its answer already cached: the process, the URL that asks for it, the answer's size.
+async fn warmed_registry(s: &Settings) -> Result<(Walletd, url::Url, usize), String> {
+    let vct = vctm_upstream().await;
+    let config = Config::new()
+        .mode("registry")
+        .egress_loopback()
+        .database("sqlite://./registry.db");
+    let w = start_walletd(&s.walletd, &config).await?;
+    let tm = url::Url::parse_with_params(&format!("{}/type-metadata", w.http_url()), &[("vct", vct)])
+        .map_err(|e| e.to_string())?;
+    let warm = reqwest::get(tm.clone()).await.map_err(|e| e.to_string())?;
+    if !warm.status().is_success() {
+        return Err(format!("type-metadata warm-up: {}", warm.status()));
+    }
+    let bytes = warm.bytes().await.map_err(|e| e.to_string())?.len();
+    Ok((w, tm, bytes))
 }

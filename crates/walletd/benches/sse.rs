@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use walletd_testkit::engine::{self, token, ws_url};
 use walletd_testkit::interop::NodeIssuer;
+use walletd_testkit::sidebyside::Tally;
 use walletd_wallet::Holder;
 use walletd_wallet::client::EngineClient;
 
@@ -88,22 +89,14 @@ fn main() {
 
 /// Prints one line of figures; returns flows/s.
 fn print(label: &str, lat: &[f64], failures: usize, elapsed: Duration) -> f64 {
-    let mut lat = lat.to_vec();
-    lat.sort_by(|a, b| a.total_cmp(b));
-    let pick = |q: f64| {
-        if lat.is_empty() {
-            f64::NAN
-        } else {
-            lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1]
-        }
-    };
-    let rate = lat.len() as f64 / elapsed.as_secs_f64();
-    println!(
-        "{label} {rate:8.1} flows/s   p50 {:6.1} ms   p99 {:6.1} ms   failures {failures}",
-        pick(0.50),
-        pick(0.99)
-    );
-    rate
+    let figures = Tally {
+        latencies_ms: lat.to_vec(),
+        failures,
+        elapsed,
+    }
+    .figures();
+    figures.print(label);
+    figures.rate
 }
 
 /// Fresh offers for `n` flows (created before the clock starts: they are test hooks, not part of the flow).
