@@ -43,14 +43,11 @@ pub fn walletd_config(db_url: &str) -> Config {
         .limit("storage.max_bytes_per_user", 10_000_000_000u64)
 }
 
-/// The log filter of the measured processes (access logs off): the testkit's [`walletd_testkit::QUIET_LOG_FILTER`].
-pub const LOG_FILTER: &str = walletd_testkit::QUIET_LOG_FILTER;
-
-/// Starts walletd from `bin` with `config`, access logs off ([`LOG_FILTER`]).
+/// Starts walletd from `bin` with `config`, access logs off ([`walletd_testkit::QUIET_LOG_FILTER`]).
 pub async fn start_walletd(bin: &Path, config: &Config) -> Result<Walletd, String> {
     WalletdBuilder::new(bin)
         .with_config(config)
-        .env("RUST_LOG", LOG_FILTER)
+        .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
         .spawn()
         .await
 }

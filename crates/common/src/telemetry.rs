@@ -67,10 +67,12 @@ pub fn init_logging(cfg: &LoggingConfig) {
     let _ = result;
 }
 
+/// The process's recorder once installed.
+static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
+
 /// The process-wide Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
+    METRICS
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
@@ -95,6 +97,10 @@ pub fn start_metrics_recorder() {
 /// [`metrics_handle`] from async code: waits for the recorder (normally installed long before) without blocking the
 /// runtime's worker.
 pub async fn metrics_handle_async() -> PrometheusHandle {
+    // Installed (the usual case after start-up): no trip to the blocking pool per scrape.
+    if let Some(handle) = METRICS.get() {
+        return handle.clone();
+    }
     match tokio::task::spawn_blocking(metrics_handle).await {
         Ok(handle) => handle,
         Err(_) => metrics_handle(),

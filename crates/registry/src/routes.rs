@@ -102,17 +102,11 @@ async fn type_metadata(
         .vct
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad_request("`vct` is required"))?;
-    // A fresh cached answer needs nobody's fetch budget: who asks (which may mean validating a token) is worked
-    // out only when the registry may have to fetch.
-    let served = match s.registry.fresh_type_metadata(&vct, q.integrity.as_deref()).await {
-        Some(served) => served,
-        None => {
-            let fetcher = fetcher(&s, &headers, &ext).await;
-            s.registry
-                .type_metadata_for(&vct, q.integrity.as_deref(), &fetcher)
-                .await?
-        }
-    };
+    // Who asks is worked out only if the registry has to fetch (the future is awaited on a cache miss only).
+    let served = s
+        .registry
+        .type_metadata_for(&vct, q.integrity.as_deref(), fetcher(&s, &headers, &ext))
+        .await?;
     let entry = served.entry;
     let etag = format!("\"{}\"", entry.etag);
     let cache_control = if served.stale {

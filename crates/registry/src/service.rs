@@ -222,23 +222,18 @@ impl Registry {
     /// The resolved type metadata of `vct`, optionally checked against `integrity` (the credential's
     /// `vct#integrity`), for a trusted caller (the engine of this process): fetches are not counted.
     pub async fn type_metadata(&self, vct: &str, integrity: Option<&str>) -> Result<Served, RegistryError> {
-        self.type_metadata_for(vct, integrity, &Fetcher::Trusted).await
+        self.type_metadata_for(vct, integrity, std::future::ready(Fetcher::Trusted))
+            .await
     }
 
-    /// The cached answer for `vct` (and `integrity`) while it is fresh; `None` when [`Self::type_metadata_for`]
-    /// must run (nothing cached, stale, or an input it would refuse: such keys are never cached).
-    pub async fn fresh_type_metadata(&self, vct: &str, integrity: Option<&str>) -> Option<Served> {
-        let entry = self.inner.cache.get(&cache_key(vct, integrity)).await?;
-        (entry.fresh_until > now_millis()).then_some(Served { entry, stale: false })
-    }
-
-    /// [`Registry::type_metadata`] for `fetcher`: an on-demand fetch outside the configured sources spends its
-    /// budget (cached answers never do).
+    /// [`Registry::type_metadata`] for the caller `fetcher` resolves to: an on-demand fetch outside the configured
+    /// sources spends its budget (cached answers never do). `fetcher` is awaited only when the cache has no fresh
+    /// answer, so a cache hit never works out who asks (which may mean validating a bearer token).
     pub async fn type_metadata_for(
         &self,
         vct: &str,
         integrity: Option<&str>,
-        fetcher: &Fetcher,
+        fetcher: impl Future<Output = Fetcher>,
     ) -> Result<Served, RegistryError> {
         if vct.is_empty() || vct.len() > document::MAX_VCT_LEN {
             return Err(RegistryError::BadRequest("vct must be 1 to 2048 bytes".into()));
@@ -256,13 +251,14 @@ impl Registry {
                 stale: false,
             });
         }
+        let fetcher = fetcher.await;
         let lock = {
             let mut map = self.inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(key.clone()).or_default().clone()
         };
         let result = {
             let _guard = lock.lock().await;
-            self.resolve_locked(&key, vct, integrity, fetcher).await
+            self.resolve_locked(&key, vct, integrity, &fetcher).await
         };
         {
             let mut map = self.inner.inflight.lock().unwrap_or_else(|p| p.into_inner());

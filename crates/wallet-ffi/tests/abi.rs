@@ -91,6 +91,10 @@ fn last_error() -> Value {
     take(walletd_last_error())
 }
 
+/// The wallet configuration of the tests that talk to the Node peers: plain http to 127.0.0.1, a cheap KDF.
+const LOOPBACK_PEERS_CONFIG: &str = "egress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\n  \
+    total_timeout: 10s\nstore:\n  kdf:\n    m_cost_kib: 1024\n    t_cost: 1\n    p_cost: 1\n";
+
 fn c(s: &str) -> CString {
     CString::new(s).unwrap()
 }
@@ -108,10 +112,7 @@ fn an_app_signer_consent_with_a_subset_and_a_decline() {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
     let tmp = tempfile::tempdir().unwrap();
-    let config = c(
-        "egress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\n  total_timeout: 10s\n\
-                    store:\n  kdf:\n    m_cost_kib: 1024\n    t_cost: 1\n    p_cost: 1\n",
-    );
+    let config = c(LOOPBACK_PEERS_CONFIG);
     let dir = c(tmp.path().join("w").to_str().unwrap());
     let key = [7u8; 32];
     let mut w: *mut WalletdWallet = ptr::null_mut();
@@ -325,10 +326,7 @@ fn an_authorization_code_offer_is_completed_through_the_authorize_callback() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let issuer = NodeIssuer::start();
     let tmp = tempfile::tempdir().unwrap();
-    let config = c(
-        "egress:\n  allow_http: true\n  allowed_cidrs: [127.0.0.1/32]\n  total_timeout: 10s\n\
-                    store:\n  kdf:\n    m_cost_kib: 1024\n    t_cost: 1\n    p_cost: 1\n",
-    );
+    let config = c(LOOPBACK_PEERS_CONFIG);
     let dir = c(tmp.path().join("w").to_str().unwrap());
     let mut w: *mut WalletdWallet = ptr::null_mut();
     // SAFETY: valid strings and an out-pointer for the whole call.
