@@ -88,10 +88,29 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// the recorder's clock (quanta) by spinning on the system clock for milliseconds, up to 200 ms on a busy machine,
 /// which made it the longest single step of start-up. Metrics recorded before it is installed are dropped: only
 /// those of the first milliseconds of the process, normally before its listeners are bound.
+///
+/// The thread runs at the lowest scheduling priority (nice 19): the spinning was about 40 % of a start's CPU, and on
+/// a machine whose cores are all busy it took that share from start-up itself (docs/performance.md "Start-up").
+/// At nice 19 it runs on what the rest of the machine leaves idle; the calibration ends by its own 200 ms deadline
+/// however little CPU it got, and nothing waits for it.
 pub fn start_metrics_recorder() {
-    std::thread::spawn(|| {
+    let spawned = std::thread::Builder::new().name("metrics-clock".into()).spawn(|| {
+        lower_this_threads_priority();
         metrics_handle();
     });
+    if let Err(e) = spawned {
+        // No thread to spare: the recorder is then installed on first use (`metrics_handle`).
+        tracing::debug!(error = %e, "cannot start the metrics recorder's thread");
+    }
+}
+
+/// Puts the calling thread at nice 19. Best effort: a failure only leaves it at the process's priority.
+fn lower_this_threads_priority() {
+    // On Linux, setpriority(PRIO_PROCESS) with a thread id applies to that thread alone.
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::debug!(error = %e, "cannot lower the metrics recorder thread's priority");
+    }
 }
 
 /// [`metrics_handle`] from async code: waits for the recorder (normally installed long before) without blocking the

@@ -36,6 +36,9 @@ impl Store {
     /// created when missing, and WAL with a busy timeout is enabled.
     pub async fn connect(cfg: &DatabaseConfig) -> Result<Store, StoreError> {
         let store = Self::open(cfg, false).await?;
+        if store.schema_is_current().await {
+            return Ok(store);
+        }
         // sqlx serialises concurrent migrators on PostgreSQL with an advisory lock but has nothing equivalent for
         // SQLite, where two processes starting on one file would both apply the first migration. An exclusive OS
         // lock on a file beside the database gives SQLite the same guarantee.
@@ -83,14 +86,13 @@ impl Store {
                     if dialect == Dialect::Sqlite {
                         // WAL lets readers run beside the single writer; FULL sync makes every acknowledged commit
                         // durable across a crash; the busy timeout turns writer contention into waiting, not errors.
-                        if !read_only {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                        }
-                        // A number formatted by us: nothing user-supplied reaches this statement.
-                        conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {busy_ms}")))
-                            .await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // One batch: each statement sent alone was a round trip to the connection's thread.
+                        // Numbers formatted by us: nothing user-supplied reaches this batch.
+                        let wal = if read_only { "" } else { "PRAGMA journal_mode = WAL; " };
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "{wal}PRAGMA busy_timeout = {busy_ms}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON"
+                        )))
+                        .await?;
                     }
                     Ok(())
                 })
@@ -103,12 +105,42 @@ impl Store {
     /// Applies pending migrations of this dialect. Idempotent; concurrent replicas on PostgreSQL serialise on
     /// sqlx's advisory lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.dialect {
+        self.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.dialect {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Whether the database holds exactly this binary's migrations, each applied successfully with the checksum
+    /// embedded here: then [`Store::migrate`] would change nothing. One query, without the migration lock, so a
+    /// start on an up-to-date database skips the migrator's lock and round trips (docs/performance.md
+    /// "Start-up"). Anything else (no table yet, a pending, failed, edited or unknown migration, an error) answers
+    /// `false` and leaves the verdict to the migrator, under its lock.
+    pub async fn schema_is_current(&self) -> bool {
+        let applied: Vec<(i64, Vec<u8>, i64)> = match sqlx::query_as(
+            "SELECT version, checksum, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT) \
+             FROM _sqlx_migrations ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        {
+            Ok(rows) => rows,
+            Err(_) => return false,
         };
-        migrator.run(&self.pool).await?;
-        Ok(())
+        let embedded: Vec<&sqlx::migrate::Migration> = self
+            .migrator()
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .collect();
+        applied.len() == embedded.len()
+            && applied.iter().zip(&embedded).all(|((version, checksum, success), m)| {
+                *success == 1 && *version == m.version && checksum[..] == m.checksum[..]
+            })
     }
 
     /// The newest applied migration version, for diagnostics and tests.

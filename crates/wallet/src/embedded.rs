@@ -36,7 +36,7 @@ impl std::fmt::Debug for EmbeddedEngine {
 impl EmbeddedEngine {
     /// Builds the engine from the device configuration.
     pub fn new(cfg: &DeviceConfig) -> Result<EmbeddedEngine, String> {
-        walletd_egress::tls::client_config().map_err(|e| format!("cannot load the system CA roots: {e}"))?;
+        walletd_egress::tls::load_system_roots().map_err(|e| format!("cannot load the system CA roots: {e}"))?;
         let egress = EgressClient::new(cfg.egress.clone()).map_err(|e| format!("egress: {e}"))?;
         let trust = TrustClient::new(cfg.trust.clone()).map_err(|e| format!("trust: {e}"))?;
         // Sessions are opened through the link already authenticated; no token is ever validated.

@@ -99,11 +99,8 @@ pub struct App {
 pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     let cfg = &plan.config;
     let roles = &plan.roles;
-    // Every outbound HTTP client shares one TLS configuration (the system CA roots are parsed once); building it
-    // before any client turns "no usable CA roots" into a start-up error instead of a failure inside some client's
-    // constructor. Reading the roots (a file per CA) runs on its own thread while the database opens: it was a
-    // fifth of start-up's CPU, and on a busy machine work in parallel waits less (docs/performance.md "Start-up").
-    let tls = tokio::task::spawn_blocking(walletd_egress::tls::client_config);
+    // Every outbound HTTP client shares one TLS configuration; the system CA roots it verifies with are read after
+    // start-up (serve::run), since nothing before the first outbound request needs them.
     // The metrics recorder calibrates its clock for milliseconds: installed on a thread of its own, waited for by
     // nothing (telemetry::start_metrics_recorder).
     walletd_common::telemetry::start_metrics_recorder();
@@ -116,49 +113,6 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         ),
         _ => None,
     };
-    tls.await
-        .context("the TLS set-up task failed")?
-        .context("cannot load the system CA roots")?;
-
-    let keyring = if roles.contains(Role::Auth) {
-        // The signing key ring lives in the database, shared by every auth replica; the key file seeds it and its
-        // key wraps the stored keys (docs/keyring.md).
-        let path = plan.signing_key_path();
-        let ring_store = store.clone().context("the auth role needs the database")?;
-        Some(
-            KeyRing::open(ring_store, &path, walletd_auth::RingSettings::from_config(cfg))
-                .await
-                .with_context(|| "cannot open the signing key ring")?,
-        )
-    } else {
-        None
-    };
-    let validator = JwtValidator::new(&cfg.jwt, keyring.as_ref().map(KeyRing::local_keys));
-    // The engine reads tenant configuration (and session epochs) from this process's own store in all-mode, else
-    // from `tenants.source` opened read-only.
-    let tenants = match (&store, &cfg.tenants.source) {
-        _ if !roles.contains(Role::Engine) => None,
-        (Some(s), _) => Some(s.clone()),
-        (None, Some(url)) => Some(
-            Store::connect_read_only(&walletd_common::config::DatabaseConfig::with_url(url.expose()))
-                .await
-                .with_context(|| format!("cannot open tenants.source {}", url.redacted()))?,
-        ),
-        (None, None) => None,
-    };
-    // Revocation: every role's bearer validation checks the user's session epoch in the database.
-    match store.clone().or_else(|| tenants.clone()) {
-        Some(epochs) => validator.check_session_epochs(EpochCheck::new(
-            Arc::new(epochs),
-            cfg.jwt.revocation_cache_ttl,
-            REVOCATION_CACHE_ENTRIES,
-        )),
-        None if roles.contains(Role::Engine) => tracing::warn!(
-            "the engine has no tenants.source: revoked access tokens (logout, deleted accounts) are accepted \
-             until they expire"
-        ),
-        None => {}
-    }
 
     let mut readiness = Readiness::new(cfg.server.readiness_timeout);
     if let Some(store) = &store {
@@ -217,14 +171,82 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         });
     }
 
-    // Role routes: one block per role, each merging the role's routers (service API and compat API) into `routes`
-    // (what each offers in `/status` is crate::capabilities).
-    let mut routes = Router::new();
     // One egress guard and one trust client for every role of the process: one outbound connection pool and one
     // verdict cache (an issuer the engine found trusted is not asked about again by the registry). Both are cheap to
     // build and clone; the backend's trust worker keeps its own uncached client on purpose.
     let egress = EgressClient::new(cfg.egress.clone()).context("invalid egress configuration")?;
     let trust = TrustClient::new(cfg.trust.clone()).context("invalid trust configuration")?;
+
+    let auth_ring = async {
+        if !roles.contains(Role::Auth) {
+            return Ok(None);
+        }
+        // The signing key ring lives in the database, shared by every auth replica; the key file seeds it and its
+        // key wraps the stored keys (docs/keyring.md).
+        let path = plan.signing_key_path();
+        let ring_store = store.clone().context("the auth role needs the database")?;
+        let ring = KeyRing::open(ring_store, &path, walletd_auth::RingSettings::from_config(cfg))
+            .await
+            .context("cannot open the signing key ring")?;
+        anyhow::Ok(Some(ring))
+    };
+    let provider_signer = async {
+        if !roles.contains(Role::WalletProvider) {
+            return Ok(None);
+        }
+        let store = store.clone().context("the wallet-provider role needs the database")?;
+        crate::wallet_provider::open_signer(cfg, store).await.map(Some)
+    };
+    let registry = async {
+        if !roles.contains(Role::Registry) {
+            return None;
+        }
+        let rc = &cfg.registry;
+        let cache = match &redis {
+            Some(redis) => walletd_registry::Cache::redis(redis.clone(), &rc.cache_prefix),
+            None => walletd_registry::Cache::memory(10_000, rc.max_ttl + rc.stale_ttl),
+        };
+        // Anonymous callers may have the registry fetch only the configured sources for free; anything else spends
+        // their budget (docs/security.md "Anonymous fetchers"). The engine of this process is not counted.
+        let gate = walletd_registry::FetchGate::new(rc, limiter.clone(), store.clone());
+        let registry =
+            walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone(), gate.clone()).await;
+        Some((registry, gate))
+    };
+    // The two key rings and the registry's first load are independent: started together, the database round trips
+    // (and the registry's source fetches) of one overlap the others' (docs/performance.md "Start-up").
+    let (keyring, provider_signer, registry) = tokio::join!(auth_ring, provider_signer, registry);
+    let (keyring, provider_signer) = (keyring?, provider_signer?);
+    let validator = JwtValidator::new(&cfg.jwt, keyring.as_ref().map(KeyRing::local_keys));
+    // The engine reads tenant configuration (and session epochs) from this process's own store in all-mode, else
+    // from `tenants.source` opened read-only.
+    let tenants = match (&store, &cfg.tenants.source) {
+        _ if !roles.contains(Role::Engine) => None,
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(url)) => Some(
+            Store::connect_read_only(&walletd_common::config::DatabaseConfig::with_url(url.expose()))
+                .await
+                .with_context(|| format!("cannot open tenants.source {}", url.redacted()))?,
+        ),
+        (None, None) => None,
+    };
+    // Revocation: every role's bearer validation checks the user's session epoch in the database.
+    match store.clone().or_else(|| tenants.clone()) {
+        Some(epochs) => validator.check_session_epochs(EpochCheck::new(
+            Arc::new(epochs),
+            cfg.jwt.revocation_cache_ttl,
+            REVOCATION_CACHE_ENTRIES,
+        )),
+        None if roles.contains(Role::Engine) => tracing::warn!(
+            "the engine has no tenants.source: revoked access tokens (logout, deleted accounts) are accepted \
+             until they expire"
+        ),
+        None => {}
+    }
+
+    // Role routes: one block per role, each merging the role's routers (service API and compat API) into `routes`
+    // (what each offers in `/status` is crate::capabilities).
+    let mut routes = Router::new();
     // One storage service per process: the storage role's routes and the auth role's keystore writes share its
     // caches, so a keystore write is seen by the next sync poll at once (storage.sync_head_ttl).
     let storage_service = match &store {
@@ -281,17 +303,8 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     }
     // -- registry -- (before the engine, which asks it directly when both run in this process)
     let mut local_registry: Option<walletd_registry::Registry> = None;
-    if roles.contains(Role::Registry) {
+    if let Some((registry, gate)) = registry {
         let rc = &cfg.registry;
-        let cache = match &redis {
-            Some(redis) => walletd_registry::Cache::redis(redis.clone(), &rc.cache_prefix),
-            None => walletd_registry::Cache::memory(10_000, rc.max_ttl + rc.stale_ttl),
-        };
-        // Anonymous callers may have the registry fetch only the configured sources for free; anything else spends
-        // their budget (docs/security.md "Anonymous fetchers"). The engine of this process is not counted.
-        let gate = walletd_registry::FetchGate::new(rc, limiter.clone(), store.clone());
-        let registry =
-            walletd_registry::Registry::new(rc.clone(), egress.clone(), cache, store.clone(), gate.clone()).await;
         registry.spawn_polling();
         let issuers =
             walletd_registry::IssuerMetadataResolver::new(egress.clone(), trust.clone(), rc.issuer_metadata_ttl, gate);
@@ -308,10 +321,10 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     // -- wallet-provider -- (before the engine, which asks it directly when both run in this process)
     let mut provider_admin: Option<Router> = None;
     let mut local_provider: Option<walletd_wallet_provider::WalletProviderService> = None;
-    if roles.contains(Role::WalletProvider) {
+    if let Some(signer) = provider_signer {
         let store = store.clone().context("the wallet-provider role needs the database")?;
         let auth = Authenticator::new(validator.clone(), vec![cfg.jwt.audience.clone()]);
-        let provider = crate::wallet_provider::build(cfg, store, auth, limiter.clone()).await?;
+        let provider = crate::wallet_provider::build(cfg, store, signer, auth, limiter.clone());
         routes = routes.merge(provider.routes);
         provider_admin = Some(provider.admin);
         local_provider = Some(provider.service);

@@ -15,10 +15,16 @@ use walletd_common::http::strip_tenant_prefix;
 
 use crate::app::{self, Plan};
 
+/// How long after start-up the system CA roots are read (see `run`).
+const CA_ROOTS_AFTER_START: Duration = Duration::from_millis(500);
+
 /// Runs walletd until SIGTERM/SIGINT, then drains: stop accepting, let in-flight requests finish within
 /// `server.shutdown_grace`, exit.
 pub async fn run(plan: Plan) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // Listening for the signals before anything can answer a request: one sent as soon as the process looks
+    // ready (its `started` line, its first /readyz) must start the drain, not be lost or kill it outright.
+    let mut signals = ShutdownSignals::install()?;
     let app = app::build(&plan).await?;
     let server = &plan.config.server;
 
@@ -53,6 +59,18 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         "started"
     );
 
+    // The system CA roots (about 145 files, a few milliseconds of CPU) are read shortly after start-up rather than
+    // by the first outbound TLS handshake, and not during start-up, whose first readiness probe they slowed on a
+    // busy machine. An earlier handshake reads them itself. Without them every outbound HTTPS request fails; the
+    // roles that need none keep serving, and the log says why.
+    tokio::spawn(async {
+        tokio::time::sleep(CA_ROOTS_AFTER_START).await;
+        let loaded = tokio::task::spawn_blocking(walletd_egress::tls::load_system_roots).await;
+        if let Ok(Err(e)) = loaded {
+            tracing::error!(error = %e, "cannot load the system CA roots: every outbound HTTPS request will fail");
+        }
+    });
+
     let mut servers = tokio::task::JoinSet::new();
     servers.spawn(serve_listener(http, app.http, shutdown.clone()));
     if let (Some(l), Some(r)) = (ws, app.ws) {
@@ -63,7 +81,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     }
 
     tokio::select! {
-        signal = shutdown_signal() => {
+        signal = signals.recv() => {
             tracing::info!(signal, grace_ms = server.shutdown_grace.as_millis() as u64, "shutting down");
         }
         Some(result) = servers.join_next() => {
@@ -125,21 +143,41 @@ async fn serve_listener(listener: TcpListener, router: Router, shutdown: Cancell
     .context("server error")
 }
 
-/// Resolves with the name of the first termination signal received.
-async fn shutdown_signal() -> &'static str {
+/// The termination signals (SIGTERM, SIGINT), listened for from the moment [`ShutdownSignals::install`] returns.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-        let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
-        tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<ShutdownSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ShutdownSignals {
+                term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+                int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(ShutdownSignals {})
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "ctrl-c"
+
+    /// Resolves with the name of the first termination signal received since `install`.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "ctrl-c"
+        }
     }
 }

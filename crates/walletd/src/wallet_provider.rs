@@ -29,14 +29,15 @@ pub struct WalletProviderRoutes {
     pub service: WalletProviderService,
 }
 
-/// Opens the signer, builds the service (its budgets on the process's shared `limits`), starts the worker.
-pub async fn build(
+/// Builds the service on its signer ([`open_signer`]; its budgets on the process's shared `limits`), starts the
+/// worker.
+pub fn build(
     cfg: &Config,
     store: Store,
+    signer: Arc<dyn AttestationSigner>,
     auth: Authenticator,
     limits: RateLimiter,
-) -> anyhow::Result<WalletProviderRoutes> {
-    let signer = open_signer(cfg, store.clone()).await?;
+) -> WalletProviderRoutes {
     let service = WalletProviderService::new(store, signer, Settings::from_config(cfg), limits);
     walletd_wallet_provider::spawn_worker(service.clone());
     let state = WpState {
@@ -44,11 +45,11 @@ pub async fn build(
         authenticator: auth,
         admin_token: cfg.admin.token.clone(),
     };
-    Ok(WalletProviderRoutes {
+    WalletProviderRoutes {
         routes: walletd_wallet_provider::routes(state.clone()),
         admin: walletd_wallet_provider::admin_routes(state),
         service,
-    })
+    }
 }
 
 /// The engine's [`WalletProviderPort`] answered by the wallet-provider role of this process: key attestations for
@@ -151,7 +152,8 @@ pub fn key_file(cfg: &Config) -> PathBuf {
         .unwrap_or_else(|| cfg.data_dir.0.join("wallet-provider-key.pem"))
 }
 
-async fn open_signer(cfg: &Config, store: Store) -> anyhow::Result<Arc<dyn AttestationSigner>> {
+/// The provider's attestation signer, by `wallet_provider.signer`.
+pub async fn open_signer(cfg: &Config, store: Store) -> anyhow::Result<Arc<dyn AttestationSigner>> {
     let wp = &cfg.wallet_provider;
     match wp.signer {
         SignerKind::Keyring => {

@@ -152,21 +152,26 @@ impl KeyRing {
                 last_unknown_kid_reload: tokio::sync::Mutex::new(None),
             }),
         };
-        ring.reload().await?;
+        let mut claimed = ring.load().await?;
         if ring.entries().is_empty() {
             // First start on this database: the key file's key (which signed before the ring existed) is
             // generation 1 and signs at once. A replica racing here loses the insert and loads the winner's row.
             let now = now_millis();
             let row = ring.wrap(1, &file_key, &der, now, now)?;
             ring.inner.store.insert_signing_key(&row, now).await?;
-            ring.reload().await?;
+            ring.load().await?;
+            // Retired keys of the ring (not loaded) may still predate purposes: claim them too.
+            claimed = false;
         }
-        // A ring stored before purposes were recorded is claimed by its owner here (it defaulted to `tokens`).
+        // A ring stored before purposes were recorded is claimed by its owner here (it defaulted to `tokens`). The
+        // write is skipped when the keys just loaded already carry the purpose: the usual start.
         let purpose = ring.inner.settings.purpose.as_str();
-        ring.inner
-            .store
-            .set_signing_key_ring_purpose(&ring.inner.ring, purpose)
-            .await?;
+        if !claimed {
+            ring.inner
+                .store
+                .set_signing_key_ring_purpose(&ring.inner.ring, purpose)
+                .await?;
+        }
         let rings = ring.inner.store.signing_key_rings(purpose).await?;
         if rings.len() > 1 {
             tracing::warn!(
@@ -225,7 +230,14 @@ impl KeyRing {
 
     /// Reads the ring from the database (keys already known are not unwrapped again).
     pub async fn reload(&self) -> Result<(), KeyRingError> {
+        self.load().await.map(|_claimed| ())
+    }
+
+    /// [`KeyRing::reload`], answering whether every key loaded already carries the ring's purpose.
+    async fn load(&self) -> Result<bool, KeyRingError> {
         let rows = self.inner.store.signing_keys(&self.inner.ring, now_millis()).await?;
+        let purpose = self.inner.settings.purpose.as_str();
+        let claimed = rows.iter().all(|row| row.purpose == purpose);
         let known = self.entries();
         if rows.is_empty() && !known.is_empty() {
             return Err(KeyRingError::Empty);
@@ -254,7 +266,7 @@ impl KeyRing {
         }
         *self.inner.keys.write().unwrap_or_else(|p| p.into_inner()) = entries;
         self.sync_local();
-        Ok(())
+        Ok(claimed)
     }
 
     /// Creates the next key when the newest one is older than the rotation interval. Returns whether this replica

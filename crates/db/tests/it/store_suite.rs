@@ -8,6 +8,7 @@ use walletd_testkit::TestDatabase;
 
 walletd_testkit::on_both_databases!(
     migrations_are_applied_and_idempotent,
+    only_an_untouched_up_to_date_schema_skips_the_migrator,
     default_tenant_exists_after_migration,
     tenant_crud_round_trip,
     duplicate_tenant_is_a_conflict,
@@ -40,6 +41,63 @@ async fn migrations_are_applied_and_idempotent(db: TestDatabase) {
         Dialect::Postgres
     };
     assert_eq!(second.dialect(), expected);
+}
+
+async fn only_an_untouched_up_to_date_schema_skips_the_migrator(db: TestDatabase) {
+    let store = open(&db).await;
+    assert!(store.schema_is_current().await, "freshly migrated");
+    let newest = store.schema_version().await.unwrap();
+    let cfg = DatabaseConfig::with_url(db.url());
+    // Each change below must reach the migrator (which refuses it), not be waved through by the quick check.
+    let changes: [(&str, &str); 3] = [
+        (
+            "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2",
+            "an edited migration",
+        ),
+        (
+            "UPDATE _sqlx_migrations SET success = false WHERE version = $2 AND $1 IS NOT NULL",
+            "a failed migration",
+        ),
+        (
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($2 + 1, 'from a newer walletd', true, $1, 0)",
+            "a migration this binary does not know",
+        ),
+    ];
+    for (statement, what) in changes {
+        let snapshot: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE version = $1")
+                .bind(newest)
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(vec![0u8; 48])
+            .bind(newest)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(!store.schema_is_current().await, "{what} is not current");
+        let refused = Store::connect(&cfg)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{what} was accepted"));
+        assert!(matches!(refused, StoreError::Migration(_)), "{what}: {refused:?}");
+        // Put the history back for the next case.
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version > $1")
+            .bind(newest)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = $1, success = true WHERE version = $2")
+            .bind(snapshot[0].1.clone())
+            .bind(newest)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(store.schema_is_current().await, "restored after {what}");
+    }
+    Store::connect(&cfg).await.expect("the restored history starts");
 }
 
 async fn default_tenant_exists_after_migration(db: TestDatabase) {
