@@ -171,11 +171,11 @@ impl Workers {
         report
     }
 
-    /// Ticks every `tick_interval` for the life of the process.
+    /// Ticks every `tick_interval` for the life of the process, the first time shortly after start-up
+    /// ([`walletd_common::background::interval`]).
     pub fn spawn(mut self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(self.settings.tick_interval);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut every = walletd_common::background::interval(self.settings.tick_interval);
             loop {
                 every.tick().await;
                 let report = self.tick().await;

@@ -1,6 +1,7 @@
 //! Shared building blocks of walletd: configuration, roles, errors, JWT validation, signing keys, tenants,
 //! HTTP plumbing and telemetry. Every role crate depends on this one; it depends on no role.
 
+pub mod background;
 pub mod config;
 pub mod http;
 pub mod issuer_metadata;

@@ -87,29 +87,17 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// Installs the process's recorder on a thread of its own, so that nothing waits for it: building it calibrates
 /// the recorder's clock (quanta) by spinning on the system clock for milliseconds, up to 200 ms on a busy machine,
 /// which made it the longest single step of start-up. Metrics recorded before it is installed are dropped: only
-/// those of the first milliseconds of the process, normally before its listeners are bound.
-///
-/// The thread runs at the lowest scheduling priority (nice 19): the spinning was about 40 % of a start's CPU, and on
-/// a machine whose cores are all busy it took that share from start-up itself (docs/performance.md "Start-up").
-/// At nice 19 it runs on what the rest of the machine leaves idle; the calibration ends by its own 200 ms deadline
-/// however little CPU it got, and nothing waits for it.
+/// those of the first milliseconds of the process, normally before its listeners are bound. (The thread keeps the
+/// process's priority: at nice 19 it was starved on a busy machine and the first requests' metrics were lost.)
 pub fn start_metrics_recorder() {
-    let spawned = std::thread::Builder::new().name("metrics-clock".into()).spawn(|| {
-        lower_this_threads_priority();
-        metrics_handle();
-    });
+    let spawned = std::thread::Builder::new()
+        .name("metrics-clock".into())
+        .spawn(|| {
+            metrics_handle();
+        });
     if let Err(e) = spawned {
         // No thread to spare: the recorder is then installed on first use (`metrics_handle`).
         tracing::debug!(error = %e, "cannot start the metrics recorder's thread");
-    }
-}
-
-/// Puts the calling thread at nice 19. Best effort: a failure only leaves it at the process's priority.
-fn lower_this_threads_priority() {
-    // On Linux, setpriority(PRIO_PROCESS) with a thread id applies to that thread alone.
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
-        tracing::debug!(error = %e, "cannot lower the metrics recorder thread's priority");
     }
 }
 
@@ -136,12 +124,12 @@ pub fn spawn_metrics_upkeep(interval: std::time::Duration) {
         return;
     }
     tokio::spawn(async move {
+        let mut tick = crate::background::interval(interval);
+        tick.tick().await;
         let handle = metrics_handle_async().await;
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
             handle.run_upkeep();
+            tick.tick().await;
         }
     });
 }

@@ -9,8 +9,8 @@ use crate::service::WalletProviderService;
 pub fn spawn_worker(service: WalletProviderService) -> tokio::task::JoinHandle<()> {
     let every = service.settings().status_list_refresh;
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first run comes shortly after start-up; a status list asked for before it is built on demand.
+        let mut tick = walletd_common::background::interval(every.max(Duration::from_secs(1)));
         loop {
             tick.tick().await;
             run_once(&service).await;

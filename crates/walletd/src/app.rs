@@ -291,7 +291,7 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
         // The purge is idempotent, so separate storage replicas may all run it.
         if !roles.contains(Role::Backend) {
             tokio::spawn(async move {
-                let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+                let mut every = walletd_common::background::interval(std::time::Duration::from_secs(3600));
                 loop {
                     every.tick().await;
                     if let Err(e) = service.purge_expired_tombstones().await {
