@@ -284,3 +284,32 @@ async fn registrations_are_found_by_identifier_within_their_tenant(db: TestDatab
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn every_sqlite_connection_gets_the_pragmas() {
+    let db = TestDatabase::sqlite();
+    let store = Store::connect(&DatabaseConfig::with_url(db.url())).await.unwrap();
+    // Several connections at once, so that more than the first is checked.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(store.pool().acquire().await.unwrap());
+    }
+    for conn in &mut held {
+        let pragma = |name: &'static str| sqlx::query_as::<_, (i64,)>(name);
+        assert_eq!(pragma("PRAGMA foreign_keys").fetch_one(&mut **conn).await.unwrap().0, 1);
+        assert_eq!(
+            pragma("PRAGMA synchronous").fetch_one(&mut **conn).await.unwrap().0,
+            2,
+            "FULL"
+        );
+        assert_eq!(
+            pragma("PRAGMA busy_timeout").fetch_one(&mut **conn).await.unwrap().0,
+            5000
+        );
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
