@@ -90,11 +90,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// those of the first milliseconds of the process, normally before its listeners are bound. (The thread keeps the
 /// process's priority: at nice 19 it was starved on a busy machine and the first requests' metrics were lost.)
 pub fn start_metrics_recorder() {
-    let spawned = std::thread::Builder::new()
-        .name("metrics-clock".into())
-        .spawn(|| {
-            metrics_handle();
-        });
+    let spawned = std::thread::Builder::new().name("metrics-clock".into()).spawn(|| {
+        metrics_handle();
+    });
     if let Err(e) = spawned {
         // No thread to spare: the recorder is then installed on first use (`metrics_handle`).
         tracing::debug!(error = %e, "cannot start the metrics recorder's thread");
