@@ -219,17 +219,8 @@ pub async fn build(plan: &Plan) -> anyhow::Result<App> {
     let (keyring, provider_signer) = (keyring?, provider_signer?);
     let validator = JwtValidator::new(&cfg.jwt, keyring.as_ref().map(KeyRing::local_keys));
     // The engine reads tenant configuration (and session epochs) from this process's own store in all-mode, else
-    // from `tenants.source` opened read-only.
-    let tenants = match (&store, &cfg.tenants.source) {
-        _ if !roles.contains(Role::Engine) => None,
-        (Some(s), _) => Some(s.clone()),
-        (None, Some(url)) => Some(
-            Store::connect_read_only(&walletd_common::config::DatabaseConfig::with_url(url.expose()))
-                .await
-                .with_context(|| format!("cannot open tenants.source {}", url.redacted()))?,
-        ),
-        (None, None) => None,
-    };
+    // from `tenants.source` opened read-only: the `tenants` opened above, not a second pool on the same source.
+    let tenants = if roles.contains(Role::Engine) { tenants } else { None };
     // Revocation: every role's bearer validation checks the user's session epoch in the database.
     match store.clone().or_else(|| tenants.clone()) {
         Some(epochs) => validator.check_session_epochs(EpochCheck::new(
