@@ -184,6 +184,43 @@ pub async fn storage(wrk: &Arc<Wrk>, s: &Settings, kind: &str) -> Result<Vec<Row
     Ok(rows)
 }
 
+/// The pool-size sweep (`walletd-bench pool`): storage PUT and GET of walletd with `database.max_connections` set
+/// to each of `sizes`, each against walletd with the default pool (10), interleaved like every comparison. The
+/// default is what the sweep says; docs/performance.md "Connection pool" has the figures.
+pub async fn pool(wrk: &Arc<Wrk>, s: &Settings, kind: &str, sizes: &[u32]) -> Result<Vec<Row>, String> {
+    let default = walletd_common::config::DatabaseConfig::with_url("").max_connections;
+    let start = |size: u32| async move {
+        let db = match kind {
+            "sqlite" => TestDatabase::sqlite(),
+            _ => TestDatabase::postgres().await,
+        };
+        let config = walletd_config(db.url()).limit("database.max_connections", size);
+        let w = start_walletd(&s.walletd, &config).await?;
+        let token = w.token_for(USER, "default");
+        populate(&w.http_url(), Some(&token), s.blobs).await?;
+        Ok::<_, String>((db, w, token))
+    };
+    let (_reference_db, reference, reference_token) = start(default).await?;
+    let mut rows = Vec::new();
+    for &size in sizes.iter().filter(|&&n| n != default) {
+        let (_db, w, token) = start(size).await?;
+        for (what, kind_of_load) in [("PUT", "put-blob"), ("GET", "get-blob")] {
+            rows.push(
+                compare(
+                    wrk,
+                    s,
+                    &format!("storage {what} 1 KiB ({kind}): pool of {size} vs {default}"),
+                    None,
+                    load(w.http_url(), kind_of_load, Some(&token), s),
+                    load(reference.http_url(), kind_of_load, Some(&reference_token), s),
+                )
+                .await,
+            );
+        }
+    }
+    Ok(rows)
+}
+
 /// A loopback upstream with a two-level `extends` chain and a 512-byte PNG logo; returns the child type's vct.
 pub async fn vctm_upstream() -> String {
     let up = Upstream::start().await;

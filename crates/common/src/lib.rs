@@ -12,6 +12,7 @@ pub mod oidc_gate;
 pub mod redis;
 pub mod revocation;
 pub mod roles;
+pub mod slot_cache;
 pub mod telemetry;
 pub mod tenant;
 pub mod token_cache;

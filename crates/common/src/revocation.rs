@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use crate::jwt::JwtError;
+use crate::slot_cache::SlotCache;
 
 /// Where epochs are read: the database (this process's store, or `tenants.source` read-only for the engine).
 pub trait SessionEpochs: Send + Sync {
@@ -30,37 +31,37 @@ pub fn note_local_revocation() {
 #[derive(Clone)]
 pub struct EpochCheck {
     source: Arc<dyn SessionEpochs>,
-    /// user id -> (epoch, generation when read). `None` when the TTL is 0 (always read).
-    cache: Option<moka::future::Cache<String, (i64, u64)>>,
+    /// user id -> (epoch, generation when read). `None` when the TTL is 0 (always read). A [`SlotCache`]: every
+    /// authenticated request reads it, and its hits write nothing shared.
+    cache: Option<Arc<SlotCache<String, (i64, u64)>>>,
+    ttl: Duration,
 }
 
 impl EpochCheck {
     /// A check reading `source`, caching each user's epoch for `ttl` (0: no cache) in at most `capacity` entries.
     pub fn new(source: Arc<dyn SessionEpochs>, ttl: Duration, capacity: u64) -> Self {
-        let cache = (!ttl.is_zero()).then(|| {
-            moka::future::Cache::builder()
-                .max_capacity(capacity.max(1))
-                .time_to_live(ttl)
-                .build()
-        });
-        EpochCheck { source, cache }
+        let cache = (!ttl.is_zero()).then(|| Arc::new(SlotCache::new(capacity)));
+        EpochCheck { source, cache, ttl }
     }
 
     /// The user's current epoch; `RevocationUnavailable` when it cannot be read (the caller fails closed).
     pub async fn current(&self, user_id: &str) -> Result<i64, JwtError> {
         let generation = LOCAL_GENERATION.load(Ordering::Acquire);
         if let Some(cache) = &self.cache
-            && let Some((epoch, seen)) = cache.get(user_id).await
+            && let Some((epoch, seen)) = cache.get(user_id)
             && seen == generation
         {
             return Ok(epoch);
         }
+        let read_at = std::time::Instant::now();
         let epoch = self.source.current(user_id).await.map_err(|e| {
             tracing::warn!(error = %e, "cannot read the session epoch; refusing the token");
             JwtError::RevocationUnavailable
         })?;
         if let Some(cache) = &self.cache {
-            cache.insert(user_id.to_string(), (epoch, generation)).await;
+            // The entry's life starts when the read started, not after it: a bump made elsewhere is seen within
+            // the TTL of the read that missed it.
+            cache.insert(user_id.to_string(), (epoch, generation), read_at + self.ttl);
         }
         Ok(epoch)
     }

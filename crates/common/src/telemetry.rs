@@ -84,6 +84,12 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Whether the process's recorder is installed: metric handles taken before it are no-ops, so only handles
+/// taken after it may be kept.
+pub fn metrics_installed() -> bool {
+    METRICS.get().is_some()
+}
+
 /// Installs the process's recorder on a thread of its own, so that nothing waits for it: building it calibrates
 /// the recorder's clock (quanta) by spinning on the system clock for milliseconds, up to 200 ms on a busy machine,
 /// which made it the longest single step of start-up. Metrics recorded before it is installed are dropped: only

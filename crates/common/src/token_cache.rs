@@ -1,5 +1,6 @@
 //! The validated-token cache: a token whose signature and claims were verified once is not verified again until
-//! it expires. Keyed by the SHA-256 of the token (the token itself is never kept), bounded in entries, and every
+//! it expires. Keyed by the SHA-256 of the token (the token itself is never kept), bounded in entries (a
+//! [`SlotCache`]: its hits write nothing shared, so one user's token read on both cores does not contend), and every
 //! entry expires no later than its token (`exp` + leeway). What a hit skips is only the signature and claim
 //! checks (and only while the validator's key set is unchanged); the audience asked for is still compared and the session epoch is still checked on every use
 //! (crate::revocation), so a cached token is refused as soon as it is revoked.
@@ -8,6 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+use crate::slot_cache::SlotCache;
 
 use crate::jwt::TokenClaims;
 
@@ -24,28 +27,17 @@ pub struct Verified {
     pub key_generation: u64,
 }
 
-struct UntilExpiry;
-
-impl moka::Expiry<[u8; 32], Arc<Verified>> for UntilExpiry {
-    fn expire_after_create(&self, _: &[u8; 32], v: &Arc<Verified>, _: Instant) -> Option<Duration> {
-        Some(Duration::from_secs(v.valid_until.saturating_sub(unix_now())))
-    }
-}
-
 /// A bounded cache of verified tokens.
 #[derive(Clone)]
 pub struct TokenCache {
-    inner: moka::future::Cache<[u8; 32], Arc<Verified>>,
+    inner: Arc<SlotCache<[u8; 32], Verified>>,
 }
 
 impl TokenCache {
     /// A cache of at most `entries` tokens; `None` for 0 (every token is verified every time).
     pub fn new(entries: u64) -> Option<Self> {
         (entries > 0).then(|| TokenCache {
-            inner: moka::future::Cache::builder()
-                .max_capacity(entries)
-                .expire_after(UntilExpiry)
-                .build(),
+            inner: Arc::new(SlotCache::new(entries)),
         })
     }
 
@@ -55,21 +47,25 @@ impl TokenCache {
     }
 
     /// The claims of a cached, unexpired token valid for one of `audiences`, verified under `key_generation`.
-    pub async fn get(&self, key: &[u8; 32], audiences: &[&str], key_generation: u64) -> Option<TokenClaims> {
-        let v = self.inner.get(key).await?;
-        // The entry's own expiry is in whole seconds; check the instant too.
-        if unix_now() > v.valid_until || v.key_generation != key_generation {
-            return None;
-        }
-        match &v.audiences {
-            Some(auds) if !auds.iter().any(|a| audiences.contains(&a.as_str())) => None,
-            _ => Some(v.claims.clone()),
-        }
+    pub fn get(&self, key: &[u8; 32], audiences: &[&str], key_generation: u64) -> Option<TokenClaims> {
+        self.inner
+            .get_map(key, |v| {
+                // The slot's expiry is an `Instant` taken at insertion; the token's own is checked here too.
+                if unix_now() > v.valid_until || v.key_generation != key_generation {
+                    return None;
+                }
+                match &v.audiences {
+                    Some(auds) if !auds.iter().any(|a| audiences.contains(&a.as_str())) => None,
+                    _ => Some(v.claims.clone()),
+                }
+            })
+            .flatten()
     }
 
-    /// Remembers a token that was just verified.
-    pub async fn insert(&self, key: [u8; 32], verified: Verified) {
-        self.inner.insert(key, Arc::new(verified)).await;
+    /// Remembers a token that was just verified, until its `valid_until`.
+    pub fn insert(&self, key: [u8; 32], verified: Verified) {
+        let remaining = Duration::from_secs(verified.valid_until.saturating_sub(unix_now()));
+        self.inner.insert(key, verified, Instant::now() + remaining);
     }
 }
 

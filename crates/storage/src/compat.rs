@@ -27,11 +27,7 @@ pub const PRIVATE_DATA_ETAG: &str = "x-private-data-etag";
 
 /// The compat router: private data always; the legacy records answer 404 unless `legacy_credential_records`.
 pub fn compat_routes(service: StorageService, auth: Authenticator, legacy_credential_records: bool) -> Router {
-    let state = StorageState {
-        service,
-        auth,
-        legacy_records: legacy_credential_records,
-    };
+    let state = StorageState::new(service, auth, legacy_credential_records);
     // The switch is checked before anything else (authentication included), so a disabled feature reveals nothing.
     let legacy = Router::new()
         .route("/storage/vc", get(vc_list).post(vc_store))

@@ -2,6 +2,7 @@
 //! every role shares (JSON body, headers, no-store) are in `walletd_common::http`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::FromRef;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,12 +13,32 @@ use walletd_common::http::{ApiError, AuthUser, Authenticator};
 
 use crate::service::{Owner, StorageError, StorageService};
 
-/// State of every storage router.
+/// State of every storage router. Axum clones the state for each request (the route, the `State` extractor),
+/// so it is one reference count rather than the four of its parts.
 #[derive(Clone)]
-pub(crate) struct StorageState {
+pub(crate) struct StorageState(Arc<StateParts>);
+
+pub(crate) struct StateParts {
     pub service: StorageService,
     pub auth: Authenticator,
     pub legacy_records: bool,
+}
+
+impl StorageState {
+    pub(crate) fn new(service: StorageService, auth: Authenticator, legacy_records: bool) -> Self {
+        StorageState(Arc::new(StateParts {
+            service,
+            auth,
+            legacy_records,
+        }))
+    }
+}
+
+impl std::ops::Deref for StorageState {
+    type Target = StateParts;
+    fn deref(&self) -> &StateParts {
+        &self.0
+    }
 }
 
 impl FromRef<StorageState> for Authenticator {

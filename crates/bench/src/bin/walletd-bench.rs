@@ -7,8 +7,9 @@
 //!
 //! Subcommands (several joined by commas, e.g. `http,registry,startup`): `all` (http + registry + flows +
 //! startup, then the soak when `--soak-minutes` > 0), `http` (bearer, storage on SQLite and PostgreSQL),
-//! `registry`, `flows`, `startup`, `soak`, and `serve` (one populated walletd kept up `--serve-secs` (300) on
-//! `--db sqlite|postgres|registry`, for a profiler). Options: `--secs N` per
+//! `registry`, `flows`, `startup`, `soak`, `serve` (one populated walletd kept up `--serve-secs` (300) on
+//! `--db sqlite|postgres|registry`, for a profiler) and `pool` (storage PUT/GET with `database.max_connections` at
+//! each of `--sizes 2,4,16,32` against the default; not part of `all`). Options: `--secs N` per
 //! wrk run (5), `--rounds N` interleaved A/B pairs (3), `--connections N` (16), `--blobs N` (100), `--flows N` per
 //! side and round (80), `--flow-rounds N` (5), `--concurrency 1,4,16`, `--minutes N` soak intervals (10), `--interval-secs N` (60),
 //! `--soak-minutes N` within `all` (0), `--soak-db sqlite|postgres`, `--no-build`, `--write-docs` (replace the
@@ -116,9 +117,11 @@ fn main() {
     let has = |what: &str| parts.contains(&"all") || parts.contains(&what);
     if !parts
         .iter()
-        .all(|p| ["all", "http", "registry", "flows", "startup", "soak", "serve"].contains(p))
+        .all(|p| ["all", "http", "registry", "flows", "startup", "soak", "serve", "pool"].contains(p))
     {
-        eprintln!("usage: walletd-bench [all|http|registry|flows|startup|soak|serve] [options]; see the crate docs");
+        eprintln!(
+            "usage: walletd-bench [all|http|registry|flows|startup|soak|serve|pool] [options]; see the crate docs"
+        );
         std::process::exit(2);
     }
     let (walletd, baseline) = binaries(&args);
@@ -172,6 +175,21 @@ fn main() {
                 match cases::storage(&wrk, &settings, kind).await {
                     Ok(r) => rows.extend(r),
                     Err(e) => failed.push(format!("storage on {kind}: {e}")),
+                }
+            }
+        }
+        // Not part of `all`: it sizes a default rather than checking a goal.
+        if parts.contains(&"pool") {
+            let sizes: Vec<u32> = args
+                .text("sizes", "2,4,16,32")
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .map(|n: u32| n.clamp(1, 256))
+                .collect();
+            for kind in ["sqlite", "postgres"] {
+                match cases::pool(&wrk, &settings, kind, &sizes).await {
+                    Ok(r) => rows.extend(r),
+                    Err(e) => failed.push(format!("pool on {kind}: {e}")),
                 }
             }
         }

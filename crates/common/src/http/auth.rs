@@ -11,26 +11,35 @@ use axum::response::{IntoResponse, Response};
 use super::{ApiError, bearer_token};
 use crate::jwt::{JwtError, JwtValidator};
 
-/// Validates bearer tokens for one role: the validator plus the audiences that role accepts.
+/// Validates bearer tokens for one role: the validator plus the audiences that role accepts. Cloned for every
+/// authenticated request (axum's `FromRef`), so it is one reference count.
 #[derive(Clone)]
-pub struct Authenticator {
-    pub validator: JwtValidator,
-    pub audiences: Arc<Vec<String>>,
+pub struct Authenticator(Arc<AuthenticatorParts>);
+
+struct AuthenticatorParts {
+    validator: JwtValidator,
+    /// The accepted audiences, as the validator takes them.
+    audiences: Box<[Box<str>]>,
 }
 
 impl Authenticator {
     /// An authenticator accepting tokens for any of `audiences`.
     pub fn new(validator: JwtValidator, audiences: Vec<String>) -> Self {
-        Authenticator {
+        Authenticator(Arc::new(AuthenticatorParts {
             validator,
-            audiences: Arc::new(audiences),
-        }
+            audiences: audiences.into_iter().map(String::into_boxed_str).collect(),
+        }))
+    }
+
+    /// The validator behind it.
+    pub fn validator(&self) -> &JwtValidator {
+        &self.0.validator
     }
 
     /// Validates a raw token.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, JwtError> {
-        let auds: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
-        let claims = self.validator.validate(token, &auds).await?;
+        let auds: Vec<&str> = self.0.audiences.iter().map(|a| &**a).collect();
+        let claims = self.0.validator.validate(token, &auds).await?;
         Ok(AuthUser {
             user_id: claims.subject,
             tenant_id: claims.tenant_id,

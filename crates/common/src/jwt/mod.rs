@@ -234,12 +234,12 @@ impl JwtValidator {
         let claims = match &self.inner.cache {
             Some(cache) => {
                 let key = TokenCache::key(token);
-                match cache.get(&key, audiences, self.key_generation()).await {
+                match cache.get(&key, audiences, self.key_generation()) {
                     Some(claims) => claims,
                     None => {
                         let verified = self.verify(token, audiences).await?;
                         let claims = verified.claims.clone();
-                        cache.insert(key, verified).await;
+                        cache.insert(key, verified);
                         claims
                     }
                 }

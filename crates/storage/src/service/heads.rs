@@ -12,16 +12,20 @@
 //! that ticket; a writer bumps the count after its commit. Marks filed under an older count are never served, so a
 //! read that started before a local commit cannot be served after it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use walletd_common::slot_cache::SlotCache;
 
 /// The marks of one user: `(head, purged)`.
 pub(super) type Marks = (i64, i64);
 
-/// The cache; `None` inside when `storage.sync_head_ttl` is 0.
+/// The cache; `None` inside when `storage.sync_head_ttl` is 0. A [`SlotCache`] keyed by [`user_key`]: every sync
+/// poll reads it, and its hits write nothing shared.
 pub(super) struct SyncHeads {
-    slots: Option<moka::future::Cache<(String, String), Arc<Slot>>>,
+    slots: Option<SlotCache<String, Arc<Slot>>>,
     ttl: Duration,
 }
 
@@ -31,7 +35,7 @@ struct Slot {
     /// Writes this process committed for the user since the slot was made.
     writes: AtomicU64,
     /// The last marks read, with the write count they were read under and when.
-    filed: Mutex<Option<Filed>>,
+    filed: ArcSwapOption<Filed>,
 }
 
 #[derive(Clone, Copy)]
@@ -53,53 +57,68 @@ pub(super) struct Ticket {
     writes: u64,
 }
 
+/// The cache key of a user: tenant ids never contain NUL (`is_valid_tenant_id`), so the pair is unambiguous.
+fn user_key(tenant_id: &str, user_id: &str) -> String {
+    let mut key = String::with_capacity(tenant_id.len() + 1 + user_id.len());
+    key.push_str(tenant_id);
+    key.push('\0');
+    key.push_str(user_id);
+    key
+}
+
 impl SyncHeads {
     /// A cache of at most `entries` users, each entry served for `ttl` (0: no cache).
     pub(super) fn new(ttl: Duration, entries: u64) -> Self {
-        let slots = (!ttl.is_zero()).then(|| {
-            moka::future::Cache::builder()
-                .max_capacity(entries.max(1))
-                // The slot outlives its marks' freshness a little so the write count stays meaningful while a
-                // reader holds a ticket; an evicted slot only costs a database read.
-                .time_to_idle(ttl.saturating_mul(4))
-                .build()
-        });
+        let slots = (!ttl.is_zero()).then(|| SlotCache::new(entries));
         SyncHeads { slots, ttl }
     }
 
+    /// How long a user's slot (its write count) lives: longer than its marks' freshness, so the write count stays
+    /// meaningful while a reader holds a ticket. A replaced or expired slot only costs a database read: a ticket
+    /// on a slot that is no longer in the cache files marks nobody reads.
+    fn slot_life(&self) -> Duration {
+        self.ttl.saturating_mul(4)
+    }
+
     /// The user's marks when fresh ones were filed since the last local write; else a ticket to file them.
-    pub(super) async fn lookup(&self, tenant_id: &str, user_id: &str) -> Lookup {
+    pub(super) fn lookup(&self, tenant_id: &str, user_id: &str) -> Lookup {
         let Some(slots) = &self.slots else {
             return Lookup::Miss(None);
         };
-        let slot = slots
-            .get_with((tenant_id.to_string(), user_id.to_string()), async { Arc::default() })
-            .await;
-        let writes = slot.writes.load(Ordering::Acquire);
-        let filed = *slot.filed.lock().unwrap_or_else(|p| p.into_inner());
-        match filed {
-            Some(f) if f.writes == writes && f.at.elapsed() < self.ttl => Lookup::Hit(f.marks),
-            _ => Lookup::Miss(Some(Ticket { slot, writes })),
+        let key = user_key(tenant_id, user_id);
+        let hit = slots.get_map(key.as_str(), |slot| {
+            let writes = slot.writes.load(Ordering::Acquire);
+            match slot.filed.load().as_deref() {
+                Some(f) if f.writes == writes && f.at.elapsed() < self.ttl => Some(f.marks),
+                _ => None,
+            }
+        });
+        if let Some(Some(marks)) = hit {
+            return Lookup::Hit(marks);
         }
+        let slot = slots.get_or_insert_with(key.as_str(), || {
+            (key.clone(), Arc::default(), Instant::now() + self.slot_life())
+        });
+        let writes = slot.writes.load(Ordering::Acquire);
+        Lookup::Miss(Some(Ticket { slot, writes }))
     }
 
     /// Files marks read from the database after `ticket` was issued.
     pub(super) fn file(&self, ticket: Option<Ticket>, marks: Marks) {
         let Some(Ticket { slot, writes }) = ticket else { return };
-        let mut filed = slot.filed.lock().unwrap_or_else(|p| p.into_inner());
-        *filed = Some(Filed {
+        slot.filed.store(Some(Arc::new(Filed {
             marks,
             writes,
             at: Instant::now(),
-        });
+        })));
     }
 
     /// Records that this process committed a write for the user (call after the commit, whatever its outcome).
-    pub(super) async fn note_write(&self, tenant_id: &str, user_id: &str) {
+    pub(super) fn note_write(&self, tenant_id: &str, user_id: &str) {
         let Some(slots) = &self.slots else { return };
-        if let Some(slot) = slots.get(&(tenant_id.to_string(), user_id.to_string())).await {
-            slot.writes.fetch_add(1, Ordering::AcqRel);
-        }
+        slots.get_map(user_key(tenant_id, user_id).as_str(), |slot| {
+            slot.writes.fetch_add(1, Ordering::AcqRel)
+        });
     }
 }
 
@@ -107,55 +126,55 @@ impl SyncHeads {
 mod tests {
     use super::*;
 
-    async fn hit(h: &SyncHeads) -> Option<Marks> {
-        match h.lookup("t", "u").await {
+    fn hit(h: &SyncHeads) -> Option<Marks> {
+        match h.lookup("t", "u") {
             Lookup::Hit(m) => Some(m),
             Lookup::Miss(_) => None,
         }
     }
 
-    async fn ticket(h: &SyncHeads) -> Option<Ticket> {
-        match h.lookup("t", "u").await {
+    fn ticket(h: &SyncHeads) -> Option<Ticket> {
+        match h.lookup("t", "u") {
             Lookup::Hit(_) => panic!("expected a miss"),
             Lookup::Miss(t) => t,
         }
     }
 
-    #[tokio::test]
-    async fn filed_marks_answer_until_a_local_write() {
+    #[test]
+    fn filed_marks_answer_until_a_local_write() {
         let h = SyncHeads::new(Duration::from_secs(60), 10);
-        let t = ticket(&h).await;
+        let t = ticket(&h);
         h.file(t, (5, 1));
-        assert_eq!(hit(&h).await, Some((5, 1)));
-        h.note_write("t", "u").await;
-        assert_eq!(hit(&h).await, None, "a local write drops the marks");
+        assert_eq!(hit(&h), Some((5, 1)));
+        h.note_write("t", "u");
+        assert_eq!(hit(&h), None, "a local write drops the marks");
         // Other users are untouched.
-        h.file(ticket(&h).await, (6, 1));
-        h.note_write("t", "other").await;
-        assert_eq!(hit(&h).await, Some((6, 1)));
+        h.file(ticket(&h), (6, 1));
+        h.note_write("t", "other");
+        assert_eq!(hit(&h), Some((6, 1)));
     }
 
-    #[tokio::test]
-    async fn marks_read_before_a_write_are_not_served_after_it() {
+    #[test]
+    fn marks_read_before_a_write_are_not_served_after_it() {
         let h = SyncHeads::new(Duration::from_secs(60), 10);
         // A reader takes its ticket, then (while it reads the database) a write commits.
-        let t = ticket(&h).await;
-        h.note_write("t", "u").await;
+        let t = ticket(&h);
+        h.note_write("t", "u");
         h.file(t, (5, 0));
-        assert_eq!(hit(&h).await, None, "filed under an older write count");
+        assert_eq!(hit(&h), None, "filed under an older write count");
     }
 
-    #[tokio::test]
-    async fn marks_expire_and_a_zero_ttl_keeps_nothing() {
+    #[test]
+    fn marks_expire_and_a_zero_ttl_keeps_nothing() {
         let h = SyncHeads::new(Duration::from_millis(30), 10);
-        h.file(ticket(&h).await, (5, 0));
-        assert_eq!(hit(&h).await, Some((5, 0)));
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        assert_eq!(hit(&h).await, None, "older than the TTL");
+        h.file(ticket(&h), (5, 0));
+        assert_eq!(hit(&h), Some((5, 0)));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(hit(&h), None, "older than the TTL");
         let off = SyncHeads::new(Duration::ZERO, 10);
-        assert!(matches!(off.lookup("t", "u").await, Lookup::Miss(None)));
+        assert!(matches!(off.lookup("t", "u"), Lookup::Miss(None)));
         off.file(None, (1, 0));
-        off.note_write("t", "u").await;
-        assert!(matches!(off.lookup("t", "u").await, Lookup::Miss(None)));
+        off.note_write("t", "u");
+        assert!(matches!(off.lookup("t", "u"), Lookup::Miss(None)));
     }
 }

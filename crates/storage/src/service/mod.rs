@@ -2,13 +2,14 @@
 //! (`routes`), the compatibility API (`compat`) and the auth role all call it.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use walletd_common::config::StorageConfig;
 use walletd_common::limits::{LimitKind, Limited, RateLimiter};
+use walletd_common::slot_cache::SlotCache;
 use walletd_common::tenant::{Tenant, TenantRefusal, enabled_tenant};
 use walletd_db::{
     BlobContent, BlobOwner, BlobQuota, BlobRecord, QuotaKind, Store, StoreError, WriteCondition, WriteOutcome,
@@ -172,9 +173,10 @@ pub struct StorageService {
 struct Inner {
     store: Store,
     cfg: StorageConfig,
-    /// Tenant settings (quota overrides, enabled flag), cached briefly so a write does not pay a tenant lookup.
-    /// Existing tenants only: an unknown id is asked again, so a tenant created meanwhile is usable at once.
-    tenants: moka::future::Cache<String, Arc<Tenant>>,
+    /// Tenant settings (quota overrides, enabled flag), cached for [`TENANT_CACHE_TTL`] so a request does not pay
+    /// a tenant lookup. Existing tenants only: an unknown id is asked again, so a tenant created meanwhile is usable
+    /// at once.
+    tenants: SlotCache<String, Tenant>,
     /// Each user's sync marks, so a device at the head is answered from memory (`storage.sync_head_ttl`).
     heads: heads::SyncHeads,
 }
@@ -185,6 +187,11 @@ struct Limits {
     max_blob_bytes: u64,
     quota: BlobQuota,
 }
+
+/// How long a tenant's settings are served from memory (a disabled tenant's writes stop within this).
+const TENANT_CACHE_TTL: Duration = Duration::from_secs(10);
+/// How many tenants' settings are kept.
+const TENANT_CACHE_ENTRIES: u64 = 10_000;
 
 const CURSOR_SYNC: u8 = 1;
 const CURSOR_LIST: u8 = 2;
@@ -202,10 +209,7 @@ impl StorageService {
                 store,
                 heads: heads::SyncHeads::new(cfg.sync_head_ttl, cfg.sync_head_entries),
                 cfg,
-                tenants: moka::future::Cache::builder()
-                    .max_capacity(10_000)
-                    .time_to_live(Duration::from_secs(10))
-                    .build(),
+                tenants: SlotCache::new(TENANT_CACHE_ENTRIES),
             }),
             rate,
         }
@@ -226,38 +230,41 @@ impl StorageService {
         &self.inner.cfg
     }
 
-    /// The caller's tenant when it exists and is enabled (the check every role shares).
-    async fn tenant(&self, tenant_id: &str) -> Result<Arc<Tenant>, StorageError> {
-        let found = match self.inner.tenants.get(tenant_id).await {
-            Some(t) => Some(t),
-            None => {
-                let t = self
-                    .inner
-                    .store
-                    .get_tenant(tenant_id)
-                    .await
-                    .map_err(|e| StorageError::Unavailable(e.to_string()))?
-                    .map(Arc::new);
-                if let Some(t) = &t {
-                    self.inner.tenants.insert(tenant_id.to_string(), t.clone()).await;
-                }
-                t
-            }
-        };
-        Ok(enabled_tenant(tenant_id, found)?)
-    }
-
     /// Called after every write to the user's blobs, whatever its outcome: the cached sync marks are no longer
     /// trusted (`heads`).
     async fn wrote(&self, owner: &Owner) {
-        self.inner.heads.note_write(&owner.tenant_id, &owner.user_id).await;
+        self.inner.heads.note_write(&owner.tenant_id, &owner.user_id);
     }
 
-    /// Checks the tenant is usable (unknown and disabled tenants are refused) and returns its limits.
+    /// Checks the tenant is usable (unknown and disabled tenants are refused) and returns its limits. The tenant's
+    /// settings come from a short cache (existing tenants only: an unknown id is asked again, so a tenant created
+    /// meanwhile is usable at once).
     async fn limits(&self, owner: &Owner) -> Result<Limits, StorageError> {
         validate_owner(owner)?;
+        let tenant_id = owner.tenant_id.as_str();
+        if let Some(limits) = self.inner.tenants.get_map(tenant_id, |t| self.limits_of(tenant_id, t)) {
+            return limits;
+        }
+        let found = self
+            .inner
+            .store
+            .get_tenant(tenant_id)
+            .await
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        let tenant = enabled_tenant(tenant_id, found.as_ref()).map_err(StorageError::from);
+        let limits = tenant.and_then(|t| self.limits_of(tenant_id, t));
+        if let Some(t) = found {
+            self.inner
+                .tenants
+                .insert(tenant_id.to_string(), t, Instant::now() + TENANT_CACHE_TTL);
+        }
+        limits
+    }
+
+    /// The limits of a known tenant, or its refusal when disabled.
+    fn limits_of(&self, tenant_id: &str, tenant: &Tenant) -> Result<Limits, StorageError> {
+        enabled_tenant(tenant_id, Some(tenant))?;
         let cfg = &self.inner.cfg;
-        let tenant = self.tenant(&owner.tenant_id).await?;
         let over = tenant.storage_quota.clone().unwrap_or_default();
         let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         Ok(Limits {

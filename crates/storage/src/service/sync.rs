@@ -23,7 +23,7 @@ impl StorageService {
             // head (another store's history) goes on to the reset below. (docs/performance.md, "bearer GET".)
             // The marks are served from memory while fresh and no local write came after them (heads.rs says why
             // that is safe); a miss reads them and files them for the next poll.
-            let (head, purged) = match self.inner.heads.lookup(&owner.tenant_id, &owner.user_id).await {
+            let (head, purged) = match self.inner.heads.lookup(&owner.tenant_id, &owner.user_id) {
                 heads::Lookup::Hit(marks) => marks,
                 heads::Lookup::Miss(ticket) => {
                     let marks = store.blob_seq_marks(owner.key()).await?;

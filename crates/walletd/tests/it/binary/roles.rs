@@ -186,6 +186,20 @@ async fn status_has_the_shape_the_web_client_reads_and_passes_cors_preflight() {
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
 
+/// The count of `GET /healthz` answered 200 in a Prometheus text.
+fn healthz_count(text: &str) -> f64 {
+    text.lines()
+        .find(|l| {
+            l.starts_with("walletd_http_requests_total{")
+                && l.contains("route=\"/healthz\"")
+                && l.contains("status=\"200\"")
+                && l.contains("method=\"GET\"")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no healthz count in {text}"))
+}
+
 #[tokio::test]
 async fn request_ids_metrics_limits_and_tenant_alias() {
     let db = TestDatabase::sqlite();
@@ -224,10 +238,21 @@ async fn request_ids_metrics_limits_and_tenant_alias() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["service"], "wallet-backend");
 
-    // Metrics count requests by route template.
+    // Two generated ids differ.
+    let first = client.get(format!("{base}/healthz")).send().await.unwrap();
+    let second = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_ne!(first.headers()["x-request-id"], second.headers()["x-request-id"]);
+
+    // Metrics count requests by route template, every request (the handles each worker keeps go on counting).
     let text = walletd_testkit::metrics_text(&w).await;
     assert!(text.contains("walletd_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/healthz\""), "{text}");
+    let before = healthz_count(&text);
+    for _ in 0..20 {
+        client.get(format!("{base}/healthz")).send().await.unwrap();
+    }
+    let after = healthz_count(&walletd_testkit::metrics_text(&w).await);
+    assert_eq!(after - before, 20.0, "every request is counted");
 
     // Unknown routes are 404, not 500.
     let r = client.get(format!("{base}/no/such/route")).send().await.unwrap();
