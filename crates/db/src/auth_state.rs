@@ -131,6 +131,7 @@ impl Store {
         new_expires_at: i64,
     ) -> Result<RefreshOutcome, StoreError> {
         let now = now_millis();
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \

@@ -182,6 +182,7 @@ impl Store {
         }
         let now = now_millis();
         let size = content.data.len() as i64;
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         let seq = next_seq(&mut tx, owner).await?;
 
@@ -234,6 +235,7 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<WriteOutcome, StoreError> {
         let now = now_millis();
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         let seq = next_seq(&mut tx, owner).await?;
         let sql = format!(
@@ -375,6 +377,7 @@ impl Store {
              WHERE EXISTS ({old}){user_filter}"
         );
         let purge = format!("DELETE FROM storage_blobs WHERE deleted = 1 AND updated_at < $1{blob_filter}");
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         let mut q1 = sqlx::query(sqlx::AssertSqlSafe(mark)).bind(cutoff_millis);
         let mut q2 = sqlx::query(sqlx::AssertSqlSafe(purge)).bind(cutoff_millis);
@@ -390,6 +393,7 @@ impl Store {
 
     /// Removes every blob, tombstone, counter and legacy record of a user (account deletion).
     pub async fn blob_delete_user(&self, owner: BlobOwner<'_>) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         for table in ["storage_users", "storage_blobs", "storage_legacy_records"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -80,6 +80,7 @@ impl Store {
     /// none yet, in one transaction. Returns `false` (and changes nothing) when that generation or kid exists
     /// already: another replica rotated first.
     pub async fn insert_signing_key(&self, key: &SigningKeyRow, retire_previous_at: i64) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO signing_keys \

@@ -62,6 +62,7 @@ impl Store {
         user: &User,
         credential: &WebauthnCredential,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO users (id, tenant_id, display_name, username, settings, created_at, updated_at) \
@@ -108,6 +109,7 @@ impl Store {
 
     /// Deletes an account with its passkeys and refresh tokens (its blobs belong to the storage role).
     pub async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         for sql in [
             "DELETE FROM webauthn_credentials WHERE user_id = $1",
@@ -129,6 +131,7 @@ impl Store {
 
     /// Adds a passkey to an existing account. `Conflict` when the credential id is already registered.
     pub async fn add_credential(&self, credential: &WebauthnCredential) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         insert_credential(&mut tx, credential).await?;
         tx.commit().await?;

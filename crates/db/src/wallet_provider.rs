@@ -145,6 +145,7 @@ impl Store {
     /// Revokes the instance and every attestation it holds (one transaction). Returns how many attestations were
     /// revoked, or `None` when the tenant has no such instance. Revoking twice keeps the first time.
     pub async fn revoke_wallet_instance(&self, tenant_id: &str, id: &str, now: i64) -> Result<Option<u64>, StoreError> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         let found = sqlx::query(
             "UPDATE wp_instances SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant_id = $1 AND id = $2",

@@ -267,7 +267,10 @@ mod tests {
                     "late"
                 }),
             )
-            .route("/echo", axum::routing::post(|body: axum::body::Bytes| async move { body }));
+            .route(
+                "/echo",
+                axum::routing::post(|body: axum::body::Bytes| async move { body }),
+            );
         with_plumbing(router, server)
     }
 
@@ -292,8 +295,15 @@ mod tests {
         let (status, body, headers) = call(plumbed(&server), slow).await;
         assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
         assert_eq!(body["error"], "request_timeout");
-        assert!(started.elapsed() < Duration::from_secs(2), "the timeout ended the request");
-        assert_eq!(headers["x-request-id"].len(), 36, "limit answers carry a request id too");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the timeout ended the request"
+        );
+        assert_eq!(
+            headers["x-request-id"].len(),
+            36,
+            "limit answers carry a request id too"
+        );
 
         let big = Request::builder()
             .method("POST")

@@ -177,3 +177,50 @@ async fn concurrent_first_writes_of_a_user_get_distinct_sequence_numbers(db: Tes
     assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
     assert_eq!(store.blob_seq_marks(OWNER).await.unwrap(), (8, 0));
 }
+
+/// SQLite: a process's write transactions take turns ([`Store::write_turn`]) instead of racing for the database's
+/// lock and sleeping in the busy handler; PostgreSQL has no turn to wait for.
+#[tokio::test]
+async fn sqlite_write_transactions_take_turns() {
+    let db = TestDatabase::sqlite();
+    let store = Store::connect(&DatabaseConfig::with_url(db.url())).await.unwrap();
+    let turn = store.write_turn().await.expect("SQLite has a writer turn");
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .blob_put(OWNER, "waits", content(b"x"), &WriteCondition::Always, ROOMY)
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!writer.is_finished(), "a write waits while another holds the turn");
+    // Reads do not wait for the turn.
+    assert!(store.blob_get(OWNER, "waits", false).await.unwrap().is_none());
+    drop(turn);
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), writer)
+        .await
+        .expect("the write goes on once the turn is free")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(outcome, WriteOutcome::Written { .. }), "{outcome:?}");
+
+    // Many concurrent writers all commit, none refused as busy.
+    let writes: Vec<_> = (0..24)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .blob_put(OWNER, &format!("b{i}"), content(b"y"), &WriteCondition::Always, ROOMY)
+                    .await
+            })
+        })
+        .collect();
+    for w in writes {
+        assert!(matches!(w.await.unwrap().unwrap(), WriteOutcome::Written { .. }));
+    }
+
+    let pg = TestDatabase::postgres().await;
+    let store = Store::connect(&DatabaseConfig::with_url(pg.url())).await.unwrap();
+    assert!(store.write_turn().await.is_none());
+}
