@@ -1,14 +1,15 @@
-//! The resolved-metadata cache: in process (moka) by default, Redis when `cache.redis_url` is set so replicas
+//! The resolved-metadata cache: in process (`SlotCache`) by default, Redis when `cache.redis_url` is set so replicas
 //! share entries. Entries carry their own freshness and stale deadlines; a short Redis lock lets one replica
 //! fetch while the others wait for its result (cross-process coalescing). Redis trouble degrades to misses.
 //! The connection is the process's shared one (`walletd_common::redis::SharedRedis`, also used by the limits).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use walletd_common::redis::SharedRedis;
+use walletd_common::slot_cache::SlotCache;
 
 /// One cached answer.
 #[derive(Debug, Clone)]
@@ -34,10 +35,17 @@ struct WireEntry {
 /// Where entries live.
 #[derive(Clone)]
 pub enum Cache {
-    /// In this process only.
-    Memory(moka::future::Cache<String, Arc<Entry>>),
+    /// In this process only: a [`SlotCache`] (every cached answer is a read of it, and its hits write nothing
+    /// shared), each entry kept until its stale deadline or `max_life`, whichever comes first.
+    Memory(Arc<MemoryCache>),
     /// Shared through Redis (errors count as misses).
     Redis(Arc<RedisCache>),
+}
+
+/// The in-process side.
+pub struct MemoryCache {
+    entries: SlotCache<String, Arc<Entry>>,
+    max_life: Duration,
 }
 
 /// The Redis side: the shared connection and the key prefix.
@@ -52,12 +60,10 @@ pub const LOCK_TTL: Duration = Duration::from_secs(15);
 impl Cache {
     /// An in-process cache holding at most `capacity` entries, each for at most `max_life`.
     pub fn memory(capacity: u64, max_life: Duration) -> Cache {
-        Cache::Memory(
-            moka::future::Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(max_life)
-                .build(),
-        )
+        Cache::Memory(Arc::new(MemoryCache {
+            entries: SlotCache::new(capacity),
+            max_life,
+        }))
     }
 
     /// A Redis cache over the process's shared connection; `prefix` starts every key.
@@ -71,7 +77,7 @@ impl Cache {
     /// The entry under `key`, fresh or stale.
     pub async fn get(&self, key: &str) -> Option<Arc<Entry>> {
         match self {
-            Cache::Memory(m) => m.get(key).await,
+            Cache::Memory(m) => m.entries.get(key),
             Cache::Redis(r) => {
                 let raw: Option<String> = r
                     .redis
@@ -96,7 +102,10 @@ impl Cache {
     pub async fn put(&self, key: &str, entry: Arc<Entry>, now: i64) {
         let life_ms = (entry.stale_until - now).max(1) as u64;
         match self {
-            Cache::Memory(m) => m.insert(key.to_string(), entry).await,
+            Cache::Memory(m) => {
+                let life = Duration::from_millis(life_ms).min(m.max_life);
+                m.entries.insert(key.to_string(), entry, Instant::now() + life);
+            }
             Cache::Redis(r) => {
                 let wire = WireEntry {
                     body: String::from_utf8_lossy(&entry.body).into_owned(),
@@ -119,7 +128,7 @@ impl Cache {
     /// Removes an entry (a registered document changed).
     pub async fn remove(&self, key: &str) {
         match self {
-            Cache::Memory(m) => m.invalidate(key).await,
+            Cache::Memory(m) => m.entries.remove(key),
             Cache::Redis(r) => {
                 let _: Result<(), _> = r.redis.query(redis::cmd("DEL").arg(r.key(key))).await;
             }
@@ -129,7 +138,7 @@ impl Cache {
     /// Drops every in-process entry (sources changed). Redis entries expire on their own deadlines.
     pub fn clear_local(&self) {
         if let Cache::Memory(m) = self {
-            m.invalidate_all();
+            m.entries.clear();
         }
     }
 

@@ -151,13 +151,14 @@ fn record_request(method: &Method, route: &str, status: StatusCode, elapsed: Dur
     use std::collections::HashMap;
 
     type Handles = (metrics::Counter, metrics::Histogram);
+    /// Per route template, per (method, status): the handles; with how many label sets are kept in all.
+    type Kept = (usize, HashMap<Box<str>, HashMap<(Method, u16), Handles>>);
     /// Label sets kept per thread. A route table is finite; only an unusual mix of statuses gets past this, and
     /// those are recorded without keeping their handles.
     const MAX_KEPT: usize = 1024;
 
     thread_local! {
-        static KEPT: RefCell<(usize, HashMap<Box<str>, HashMap<(Method, u16), Handles>>)> =
-            RefCell::new((0, HashMap::new()));
+        static KEPT: RefCell<Kept> = RefCell::new((0, HashMap::new()));
     }
     let register = || -> Handles {
         let counter = metrics::counter!(
