@@ -68,6 +68,15 @@ impl Args {
             .unwrap_or_else(|| default.into())
     }
 
+    /// A comma-separated list of numbers, each clamped to `1..=max`; unparsable entries are skipped.
+    fn numbers(&self, name: &str, default: &str, max: usize) -> Vec<usize> {
+        self.text(name, default)
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .map(|n: usize| n.clamp(1, max))
+            .collect()
+    }
+
     fn flag(&self, name: &str) -> bool {
         self.flags.iter().any(|f| f == name)
     }
@@ -181,10 +190,9 @@ fn main() {
         // Not part of `all`: it sizes a default rather than checking a goal.
         if parts.contains(&"pool") {
             let sizes: Vec<u32> = args
-                .text("sizes", "2,4,16,32")
-                .split(',')
-                .filter_map(|n| n.trim().parse().ok())
-                .map(|n: u32| n.clamp(1, 256))
+                .numbers("sizes", "2,4,16,32", 256)
+                .into_iter()
+                .map(|n| n as u32)
                 .collect();
             for kind in ["sqlite", "postgres"] {
                 match cases::pool(&wrk, &settings, kind, &sizes).await {
@@ -201,12 +209,7 @@ fn main() {
         }
     });
     if has("flows") {
-        let conc: Vec<usize> = args
-            .text("concurrency", "1,4,16")
-            .split(',')
-            .filter_map(|c| c.trim().parse().ok())
-            .map(|c: usize| c.clamp(1, 64))
-            .collect();
+        let conc = args.numbers("concurrency", "1,4,16", 64);
         let total = args.num("flows", 80, 2000).max(1);
         // The flow rows move more between rounds than the HTTP rows (each round is a process with its own
         // start-up, and a loaded machine's drift hits them harder): more rounds by default.
