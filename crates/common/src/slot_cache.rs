@@ -133,23 +133,6 @@ impl<K: Hash + Eq, V> SlotCache<K, V> {
         target.store(Some(Arc::new(Entry { key, value, expires })));
     }
 
-    /// Stores `value` for `key` unless an unexpired entry for `key` is there already; returns the value in place
-    /// (the existing one or `value`). Two racing callers may both store; the later one wins the slot.
-    pub fn get_or_insert_with<Q>(&self, key: &Q, make: impl FnOnce() -> (K, V, Instant)) -> V
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-        V: Clone,
-    {
-        if let Some(v) = self.get(key) {
-            return v;
-        }
-        let (k, v, expires) = make();
-        debug_assert!(k.borrow() == key);
-        self.insert(k, v.clone(), expires);
-        v
-    }
-
     /// Drops the entry of `key`, if present.
     pub fn remove<Q>(&self, key: &Q)
     where
@@ -275,13 +258,6 @@ mod tests {
         // Removing a key that is not in the slot leaves the slot alone.
         c.remove(&1);
         assert_eq!(c.get(&2), Some(20));
-    }
-
-    #[test]
-    fn get_or_insert_keeps_an_existing_value() {
-        let c: SlotCache<String, u32> = SlotCache::new(16);
-        assert_eq!(c.get_or_insert_with("k", || ("k".into(), 1, later())), 1);
-        assert_eq!(c.get_or_insert_with("k", || ("k".into(), 2, later())), 1);
     }
 
     #[test]

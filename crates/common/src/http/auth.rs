@@ -31,11 +31,6 @@ impl Authenticator {
         }))
     }
 
-    /// The validator behind it.
-    pub fn validator(&self) -> &JwtValidator {
-        &self.0.validator
-    }
-
     /// Validates a raw token.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, JwtError> {
         let auds: Vec<&str> = self.0.audiences.iter().map(|a| &**a).collect();

@@ -49,7 +49,7 @@ impl StorageService {
             .store
             .blob_put(owner.key(), id, content, &cond, limits.quota)
             .await;
-        self.wrote(owner).await;
+        self.wrote(owner);
         match outcome? {
             WriteOutcome::Written { version, created } => Ok(Written { version, created }),
             WriteOutcome::Missing => Err(StorageError::NotFound),
@@ -66,7 +66,7 @@ impl StorageService {
         refuse_reserved(id)?;
         self.write_limits(owner).await?;
         let outcome = self.inner.store.blob_delete(owner.key(), id, expected).await;
-        self.wrote(owner).await;
+        self.wrote(owner);
         let outcome = outcome?;
         // Deletions are rare and already write: a good moment to drop this user's expired tombstones.
         if matches!(outcome, WriteOutcome::Written { .. })

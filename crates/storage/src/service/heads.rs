@@ -86,21 +86,22 @@ impl SyncHeads {
             return Lookup::Miss(None);
         };
         let key = user_key(tenant_id, user_id);
-        let hit = slots.get_map(key.as_str(), |slot| {
+        let found = slots.get_map(key.as_str(), |slot| {
             let writes = slot.writes.load(Ordering::Acquire);
             match slot.filed.load().as_deref() {
-                Some(f) if f.writes == writes && f.at.elapsed() < self.ttl => Some(f.marks),
-                _ => None,
+                Some(f) if f.writes == writes && f.at.elapsed() < self.ttl => Lookup::Hit(f.marks),
+                _ => Lookup::Miss(Some(Ticket {
+                    slot: slot.clone(),
+                    writes,
+                })),
             }
         });
-        if let Some(Some(marks)) = hit {
-            return Lookup::Hit(marks);
-        }
-        let slot = slots.get_or_insert_with(key.as_str(), || {
-            (key.clone(), Arc::default(), Instant::now() + self.slot_life())
-        });
-        let writes = slot.writes.load(Ordering::Acquire);
-        Lookup::Miss(Some(Ticket { slot, writes }))
+        found.unwrap_or_else(|| {
+            // No slot for the user yet (or it expired): a fresh one, whose count starts at 0.
+            let slot = Arc::<Slot>::default();
+            slots.insert(key, slot.clone(), Instant::now() + self.slot_life());
+            Lookup::Miss(Some(Ticket { slot, writes: 0 }))
+        })
     }
 
     /// Files marks read from the database after `ticket` was issued.

@@ -232,7 +232,7 @@ impl StorageService {
 
     /// Called after every write to the user's blobs, whatever its outcome: the cached sync marks are no longer
     /// trusted (`heads`).
-    async fn wrote(&self, owner: &Owner) {
+    fn wrote(&self, owner: &Owner) {
         self.inner.heads.note_write(&owner.tenant_id, &owner.user_id);
     }
 

@@ -61,7 +61,7 @@ impl StorageService {
             .store
             .blob_put(owner.key(), KEYSTORE_ID, content, &cond, limits.quota)
             .await;
-        self.wrote(owner).await;
+        self.wrote(owner);
         match outcome? {
             WriteOutcome::Written { .. } => Ok(quote(&new_digest)),
             WriteOutcome::Missing => Err(StorageError::PreconditionFailed {
@@ -78,7 +78,7 @@ impl StorageService {
     pub async fn delete_user(&self, owner: &Owner) -> Result<(), StorageError> {
         validate_owner(owner)?;
         let deleted = self.inner.store.blob_delete_user(owner.key()).await;
-        self.wrote(owner).await;
+        self.wrote(owner);
         deleted?;
         Ok(())
     }
