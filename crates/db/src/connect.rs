@@ -124,30 +124,37 @@ impl Store {
     }
 
     /// Whether the database holds exactly this binary's migrations, each applied successfully with the checksum
-    /// embedded here: then [`Store::migrate`] would change nothing. One query, without the migration lock, so a
-    /// start on an up-to-date database skips the migrator's lock and round trips (docs/performance.md
-    /// "Start-up"). Anything else (no table yet, a pending, failed, edited or unknown migration, an error) answers
-    /// `false` and leaves the verdict to the migrator, under its lock.
+    /// embedded here: then [`Store::migrate`] would change nothing. One query answering one row, without the
+    /// migration lock, so a start on an up-to-date database skips the migrator's lock and round trips
+    /// (docs/performance.md "Start-up"): the history is folded into one `version:CHECKSUM:success` list by the
+    /// database, since every row sent back is a hand-off between SQLite's connection thread and the caller. Anything
+    /// else (no table yet, a pending, failed, edited or unknown migration, an error) answers `false` and leaves the
+    /// verdict to the migrator, under its lock.
     pub async fn schema_is_current(&self) -> bool {
-        let applied: Vec<(i64, Vec<u8>, i64)> = match sqlx::query_as(
-            "SELECT version, checksum, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT) \
-             FROM _sqlx_migrations ORDER BY version",
-        )
-        .fetch_all(&self.pool)
-        .await
-        {
-            Ok(rows) => rows,
+        let checksum_hex = match self.dialect {
+            Dialect::Sqlite => "hex(checksum)",
+            Dialect::Postgres => "upper(encode(checksum, 'hex'))",
+        };
+        // `string_agg` with an ordered argument list: PostgreSQL, and SQLite since 3.44 (the bundled one is newer).
+        // Only the dialect's own expression is formatted in; nothing user-supplied.
+        let sql = format!(
+            "SELECT string_agg(CAST(version AS TEXT) || ':' || {checksum_hex} || ':' || \
+             CASE WHEN success THEN '1' ELSE '0' END, ',' ORDER BY version) FROM _sqlx_migrations"
+        );
+        let applied: Option<String> = match sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await {
+            Ok(list) => list,
             Err(_) => return false,
         };
-        let embedded: Vec<&sqlx::migrate::Migration> = self
+        let embedded: Vec<String> = self
             .migrator()
             .iter()
             .filter(|m| !m.migration_type.is_down_migration())
-            .collect();
-        applied.len() == embedded.len()
-            && applied.iter().zip(&embedded).all(|((version, checksum, success), m)| {
-                *success == 1 && *version == m.version && checksum[..] == m.checksum[..]
+            .map(|m| {
+                let checksum: String = m.checksum.iter().map(|b| format!("{b:02X}")).collect();
+                format!("{}:{checksum}:1", m.version)
             })
+            .collect();
+        applied.is_some_and(|list| list == embedded.join(","))
     }
 
     /// The newest applied migration version, for diagnostics and tests.
