@@ -1,10 +1,8 @@
 //! Engine-mediated vs direct flows (the in-process bench targets `crates/walletd/benches/{engine,presentation}.rs`,
-//! run as `cargo bench` subprocesses so the suite measures exactly what they measure) and start-up time.
+//! run as `cargo bench` subprocesses so the suite measures exactly what they measure).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::report::{Row, load_range};
 use crate::sys;
@@ -148,84 +146,6 @@ pub fn flows(root: &Path, bench: &str, concurrency: usize, total: usize, rounds:
         rounds,
         concurrency,
     })
-}
-
-/// Start-up of `walletd --mode=all` on an existing SQLite file: `runs` warm starts after one cold one; the row
-/// holds the median time to the first `/readyz` 200 (a) against the 20 ms goal (b).
-pub fn startup(bin: &Path, runs: usize) -> Result<Row, String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let load_before = sys::load1();
-    start_once(bin, dir.path())?;
-    let mut ready = Vec::new();
-    for _ in 0..runs {
-        ready.push(start_once(bin, dir.path())?);
-    }
-    ready.sort_by(|a, b| a.total_cmp(b));
-    let median = ready[ready.len() / 2];
-    Ok(Row {
-        name: format!("start-up to /readyz 200, --mode=all, SQLite (median of {runs} warm starts) vs 20 ms goal"),
-        a: median,
-        b: 20.0,
-        unit: "ms",
-        ratio: median / 20.0,
-        target: None,
-        latency: format!(
-            "min {:.1} ms, max {:.1} ms; goal < 20 ms: {}",
-            ready[0],
-            ready[ready.len() - 1],
-            if median < 20.0 { "met" } else { "NOT met" }
-        ),
-        load: load_range(&[load_before, sys::load1()]),
-        errors: 0,
-        rounds: runs,
-        concurrency: 1,
-    })
-}
-
-/// One start: milliseconds from spawn to the first `/readyz` 200.
-fn start_once(bin: &Path, dir: &Path) -> Result<f64, String> {
-    let t0 = Instant::now();
-    let mut child = Command::new(bin)
-        .arg("--mode=all")
-        .current_dir(dir)
-        .env("WALLET_SERVER__HTTP_PORT", "0")
-        .env("WALLET_SERVER__WS_PORT", "0")
-        .env("WALLET_SERVER__ADMIN_PORT", "0")
-        .env("WALLET_LOGGING__LEVEL", "info")
-        .env("WALLET_LOGGING__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("spawn walletd: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            sys::stop_child(&mut child);
-            return Err("walletd exited before starting".into());
-        };
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-            && v["message"] == "started"
-        {
-            break v["http"].as_str().unwrap_or_default().to_string();
-        }
-    };
-    let mut ok = false;
-    while t0.elapsed() < Duration::from_secs(30) {
-        if walletd_testkit::readyz_ok(&addr) {
-            ok = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let ms = t0.elapsed().as_secs_f64() * 1000.0;
-    sys::stop_child(&mut child);
-    std::thread::spawn(move || for _ in lines {});
-    if ok {
-        Ok(ms)
-    } else {
-        Err("walletd was not ready within 30 s".into())
-    }
 }
 
 #[cfg(test)]

@@ -8,5 +8,6 @@ pub mod cases;
 pub mod flows;
 pub mod report;
 pub mod soak;
+pub mod startup;
 pub mod sys;
 pub mod wrk;

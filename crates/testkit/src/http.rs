@@ -139,17 +139,30 @@ pub async fn admin(
 /// Whether `GET /readyz` at `addr` (`host:port`) answers 200, asked over a fresh connection with a hand-written
 /// request: the start-up benchmarks time this, so no HTTP client (pool, TLS roots, runtime) sits in the path.
 pub fn readyz_ok(addr: &str) -> bool {
+    status_line_starts(addr, "/readyz", b"HTTP/1.1 200")
+}
+
+/// Whether the status line of the answer to `GET path` at `addr` starts with `prefix`, over a fresh connection
+/// with a hand-written request. Decided on the status line alone: the answer is known when it arrives, not when the
+/// server has closed the connection after the body (a further scheduling step of the server, which start-up
+/// timings are not about).
+pub fn status_line_starts(addr: &str, path: &str, prefix: &[u8]) -> bool {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(addr) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    if s.write_all(request.as_bytes()).is_err() {
         return false;
     }
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.1 200")
+    let mut head = vec![0u8; prefix.len()];
+    let mut got = 0;
+    while got < head.len() {
+        match s.read(&mut head[got..]) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got += n,
+        }
+    }
+    head == prefix
 }

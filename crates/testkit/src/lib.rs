@@ -32,7 +32,10 @@ pub mod vctm;
 
 pub use config::{Config, Database, Egress, LOOPBACK_V4, LOOPBACK_V6, Registry, Trust};
 pub use db::{TestDatabase, postgres_base_url};
-pub use http::{HttpTarget, Resp, Target, admin, get, http_client, metrics_text, post, readyz_ok, send, send_json};
+pub use http::{
+    HttpTarget, Resp, Target, admin, get, http_client, metrics_text, post, readyz_ok, send, send_json,
+    status_line_starts,
+};
 pub use process::{QUIET_LOG_FILTER, Walletd, WalletdBuilder};
 pub use proxy::TcpProxy;
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use walletd_bench::{cases, flows, report, soak, sys, wrk};
+use walletd_bench::{cases, flows, report, soak, startup, sys, wrk};
 
 struct Args {
     cmd: String,
@@ -228,8 +228,8 @@ fn main() {
         }
     }
     if has("startup") {
-        match flows::startup(&settings.walletd, 20) {
-            Ok(r) => rows.push(r),
+        match startup::startup(&settings.walletd, &settings.baseline, 20) {
+            Ok(r) => rows.extend(r),
             Err(e) => failed.push(format!("startup: {e}")),
         }
     }
