@@ -84,16 +84,7 @@ fn median(v: &mut [f64]) -> f64 {
 /// One walletd start: milliseconds from spawn to the status line of the first `/readyz` 200.
 fn start_walletd(bin: &Path, dir: &Path) -> Result<f64, String> {
     let t0 = Instant::now();
-    let mut child = Command::new(bin)
-        .arg("--mode=all")
-        .current_dir(dir)
-        .env("WALLET_SERVER__HTTP_PORT", "0")
-        .env("WALLET_SERVER__WS_PORT", "0")
-        .env("WALLET_SERVER__ADMIN_PORT", "0")
-        .env("WALLET_LOGGING__LEVEL", "info")
-        .env("WALLET_LOGGING__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+    let mut child = walletd_testkit::start_up_command(bin, dir)
         .spawn()
         .map_err(|e| format!("spawn walletd: {e}"))?;
     let addr = first_line(&mut child, |line| {

@@ -36,7 +36,7 @@ pub use http::{
     HttpTarget, Resp, Target, admin, get, http_client, metrics_text, post, readyz_ok, send, send_json,
     status_line_starts,
 };
-pub use process::{QUIET_LOG_FILTER, Walletd, WalletdBuilder};
+pub use process::{QUIET_LOG_FILTER, Walletd, WalletdBuilder, start_up_command};
 pub use proxy::TcpProxy;
 
 /// Generates, for each named async function taking a [`TestDatabase`], one `#[tokio::test]` on SQLite (in module

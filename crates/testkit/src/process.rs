@@ -274,3 +274,22 @@ impl Drop for Walletd {
         }
     }
 }
+
+/// The command the start-up benchmarks time (the suite's `startup` rows and `cargo bench --bench startup`):
+/// `--mode=all` run in `dir` (whose `./data` holds the SQLite file and keys), every listener on a port the OS
+/// chooses, JSON info logs on standard output (the `started` line carries the addresses), standard error
+/// discarded.
+pub fn start_up_command(bin: &std::path::Path, dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(bin);
+    command
+        .arg("--mode=all")
+        .current_dir(dir)
+        .env("WALLET_SERVER__HTTP_PORT", "0")
+        .env("WALLET_SERVER__WS_PORT", "0")
+        .env("WALLET_SERVER__ADMIN_PORT", "0")
+        .env("WALLET_LOGGING__LEVEL", "info")
+        .env("WALLET_LOGGING__FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    command
+}

@@ -6,7 +6,7 @@
 //! creates the database and key and is reported apart ("cold").
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 struct Sample {
@@ -59,15 +59,7 @@ fn pct(sorted: &[Duration], p: usize) -> Duration {
 
 fn run_once(dir: &std::path::Path) -> Sample {
     let t0 = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_walletd"))
-        .arg("--mode=all")
-        .current_dir(dir)
-        .env("WALLET_SERVER__HTTP_PORT", "0")
-        .env("WALLET_SERVER__WS_PORT", "0")
-        .env("WALLET_SERVER__ADMIN_PORT", "0")
-        .env("WALLET_LOGGING__LEVEL", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+    let mut child = walletd_testkit::start_up_command(std::path::Path::new(env!("CARGO_BIN_EXE_walletd")), dir)
         .spawn()
         .expect("spawn walletd");
     let stdout = child.stdout.take().expect("stdout");
