@@ -92,9 +92,13 @@ pub fn metrics_installed() -> bool {
 
 /// Installs the process's recorder on a thread of its own, so that nothing waits for it: building it calibrates
 /// the recorder's clock (quanta) by spinning on the system clock for milliseconds, up to 200 ms on a busy machine,
-/// which made it the longest single step of start-up. Metrics recorded before it is installed are dropped: only
-/// those of the first milliseconds of the process, normally before its listeners are bound. (The thread keeps the
-/// process's priority: at nice 19 it was starved on a busy machine and the first requests' metrics were lost.)
+/// which made it the longest single step of start-up. Metrics recorded before it is installed are dropped: on a
+/// quiet machine those of the first milliseconds, before the listeners are bound; on a busy one the calibration can
+/// outlast start-up, and the first requests' metrics are lost too (seen in a parallel test run, which now waits for
+/// the recorder where it counts early requests: `walletd_testkit::metrics_recorder_ready`). Keeping them would
+/// take a recorder that holds early values until the real one is built (docs/performance.md, issue 18's note).
+/// (The thread keeps the process's priority: at nice 19 it was starved on a busy machine, making that window
+/// longer.)
 pub fn start_metrics_recorder() {
     let spawned = std::thread::Builder::new().name("metrics-clock".into()).spawn(|| {
         metrics_handle();
