@@ -118,7 +118,10 @@ fn start_baseline(bin: &Path, db_url: &str) -> Result<f64, String> {
 }
 
 /// Reads `child`'s standard output until `pick` finds what it looks for; the rest of the output is drained on a
-/// thread of its own (so the child never blocks on a full pipe).
+/// thread of its own (so the child never blocks on a full pipe). Read on the timing thread itself, not through
+/// `Baseline::start`'s reader thread and channel: that hand-off would be timed too, and on a loaded machine a
+/// hand-off is what costs (docs/performance.md, "Start-up"). It waits for as long as the child neither prints the
+/// line nor exits.
 fn first_line(child: &mut Child, pick: impl Fn(&str) -> Option<String>) -> Option<String> {
     let mut lines = BufReader::new(child.stdout.take()?).lines();
     let found = lines.by_ref().map_while(Result::ok).find_map(|line| pick(&line));
