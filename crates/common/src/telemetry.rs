@@ -67,44 +67,59 @@ pub fn init_logging(cfg: &LoggingConfig) {
     let _ = result;
 }
 
-/// The process's recorder once installed.
+mod early_metrics;
+
+/// The process's global recorder: installed in the first instant ([`start_metrics_recorder`]), it holds what is
+/// recorded until the Prometheus recorder exists, then forwards to it (`early_metrics`).
+static EARLY: std::sync::LazyLock<early_metrics::Deferring> = std::sync::LazyLock::new(Default::default);
+
+/// Whether [`EARLY`] became the global recorder (it does not when an embedding program installed its own first).
+static EARLY_IS_GLOBAL: OnceLock<bool> = OnceLock::new();
+
+/// Makes [`EARLY`] the global recorder, once. Cheap: no clock calibration.
+fn install_early_recorder() -> bool {
+    *EARLY_IS_GLOBAL.get_or_init(|| metrics::set_global_recorder(std::sync::LazyLock::force(&EARLY)).is_ok())
+}
+
+/// The Prometheus recorder's handle, once built.
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// The process-wide Prometheus recorder, installed on first use.
+/// The process's Prometheus recorder, built on first use and installed behind the global recorder.
 pub fn metrics_handle() -> PrometheusHandle {
     METRICS
         .get_or_init(|| {
+            install_early_recorder();
             let recorder = PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
-            // Fails only when another recorder is already global (an embedding program installed its own);
-            // then this handle renders nothing, which is the embedder's choice.
-            let _ = metrics::set_global_recorder(recorder);
+            // When an embedding program's recorder is global instead, this handle renders nothing: the embedder's
+            // choice.
+            EARLY.install(Box::new(recorder));
             handle
         })
         .clone()
 }
 
-/// Whether the process's recorder is installed: metric handles taken before it are no-ops, so only handles
-/// taken after it may be kept.
-pub fn metrics_installed() -> bool {
-    METRICS.get().is_some()
+/// Whether metric handles taken now record anything worth keeping them for: true once the process's global
+/// recorder is installed (handles taken before the Prometheus recorder exists hold their values and forward to it
+/// later), false when no recorder of walletd's is global (a test or an embedder that never started one, or an
+/// embedder's own recorder installed first, whose handles it alone knows).
+pub fn metrics_recorder_global() -> bool {
+    EARLY_IS_GLOBAL.get().copied().unwrap_or(false)
 }
 
-/// Installs the process's recorder on a thread of its own, so that nothing waits for it: building it calibrates
-/// the recorder's clock (quanta) by spinning on the system clock for milliseconds, up to 200 ms on a busy machine,
-/// which made it the longest single step of start-up. Metrics recorded before it is installed are dropped: on a
-/// quiet machine those of the first milliseconds, before the listeners are bound; on a busy one the calibration can
-/// outlast start-up, and the first requests' metrics are lost too (seen in a parallel test run, which now waits for
-/// the recorder where it counts early requests: `walletd_testkit::metrics_recorder_ready`). Keeping them would
-/// take a recorder that holds early values until the real one is built (docs/performance.md, issue 18's note).
-/// (The thread keeps the process's priority: at nice 19 it was starved on a busy machine, making that window
-/// longer.)
+/// Installs the process's global recorder at once and builds the Prometheus recorder behind it on a thread of its
+/// own, so that nothing waits for it: building it calibrates the recorder's clock (quanta) by spinning on the system
+/// clock for milliseconds, up to 200 ms on a busy machine, which made it the longest single step of start-up.
+/// Nothing recorded meanwhile is lost: the global recorder holds it and replays it into the Prometheus recorder
+/// (before, a busy machine's first requests went missing from `/metrics`). (The thread keeps the process's
+/// priority: at nice 19 it was starved on a busy machine.)
 pub fn start_metrics_recorder() {
+    install_early_recorder();
     let spawned = std::thread::Builder::new().name("metrics-clock".into()).spawn(|| {
         metrics_handle();
     });
     if let Err(e) = spawned {
-        // No thread to spare: the recorder is then installed on first use (`metrics_handle`).
+        // No thread to spare: the recorder is then built on first use (`metrics_handle`).
         tracing::debug!(error = %e, "cannot start the metrics recorder's thread");
     }
 }

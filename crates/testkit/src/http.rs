@@ -54,14 +54,6 @@ pub async fn metrics_text(w: &impl HttpTarget) -> String {
     r.text().await.expect("the /metrics body")
 }
 
-/// Waits until walletd's metrics recorder is installed. walletd installs it on a thread of its own after start, and
-/// what is recorded before then is dropped (`walletd_common::telemetry::start_metrics_recorder`): on a busy machine
-/// the recorder's clock calibration can outlast start-up. A test that counts the metrics of its first requests
-/// calls this first; `/metrics` answers only once the recorder is there.
-pub async fn metrics_recorder_ready(w: &impl HttpTarget) {
-    let _ = metrics_text(w).await;
-}
-
 /// A response: status, headers, JSON body (`Null` when there is none or it is not JSON).
 pub struct Resp {
     /// The HTTP status.

@@ -33,8 +33,8 @@ pub mod vctm;
 pub use config::{Config, Database, Egress, LOOPBACK_V4, LOOPBACK_V6, Registry, Trust};
 pub use db::{TestDatabase, postgres_base_url};
 pub use http::{
-    HttpTarget, Resp, Target, admin, get, http_client, metrics_recorder_ready, metrics_text, post, readyz_ok, send,
-    send_json, status_line_starts,
+    HttpTarget, Resp, Target, admin, get, http_client, metrics_text, post, readyz_ok, send, send_json,
+    status_line_starts,
 };
 pub use process::{QUIET_LOG_FILTER, Walletd, WalletdBuilder, start_up_command};
 pub use proxy::TcpProxy;

@@ -179,8 +179,8 @@ fn record_request(method: &Method, route: &str, status: StatusCode, elapsed: Dur
         }
         let handles = register();
         record(&handles);
-        // Handles taken before the recorder was installed are no-ops: never keep those.
-        if *count < MAX_KEPT && crate::telemetry::metrics_installed() {
+        // Without walletd's global recorder the handles are no-ops (or an embedder's): never keep those.
+        if *count < MAX_KEPT && crate::telemetry::metrics_recorder_global() {
             *count += 1;
             routes.entry(route.into()).or_default().insert(labels, handles);
         }

@@ -107,7 +107,6 @@ async fn metadata_mode_serves_caches_counts_and_refuses() {
         .egress_allow_http()
         .egress_allow_cidr("127.0.0.2/32");
     let w = crate::support::start(&config).await;
-    walletd_testkit::metrics_recorder_ready(&w).await;
     let token = w.token_for("u1", "default");
     let count = |path: &str| hits.lock().unwrap().get(path).copied().unwrap_or(0);
 

@@ -216,7 +216,6 @@ async fn enabled_proxy_is_guarded_stripped_capped_and_counted() {
             .egress_allow_cidr("127.0.0.2/32"),
     )
     .await;
-    walletd_testkit::metrics_recorder_ready(&w).await;
     let token = w.token_for("u1", "default");
 
     let (status, _) = post_json(&w, "/proxy", None, json!({"url": format!("http://{up}/echo")})).await;

@@ -208,7 +208,6 @@ async fn request_ids_metrics_limits_and_tenant_alias() {
         .spawn()
         .await
         .unwrap();
-    walletd_testkit::metrics_recorder_ready(&w).await;
     let base = w.http_url();
     let client = http_client();
 

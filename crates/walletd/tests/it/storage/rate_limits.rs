@@ -185,7 +185,6 @@ async fn a_redis_outage_degrades_to_per_process_limits_and_recovers() {
         .set("rate_limits.redis_prefix", prefix());
     let w = start_with(&db, &cfg).await;
     let d = Dev::new(&w, "default", "u");
-    walletd_testkit::metrics_recorder_ready(&w).await;
     let before = writes(&d, 4, "before").await;
     assert_eq!(before.iter().filter(|s| ok(s)).count(), 3, "{before:?}");
 
