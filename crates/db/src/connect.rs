@@ -141,7 +141,10 @@ impl Store {
             "SELECT string_agg(CAST(version AS TEXT) || ':' || {checksum_hex} || ':' || \
              CASE WHEN success THEN '1' ELSE '0' END, ',' ORDER BY version) FROM _sqlx_migrations"
         );
-        let applied: Option<String> = match sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await {
+        let read = self
+            .read_settled(async |conn| sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(conn).await)
+            .await;
+        let applied: Option<String> = match read {
             Ok(list) => list,
             Err(_) => return false,
         };
@@ -165,10 +168,33 @@ impl Store {
         Ok(v.unwrap_or(0))
     }
 
-    /// A trivial round trip: what `/readyz` calls.
+    /// A trivial round trip: what `/readyz` calls. Settled ([`Store::read_settled`]): the first `/readyz` after
+    /// start-up then reuses start-up's connection instead of opening one.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        self.read_settled(async |conn| sqlx::query("SELECT 1").execute(conn).await)
+            .await?;
         Ok(())
+    }
+
+    /// Runs `read` on a pooled connection that is back in the pool before this returns.
+    ///
+    /// Why: sqlx hands a dropped connection back from a spawned task, after a ping on it. A query issued right
+    /// behind another then finds no idle connection and the pool opens one more: on SQLite a thread, a file open,
+    /// two pragma round trips and a schema parse. Start-up runs its reads back to back (migration check, key rings,
+    /// registry documents, the first `/readyz`) and opened three connections that way, more on a busy machine, where
+    /// the extra threads queue behind other processes (docs/performance.md "Start-up"). Through this they share one.
+    /// The ping still runs, but here, before the caller goes on, instead of in a task of its own. Hot request paths
+    /// keep the pool's usual return, which lets the response leave before the ping.
+    pub(crate) async fn read_settled<T>(
+        &self,
+        read: impl AsyncFnOnce(&mut sqlx::AnyConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let result = read(&mut conn).await;
+        // Runs sqlx's drop handler (ping, then back to the pool) now; the connection dropped after it is empty and
+        // spawns nothing.
+        conn.return_to_pool().await;
+        Ok(result?)
     }
 
     /// The dialect in use.

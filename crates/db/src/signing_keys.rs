@@ -50,14 +50,20 @@ impl std::fmt::Debug for SigningKeyRow {
 impl Store {
     /// Every key of `ring` not retired at `now`, newest generation first.
     pub async fn signing_keys(&self, ring: &str, now: i64) -> Result<Vec<SigningKeyRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT ring, generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, retire_at, \
-             purpose FROM signing_keys WHERE ring = $1 AND (retire_at IS NULL OR retire_at > $2) ORDER BY generation DESC",
-        )
-        .bind(ring)
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?;
+        // Read at start-up, back to back with the other start-up reads: settled (`Store::read_settled`).
+        let rows = self
+            .read_settled(async |conn| {
+                sqlx::query(
+                    "SELECT ring, generation, kid, public_jwk, wrapped_key, created_at, publish_at, use_from, \
+                     retire_at, purpose FROM signing_keys WHERE ring = $1 AND (retire_at IS NULL OR retire_at > $2) \
+                     ORDER BY generation DESC",
+                )
+                .bind(ring)
+                .bind(now)
+                .fetch_all(conn)
+                .await
+            })
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(SigningKeyRow {
@@ -129,9 +135,14 @@ impl Store {
     /// The rings of `purpose` present in the table (for token rings: one per signing key file that has run the
     /// auth role on this database).
     pub async fn signing_key_rings(&self, purpose: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT DISTINCT ring FROM signing_keys WHERE purpose = $1 ORDER BY ring")
-            .bind(purpose)
-            .fetch_all(self.pool())
+        // Read at start-up, back to back with the other start-up reads: settled (`Store::read_settled`).
+        let rows = self
+            .read_settled(async |conn| {
+                sqlx::query("SELECT DISTINCT ring FROM signing_keys WHERE purpose = $1 ORDER BY ring")
+                    .bind(purpose)
+                    .fetch_all(conn)
+                    .await
+            })
             .await?;
         rows.iter().map(|r| Ok(r.try_get("ring")?)).collect()
     }

@@ -23,8 +23,13 @@ impl Store {
 
     /// Every registered document as `(vct, document)`, by vct.
     pub async fn list_vctm(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT vct, document FROM vctm_documents ORDER BY vct")
-            .fetch_all(self.pool())
+        // Read at start-up, back to back with the other start-up reads: settled (`Store::read_settled`).
+        let rows = self
+            .read_settled(async |conn| {
+                sqlx::query("SELECT vct, document FROM vctm_documents ORDER BY vct")
+                    .fetch_all(conn)
+                    .await
+            })
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("vct")?, r.try_get("document")?)))

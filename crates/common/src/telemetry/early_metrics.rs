@@ -97,6 +97,7 @@ impl Deferring {
     }
 
     /// Whether the target is installed.
+    #[cfg(test)]
     pub fn installed(&self) -> bool {
         self.target.get().is_some()
     }
