@@ -168,11 +168,11 @@ impl Store {
         Ok(v.unwrap_or(0))
     }
 
-    /// A trivial round trip: what `/readyz` calls. Settled ([`Store::read_settled`]): the first `/readyz` after
-    /// start-up then reuses start-up's connection instead of opening one.
+    /// A trivial round trip: what `/readyz` calls. Not settled ([`Store::read_settled`]): nothing follows it at
+    /// once, and with the pool's usual return the ping that sqlx runs on the connection happens after the answer
+    /// (start-up's reads leave the connection idle for the first `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read_settled(async |conn| sqlx::query("SELECT 1").execute(conn).await)
-            .await?;
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
@@ -181,7 +181,7 @@ impl Store {
     /// Why: sqlx hands a dropped connection back from a spawned task, after a ping on it. A query issued right
     /// behind another then finds no idle connection and the pool opens one more: on SQLite a thread, a file open,
     /// two pragma round trips and a schema parse. Start-up runs its reads back to back (migration check, key rings,
-    /// registry documents, the first `/readyz`) and opened three connections that way, more on a busy machine, where
+    /// registry documents) and opened three connections that way, more on a busy machine, where
     /// the extra threads queue behind other processes (docs/performance.md "Start-up"). Through this they share one.
     /// The ping still runs, but here, before the caller goes on, instead of in a task of its own. Hot request paths
     /// keep the pool's usual return, which lets the response leave before the ping.

@@ -135,14 +135,9 @@ impl Store {
     /// The rings of `purpose` present in the table (for token rings: one per signing key file that has run the
     /// auth role on this database).
     pub async fn signing_key_rings(&self, purpose: &str) -> Result<Vec<String>, StoreError> {
-        // Read at start-up, back to back with the other start-up reads: settled (`Store::read_settled`).
-        let rows = self
-            .read_settled(async |conn| {
-                sqlx::query("SELECT DISTINCT ring FROM signing_keys WHERE purpose = $1 ORDER BY ring")
-                    .bind(purpose)
-                    .fetch_all(conn)
-                    .await
-            })
+        let rows = sqlx::query("SELECT DISTINCT ring FROM signing_keys WHERE purpose = $1 ORDER BY ring")
+            .bind(purpose)
+            .fetch_all(self.pool())
             .await?;
         rows.iter().map(|r| Ok(r.try_get("ring")?)).collect()
     }

@@ -172,16 +172,7 @@ impl KeyRing {
                 .set_signing_key_ring_purpose(&ring.inner.ring, purpose)
                 .await?;
         }
-        let rings = ring.inner.store.signing_key_rings(purpose).await?;
-        if rings.len() > 1 {
-            tracing::warn!(
-                ring = %ring.inner.ring,
-                rings = rings.len(),
-                purpose,
-                "the database holds signing keys of other key files for the same purpose: replicas that should \
-                 accept each other's signatures must share their signing key file"
-            );
-        }
+        ring.spawn_other_rings_check();
         tracing::info!(
             ring = %ring.inner.ring,
             keys = ring.entries().len(),
@@ -234,6 +225,29 @@ impl KeyRing {
     }
 
     /// [`KeyRing::reload`], answering whether every key loaded already carries the ring's purpose.
+    /// Warns, shortly after start-up, when the database holds keys of other key files for this ring's purpose:
+    /// replicas meant to accept each other's tokens must share one key file. Only a warning, so it is not on the
+    /// start-up path, where each query is a round trip to the database's thread (docs/performance.md "Start-up").
+    fn spawn_other_rings_check(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(walletd_common::background::FIRST_RUN_AFTER_START).await;
+            let Some(inner) = weak.upgrade() else { return };
+            let purpose = inner.settings.purpose.as_str();
+            match inner.store.signing_key_rings(purpose).await {
+                Ok(rings) if rings.len() > 1 => tracing::warn!(
+                    ring = %inner.ring,
+                    rings = rings.len(),
+                    purpose,
+                    "the database holds signing keys of other key files for the same purpose: replicas that should \
+                     accept each other's signatures must share their signing key file"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "cannot list the signing key rings"),
+            }
+        });
+    }
+
     async fn load(&self) -> Result<bool, KeyRingError> {
         let rows = self.inner.store.signing_keys(&self.inner.ring, now_millis()).await?;
         let purpose = self.inner.settings.purpose.as_str();
