@@ -224,7 +224,6 @@ impl KeyRing {
         self.load().await.map(|_claimed| ())
     }
 
-    /// [`KeyRing::reload`], answering whether every key loaded already carries the ring's purpose.
     /// Warns, shortly after start-up, when the database holds keys of other key files for this ring's purpose:
     /// replicas meant to accept each other's tokens must share one key file. Only a warning, so it is not on the
     /// start-up path, where each query is a round trip to the database's thread (docs/performance.md "Start-up").
@@ -248,6 +247,7 @@ impl KeyRing {
         });
     }
 
+    /// [`KeyRing::reload`], answering whether every key loaded already carries the ring's purpose.
     async fn load(&self) -> Result<bool, KeyRingError> {
         let rows = self.inner.store.signing_keys(&self.inner.ring, now_millis()).await?;
         let purpose = self.inner.settings.purpose.as_str();

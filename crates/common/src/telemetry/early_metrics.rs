@@ -31,6 +31,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Runs `now` on `target` once it is set, else `later` on what `held` holds. `target` is checked again under the
+/// lock: whoever sets it does so while holding that lock, after replaying what was held, so an update is either
+/// held and replayed or applied to the target after the replay, never lost or overtaken.
+fn forward_or_hold<T, H, R>(
+    target: &OnceLock<T>,
+    held: &Mutex<H>,
+    now: impl FnOnce(&T) -> R,
+    later: impl FnOnce(&mut H) -> R,
+) -> R {
+    if let Some(target) = target.get() {
+        return now(target);
+    }
+    let mut held = lock(held);
+    match target.get() {
+        Some(target) => {
+            drop(held);
+            now(target)
+        }
+        None => later(&mut held),
+    }
+}
+
 /// A global recorder that defers to a target installed later ([`Deferring::install`]).
 #[derive(Default)]
 pub struct Deferring {
@@ -70,11 +92,12 @@ impl Deferring {
     /// Installs `target`: replays every description and every held value into it, then forwards everything to it.
     /// Returns `false` (and drops `target`) when a target was installed before.
     pub fn install(&self, target: Target) -> bool {
-        let mut held = lock(&self.held);
+        // Held until the target is set, at the end: registrations and descriptions wait for the replay.
+        let mut guard = lock(&self.held);
         if self.target.get().is_some() {
             return false;
         }
-        let held = std::mem::take(&mut *held);
+        let held = std::mem::take(&mut *guard);
         for d in held.descriptions {
             match d.kind {
                 Kind::Counter => target.describe_counter(d.name, d.unit, d.text),
@@ -91,8 +114,8 @@ impl Deferring {
         for (key, early) in held.histograms {
             early.resolve(target.register_histogram(&key, &REPLAY_METADATA));
         }
-        // Registrations waiting on the lock above see the target once they hold it.
         let _ = self.target.set(target);
+        drop(guard);
         true
     }
 
@@ -102,20 +125,9 @@ impl Deferring {
         self.target.get().is_some()
     }
 
-    /// Runs `now` on the target when it is installed, else `later` on what is held. The target is checked again
-    /// under the lock: `install` sets it while holding that lock.
+    /// Runs `now` on the target when it is installed, else `later` on what is held.
     fn with<R>(&self, now: impl FnOnce(&Target) -> R, later: impl FnOnce(&mut Held) -> R) -> R {
-        if let Some(target) = self.target.get() {
-            return now(target);
-        }
-        let mut held = lock(&self.held);
-        match self.target.get() {
-            Some(target) => {
-                drop(held);
-                now(target)
-            }
-            None => later(&mut held),
-        }
+        forward_or_hold(&self.target, &self.held, now, later)
     }
 
     fn describe(&self, kind: Kind, name: KeyName, unit: Option<Unit>, text: SharedString) {
@@ -199,17 +211,7 @@ impl<V: HeldValue> Default for EarlyHandle<V> {
 
 impl<V: HeldValue> EarlyHandle<V> {
     fn apply(&self, now: impl FnOnce(&V::Handle), later: impl FnOnce(&mut V)) {
-        if let Some(target) = self.target.get() {
-            return now(target);
-        }
-        let mut held = lock(&self.held);
-        match self.target.get() {
-            Some(target) => {
-                drop(held);
-                now(target)
-            }
-            None => later(&mut held),
-        }
+        forward_or_hold(&self.target, &self.held, now, later)
     }
 
     fn resolve(&self, to: V::Handle) {
@@ -219,20 +221,39 @@ impl<V: HeldValue> EarlyHandle<V> {
     }
 }
 
+/// A counter's or gauge's value before the target exists: the last value set outright, if any, and what was added
+/// since.
 #[derive(Default)]
-struct HeldCounter {
-    /// The last absolute value set, if any; `added` counts from it.
-    absolute: Option<u64>,
-    added: u64,
+struct HeldLevel<T> {
+    set: Option<T>,
+    added: T,
 }
+
+impl<T: Default> HeldLevel<T> {
+    fn set_to(&mut self, value: T) {
+        self.set = Some(value);
+        self.added = T::default();
+    }
+}
+
+type HeldCounter = HeldLevel<u64>;
+type HeldGauge = HeldLevel<f64>;
 
 impl HeldValue for HeldCounter {
     type Handle = Counter;
     fn replay(self, to: &Counter) {
-        if let Some(value) = self.absolute {
-            to.absolute(value);
-        }
+        self.set.inspect(|value| to.absolute(*value));
         if self.added > 0 {
+            to.increment(self.added);
+        }
+    }
+}
+
+impl HeldValue for HeldGauge {
+    type Handle = Gauge;
+    fn replay(self, to: &Gauge) {
+        self.set.inspect(|value| to.set(*value));
+        if self.added != 0.0 {
             to.increment(self.added);
         }
     }
@@ -244,52 +265,21 @@ impl CounterFn for EarlyHandle<HeldCounter> {
     }
 
     fn absolute(&self, value: u64) {
-        self.apply(
-            |c| c.absolute(value),
-            |h| {
-                h.absolute = Some(value);
-                h.added = 0;
-            },
-        );
-    }
-}
-
-#[derive(Default)]
-struct HeldGauge {
-    /// The last value set, if any; `delta` accumulates from it.
-    set: Option<f64>,
-    delta: f64,
-}
-
-impl HeldValue for HeldGauge {
-    type Handle = Gauge;
-    fn replay(self, to: &Gauge) {
-        if let Some(value) = self.set {
-            to.set(value);
-        }
-        if self.delta != 0.0 {
-            to.increment(self.delta);
-        }
+        self.apply(|c| c.absolute(value), |h| h.set_to(value));
     }
 }
 
 impl GaugeFn for EarlyHandle<HeldGauge> {
     fn increment(&self, value: f64) {
-        self.apply(|g| g.increment(value), |h| h.delta += value);
+        self.apply(|g| g.increment(value), |h| h.added += value);
     }
 
     fn decrement(&self, value: f64) {
-        self.apply(|g| g.decrement(value), |h| h.delta -= value);
+        self.apply(|g| g.decrement(value), |h| h.added -= value);
     }
 
     fn set(&self, value: f64) {
-        self.apply(
-            |g| g.set(value),
-            |h| {
-                h.set = Some(value);
-                h.delta = 0.0;
-            },
-        );
+        self.apply(|g| g.set(value), |h| h.set_to(value));
     }
 }
 
