@@ -41,6 +41,10 @@ pub fn next_hop(
     has_body: bool,
     first_origin: &Origin,
 ) -> Result<NextHop, EgressError> {
+    // Only from a URL the guard could have requested. The client never holds another, but the function is public
+    // and fuzzed: joining onto a `file:` base with a drive-letter path reaches a debug assertion inside the `url`
+    // crate (2.5.8, `Parser::parse_path`), which the fuzz smoke run hit (fuzz target egress_url_policy).
+    policy.check_scheme(current.scheme()).map_err(EgressError::Blocked)?;
     let url = current
         .join(location)
         .map_err(|e| EgressError::InvalidUrl(format!("redirect Location: {e}")))?;
@@ -90,6 +94,16 @@ mod tests {
             body,
             &origin,
         )
+    }
+
+    #[test]
+    fn a_redirect_from_a_scheme_the_guard_never_requests_is_refused() {
+        // The fuzz smoke run's crash input: its base and Location, which panicked in the `url` crate when joined.
+        let e = hop("file:b:qidida/%0`\0\x12q:/`q//b:", "../\n ", 302, Method::GET, false).unwrap_err();
+        assert!(
+            matches!(e, EgressError::Blocked(Rule::Scheme(ref s)) if s == "file"),
+            "{e:?}"
+        );
     }
 
     #[test]
