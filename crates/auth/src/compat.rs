@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::{JsonBody, SessionUser, bearer_token, header_str, no_store, tenant_header};
+use walletd_common::http::{JsonBody, SessionUser, bearer_token, header_str, tenant_header};
 use walletd_common::tenant::Tenant;
 use walletd_protocol::format_unix_millis;
 
@@ -32,8 +32,7 @@ pub fn compat_routes(state: AuthState) -> Router {
         .route("/user/session/webauthn/register-begin", post(add_begin))
         .route("/user/session/webauthn/register-finish", post(add_finish))
         .route("/user/session/webauthn/credential/{id}/rename", post(rename))
-        .route("/user/session/webauthn/credential/{id}/delete", post(delete_passkey))
-        .layer(middleware::map_response(no_store));
+        .route("/user/session/webauthn/credential/{id}/delete", post(delete_passkey));
     Router::new()
         .merge(user)
         .route("/helper/auth-check", get(auth_check).post(auth_check))

@@ -1,5 +1,5 @@
 //! HTTP helpers of the auth routes: router state, error mapping and the client address. The pieces every role
-//! shares (JSON body, headers, no-store, tenant check) are in `walletd_common::http`.
+//! shares (JSON body, headers, tenant check) are in `walletd_common::http`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::{JsonBody, bearer_token, no_store, tenant_header};
+use walletd_common::http::{JsonBody, bearer_token, tenant_header};
 
 use crate::bodies::{BeginBody, FinishBody};
 use crate::http::{AuthState, CeremonyBudget, HttpError};
@@ -26,7 +26,6 @@ pub fn service_routes(state: AuthState) -> Router {
         .route("/auth/login", post(login_finish))
         .route("/auth/token", post(token))
         .route("/auth/logout", post(logout))
-        .layer(middleware::map_response(no_store))
         .with_state(state)
 }
 

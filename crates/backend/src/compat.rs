@@ -7,7 +7,7 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use walletd_common::http::{ApiError, Authenticator, Routes, SessionUser, no_store};
+use walletd_common::http::{ApiError, Authenticator, Routes, SessionUser};
 use walletd_common::issuer_metadata::{IssuerMetadataError, fetch_verified};
 use walletd_egress::EgressClient;
 
@@ -49,11 +49,6 @@ pub fn compat_routes(state: CompatState) -> axum::Router {
     build().router.with_state(state)
 }
 
-/// A JSON answer about the caller's tenant: never cached.
-async fn no_store_json(v: Value) -> Response {
-    no_store(Json(v).into_response()).await
-}
-
 async fn all_issuers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
     let list = s.service.tenant_issuers(&user.tenant_id).await?;
     let out: Vec<Value> = list
@@ -69,7 +64,7 @@ async fn all_issuers(State(s): State<CompatState>, SessionUser(user): SessionUse
             })
         })
         .collect();
-    Ok(no_store_json(Value::Array(out)).await)
+    Ok(Json(Value::Array(out)).into_response())
 }
 
 async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
@@ -86,7 +81,7 @@ async fn all_verifiers(State(s): State<CompatState>, SessionUser(user): SessionU
             })
         })
         .collect();
-    Ok(no_store_json(Value::Array(out)).await)
+    Ok(Json(Value::Array(out)).into_response())
 }
 
 async fn issuer_metadata(
@@ -99,7 +94,7 @@ async fn issuer_metadata(
     let verified = fetch_verified(&s.egress, &issuer.credential_issuer_identifier)
         .await
         .map_err(metadata_error)?;
-    Ok(no_store_json(verified.metadata).await)
+    Ok(Json(verified.metadata).into_response())
 }
 
 /// How an issuer metadata failure reads to the web client: a bad gateway (a gateway timeout when the issuer did

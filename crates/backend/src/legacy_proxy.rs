@@ -142,7 +142,7 @@ async fn metadata(state: &ProxyState, req: ProxyRequest) -> Response {
         Ok(doc) => doc,
         Err(MetadataError::NotMetadata(_)) => return disabled(),
         Err(MetadataError::UpstreamStatus(_, status)) => {
-            return no_store(Json(json!({"status": status, "headers": {}, "data": null})).into_response());
+            return Json(json!({"status": status, "headers": {}, "data": null})).into_response();
         }
         Err(MetadataError::Egress(_, e)) => return egress_error(&e).into_response(),
     };
@@ -155,13 +155,7 @@ async fn metadata(state: &ProxyState, req: ProxyRequest) -> Response {
         DocBody::Json(v) => v.clone(),
         DocBody::Jwt(t) => Value::String(t.clone()),
     };
-    no_store(Json(json!({"status": doc.status, "headers": headers, "data": data})).into_response())
-}
-
-fn no_store(mut out: Response) -> Response {
-    out.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    out
+    Json(json!({"status": doc.status, "headers": headers, "data": data})).into_response()
 }
 
 async fn relay(state: &ProxyState, req: ProxyRequest) -> Result<Response, (&'static str, ApiError)> {
@@ -215,8 +209,6 @@ async fn relay(state: &ProxyState, req: ProxyRequest) -> Result<Response, (&'sta
         if let Ok(v) = HeaderValue::from_str(&content_type) {
             out.headers_mut().insert(header::CONTENT_TYPE, v);
         }
-        out.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return Ok(out);
     }
     let headers: BTreeMap<String, String> = resp
@@ -230,10 +222,7 @@ async fn relay(state: &ProxyState, req: ProxyRequest) -> Result<Response, (&'sta
     } else {
         Value::String(resp.text())
     };
-    let mut out = Json(json!({"status": resp.status.as_u16(), "headers": headers, "data": data})).into_response();
-    out.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(out)
+    Ok(Json(json!({"status": resp.status.as_u16(), "headers": headers, "data": data})).into_response())
 }
 
 /// Blocked destinations are the caller's fault (400); upstream failures are 502/504. Messages name the rule, never

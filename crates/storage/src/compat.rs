@@ -20,7 +20,7 @@ use walletd_common::http::{ApiError, Authenticator, SessionUser};
 
 use crate::http::{StorageState, b64u_decode, b64u_encode, owner, set_header};
 use crate::service::{StorageError, StorageService};
-use walletd_common::http::{header_str, no_store};
+use walletd_common::http::header_str;
 
 /// Response header carrying the keystore's etag.
 pub const PRIVATE_DATA_ETAG: &str = "x-private-data-etag";
@@ -41,7 +41,6 @@ pub fn compat_routes(service: StorageService, auth: Authenticator, legacy_creden
             get(get_private_data).post(post_private_data),
         )
         .merge(legacy)
-        .layer(middleware::map_response(no_store))
         .with_state(state)
 }
 

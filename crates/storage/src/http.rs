@@ -1,5 +1,5 @@
 //! HTTP helpers of the storage routes: router state, storage error mapping, base64url, query strings. The pieces
-//! every role shares (JSON body, headers, no-store) are in `walletd_common::http`.
+//! every role shares (JSON body, headers) are in `walletd_common::http`.
 
 use std::collections::HashMap;
 use std::sync::Arc;

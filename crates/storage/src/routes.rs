@@ -14,12 +14,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use walletd_common::http::{ApiError, AuthUser, Authenticator, header_str, no_store};
+use walletd_common::http::{ApiError, AuthUser, Authenticator, header_str};
 
 use crate::http::{
     StorageState, b64u_decode, b64u_encode, error_response, owner, query_map, query_u32, set_header, version_etag,
@@ -27,7 +27,7 @@ use crate::http::{
 use crate::service::{Blob, Precondition, StorageService};
 
 /// The service API's router. Every route needs a bearer token (see [`Authenticator`]) and answers with
-/// `Cache-Control: no-store`.
+/// `Cache-Control: no-store` (the shared middleware's default).
 pub fn routes(service: StorageService, auth: Authenticator) -> Router {
     Router::new()
         .route("/storage/credentials", get(list))
@@ -36,7 +36,6 @@ pub fn routes(service: StorageService, auth: Authenticator) -> Router {
             get(get_one).put(put_one).delete(delete_one),
         )
         .route("/storage/sync", get(sync))
-        .layer(middleware::map_response(no_store))
         .with_state(StorageState::new(service, auth, false))
 }
 

@@ -3,10 +3,10 @@
 //! A thin adapter onto the same service method as `POST /wallet-provider/key-attestations`.
 
 use axum::extract::State;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::{JsonBody, Routes, SessionUser, no_store};
+use walletd_common::http::{JsonBody, Routes, SessionUser};
 
 use crate::http::{HttpError, WpState};
 use crate::service::KeyAttestationRequest;
@@ -22,10 +22,7 @@ pub fn compat_route_table() -> Vec<(&'static str, &'static str)> {
 
 /// The compat router.
 pub fn compat_routes(state: WpState) -> Router {
-    build()
-        .router
-        .layer(middleware::map_response(no_store))
-        .with_state(state)
+    build().router.with_state(state)
 }
 
 #[derive(Deserialize)]

@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use walletd_common::http::{AuthUser, JsonBody, Routes, no_store};
+use walletd_common::http::{AuthUser, JsonBody, Routes};
 
 use crate::http::{HttpError, WpState};
 use crate::service::{KeyAttestationRequest, WiaRequest};
@@ -39,11 +39,7 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
 
 /// The service API router.
 pub fn service_routes(state: WpState) -> Router {
-    authenticated()
-        .router
-        .layer(middleware::map_response(no_store))
-        .merge(public().router)
-        .with_state(state)
+    authenticated().router.merge(public().router).with_state(state)
 }
 
 #[derive(Deserialize)]

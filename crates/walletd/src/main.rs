@@ -14,6 +14,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc. Measured (docs/performance.md, sixth session): with glibc, a thread freeing
+/// memory another worker allocated takes that arena's lock, and under load those waits became futex sleeps and
+/// wake-ups (38 k futex calls in 3 s on the bearer sync path against 15 k with mimalloc); mimalloc frees across
+/// threads without a lock. Built with `no_thp`: its transparent-huge-page advice doubled the resident set.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for bad command-line or configuration input (same as clap's usage errors).
 const EXIT_USAGE: u8 = 2;
 /// Exit code for a failure while starting or running (a database that cannot be reached, a port in use).

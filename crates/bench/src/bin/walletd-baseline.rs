@@ -1,6 +1,10 @@
 //! The suite's baseline server: `walletd-baseline <database-url> [max_connections]` (see
 //! `walletd_bench::baseline`). Listens on 127.0.0.1 only.
 
+/// The same allocator as the walletd binary: the comparison is of the request paths, not of the allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(url) = args.next() else {

@@ -2,8 +2,7 @@
 
 use std::net::IpAddr;
 
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
+use axum::http::HeaderMap;
 use ipnet::IpNet;
 
 use super::{ApiError, TENANT_HEADER};
@@ -58,18 +57,10 @@ pub fn tenant_header(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-/// `Cache-Control: no-store` on a response that carries per-user data (tokens, blobs, tenant lists). Usable
-/// directly or as `axum::middleware::map_response(no_store)`.
-pub async fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn header_str_refuses_non_ascii_and_passes_absent() {

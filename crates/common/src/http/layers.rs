@@ -1,5 +1,6 @@
-//! Middleware every listener gets: request ids, access logs, metrics, CORS, body and time limits, JSON errors
-//! for the limits, and the `/t/{tenant}/...` path alias.
+//! Middleware every listener gets: request ids, access logs, metrics, CORS, `Cache-Control: no-store` unless the
+//! route chose its own caching, body and time limits, JSON errors for the limits, and the `/t/{tenant}/...` path
+//! alias.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::ApiError;
@@ -45,6 +47,14 @@ pub fn with_plumbing(router: Router, server: &ServerConfig) -> Router {
     let stack = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(x_request_id.clone(), RequestIds::new()))
         .layer(PropagateRequestIdLayer::new(x_request_id))
+        // Answers carry tokens, blobs, flow state and tenant data: none may be kept by a browser or a proxy unless
+        // the route says otherwise (type metadata, JWKS and the status list set their own `Cache-Control`). One
+        // layer in this stack rather than one per router: a router-level layer is one more boxed service cloned
+        // per request (docs/performance.md "Findings").
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(cors_layer(&server.cors_origins))
         .layer(middleware::from_fn(access_log_and_metrics))
         // Outside the limit layers, so it sees (and reshapes) their plain-text answers.
@@ -315,6 +325,29 @@ mod tests {
 
         let (status, _, _) = call(plumbed(&server), echo(16)).await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn answers_are_no_store_unless_the_route_caches() {
+        let router = Router::new()
+            .route("/plain", axum::routing::get(|| async { "data" }))
+            .route(
+                "/cached",
+                axum::routing::get(|| async { ([(header::CACHE_CONTROL, "public, max-age=60")], "metadata") }),
+            );
+        let plumbed = with_plumbing(router, &ServerConfig::default());
+        let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let (_, _, headers) = call(plumbed.clone(), get("/plain")).await;
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        let (_, _, headers) = call(plumbed.clone(), get("/cached")).await;
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            "public, max-age=60",
+            "the route's own caching is kept"
+        );
+        let (status, _, headers) = call(plumbed, get("/missing")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store", "errors too");
     }
 
     #[test]
