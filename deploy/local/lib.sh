@@ -7,14 +7,18 @@ die() {
 }
 
 # alive_pid DIR NAME: prints the PID recorded for NAME when that process still runs and is ours (its command line
-# names DIR, so a recycled PID of another program is never signalled); fails otherwise.
+# names DIR, or it works in DIR: redis-server rewrites its command line to "redis-server ADDR:PORT", and only its
+# working directory, its --dir, still shows DIR; so a recycled PID of another program is never signalled); fails
+# otherwise.
 alive_pid() {
     local file="$1/run/$2.pid" pid
     [ -f "$file" ] || return 1
     pid=$(cat "$file")
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     running "$pid" || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1/" || return 1
+    if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1/"; then
+        [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$1"/* ]] || return 1
+    fi
     echo "$pid"
 }
 

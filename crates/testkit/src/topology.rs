@@ -152,6 +152,31 @@ impl Topology {
         );
     }
 
+    /// Runs `deploy/local/down` now (drop runs it again, which is safe) and returns the processes of the topology
+    /// that were running before it and still run after it: empty when `down` stopped everything it started.
+    pub fn down(&self) -> Vec<String> {
+        let instances = self.state.get("INSTANCES").cloned().unwrap_or_default();
+        let names = ["nginx", "redis"]
+            .into_iter()
+            .chain(instances.split_whitespace())
+            .map(str::to_string);
+        let before: Vec<(String, u32)> = names.filter_map(|n| self.pid(&n).map(|pid| (n, pid))).collect();
+        let out = Command::new(self.scripts.join("down"))
+            .arg(self.dir())
+            .output()
+            .expect("run deploy/local/down");
+        assert!(
+            out.status.success(),
+            "deploy/local/down failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        before
+            .into_iter()
+            .filter(|(_, pid)| running(*pid))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     /// The log of `name` (`redis`, `nginx`, `nginx-access`, `nginx-error` or an instance).
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir().join(format!("logs/{name}.log"))).unwrap_or_default()

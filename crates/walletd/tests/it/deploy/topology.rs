@@ -29,6 +29,10 @@ async fn split_topology_end_to_end() {
     limits::create_limited_tenant(&site).await;
     limits::shared_across_replicas(&site).await;
     redis_outage(&site, &token).await;
+    // deploy/local/down stops every process up and the restarts started, Redis included (whose command line
+    // no longer names the topology's directory once it runs).
+    let left = tokio::task::block_in_place(|| site.topo.down());
+    assert!(left.is_empty(), "still running after deploy/local/down: {left:?}");
 }
 
 /// nginx answers /healthz itself, routes each path to its role, and exposes neither the admin API nor metrics.
