@@ -50,7 +50,7 @@ pub fn with_plumbing(router: Router, server: &ServerConfig) -> Router {
         // Answers carry tokens, blobs, flow state and tenant data: none may be kept by a browser or a proxy unless
         // the route says otherwise (type metadata, JWKS and the status list set their own `Cache-Control`). One
         // layer in this stack rather than one per router: a router-level layer is one more boxed service cloned
-        // per request (docs/performance.md "Findings").
+        // per request (docs/performance.md, "Findings (sixth session)").
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
