@@ -161,10 +161,7 @@ impl Topology {
             .chain(instances.split_whitespace())
             .map(str::to_string);
         let before: Vec<(String, u32)> = names.filter_map(|n| self.pid(&n).map(|pid| (n, pid))).collect();
-        let out = Command::new(self.scripts.join("down"))
-            .arg(self.dir())
-            .output()
-            .expect("run deploy/local/down");
+        let out = self.run_down().expect("run deploy/local/down");
         assert!(
             out.status.success(),
             "deploy/local/down failed: {}",
@@ -177,6 +174,11 @@ impl Topology {
             .collect()
     }
 
+    /// `deploy/local/down` on this topology's directory.
+    fn run_down(&self) -> std::io::Result<std::process::Output> {
+        Command::new(self.scripts.join("down")).arg(self.dir()).output()
+    }
+
     /// The log of `name` (`redis`, `nginx`, `nginx-access`, `nginx-error` or an instance).
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir().join(format!("logs/{name}.log"))).unwrap_or_default()
@@ -185,7 +187,7 @@ impl Topology {
 
 impl Drop for Topology {
     fn drop(&mut self) {
-        let _ = Command::new(self.scripts.join("down")).arg(self.dir()).output();
+        let _ = self.run_down();
         if std::thread::panicking() {
             // Keep the logs of a failed test for a look.
             let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));

@@ -81,7 +81,8 @@ pub(crate) async fn create(State(engine): State<Engine>, headers: HeaderMap) -> 
         "stream_url": format!("{SSE_PATH}?session={id}"),
         "message_url": format!("{SSE_MESSAGE_PATH}?session={id}"),
     });
-    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+    // `Cache-Control: no-store` comes from the shared middleware's default.
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// The session a stream or message request names, refused alike whether it never existed, has ended, or belongs
@@ -163,6 +164,7 @@ pub(crate) async fn stream(
     let events = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let mut response = Sse::new(events).into_response();
     let h = response.headers_mut();
+    // Set here, not left to the shared default: axum's `Sse` answers `no-cache`, which the default keeps.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)

@@ -55,6 +55,7 @@ pub(super) async fn open_stream(w: &Walletd, session: &str, headers: &[(&str, &s
     let status = r.status();
     if status.is_success() {
         assert_eq!(r.headers()["content-type"], "text/event-stream");
+        assert_eq!(r.headers()["cache-control"], "no-store");
         return (status, Value::Null);
     }
     (status, r.json().await.unwrap_or(Value::Null))

@@ -46,6 +46,10 @@ async fn another_users_or_tenants_token_cannot_use_a_session() {
     let mine = token("alice", 600);
     let r = create(&w, Some(&mine), None).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.headers["cache-control"], "no-store",
+        "the session's URLs are not cached"
+    );
     let id = r.body["session_id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 64);
     assert_eq!(r.body["stream_url"], format!("/api/v2/wallet/sse?session={id}"));
