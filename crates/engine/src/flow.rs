@@ -62,11 +62,14 @@ impl FlowCtx {
         self.features.iter().any(|f| f == feature)
     }
 
-    /// Sends a `flow_progress` and remembers the step for a later `flow_error`.
+    /// Sends a `flow_progress` and remembers the step for a later `flow_error`. The frame may wait up to
+    /// `engine.progress_hold` in the session to leave with the frames after it; a step that asks the client for
+    /// something is followed by a wait ([`FlowCtx::wait_action`]) or a request frame, both of which send it at once.
     pub async fn progress(&mut self, step: &str, payload: Value) {
         self.step = Some(step.to_string());
         tracing::debug!(flow_id = %self.flow_id, step, "flow step");
-        self.send(ServerMessage::progress(&self.flow_id, step, payload)).await;
+        let frame = Outbound::progress(ServerMessage::progress(&self.flow_id, step, payload));
+        let _ = self.out.send(frame).await;
     }
 
     pub(crate) async fn send(&self, msg: ServerMessage) {
@@ -91,6 +94,8 @@ impl FlowCtx {
         timeout: Duration,
         decline_code: ErrorCode,
     ) -> FlowResult<FlowAction> {
+        // The step that asked for this action may still be held back with the progress frames: send it now.
+        let _ = self.out.send(Outbound::Flush).await;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let input = tokio::time::timeout_at(deadline, self.inbox.recv())

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use walletd_common::redis::SharedRedis;
@@ -18,10 +19,26 @@ pub struct Entry {
     pub body: Bytes,
     /// Strong validator of `body` (unquoted).
     pub etag: String,
+    /// `etag` quoted, as the `ETag` header carries it (made once per entry, not per answer).
+    pub etag_header: HeaderValue,
     /// Milliseconds since the epoch until which the entry is fresh.
     pub fresh_until: i64,
     /// Milliseconds since the epoch until which the entry may be served when upstream fails.
     pub stale_until: i64,
+}
+
+impl Entry {
+    /// An entry for `body` with validator `etag` (unquoted; base64url, so always a valid header value).
+    pub fn new(body: Bytes, etag: String, fresh_until: i64, stale_until: i64) -> Entry {
+        let etag_header = HeaderValue::from_str(&format!("\"{etag}\"")).unwrap_or(HeaderValue::from_static("\"\""));
+        Entry {
+            body,
+            etag,
+            etag_header,
+            fresh_until,
+            stale_until,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -88,12 +105,12 @@ impl Cache {
                     )
                     .ok()?;
                 let w: WireEntry = serde_json::from_str(&raw?).ok()?;
-                Some(Arc::new(Entry {
-                    body: Bytes::from(w.body),
-                    etag: w.etag,
-                    fresh_until: w.fresh_until,
-                    stale_until: w.stale_until,
-                }))
+                Some(Arc::new(Entry::new(
+                    Bytes::from(w.body),
+                    w.etag,
+                    w.fresh_until,
+                    w.stale_until,
+                )))
             }
         }
     }

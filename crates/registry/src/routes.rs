@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRef, Query, State};
+use axum::extract::{ConnectInfo, FromRef, Query, Request, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -91,39 +92,40 @@ async fn fetcher(s: &RegistryState, headers: &HeaderMap, ext: &Extensions) -> Fe
     Fetcher::of_request(user, tenant, ip, &s.registry.config().unlimited_clients)
 }
 
-async fn type_metadata(
-    State(s): State<Shared>,
-    ext: Extensions,
-    headers: HeaderMap,
-    q: Result<Query<TypeMetadataQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+/// `GET /type-metadata?vct=...[&integrity=...]`. Takes the request whole: a cached answer is the hot path, and the
+/// `HeaderMap` and `Extensions` extractors would copy both maps on every request.
+async fn type_metadata(State(s): State<Shared>, req: Request) -> Result<Response, ApiError> {
+    let (parts, _) = req.into_parts();
+    let Query(q) =
+        Query::<TypeMetadataQuery>::try_from_uri(&parts.uri).map_err(|e| ApiError::bad_request(e.body_text()))?;
     let vct = q
         .vct
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad_request("`vct` is required"))?;
+    let headers = &parts.headers;
     // Who asks is worked out only if the registry has to fetch (the future is awaited on a cache miss only).
     let served = s
         .registry
-        .type_metadata_for(&vct, q.integrity.as_deref(), fetcher(&s, &headers, &ext))
+        .type_metadata_for(&vct, q.integrity.as_deref(), fetcher(&s, headers, &parts.extensions))
         .await?;
     let entry = served.entry;
-    let etag = format!("\"{}\"", entry.etag);
+    let etag = entry.etag_header.as_bytes();
     let cache_control = if served.stale {
-        "public, max-age=0, must-revalidate".to_string()
+        HeaderValue::from_static("public, max-age=0, must-revalidate")
     } else {
         // Whole seconds rounded up: an entry fresh for 1 s reported max-age=0 (stale at once) as soon as one
         // millisecond had passed since it was fetched, which the stale-serving test caught about once in ten runs.
         let left = ((entry.fresh_until - now_millis() + 999) / 1000).max(0);
-        format!("public, max-age={left}")
+        // Made from its own buffer (no second copy); digits and ASCII are always a valid header value.
+        HeaderValue::from_maybe_shared(Bytes::from(format!("public, max-age={left}")))
+            .unwrap_or(HeaderValue::from_static("no-cache"))
     };
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
-        });
+    let matches = headers.get(header::IF_NONE_MATCH).is_some_and(|v| {
+        v.as_bytes().split(|b| *b == b',').any(|t| {
+            let t = t.trim_ascii();
+            t.strip_prefix(b"W/").unwrap_or(t) == etag || t == b"*"
+        })
+    });
     let mut resp = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -133,12 +135,8 @@ async fn type_metadata(
         r
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&cache_control) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
+    h.insert(header::ETAG, entry.etag_header.clone());
+    h.insert(header::CACHE_CONTROL, cache_control);
     if served.stale {
         h.insert(header::WARNING, HeaderValue::from_static("110 - \"Response is Stale\""));
     }

@@ -309,12 +309,8 @@ impl Registry {
                 let body = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
                 let etag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sha2::Sha256::digest(&body)[..18]);
                 let fresh_until = now + ttl.as_millis() as i64;
-                let entry = Arc::new(Entry {
-                    body,
-                    etag,
-                    fresh_until,
-                    stale_until: fresh_until + self.inner.cfg.stale_ttl.as_millis() as i64,
-                });
+                let stale_until = fresh_until + self.inner.cfg.stale_ttl.as_millis() as i64;
+                let entry = Arc::new(Entry::new(body, etag, fresh_until, stale_until));
                 // no-store/no-cache upstream (ttl 0): served, never stored.
                 if !ttl.is_zero() {
                     cache.put(key, entry.clone(), now).await;

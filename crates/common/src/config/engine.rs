@@ -49,6 +49,11 @@ pub struct EngineConfig {
     /// How long what a `credential_notification` needs is kept in memory after `flow_complete`.
     #[serde(with = "humantime_serde")]
     pub notification_ttl: Duration,
+    /// Longest an informational `flow_progress` frame waits to leave with the frames after it (0: at once). A flow's
+    /// steps come a few milliseconds apart, so without this each step is one more write and one more wake-up of the
+    /// client; frames that ask the client for something never wait. At most 1 s.
+    #[serde(with = "humantime_serde")]
+    pub progress_hold: Duration,
     /// Frames queued for one flow before further frames for it are refused with `TOO_MANY_REQUESTS`.
     pub flow_inbox_frames: usize,
     /// Frames a session's flows may queue for the socket; a full queue makes the flows wait, so a client that does
@@ -114,6 +119,7 @@ impl Default for EngineConfig {
             outbound_timeout: Duration::from_secs(15),
             web_deferred_window: Duration::from_secs(40),
             notification_ttl: Duration::from_secs(5 * 60),
+            progress_hold: Duration::from_millis(20),
             flow_inbox_frames: 16,
             outbound_queue_frames: 64,
             max_buffered_frames: 16,

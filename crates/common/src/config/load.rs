@@ -1,6 +1,7 @@
 //! Turning a YAML file plus the environment into a validated [`Config`].
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde_yaml_ng::{Mapping, Value};
 
@@ -252,6 +253,9 @@ fn merge_aliases(config: &mut Config) {
 }
 
 /// Checks that need more than a type: values whose shape is right but meaning is not.
+/// Longest `engine.progress_hold` accepted.
+const MAX_PROGRESS_HOLD: Duration = Duration::from_secs(1);
+
 fn validate(config: &Config) -> Result<(), ConfigError> {
     config.configured_roles()?;
     config.wallet_provider.validate()?;
@@ -397,6 +401,12 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "frame size limits must be greater than 0".into(),
         });
     }
+    if config.engine.progress_hold > MAX_PROGRESS_HOLD {
+        return Err(ConfigError::Invalid {
+            key: "engine.progress_hold".into(),
+            message: "must be at most 1s (progress frames would reach the client too late)".into(),
+        });
+    }
     for (key, frames) in [
         ("engine.flow_inbox_frames", config.engine.flow_inbox_frames),
         ("engine.outbound_queue_frames", config.engine.outbound_queue_frames),
@@ -462,6 +472,16 @@ mod tests {
             let e = load_from_str(&format!("engine:\n  {key}: 0\n"), env(&[])).unwrap_err();
             assert_eq!(e.key(), Some(format!("engine.{key}").as_str()));
         }
+    }
+
+    #[test]
+    fn progress_hold_is_bounded() {
+        let e = load_from_str("engine:\n  progress_hold: 2s\n", env(&[])).unwrap_err();
+        assert_eq!(e.key(), Some("engine.progress_hold"));
+        let c = load_from_str("engine:\n  progress_hold: 0s\n", env(&[])).unwrap();
+        assert!(c.engine.progress_hold.is_zero());
+        let c = load_from_str("engine:\n  progress_hold: 1s\n", env(&[])).unwrap();
+        assert_eq!(c.engine.progress_hold, Duration::from_secs(1));
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub(crate) enum Admission {
 pub(crate) enum Outbound {
     /// A frame for the socket.
     Text(String),
+    /// An informational `flow_progress` frame: it may wait up to `engine.progress_hold` to share one write (and one
+    /// wake-up of the client) with the frames after it. Held frames always leave before any later frame.
+    Progress(String),
+    /// Writes the held progress frames now (a flow is about to wait for the client).
+    Flush,
     /// A flow task ended. Sent after its terminal frame on the same queue, so it is handled after that frame is out.
     Done(Box<Done>),
 }
@@ -63,6 +68,10 @@ pub(crate) enum Outbound {
 impl Outbound {
     pub(crate) fn message(msg: ServerMessage) -> Self {
         Outbound::Text(ServerFrame::now(msg).to_json())
+    }
+
+    pub(crate) fn progress(msg: ServerMessage) -> Self {
+        Outbound::Progress(ServerFrame::now(msg).to_json())
     }
 }
 
@@ -83,6 +92,10 @@ struct Session<L> {
     flows: HashMap<String, FlowHandle>,
     generation: u64,
     notifications: HashMap<String, (NotificationTarget, Instant)>,
+    /// Progress frames held back (in queue order) to leave with the next frame, and the latest time they may wait
+    /// until (`engine.progress_hold` after the first of them).
+    held: Vec<String>,
+    flush_at: Option<Instant>,
     expired: bool,
     /// A write failed or timed out: the link is gone.
     broken: bool,
@@ -124,6 +137,8 @@ pub(crate) fn run_link<L: Link>(
         flows: HashMap::new(),
         generation: 0,
         notifications: HashMap::new(),
+        held: Vec::new(),
+        flush_at: None,
         expired: false,
         broken: false,
     };
@@ -213,7 +228,10 @@ impl<L: Link> Session<L> {
         // One timer for the keepalive ping, the read deadline and the token expiry, reset to the earliest of them.
         let mut timer = pin!(sleep_until(clock.wake(false)));
         while open {
-            let wake = clock.wake(self.expired);
+            let wake = match self.flush_at {
+                Some(at) => clock.wake(self.expired).min(at),
+                None => clock.wake(self.expired),
+            };
             if timer.deadline() != wake {
                 timer.as_mut().reset(wake);
             }
@@ -244,6 +262,9 @@ impl<L: Link> Session<L> {
             Event::Queue(o) => self.on_outbound(o).await,
             Event::Timer => {
                 let now = Instant::now();
+                if self.flush_at.is_some_and(|at| now >= at) {
+                    self.write_out(None, true).await;
+                }
                 if now >= clock.read_deadline {
                     if !self.link.attached() {
                         self.close(CLOSE_GOING_AWAY, "read timeout").await;
@@ -299,8 +320,12 @@ impl<L: Link> Session<L> {
         !self.broken
     }
 
-    /// Writes one frame; a failure marks the session broken (it ends at the top of its loop).
+    /// Writes one frame (after any held progress frames); a failure marks the session broken (it ends at the top of
+    /// its loop).
     async fn write(&mut self, frame: String) {
+        if !self.held.is_empty() {
+            return self.write_out(Some(frame), false).await;
+        }
         if !self.broken && !self.link.send(frame, self.engine.config().read_timeout).await {
             self.broken = true;
         }
@@ -311,6 +336,9 @@ impl<L: Link> Session<L> {
     }
 
     async fn close(&mut self, code: u16, reason: &'static str) {
+        if !self.held.is_empty() {
+            self.write_out(None, false).await;
+        }
         if !self.broken && !self.link.close(code, reason, self.engine.config().read_timeout).await {
             self.broken = true;
         }
@@ -348,7 +376,9 @@ impl<L: Link> Session<L> {
 
     async fn on_outbound(&mut self, o: Option<Outbound>) {
         match o {
-            Some(Outbound::Text(t)) => self.write_burst(t).await,
+            Some(Outbound::Text(t)) => self.write_out(Some(t), true).await,
+            Some(Outbound::Progress(t)) => self.hold(t).await,
+            Some(Outbound::Flush) => self.write_out(None, true).await,
             Some(Outbound::Done(d)) => self.on_done(*d),
             None => {
                 // No task holds a sender any more and the queue is drained: an idle session keeps no queue.
@@ -358,20 +388,44 @@ impl<L: Link> Session<L> {
         }
     }
 
-    /// Writes `first` and every frame the flows queued behind it, then flushes once: a flow's progress frames
-    /// come in bursts, and one write wakes the client once instead of once per frame. Stops at a non-frame item
-    /// (handled after the flush, keeping the queue's order) and when the queue is empty; the queue is bounded
-    /// (`engine.outbound_queue_frames`), so a burst is too.
-    async fn write_burst(&mut self, first: String) {
-        let limit = self.engine.config().read_timeout;
-        if self.broken {
+    /// Holds a progress frame back for at most `engine.progress_hold` (writes it at once when that is 0 or when as
+    /// many frames as the outbound queue takes are held already).
+    async fn hold(&mut self, frame: String) {
+        let cfg = self.engine.config();
+        let (hold, most) = (cfg.progress_hold, cfg.outbound_queue_frames);
+        self.held.push(frame);
+        if hold.is_zero() || self.held.len() >= most {
+            return self.write_out(None, true).await;
+        }
+        self.flush_at.get_or_insert_with(|| Instant::now() + hold);
+    }
+
+    /// Writes the held progress frames, then `next`, then (with `drain`) every frame the flows queued behind it, and
+    /// flushes once: a flow's frames come in bursts, and one write wakes the client once instead of once per frame.
+    /// The drain stops at the first item that is not a frame (handled after the flush, keeping the queue's order) and
+    /// when the queue is empty; the queue is bounded (`engine.outbound_queue_frames`), so a burst is too.
+    async fn write_out(&mut self, next: Option<String>, drain: bool) {
+        self.flush_at = None;
+        let mut frames = std::mem::take(&mut self.held);
+        frames.extend(next);
+        if self.broken || frames.is_empty() {
             return;
         }
-        let mut ok = self.link.feed(first, limit).await;
+        let limit = self.engine.config().read_timeout;
+        let mut ok = true;
+        for frame in frames {
+            if ok {
+                ok = self.link.feed(frame, limit).await;
+            }
+        }
         let mut after = None;
-        while ok && let Some(rx) = self.rx.as_mut() {
+        while drain
+            && ok
+            && let Some(rx) = self.rx.as_mut()
+        {
             match rx.try_recv() {
-                Ok(Outbound::Text(t)) => ok = self.link.feed(t, limit).await,
+                Ok(Outbound::Text(t) | Outbound::Progress(t)) => ok = self.link.feed(t, limit).await,
+                Ok(Outbound::Flush) => {}
                 Ok(other) => {
                     after = Some(other);
                     break;

@@ -329,3 +329,124 @@ async fn shutdown_closes_sockets_with_1001_and_two_sessions_per_user() {
     assert_eq!(b.recv_close(T).await, Some(1001));
     assert!(w.wait_exit(Duration::from_secs(10)).await.is_some());
 }
+
+/// What a frame is: the step of a `flow_progress`, else its type.
+fn what(v: &Value) -> String {
+    let step = if v["type"] == "flow_progress" {
+        &v["step"]
+    } else {
+        &v["type"]
+    };
+    step.as_str().unwrap_or("?").to_string()
+}
+
+/// Next frames of flow `id` until (and with) the one that is `until` (see [`what`]).
+async fn frames_until(c: &mut EngineClient, id: &str, until: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let v = c.recv_flow(id, T).await.unwrap();
+        let done = what(&v) == until;
+        seen.push(v);
+        if done {
+            return seen;
+        }
+    }
+    panic!("no {until} for {id}: {seen:?}");
+}
+
+fn steps(frames: &[Value]) -> Vec<String> {
+    frames.iter().map(what).collect()
+}
+
+#[tokio::test]
+async fn progress_frames_wait_at_most_the_hold_and_never_pass_later_frames() {
+    // A flow stuck on an issuer that never answers: its first progress frames are held, so only the hold timer
+    // can send them, not earlier than `engine.progress_hold` and not much later.
+    let (slow, _) = local_server(None).await;
+    let w = engine("  progress_hold: 400ms\n  outbound_timeout: 20s\n").await;
+    let mut c = connected(&w).await;
+    let started = std::time::Instant::now();
+    c.send(&json!({"type": "flow_start", "flow_id": "s", "protocol": "oid4vci", "offer": offer_for(&slow)}))
+        .await
+        .unwrap();
+    let frames = frames_until(&mut c, "s", "fetching_metadata").await;
+    let waited = started.elapsed();
+    assert_eq!(steps(&frames), ["parsing_offer", "offer_parsed", "fetching_metadata"]);
+    assert!(
+        waited >= Duration::from_millis(390),
+        "progress left after {waited:?}, before the hold"
+    );
+    assert!(waited < Duration::from_secs(5), "progress held for {waited:?}");
+
+    // A flow that ends at once: its held progress leaves with (and before) the terminal frame, not after the hold.
+    let w = engine("  progress_hold: 1s\n").await;
+    let mut c = connected(&w).await;
+    let started = std::time::Instant::now();
+    c.send(&json!({"type": "flow_start", "flow_id": "v", "protocol": "vctm", "vct": "urn:x"}))
+        .await
+        .unwrap();
+    let frames = frames_until(&mut c, "v", "flow_error").await;
+    assert_eq!(steps(&frames), ["fetching_type_metadata", "flow_error"]);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(900),
+        "the terminal frame waited for the hold: {took:?}"
+    );
+    alive(&w).await;
+}
+
+/// Answers every request with issuer metadata of two configurations (for a flow that stops at the selection).
+async fn two_configuration_issuer() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let configs = json!({"a": {"format": "dc+sd-jwt", "vct": "urn:a"}, "b": {"format": "dc+sd-jwt", "vct": "urn:b"}});
+    let meta = json!({"credential_issuer": url, "credential_endpoint": format!("{url}/credential"),
+        "credential_configurations_supported": configs})
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{meta}",
+        meta.len()
+    );
+    tokio::spawn(async move {
+        for _ in 0..16 {
+            let Ok((mut s, _)) = l.accept().await else { return };
+            let response = response.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_step_that_asks_the_client_is_not_held() {
+    // `awaiting_selection` is a progress frame the flow then waits on: it (and the steps before it) must leave at
+    // once, not after the hold (1 s here, the most the configuration allows).
+    let issuer = two_configuration_issuer().await;
+    let w = engine("  progress_hold: 1s\n").await;
+    let mut c = EngineClient::connect(&ws_url(&w)).await.unwrap();
+    c.handshake(&token("u", 600), Some(&["select_credential"]))
+        .await
+        .unwrap();
+    let offer = json!({"credential_issuer": issuer, "credential_configuration_ids": ["a", "b"],
+        "grants": {"urn:ietf:params:oauth:grant-type:pre-authorized_code": {"pre-authorized_code": "x"}}});
+    let started = std::time::Instant::now();
+    c.send(&json!({"type": "flow_start", "flow_id": "q", "protocol": "oid4vci", "offer": offer.to_string()}))
+        .await
+        .unwrap();
+    let frames = frames_until(&mut c, "q", "awaiting_selection").await;
+    let took = started.elapsed();
+    assert_eq!(
+        steps(&frames)[..3],
+        ["parsing_offer", "offer_parsed", "fetching_metadata"],
+        "{frames:?}"
+    );
+    assert!(
+        took < Duration::from_millis(900),
+        "the question waited for the hold: {took:?}"
+    );
+    alive(&w).await;
+}

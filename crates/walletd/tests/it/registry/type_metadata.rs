@@ -77,6 +77,20 @@ async fn extends_chain_with_images_is_resolved_embedded_and_verified() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    // A list with the weak form of the tag matches too; another tag does not.
+    for (header, status) in [
+        (format!("\"other\", W/{etag}"), StatusCode::NOT_MODIFIED),
+        ("\"other\"".to_string(), StatusCode::OK),
+    ] {
+        let r = http_client()
+            .get(tm_url(&w, &[("vct", vct.as_str())]))
+            .header("If-None-Match", &header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "If-None-Match: {header}");
+        assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+    }
     assert_eq!(type_metadata(&w, &vct, None).await.2, doc);
     assert_eq!(
         (up.hits("vct/pid-student"), up.hits("vct/pid"), up.hits("img/logo.png")),
