@@ -9,6 +9,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::report::{Row, load_range};
@@ -87,7 +89,7 @@ fn start_walletd(bin: &Path, dir: &Path) -> Result<f64, String> {
     let mut child = walletd_testkit::start_up_command(bin, dir)
         .spawn()
         .map_err(|e| format!("spawn walletd: {e}"))?;
-    let addr = first_line(&mut child, |line| {
+    let addr = first_line(&mut child, START_LIMIT, |line| {
         let v: serde_json::Value = serde_json::from_str(line).ok()?;
         (v["message"] == "started").then(|| v["http"].as_str().unwrap_or_default().to_string())
     });
@@ -105,7 +107,7 @@ fn start_baseline(bin: &Path, db_url: &str) -> Result<f64, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("spawn the baseline: {e}"))?;
-    let addr = first_line(&mut child, |line| {
+    let addr = first_line(&mut child, START_LIMIT, |line| {
         line.strip_prefix("listening http://").map(str::to_string)
     });
     let answered = addr.and_then(|addr| {
@@ -120,11 +122,30 @@ fn start_baseline(bin: &Path, db_url: &str) -> Result<f64, String> {
 /// Reads `child`'s standard output until `pick` finds what it looks for; the rest of the output is drained on a
 /// thread of its own (so the child never blocks on a full pipe). Read on the timing thread itself, not through
 /// `Baseline::start`'s reader thread and channel: that hand-off would be timed too, and on a loaded machine a
-/// hand-off is what costs (docs/performance.md, "Start-up"). It waits for as long as the child neither prints the
-/// line nor exits.
-fn first_line(child: &mut Child, pick: impl Fn(&str) -> Option<String>) -> Option<String> {
+/// hand-off is what costs (docs/performance.md, "Start-up"). A watchdog thread kills a child that has neither
+/// printed the line nor exited within `limit` ([`START_LIMIT`] for a start), which ends the read (the child is reaped by the caller, so
+/// its pid cannot have been reused meanwhile).
+fn first_line(child: &mut Child, limit: Duration, pick: impl Fn(&str) -> Option<String>) -> Option<String> {
     let mut lines = BufReader::new(child.stdout.take()?).lines();
+    let done = Arc::new(AtomicBool::new(false));
+    {
+        let (done, pid) = (Arc::clone(&done), child.id());
+        // Not joined: it returns by itself within one sleep once `done` is set, and waiting for it would be timed.
+        std::thread::spawn(move || {
+            let t0 = Instant::now();
+            while t0.elapsed() < limit {
+                if done.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !done.load(Ordering::Acquire) {
+                let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+            }
+        });
+    }
     let found = lines.by_ref().map_while(Result::ok).find_map(|line| pick(&line));
+    done.store(true, Ordering::Release);
     std::thread::spawn(move || lines.for_each(drop));
     found
 }
@@ -144,6 +165,16 @@ fn poll(t0: Instant, check: impl Fn() -> bool) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_that_never_prints_is_killed_at_the_limit() {
+        let mut child = Command::new("sleep").arg("60").stdout(Stdio::piped()).spawn().unwrap();
+        let t0 = Instant::now();
+        let found = first_line(&mut child, Duration::from_millis(300), |l| Some(l.to_string()));
+        assert_eq!(found, None);
+        assert!(t0.elapsed() < Duration::from_secs(10), "waited {:?}", t0.elapsed());
+        assert!(child.wait().unwrap().code().is_none(), "the child was not killed");
+    }
 
     #[test]
     fn the_median_is_the_middle_of_the_sorted_figures() {

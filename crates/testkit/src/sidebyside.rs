@@ -85,6 +85,20 @@ pub fn blocks_from_env() -> usize {
         .clamp(1, 20)
 }
 
+/// `WALLETD_BENCH_WARMUP` (default 200, at most 10 000): flows each side runs before anything is timed.
+///
+/// Why so many: the Node peers compile their hot paths as they run (V8's JIT), and the processes fill their pools
+/// and caches. With two flows per side the side that went first ran about a third slower than the other, whichever
+/// it was (2026-12-05, issuance at c=4: 0.64-0.68x with the engine side first, 1.07-1.25x with the direct side
+/// first), so a round's ratio said more about the order than about the paths.
+pub fn warmup_flows_from_env() -> usize {
+    std::env::var("WALLETD_BENCH_WARMUP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200usize)
+        .min(10_000)
+}
+
 /// `WALLETD_BENCH_ENGINE_FIRST=1`: the engine side opens the run (the suite alternates it by round).
 pub fn engine_first_from_env() -> bool {
     std::env::var("WALLETD_BENCH_ENGINE_FIRST").as_deref() == Ok("1")

@@ -55,9 +55,13 @@ fn main() {
             .await;
         let url = ws_url(&w);
 
-        // Warm-up (JIT in Node, connection pools), not measured.
-        let _ = run_direct(&issuer, 2, 2).await;
-        let _ = run_engine(&issuer, &url, 2, 2).await;
+        // Warm-up (JIT in Node, connection pools), not measured: WALLETD_BENCH_WARMUP flows per side, in two
+        // alternating halves so neither side is the one that meets a cold peer.
+        let warm = (sidebyside::warmup_flows_from_env() / (2 * holders)).max(1);
+        for _ in 0..2 {
+            let _ = run_direct(&issuer, holders, warm).await;
+            let _ = run_engine(&issuer, &url, holders, warm).await;
+        }
 
         // WALLETD_BENCH_ENGINE_FIRST=1 opens with the engine side, WALLETD_BENCH_BLOCKS=n alternates n blocks of
         // each side (walletd_testkit::sidebyside; the suite sets both).

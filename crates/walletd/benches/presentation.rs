@@ -73,9 +73,13 @@ async fn run(n: usize, conc: usize) {
         opts,
     });
     let per = (n / conc).max(1);
-    // One warm-up presentation per side, not measured.
-    let _ = engine_side(&w, &setup, 1, 1).await;
-    let _ = direct_side(&setup, 1, 1).await;
+    // Warm-up (JIT in Node, connection pools), not measured: WALLETD_BENCH_WARMUP presentations per side, in two
+    // alternating halves (walletd_testkit::sidebyside::warmup_flows_from_env says why).
+    let warm = (sidebyside::warmup_flows_from_env() / (2 * conc)).max(1);
+    for _ in 0..2 {
+        let _ = engine_side(&w, &setup, conc, warm).await;
+        let _ = direct_side(&setup, conc, warm).await;
+    }
     // WALLETD_BENCH_ENGINE_FIRST=1 opens with the engine side, WALLETD_BENCH_BLOCKS=n alternates n blocks of each
     // side (walletd_testkit::sidebyside; the suite sets both).
     let blocks = sidebyside::blocks_from_env().min(per);

@@ -53,9 +53,13 @@ fn main() {
             .await;
         let base = w.http_url();
         let ws = ws_url(&w);
-        // Warm-up (JIT in Node, connection pools), not measured.
-        for link in [Link::WebSocket, Link::Sse] {
-            let _ = run(&issuer, link, &ws, &base, 2, 2).await;
+        // Warm-up (JIT in Node, connection pools), not measured: WALLETD_BENCH_WARMUP flows per link in two
+        // alternating halves (walletd_testkit::sidebyside::warmup_flows_from_env says why).
+        let warm = (walletd_testkit::sidebyside::warmup_flows_from_env() / (2 * holders)).max(1);
+        for _ in 0..2 {
+            for link in [Link::WebSocket, Link::Sse] {
+                let _ = run(&issuer, link, &ws, &base, holders, warm).await;
+            }
         }
         println!("holders {holders}, flows per holder {flows} (pre-authorized code, DPoP, nonce endpoint, 1 proof)");
         let (mut all_ws, mut all_sse) = (Vec::new(), Vec::new());

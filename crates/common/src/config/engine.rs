@@ -63,7 +63,9 @@ pub struct EngineConfig {
     pub max_buffered_frames: usize,
     /// WebSocket read buffer per socket (bytes); small keeps idle sockets cheap, frames grow it as needed.
     pub ws_read_buffer_bytes: usize,
-    /// WebSocket write buffer per socket (bytes); 0 writes each frame at once (the engine flushes every frame).
+    /// WebSocket frames written without a flush collect up to this many bytes before they are written (bytes; 0:
+    /// one write per frame). The engine flushes after every burst of frames, so a burst (held progress, then a
+    /// `sign_request` or the terminal frame) is one write instead of one per frame; nothing is allocated up front.
     pub ws_write_buffer_bytes: usize,
     /// Most credentials requested in one credential request (`count` of `generate_proof`), further capped by the
     /// issuer's `batch_credential_issuance.batch_size`. 1 (the default) never asks for a batch.
@@ -125,7 +127,7 @@ impl Default for EngineConfig {
             max_buffered_frames: 16,
             // Sized for idle sockets (docs/performance.md "Engine"): large frames still arrive, in more reads.
             ws_read_buffer_bytes: 1024,
-            ws_write_buffer_bytes: 0,
+            ws_write_buffer_bytes: 16 * 1024,
             max_batch_size: 1,
             client_mediated_trust: false,
             jwks_max_bytes: 256 * 1024,
