@@ -12,6 +12,7 @@ mod load;
 mod registry;
 mod secret;
 mod storage;
+mod validate;
 mod wallet_provider;
 mod workers;
 
