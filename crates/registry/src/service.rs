@@ -289,6 +289,16 @@ impl Registry {
             });
         }
         let locked = cache.try_lock(key).await;
+        if locked && cache.is_shared() {
+            // Another replica may have fetched, stored and unlocked between our read and our lock: read again, or
+            // two replicas that missed at the same moment would both fetch.
+            if let Some(e) = cache.get(key).await
+                && e.fresh_until > now_millis()
+            {
+                cache.unlock(key).await;
+                return Ok(Served { entry: e, stale: false });
+            }
+        }
         if !locked {
             // Another replica is fetching: wait (bounded) for its result.
             let deadline = now_millis() + LOCK_TTL.as_millis() as i64;
