@@ -70,15 +70,9 @@ async fn extends_chain_with_images_is_resolved_embedded_and_verified() {
     let etag = h["etag"].to_str().unwrap().to_string();
     assert!(etag.starts_with('"'));
     assert!(h["cache-control"].to_str().unwrap().starts_with("public, max-age="));
-    let r = http_client()
-        .get(tm_url(&w, &[("vct", vct.as_str())]))
-        .header("If-None-Match", &etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
-    // A list with the weak form of the tag matches too; another tag does not.
+    // The tag matches, and so does a list with its weak form; another tag does not.
     for (header, status) in [
+        (etag.clone(), StatusCode::NOT_MODIFIED),
         (format!("\"other\", W/{etag}"), StatusCode::NOT_MODIFIED),
         ("\"other\"".to_string(), StatusCode::OK),
     ] {
