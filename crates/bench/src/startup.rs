@@ -123,8 +123,8 @@ fn start_baseline(bin: &Path, db_url: &str) -> Result<f64, String> {
 /// thread of its own (so the child never blocks on a full pipe). Read on the timing thread itself, not through
 /// `Baseline::start`'s reader thread and channel: that hand-off would be timed too, and on a loaded machine a
 /// hand-off is what costs (docs/performance.md, "Start-up"). A watchdog thread kills a child that has neither
-/// printed the line nor exited within `limit` ([`START_LIMIT`] for a start), which ends the read (the child is reaped by the caller, so
-/// its pid cannot have been reused meanwhile).
+/// printed the line nor exited within `limit` ([`START_LIMIT`] for a start), which ends the read (the child is
+/// reaped by the caller, so its pid cannot have been reused meanwhile).
 fn first_line(child: &mut Child, limit: Duration, pick: impl Fn(&str) -> Option<String>) -> Option<String> {
     let mut lines = BufReader::new(child.stdout.take()?).lines();
     let done = Arc::new(AtomicBool::new(false));

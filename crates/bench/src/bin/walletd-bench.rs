@@ -144,7 +144,7 @@ fn main() {
     let settings = cases::Settings {
         secs: args.num("secs", 5, 600) as u64,
         // 5 rounds: on the shared 2-core machine beside a parallel build one 5 s round of a ratio swings by about
-        // +-0.15 (docs/performance.md "Measurement noise"); the median of 3 still missed goals by chance.
+        // +-0.15 (docs/performance.md "Findings (seventh session)"); the median of 3 still missed goals by chance.
         rounds: args.num("rounds", 5, 20).max(1),
         connections: args.num("connections", 16, 256).max(1),
         blobs: args.num("blobs", 100, 10_000).max(1),

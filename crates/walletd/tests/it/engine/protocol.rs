@@ -33,6 +33,11 @@ async fn alive(w: &walletd_testkit::Walletd) {
 async fn local_server(response: Option<Vec<u8>>) -> (String, Arc<AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
+    (url, serve(l, response))
+}
+
+/// Serves [`local_server`]'s answers on a listener already bound (for answers that must name its URL).
+fn serve(l: TcpListener, response: Option<Vec<u8>>) -> Arc<AtomicUsize> {
     let dropped = Arc::new(AtomicUsize::new(0));
     let d = dropped.clone();
     tokio::spawn(async move {
@@ -57,7 +62,7 @@ async fn local_server(response: Option<Vec<u8>>) -> (String, Arc<AtomicUsize>) {
             });
         }
     });
-    (url, dropped)
+    dropped
 }
 
 fn offer_for(issuer: &str) -> String {
@@ -407,17 +412,7 @@ async fn two_configuration_issuer() -> String {
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{meta}",
         meta.len()
     );
-    tokio::spawn(async move {
-        for _ in 0..16 {
-            let Ok((mut s, _)) = l.accept().await else { return };
-            let response = response.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let _ = s.read(&mut buf).await;
-                let _ = s.write_all(response.as_bytes()).await;
-            });
-        }
-    });
+    serve(l, Some(response.into_bytes()));
     url
 }
 
