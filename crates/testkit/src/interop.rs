@@ -65,6 +65,13 @@ impl NodePeer {
     }
 }
 
+impl NodePeer {
+    /// The Node process id (for the benchmarks' CPU accounting).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for NodePeer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -92,7 +99,7 @@ async fn post_json(url: String, body: &Value) -> Value {
 
 /// The Node issuer of tests/interop, started on a free port. Killed on drop.
 pub struct NodeIssuer {
-    _peer: NodePeer,
+    peer: NodePeer,
     /// The credential issuer identifier (its base URL).
     pub url: String,
 }
@@ -113,8 +120,13 @@ impl NodeIssuer {
         );
         NodeIssuer {
             url: peer.url.clone(),
-            _peer: peer,
+            peer,
         }
+    }
+
+    /// The Node process id.
+    pub fn pid(&self) -> u32 {
+        self.peer.pid()
     }
 
     /// A fresh offer: `{offer, offer_json, tx_code_value}`.
@@ -136,7 +148,7 @@ impl NodeIssuer {
 
 /// The Node verifier of tests/interop, started on a free port. Killed on drop.
 pub struct NodeVerifier {
-    _peer: NodePeer,
+    peer: NodePeer,
     /// The verifier's base URL.
     pub url: String,
 }
@@ -147,8 +159,13 @@ impl NodeVerifier {
         let peer = NodePeer::start("verifier.mjs", "@openid4vc/openid4vp", &[], Duration::from_secs(30));
         NodeVerifier {
             url: peer.url.clone(),
-            _peer: peer,
+            peer,
         }
+    }
+
+    /// The Node process id.
+    pub fn pid(&self) -> u32 {
+        self.peer.pid()
     }
 
     /// A fresh authorization request: `{id, state, nonce, client_id, request_uri_ref, url}`.

@@ -17,6 +17,7 @@ pub mod attestation;
 pub mod authenticator;
 #[cfg(feature = "webauthn")]
 pub mod ceremony;
+pub mod cpu;
 pub mod engine;
 #[cfg(feature = "holder")]
 pub mod holder;

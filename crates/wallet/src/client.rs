@@ -2,17 +2,17 @@
 //! handshake, send frames, and complete issuance and presentation flows.
 //!
 //! The holder speaks API v2 through the `walletd-protocol` types: every frame it sends is a [`ClientMessage`], every
-//! frame it acts on is parsed as a [`ServerFrame`]. The frames it hands back to callers are the JSON the engine sent
-//! (tests assert on the exact wire form), and [`EngineClient::send`] / [`EngineClient::send_text`] stay for tests
-//! that probe the engine with frames no well-behaved client builds.
+//! frame it acts on is parsed as a [`ServerMessage`] (stamped, as a [`ServerFrame`] is). The frames it hands back to
+//! callers are the JSON the engine sent (tests assert on the exact wire form), and [`EngineClient::send`] /
+//! [`EngineClient::send_text`] stay for tests that probe the engine with frames no well-behaved client builds.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tokio_tungstenite::connect_async;
 use walletd_protocol::{
     ClientMessage, FlowAction, FlowStart, Handshake, MatchResponse, Protocol, ServerFrame, ServerMessage, SignResponse,
 };
@@ -61,11 +61,30 @@ const MAX_PRESENTATION_FRAMES: usize = 100;
 /// How long one step of a flow may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The typed form of a received frame, next to the JSON the engine sent.
+/// The typed form of a received frame, read from the JSON the engine sent without copying it (a holder's CPU per
+/// flow went mostly to copies of its frames before: docs/performance.md, "Findings (eighth session)").
 fn typed(raw: &Value) -> Result<ServerMessage, ClientError> {
-    serde_json::from_value::<ServerFrame>(raw.clone())
-        .map(|f| f.message)
-        .map_err(|e| ClientError::Protocol(format!("not an API v2 server frame: {e}")))
+    let bad = |e: String| ClientError::Protocol(format!("not an API v2 server frame: {e}"));
+    // What a `ServerFrame` adds to its message: the stamp every server frame carries.
+    if !raw.get("timestamp").is_some_and(Value::is_string) {
+        return Err(bad("no timestamp".into()));
+    }
+    ServerMessage::deserialize(raw).map_err(|e| bad(e.to_string()))
+}
+
+/// [`typed`] for a frame of a running flow, taking `raw` apart: a `flow_progress` (most of a flow's frames) moves
+/// its payload out of `raw` into the message instead of parsing a copy of it. The JSON left in `raw` is what the
+/// flow loops hand back (terminal frames, match requests), which progress frames never are.
+fn typed_flow_frame(raw: &mut Value) -> Result<ServerMessage, ClientError> {
+    if raw["type"] == "flow_progress"
+        && raw.get("timestamp").is_some_and(Value::is_string)
+        && let (Some(flow_id), Some(step)) = (raw["flow_id"].as_str(), raw["step"].as_str())
+    {
+        let (flow_id, step) = (flow_id.to_string(), step.to_string());
+        let payload = raw.get_mut("payload").map(Value::take).unwrap_or(Value::Null);
+        return Ok(ServerMessage::FlowProgress { flow_id, step, payload });
+    }
+    typed(raw)
 }
 
 /// The `flow_start` of `protocol` for `flow_id` from the caller's start fields (a JSON object of `flow_start`
@@ -118,10 +137,10 @@ pub struct EngineClient {
 impl EngineClient {
     /// Connects to `ws://host:port/api/v2/wallet`.
     pub async fn connect(url: &str) -> Result<Self, ClientError> {
-        let (ws, _) = connect_async(url)
+        let link = Transport::connect_websocket(url)
             .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        Ok(Self::over(Transport::WebSocket(Box::new(ws))))
+            .map_err(ClientError::Transport)?;
+        Ok(Self::over(link))
     }
 
     /// Creates an SSE session at `base_url` (`http://host:port`) with the bearer `token` (sending `origin` as
@@ -234,9 +253,10 @@ impl EngineClient {
     }
 
     /// The next frame of `flow_id`, typed, with the JSON the engine sent.
+    /// For a `flow_progress` the payload is in the message only ([`typed_flow_frame`]).
     async fn next_of_flow(&mut self, flow_id: &str) -> Result<(ServerMessage, Value), ClientError> {
-        let v = self.recv_flow(flow_id, STEP_TIMEOUT).await?;
-        Ok((typed(&v)?, v))
+        let mut v = self.recv_flow(flow_id, STEP_TIMEOUT).await?;
+        Ok((typed_flow_frame(&mut v)?, v))
     }
 
     /// Waits for the close frame and returns its code.
@@ -520,4 +540,48 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_progress_frame_gives_its_payload_to_the_message() {
+        let mut raw = json!({"type": "flow_progress", "flow_id": "f", "step": "offer_parsed",
+            "payload": {"credential_issuer": "https://issuer.example"}, "timestamp": "2026-12-05T00:00:00Z"});
+        let message = typed_flow_frame(&mut raw).unwrap();
+        let expected = ServerMessage::FlowProgress {
+            flow_id: "f".into(),
+            step: "offer_parsed".into(),
+            payload: json!({"credential_issuer": "https://issuer.example"}),
+        };
+        assert_eq!(message, expected);
+        assert_eq!(raw["payload"], Value::Null, "moved, not copied");
+    }
+
+    #[test]
+    fn other_frames_are_typed_in_full_and_unstamped_ones_are_refused() {
+        let mut raw = json!({"type": "sign_request", "flow_id": "f", "message_id": "m",
+            "action": "generate_proof", "params": {"audience": "a"}, "timestamp": "2026-12-05T00:00:00Z"});
+        assert!(matches!(
+            typed_flow_frame(&mut raw),
+            Ok(ServerMessage::SignRequest { .. })
+        ));
+        assert_eq!(
+            raw["params"]["audience"], "a",
+            "a frame that is not progress is left whole"
+        );
+        for mut bad in [
+            json!({"type": "flow_progress", "flow_id": "f", "step": "s", "payload": {}}),
+            json!({"type": "sign_request", "flow_id": "f", "message_id": "m", "params": {},
+                "timestamp": "2026-12-05T00:00:00Z"}),
+            json!({"type": "flow_progress", "flow_id": "f", "timestamp": "2026-12-05T00:00:00Z"}),
+        ] {
+            assert!(
+                matches!(typed_flow_frame(&mut bad), Err(ClientError::Protocol(_))),
+                "{bad}"
+            );
+        }
+    }
 }

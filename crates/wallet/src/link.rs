@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio_tungstenite::connect_async;
 
 use crate::client::ClientError;
 use crate::transport::{Incoming, Transport};
@@ -28,10 +27,10 @@ impl std::fmt::Debug for Link {
 impl Link {
     /// Connects a WebSocket to `url` (`ws://` or `wss://`, the engine's `/api/v2/wallet`).
     pub async fn connect(url: &str) -> Result<Link, ClientError> {
-        let (ws, _) = connect_async(url)
+        let link = Transport::connect_websocket(url)
             .await
             .map_err(|e| ClientError::Transport(format!("cannot connect to the engine: {e}")))?;
-        Ok(Link(Transport::WebSocket(Box::new(ws))))
+        Ok(Link(link))
     }
 
     /// An in-memory session: client frames to `tx`, server frames from `rx` (`walletd_engine::Engine::connect_local`).

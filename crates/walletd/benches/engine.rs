@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use walletd_engine::oid4vci::dpop::Dpop;
 use walletd_protocol::oid4vci::well_known_url;
+use walletd_testkit::cpu::CpuMeter;
 use walletd_testkit::engine::{self, token, ws_url};
 use walletd_testkit::interop::NodeIssuer;
 use walletd_testkit::sidebyside::{self, Tally};
@@ -54,13 +55,15 @@ fn main() {
             .start()
             .await;
         let url = ws_url(&w);
+        // Whose CPU a flow costs, per side: the engine process, the Node issuer, this process (the holders).
+        let procs = [("engine", w.pid()), ("node", issuer.pid()), ("holder", std::process::id())];
 
         // Warm-up (JIT in Node, connection pools), not measured: WALLETD_BENCH_WARMUP flows per side, in two
         // alternating halves so neither side is the one that meets a cold peer.
         let warm = (sidebyside::warmup_flows_from_env() / (2 * holders)).max(1);
         for _ in 0..2 {
-            let _ = run_direct(&issuer, holders, warm).await;
-            let _ = run_engine(&issuer, &url, holders, warm).await;
+            let _ = run_direct(&issuer, &procs, holders, warm).await;
+            let _ = run_engine(&issuer, &procs, &url, holders, warm).await;
         }
 
         // WALLETD_BENCH_ENGINE_FIRST=1 opens with the engine side, WALLETD_BENCH_BLOCKS=n alternates n blocks of
@@ -70,10 +73,11 @@ fn main() {
         let (engine, direct) = sidebyside::interleaved(
             blocks,
             sidebyside::engine_first_from_env(),
-            || run_engine(&issuer, &url, holders, per_block),
-            || run_direct(&issuer, holders, per_block),
+            || run_engine(&issuer, &procs, &url, holders, per_block),
+            || run_direct(&issuer, &procs, holders, per_block),
         )
         .await;
+        let cpu = format!("cpu per flow: direct {}; engine {}", direct.cpu_per_flow(), engine.cpu_per_flow());
         let (engine, direct) = (engine.figures(), direct.figures());
         println!("holders {holders}, flows per holder {} in {blocks} block(s) (pre-authorized code, DPoP, nonce endpoint, 1 proof)", per_block * blocks);
         direct.print("direct  ");
@@ -84,6 +88,7 @@ fn main() {
             engine.p50 - direct.p50,
             engine.p99 - direct.p99
         );
+        println!("{cpu}");
 
         if idle > 0 {
             idle_rss(&w, &url, idle).await;
@@ -100,7 +105,10 @@ async fn offers(issuer: &NodeIssuer, n: usize) -> Vec<Value> {
     out
 }
 
-async fn run_engine(issuer: &NodeIssuer, url: &str, holders: usize, flows: usize) -> Tally {
+/// The processes whose CPU time a block measures.
+type Procs = [(&'static str, u32)];
+
+async fn run_engine(issuer: &NodeIssuer, procs: &Procs, url: &str, holders: usize, flows: usize) -> Tally {
     let mut per_holder = Vec::new();
     for _ in 0..holders {
         per_holder.push(offers(issuer, flows).await);
@@ -113,6 +121,7 @@ async fn run_engine(issuer: &NodeIssuer, url: &str, holders: usize, flows: usize
             .expect("handshake");
         clients.push(c);
     }
+    let meter = CpuMeter::start(procs);
     let started = Instant::now();
     let tasks: Vec<_> = clients
         .into_iter()
@@ -146,15 +155,16 @@ async fn run_engine(issuer: &NodeIssuer, url: &str, holders: usize, flows: usize
             })
         })
         .collect();
-    Tally::collect(tasks, started).await
+    Tally::collect(tasks, started).await.with_cpu(meter.stop())
 }
 
-async fn run_direct(issuer: &NodeIssuer, holders: usize, flows: usize) -> Tally {
+async fn run_direct(issuer: &NodeIssuer, procs: &Procs, holders: usize, flows: usize) -> Tally {
     let mut per_holder = Vec::new();
     for _ in 0..holders {
         per_holder.push(offers(issuer, flows).await);
     }
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let meter = CpuMeter::start(procs);
     let started = Instant::now();
     let tasks: Vec<_> = per_holder
         .into_iter()
@@ -175,7 +185,7 @@ async fn run_direct(issuer: &NodeIssuer, holders: usize, flows: usize) -> Tally 
             })
         })
         .collect();
-    Tally::collect(tasks, started).await
+    Tally::collect(tasks, started).await.with_cpu(meter.stop())
 }
 
 /// The same requests the engine makes for a pre-authorized offer (issuer metadata, AS metadata, token with DPoP and

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use walletd_engine::oid4vp::request;
+use walletd_testkit::cpu::CpuMeter;
 use walletd_testkit::holder::{connected, issued};
 use walletd_testkit::interop::{NodeIssuer, NodeVerifier};
 use walletd_testkit::sidebyside::{self, Tally};
@@ -45,6 +46,8 @@ fn main() {
 /// What both sides share: the peers, the holder and its credential, the request options.
 struct Setup {
     verifier: NodeVerifier,
+    /// Whose CPU a presentation costs: the engine process, the Node verifier, this process (the holders).
+    procs: [(&'static str, u32); 3],
     holder: Holder,
     wallet: Vec<StoredCredential>,
     opts: serde_json::Value,
@@ -67,6 +70,11 @@ async fn run(n: usize, conc: usize) {
     let wallet = issued(&w, &issuer, &holder).await;
     let opts = json!({"vct": format!("{}/vct/pid", issuer.url)});
     let setup = Arc::new(Setup {
+        procs: [
+            ("engine", w.pid()),
+            ("node", verifier.pid()),
+            ("holder", std::process::id()),
+        ],
         verifier,
         holder,
         wallet,
@@ -91,6 +99,11 @@ async fn run(n: usize, conc: usize) {
         || direct_side(&setup, conc, per_block),
     )
     .await;
+    let cpu = format!(
+        "cpu per flow: direct {}; engine {}",
+        direct.cpu_per_flow(),
+        engine.cpu_per_flow()
+    );
     let (engine, direct) = (engine.figures(), direct.figures());
     let per = per_block * blocks;
     println!("presentations: {per} per task, concurrency {conc}");
@@ -104,6 +117,7 @@ async fn run(n: usize, conc: usize) {
         engine.rate / direct.rate,
         engine.p99 - direct.p99
     );
+    println!("{cpu}");
 }
 
 /// `conc` engine sessions each run `per` presentations at once.
@@ -112,6 +126,7 @@ async fn engine_side(w: &Walletd, setup: &Arc<Setup>, conc: usize, per: usize) -
     for _ in 0..conc {
         clients.push(connected(w, None).await);
     }
+    let meter = CpuMeter::start(&setup.procs);
     let started = Instant::now();
     let tasks = clients
         .into_iter()
@@ -144,12 +159,13 @@ async fn engine_side(w: &Walletd, setup: &Arc<Setup>, conc: usize, per: usize) -
             })
         })
         .collect();
-    Tally::collect(tasks, started).await
+    Tally::collect(tasks, started).await.with_cpu(meter.stop())
 }
 
 /// `conc` tasks each run `per` presentations directly (the holder's own HTTP client, the engine's parser).
 async fn direct_side(setup: &Arc<Setup>, conc: usize, per: usize) -> Tally {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let meter = CpuMeter::start(&setup.procs);
     let started = Instant::now();
     let tasks = (0..conc)
         .map(|_| {
@@ -171,7 +187,7 @@ async fn direct_side(setup: &Arc<Setup>, conc: usize, per: usize) -> Tally {
             })
         })
         .collect();
-    Tally::collect(tasks, started).await
+    Tally::collect(tasks, started).await.with_cpu(meter.stop())
 }
 
 /// One presentation by the holder itself: fetch and check the request object, match, sign, post.

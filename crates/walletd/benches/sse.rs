@@ -97,6 +97,7 @@ fn print(label: &str, lat: &[f64], failures: usize, elapsed: Duration) -> f64 {
         latencies_ms: lat.to_vec(),
         failures,
         elapsed,
+        ..Tally::default()
     }
     .figures();
     figures.print(label);
