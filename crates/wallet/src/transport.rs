@@ -38,7 +38,9 @@ impl Transport {
     /// Opens a WebSocket to `url` (`ws://` or `wss://`).
     pub(crate) async fn connect_websocket(url: &str) -> Result<Transport, String> {
         let config = WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER_BYTES);
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
+        // TCP_NODELAY: a frame is a whole message written at once, and a holder's next frame usually answers the
+        // engine's; Nagle could hold a small frame back until the engine's ACK of the previous one.
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
             .await
             .map_err(|e| e.to_string())?;
         Ok(Transport::WebSocket(Box::new(ws)))
