@@ -63,9 +63,7 @@ impl NodePeer {
             }
         }
     }
-}
 
-impl NodePeer {
     /// The Node process id (for the benchmarks' CPU accounting).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -61,8 +61,8 @@ const MAX_PRESENTATION_FRAMES: usize = 100;
 /// How long one step of a flow may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The typed form of a received frame, read from the JSON the engine sent without copying it (a holder's CPU per
-/// flow went mostly to copies of its frames before: docs/performance.md, "Findings (eighth session)").
+/// The typed form of a received frame, read from the JSON the engine sent without copying it (copies of its frames
+/// were a quarter of a holder's CPU per flow: docs/performance.md, "Findings (eighth session)").
 fn typed(raw: &Value) -> Result<ServerMessage, ClientError> {
     let bad = |e: String| ClientError::Protocol(format!("not an API v2 server frame: {e}"));
     // What a `ServerFrame` adds to its message: the stamp every server frame carries.
