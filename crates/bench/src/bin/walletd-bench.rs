@@ -28,22 +28,80 @@ struct Args {
     flags: Vec<String>,
 }
 
+/// The options that take a value, and the flags (`--name`); anything else is refused, so a mistyped or unknown
+/// option (`--help`, say) does not start a run of several minutes with the defaults.
+const OPTIONS: [&str; 14] = [
+    "secs",
+    "rounds",
+    "connections",
+    "blobs",
+    "flows",
+    "flow-rounds",
+    "concurrency",
+    "minutes",
+    "interval-secs",
+    "soak-minutes",
+    "soak-db",
+    "serve-secs",
+    "db",
+    "sizes",
+];
+const FLAGS: [&str; 2] = ["no-build", "write-docs"];
+const USAGE: &str = "usage: walletd-bench [all|http|registry|flows|startup|soak|serve|pool][,...] [--<option> <value>] \
+                     [--no-build] [--write-docs]; options and defaults: crates/bench/src/bin/walletd-bench.rs";
+
+/// What the command line asked for, or why it cannot be run.
+enum Parsed {
+    Run(Args),
+    Help,
+    Bad(String),
+}
+
 impl Args {
     fn parse() -> Args {
-        let mut it = std::env::args().skip(1).peekable();
+        match Args::parse_from(std::env::args().skip(1)) {
+            Parsed::Run(args) => args,
+            Parsed::Help => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            Parsed::Bad(why) => {
+                eprintln!("{why}\n{USAGE}");
+                std::process::exit(2);
+            }
+        }
+    }
+
+    fn parse_from(args: impl IntoIterator<Item = String>) -> Parsed {
+        let mut it = args.into_iter().peekable();
         let cmd = it.next().unwrap_or_else(|| "all".into());
+        if ["help", "--help", "-h"].contains(&cmd.as_str()) {
+            return Parsed::Help;
+        }
         let (mut opts, mut flags) = (Vec::new(), Vec::new());
         while let Some(a) = it.next() {
             let Some(name) = a.strip_prefix("--") else {
-                eprintln!("unexpected argument {a}");
-                std::process::exit(2);
+                return if a == "-h" {
+                    Parsed::Help
+                } else {
+                    Parsed::Bad(format!("unexpected argument {a}"))
+                };
             };
-            match it.peek() {
-                Some(v) if !v.starts_with("--") => opts.push((name.to_string(), it.next().unwrap_or_default())),
-                _ => flags.push(name.to_string()),
+            if name == "help" {
+                return Parsed::Help;
+            }
+            if FLAGS.contains(&name) {
+                flags.push(name.to_string());
+            } else if OPTIONS.contains(&name) {
+                match it.next_if(|v| !v.starts_with("--")) {
+                    Some(v) => opts.push((name.to_string(), v)),
+                    None => return Parsed::Bad(format!("--{name} takes a value")),
+                }
+            } else {
+                return Parsed::Bad(format!("unknown option --{name}"));
             }
         }
-        Args { cmd, opts, flags }
+        Parsed::Run(Args { cmd, opts, flags })
     }
 
     fn num(&self, name: &str, default: usize, max: usize) -> usize {
@@ -283,5 +341,36 @@ fn main() {
     }
     if !failed.is_empty() {
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Parsed {
+        Args::parse_from(line.split_whitespace().map(str::to_string))
+    }
+
+    #[test]
+    fn options_flags_and_refusals() {
+        let Parsed::Run(args) = parse("flows --concurrency 4 --no-build --flows 80") else {
+            panic!("a valid line is refused");
+        };
+        assert_eq!(args.cmd, "flows");
+        assert_eq!(args.numbers("concurrency", "1,4,16", 64), vec![4]);
+        assert_eq!(args.num("flows", 240, 2000), 80);
+        assert!(args.flag("no-build") && !args.flag("write-docs"));
+        for help in ["--help", "-h", "flows --help", "all -h"] {
+            assert!(matches!(parse(help), Parsed::Help), "{help}");
+        }
+        for bad in [
+            "flows --conccurrency 4",
+            "flows --flows",
+            "flows --flows --no-build",
+            "flows stray",
+        ] {
+            assert!(matches!(parse(bad), Parsed::Bad(_)), "{bad}");
+        }
     }
 }
