@@ -44,6 +44,15 @@ impl Tally {
         self.cpu.per_flow(self.latencies_ms.len() + self.failures)
     }
 
+    /// The line the flow benches print after their ratio: each side's [`Tally::cpu_per_flow`].
+    pub fn cpu_line(direct: &Tally, engine: &Tally) -> String {
+        format!(
+            "cpu per flow: direct {}; engine {}",
+            direct.cpu_per_flow(),
+            engine.cpu_per_flow()
+        )
+    }
+
     fn absorb(&mut self, other: Tally) {
         self.latencies_ms.extend(other.latencies_ms);
         self.failures += other.failures;
@@ -190,5 +199,9 @@ mod tests {
         // CPU adds up over the blocks: 4 x 10 ms over 8 flows; 4 x 5 ms over 4.
         assert_eq!(e.cpu_per_flow(), "engine 5.000 ms");
         assert_eq!(d.cpu_per_flow(), "engine 5.000 ms");
+        assert_eq!(
+            Tally::cpu_line(&d, &e),
+            "cpu per flow: direct engine 5.000 ms; engine engine 5.000 ms"
+        );
     }
 }

@@ -65,11 +65,15 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 /// were a quarter of a holder's CPU per flow: docs/performance.md, "Findings (eighth session)").
 fn typed(raw: &Value) -> Result<ServerMessage, ClientError> {
     let bad = |e: String| ClientError::Protocol(format!("not an API v2 server frame: {e}"));
-    // What a `ServerFrame` adds to its message: the stamp every server frame carries.
-    if !raw.get("timestamp").is_some_and(Value::is_string) {
+    if !stamped(raw) {
         return Err(bad("no timestamp".into()));
     }
     ServerMessage::deserialize(raw).map_err(|e| bad(e.to_string()))
+}
+
+/// Whether `raw` carries the stamp every server frame does (what a `ServerFrame` adds to its message).
+fn stamped(raw: &Value) -> bool {
+    raw.get("timestamp").is_some_and(Value::is_string)
 }
 
 /// [`typed`] for a frame of a running flow, taking `raw` apart: a `flow_progress` (most of a flow's frames) moves
@@ -77,7 +81,7 @@ fn typed(raw: &Value) -> Result<ServerMessage, ClientError> {
 /// flow loops hand back (terminal frames, match requests), which progress frames never are.
 fn typed_flow_frame(raw: &mut Value) -> Result<ServerMessage, ClientError> {
     if raw["type"] == "flow_progress"
-        && raw.get("timestamp").is_some_and(Value::is_string)
+        && stamped(raw)
         && let (Some(flow_id), Some(step)) = (raw["flow_id"].as_str(), raw["step"].as_str())
     {
         let (flow_id, step) = (flow_id.to_string(), step.to_string());

@@ -77,7 +77,7 @@ fn main() {
             || run_direct(&issuer, &procs, holders, per_block),
         )
         .await;
-        let cpu = format!("cpu per flow: direct {}; engine {}", direct.cpu_per_flow(), engine.cpu_per_flow());
+        let cpu = Tally::cpu_line(&direct, &engine);
         let (engine, direct) = (engine.figures(), direct.figures());
         println!("holders {holders}, flows per holder {} in {blocks} block(s) (pre-authorized code, DPoP, nonce endpoint, 1 proof)", per_block * blocks);
         direct.print("direct  ");

@@ -99,11 +99,7 @@ async fn run(n: usize, conc: usize) {
         || direct_side(&setup, conc, per_block),
     )
     .await;
-    let cpu = format!(
-        "cpu per flow: direct {}; engine {}",
-        direct.cpu_per_flow(),
-        engine.cpu_per_flow()
-    );
+    let cpu = Tally::cpu_line(&direct, &engine);
     let (engine, direct) = (engine.figures(), direct.figures());
     let per = per_block * blocks;
     println!("presentations: {per} per task, concurrency {conc}");
