@@ -278,9 +278,26 @@ pub async fn serve(s: &Settings, kind: &str, secs: u64) -> Result<(), String> {
     println!(
         "# up for {secs} s; e.g. WB_KIND=fixed WB_AUTH=$WB_EMPTY_FEED_TOKEN wrk -t2 -c16 -d10s -s crates/bench/lua/walletd.lua $WALLETD_URL/storage/sync"
     );
-    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+    hold_up(secs).await;
     drop(w);
     Ok(())
+}
+
+/// Waits `secs` seconds, or less when SIGINT or SIGTERM comes first: `serve` is usually ended by hand, and its walletd
+/// (killed when its handle drops) must not outlive it.
+async fn hold_up(secs: u64) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => drop(term.recv().await),
+            // No handler: only the time limit and SIGINT end the wait.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = tokio::time::sleep(std::time::Duration::from_secs(secs)) => {}
+        _ = tokio::signal::ctrl_c() => println!("# interrupted: stopping"),
+        () = terminate => println!("# terminated: stopping"),
+    }
 }
 
 /// `walletd-bench serve --db registry`: the `/type-metadata` case's `--mode=registry` process, warmed up.
@@ -294,7 +311,7 @@ async fn serve_registry(s: &Settings, secs: u64) -> Result<(), String> {
     println!(
         "# up for {secs} s; the cached answer is {bytes} bytes; e.g. wrk -t2 -c16 -d10s \"$WB_TYPE_METADATA_URL\""
     );
-    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+    hold_up(secs).await;
     drop(w);
     Ok(())
 }

@@ -192,13 +192,6 @@ fn main() {
         std::process::exit(2);
     }
     let (walletd, baseline) = binaries(&args);
-    let wrk = match wrk::Wrk::new() {
-        Ok(w) => Arc::new(w),
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-    };
     let settings = cases::Settings {
         secs: args.num("secs", 5, 600) as u64,
         // 5 rounds: on the shared 2-core machine beside a parallel build one 5 s round of a ratio swings by about
@@ -238,6 +231,14 @@ fn main() {
         }
         return;
     }
+    // After `serve`, which needs no load generator.
+    let wrk = match wrk::Wrk::new() {
+        Ok(w) => Arc::new(w),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
     rt.block_on(async {
         if has("http") {
             for kind in ["sqlite", "postgres"] {
