@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::json;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use walletd_testkit::vctm::{Upstream, png};
 use walletd_testkit::{Config, TestDatabase, Walletd, WalletdBuilder};
 
@@ -259,8 +260,9 @@ pub async fn registry(wrk: &Arc<Wrk>, s: &Settings) -> Result<Row, String> {
 /// `secs` seconds so a profiler (`perf record -p PID`) or a hand-run wrk can be pointed at it. Prints the pid, the
 /// URL and the tokens as shell assignments.
 pub async fn serve(s: &Settings, kind: &str, secs: u64) -> Result<(), String> {
+    let stop = StopSignals::listen();
     if kind == "registry" {
-        return serve_registry(s, secs).await;
+        return serve_registry(s, secs, stop).await;
     }
     let db = match kind {
         "sqlite" => TestDatabase::sqlite(),
@@ -278,30 +280,46 @@ pub async fn serve(s: &Settings, kind: &str, secs: u64) -> Result<(), String> {
     println!(
         "# up for {secs} s; e.g. WB_KIND=fixed WB_AUTH=$WB_EMPTY_FEED_TOKEN wrk -t2 -c16 -d10s -s crates/bench/lua/walletd.lua $WALLETD_URL/storage/sync"
     );
-    hold_up(secs).await;
+    stop.or_after(secs).await;
     drop(w);
     Ok(())
 }
 
-/// Waits `secs` seconds, or less when SIGINT or SIGTERM comes first: `serve` is usually ended by hand, and its walletd
-/// (killed when its handle drops) must not outlive it.
-async fn hold_up(secs: u64) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => drop(term.recv().await),
-            // No handler: only the time limit and SIGINT end the wait.
-            Err(_) => std::future::pending().await,
+/// SIGINT and SIGTERM, listened for from the start of `serve`: a signal sent as soon as the pid is printed must not
+/// meet the default action, which would end this process and leave its walletd running.
+struct StopSignals {
+    interrupt: Option<Signal>,
+    terminate: Option<Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        StopSignals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
         }
-    };
-    tokio::select! {
-        () = tokio::time::sleep(std::time::Duration::from_secs(secs)) => {}
-        _ = tokio::signal::ctrl_c() => println!("# interrupted: stopping"),
-        () = terminate => println!("# terminated: stopping"),
+    }
+
+    /// Waits `secs` seconds, or less when a signal comes first (`serve` is usually ended by hand; the caller then
+    /// drops its walletd, which kills it).
+    async fn or_after(mut self, secs: u64) {
+        async fn next(s: &mut Option<Signal>) {
+            match s {
+                Some(s) => drop(s.recv().await),
+                // No handler could be installed: only the other signal and the time limit end the wait.
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(secs)) => {}
+            () = next(&mut self.interrupt) => println!("# interrupted: stopping"),
+            () = next(&mut self.terminate) => println!("# terminated: stopping"),
+        }
     }
 }
 
 /// `walletd-bench serve --db registry`: the `/type-metadata` case's `--mode=registry` process, warmed up.
-async fn serve_registry(s: &Settings, secs: u64) -> Result<(), String> {
+async fn serve_registry(s: &Settings, secs: u64, stop: StopSignals) -> Result<(), String> {
     let (w, tm, bytes) = warmed_registry(s).await?;
     println!(
         "WALLETD_PID={}\nWALLETD_URL={}\nWB_TYPE_METADATA_URL='{tm}'",
@@ -311,7 +329,7 @@ async fn serve_registry(s: &Settings, secs: u64) -> Result<(), String> {
     println!(
         "# up for {secs} s; the cached answer is {bytes} bytes; e.g. wrk -t2 -c16 -d10s \"$WB_TYPE_METADATA_URL\""
     );
-    hold_up(secs).await;
+    stop.or_after(secs).await;
     drop(w);
     Ok(())
 }
