@@ -32,6 +32,13 @@ fn arg(i: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// `ENGINE_BENCH_WORKERS` when it is a positive number (tokio refuses anything else in `TOKIO_WORKER_THREADS`).
+fn engine_workers() -> Option<String> {
+    std::env::var("ENGINE_BENCH_WORKERS")
+        .ok()
+        .filter(|n| n.parse::<usize>().is_ok_and(|n| n > 0))
+}
+
 fn main() {
     let holders = arg(0, 16).clamp(1, 256);
     let flows = arg(1, 10).clamp(1, 1000);
@@ -45,6 +52,10 @@ fn main() {
         // Engine process: access logs and per-flow logs off (they would dominate and are not the engine's cost).
         // ENGINE_BENCH_YAML: extra `engine:` lines (indented two spaces) to compare settings, e.g. buffer sizes.
         let extra = std::env::var("ENGINE_BENCH_YAML").unwrap_or_default();
+        // ENGINE_BENCH_WORKERS: the engine process's tokio worker threads (default: one per core); this process's
+        // runtime (the holders) keeps its own.
+        let workers = engine_workers();
+        let workers: Vec<_> = workers.iter().map(|n| ("TOKIO_WORKER_THREADS", n.as_str())).collect();
         let w = walletd_testkit::WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
             .with_config(
                 &engine::config_with(&extra)
@@ -52,6 +63,7 @@ fn main() {
                     .limit("rate_limits.engine_connections_per_user", 0),
             )
             .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
+            .envs(&workers)
             .start()
             .await;
         let url = ws_url(&w);
