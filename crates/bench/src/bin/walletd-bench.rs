@@ -47,6 +47,8 @@ const OPTIONS: [&str; 14] = [
     "sizes",
 ];
 const FLAGS: [&str; 2] = ["no-build", "write-docs"];
+/// The subcommands, joined by commas on the command line.
+const SUBCOMMANDS: [&str; 8] = ["all", "http", "registry", "flows", "startup", "soak", "serve", "pool"];
 const USAGE: &str = "usage: walletd-bench [all|http|registry|flows|startup|soak|serve|pool][,...] [--<option> <value>] \
                      [--no-build] [--write-docs]; options and defaults: crates/bench/src/bin/walletd-bench.rs";
 
@@ -77,6 +79,9 @@ impl Args {
         let cmd = it.next().unwrap_or_else(|| "all".into());
         if ["help", "--help", "-h"].contains(&cmd.as_str()) {
             return Parsed::Help;
+        }
+        if let Some(unknown) = cmd.split(',').find(|p| !SUBCOMMANDS.contains(p)) {
+            return Parsed::Bad(format!("unknown subcommand {unknown}"));
         }
         let (mut opts, mut flags) = (Vec::new(), Vec::new());
         while let Some(a) = it.next() {
@@ -182,15 +187,6 @@ fn main() {
     let args = Args::parse();
     let parts: Vec<&str> = args.cmd.split(',').collect();
     let has = |what: &str| parts.contains(&"all") || parts.contains(&what);
-    if !parts
-        .iter()
-        .all(|p| ["all", "http", "registry", "flows", "startup", "soak", "serve", "pool"].contains(p))
-    {
-        eprintln!(
-            "usage: walletd-bench [all|http|registry|flows|startup|soak|serve|pool] [options]; see the crate docs"
-        );
-        std::process::exit(2);
-    }
     let (walletd, baseline) = binaries(&args);
     let settings = cases::Settings {
         secs: args.num("secs", 5, 600) as u64,
@@ -370,6 +366,9 @@ mod tests {
             "flows --flows",
             "flows --flows --no-build",
             "flows stray",
+            "flwos",
+            "http,flwos --no-build",
+            "--no-build",
         ] {
             assert!(matches!(parse(bad), Parsed::Bad(_)), "{bad}");
         }
