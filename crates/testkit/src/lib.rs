@@ -10,6 +10,7 @@ mod db;
 mod http;
 mod process;
 mod proxy;
+mod signal;
 
 #[cfg(feature = "webauthn")]
 pub mod attestation;
@@ -39,6 +40,7 @@ pub use http::{
 };
 pub use process::{QUIET_LOG_FILTER, Walletd, WalletdBuilder, start_up_command};
 pub use proxy::TcpProxy;
+pub use signal::{process_running, send_signal};
 
 /// Generates, for each named async function taking a [`TestDatabase`], one `#[tokio::test]` on SQLite (in module
 /// `sqlite`) and one on PostgreSQL (in module `postgres`), so a suite runs unchanged against both databases.

@@ -210,17 +210,11 @@ impl Walletd {
         self.child.id()
     }
 
-    /// Sends a signal by number (`libc::SIGTERM`, `libc::SIGKILL`, ...). The workspace forbids `unsafe`, so this
-    /// runs `kill -<signal> <pid>` instead of calling kill(2); the pid is a child this handle owns and has not
-    /// reaped, so it cannot name another process.
+    /// Sends a signal by number (`libc::SIGTERM`, `libc::SIGKILL`, ...) with [`crate::send_signal`]; the pid is a
+    /// child this handle owns and has not reaped, so it cannot name another process.
     pub fn signal(&self, signal: i32) {
         // Like kill(2) before: a process that already exited is not an error here (`wait_exit` reports it).
-        let _ = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ = crate::send_signal(self.child.id(), &signal.to_string());
     }
 
     /// Waits for the process to exit, up to `timeout`.

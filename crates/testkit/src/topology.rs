@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::http::Target;
+use crate::{process_running, send_signal};
 
 /// A running split topology. `deploy/local/down` runs on drop.
 pub struct Topology {
@@ -105,20 +106,16 @@ impl Topology {
             .trim()
             .parse()
             .ok()?;
-        running(pid).then_some(pid)
+        process_running(pid).then_some(pid)
     }
 
     /// Sends `signal` (`TERM`, `KILL`, ...) to `name` and waits up to `wait` for it to exit.
     pub fn stop(&self, name: &str, signal: &str, wait: Duration) {
         let pid = self.pid(name).unwrap_or_else(|| panic!("{name} is not running"));
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(pid.to_string())
-            .status()
-            .expect("kill");
+        let status = send_signal(pid, signal).expect("kill");
         assert!(status.success(), "kill -{signal} {name}");
         let deadline = Instant::now() + wait;
-        while running(pid) {
+        while process_running(pid) {
             assert!(
                 Instant::now() < deadline,
                 "{name} did not exit within {wait:?} of SIG{signal}"
@@ -130,11 +127,7 @@ impl Topology {
     /// Sends `signal` to `name` without waiting.
     pub fn signal(&self, name: &str, signal: &str) {
         let pid = self.pid(name).unwrap_or_else(|| panic!("{name} is not running"));
-        Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(pid.to_string())
-            .status()
-            .expect("kill");
+        send_signal(pid, signal).expect("kill");
     }
 
     /// Starts `name` again with `deploy/local/role` (same config, port and environment) and waits until it answers.
@@ -169,7 +162,7 @@ impl Topology {
         );
         before
             .into_iter()
-            .filter(|(_, pid)| running(*pid))
+            .filter(|(_, pid)| process_running(*pid))
             .map(|(name, _)| name)
             .collect()
     }
@@ -193,16 +186,6 @@ impl Drop for Topology {
             let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
             eprintln!("topology logs kept in {}", dir.keep().display());
         }
-    }
-}
-
-/// Whether `pid` runs (a zombie does not: the processes are not this test's children, whoever reaps them).
-fn running(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
     }
 }
 

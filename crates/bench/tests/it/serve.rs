@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use walletd_testkit::{process_running, send_signal};
+
 /// Waits up to `limit` for `child` to exit.
 fn exited_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let until = Instant::now() + limit;
@@ -19,11 +21,8 @@ fn exited_within(child: &mut Child, limit: Duration) -> Option<std::process::Exi
 }
 
 fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "kill {sig} {pid}");
+    let ok = send_signal(pid, sig).is_ok_and(|s| s.success());
+    assert!(ok, "kill -{sig} {pid}");
 }
 
 #[test]
@@ -63,15 +62,13 @@ fn sigterm_to_serve_stops_its_walletd() {
         let _ = child.kill();
         panic!("walletd-bench serve printed no WALLETD_PID within 60 s");
     };
-    let proc_entry = format!("/proc/{walletd_pid}");
-    assert!(Path::new(&proc_entry).exists(), "the walletd it names runs");
+    assert!(process_running(walletd_pid), "the walletd it names runs");
 
-    signal(child.id(), "-TERM");
+    signal(child.id(), "TERM");
     let status = exited_within(&mut child, Duration::from_secs(30));
-    // The walletd is the bench's child: killed and reaped before the bench exits, so its /proc entry is gone.
-    let walletd_left = Path::new(&proc_entry).exists();
+    let walletd_left = process_running(walletd_pid);
     if walletd_left {
-        signal(walletd_pid, "-KILL");
+        signal(walletd_pid, "KILL");
     }
     if status.is_none() {
         let _ = child.kill();
