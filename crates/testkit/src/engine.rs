@@ -30,3 +30,17 @@ pub fn config() -> Config {
 pub fn config_with(extra_engine: &str) -> Config {
     config().yaml(&format!("engine:\n{extra_engine}"))
 }
+
+/// The engine process's settings the flow benchmarks take from their environment, applied to `config`:
+/// `ENGINE_BENCH_WORKERS=n` sets `server.worker_threads` (the engine's runtime threads; the bench process keeps
+/// its own). Anything but a positive number leaves the setting alone.
+pub fn with_bench_knobs(config: Config) -> Config {
+    match std::env::var("ENGINE_BENCH_WORKERS")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|n| *n > 0)
+    {
+        Some(n) => config.set("server.worker_threads", n),
+        None => config,
+    }
+}

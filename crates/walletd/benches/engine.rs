@@ -6,6 +6,7 @@
 //! (defaults 16, 10, 10000; needs `npm ci` in tests/interop). Everything runs on 127.0.0.1; the holders, the
 //! engine and the issuer share the machine's cores, so the figures are end-to-end, not the engine alone.
 //! WALLETD_BENCH_ENGINE_FIRST=1 opens with the engine side; WALLETD_BENCH_BLOCKS=n alternates n blocks of each side.
+//! ENGINE_BENCH_WORKERS=n runs the engine process with `server.worker_threads: n`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,13 +33,6 @@ fn arg(i: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// `ENGINE_BENCH_WORKERS` when it is a positive number (tokio refuses anything else in `TOKIO_WORKER_THREADS`).
-fn engine_workers() -> Option<String> {
-    std::env::var("ENGINE_BENCH_WORKERS")
-        .ok()
-        .filter(|n| n.parse::<usize>().is_ok_and(|n| n > 0))
-}
-
 fn main() {
     let holders = arg(0, 16).clamp(1, 256);
     let flows = arg(1, 10).clamp(1, 1000);
@@ -52,18 +46,14 @@ fn main() {
         // Engine process: access logs and per-flow logs off (they would dominate and are not the engine's cost).
         // ENGINE_BENCH_YAML: extra `engine:` lines (indented two spaces) to compare settings, e.g. buffer sizes.
         let extra = std::env::var("ENGINE_BENCH_YAML").unwrap_or_default();
-        // ENGINE_BENCH_WORKERS: the engine process's tokio worker threads (default: one per core); this process's
-        // runtime (the holders) keeps its own.
-        let workers = engine_workers();
-        let workers: Vec<_> = workers.iter().map(|n| ("TOKIO_WORKER_THREADS", n.as_str())).collect();
+        // ENGINE_BENCH_WORKERS: the engine process's `server.worker_threads` (engine::with_bench_knobs).
         let w = walletd_testkit::WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
-            .with_config(
-                &engine::config_with(&extra)
+            .with_config(&engine::with_bench_knobs(
+                engine::config_with(&extra)
                     .limit("rate_limits.engine_flows_per_user", 0)
                     .limit("rate_limits.engine_connections_per_user", 0),
-            )
+            ))
             .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
-            .envs(&workers)
             .start()
             .await;
         let url = ws_url(&w);

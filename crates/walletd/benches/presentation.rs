@@ -9,6 +9,7 @@
 //! presentations at once. Everything runs on 127.0.0.1 and shares the machine's cores: end-to-end figures, not the
 //! engine alone. WALLETD_BENCH_ENGINE_FIRST=1 measures the engine side first (the suite alternates the order);
 //! WALLETD_BENCH_BLOCKS=n alternates n blocks of each side.
+//! ENGINE_BENCH_WORKERS=n runs the engine process with `server.worker_threads: n`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,12 +58,12 @@ async fn run(n: usize, conc: usize) {
     let issuer = NodeIssuer::start();
     let verifier = NodeVerifier::start();
     let w = WalletdBuilder::new(env!("CARGO_BIN_EXE_walletd"))
-        .with_config(
-            &engine::config()
+        .with_config(&engine::with_bench_knobs(
+            engine::config()
                 .egress_allow_cidr(LOOPBACK_V6)
                 .limit("rate_limits.engine_flows_per_user", 0)
                 .limit("rate_limits.engine_connections_per_user", 0),
-        )
+        ))
         .env("RUST_LOG", walletd_testkit::QUIET_LOG_FILTER)
         .start()
         .await;

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         }
         None => {
             walletd_common::telemetry::init_logging(&plan.config.logging);
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match runtime(plan.config.server.worker_threads) {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("walletd: cannot start the async runtime: {e}");
@@ -68,4 +68,15 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The process's multi-threaded runtime: `worker_threads` workers, `0` leaving tokio's default (one per core, or
+/// `TOKIO_WORKER_THREADS`).
+fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if worker_threads > 0 {
+        builder.worker_threads(worker_threads);
+    }
+    builder.build()
 }

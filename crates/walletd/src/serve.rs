@@ -56,6 +56,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         ws = addr_of(&ws),
         admin = addr_of(&admin),
         startup_ms = started.elapsed().as_millis() as u64,
+        worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
         "started"
     );
 

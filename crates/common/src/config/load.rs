@@ -311,6 +311,18 @@ mod tests {
     }
 
     #[test]
+    fn worker_threads_default_to_one_per_core_and_are_bounded() {
+        assert_eq!(load_from_str("", env(&[])).unwrap().server.worker_threads, 0);
+        let c = load_from_str("server:\n  worker_threads: 1024\n", env(&[])).unwrap();
+        assert_eq!(c.server.worker_threads, 1024);
+        let e = load_from_str("server:\n  worker_threads: 1025\n", env(&[])).unwrap_err();
+        assert_eq!(e.key(), Some("server.worker_threads"));
+        assert!(e.to_string().contains("at most 1024"), "{e}");
+        let e = load_from_str("server:\n  worker_threads: -1\n", env(&[])).unwrap_err();
+        assert_eq!(e.key(), Some("server.worker_threads"));
+    }
+
+    #[test]
     fn rate_limit_keys_are_checked_with_their_key() {
         for (yaml, key) in [
             ("rate_limits:\n  window: 0s\n", "rate_limits.window"),

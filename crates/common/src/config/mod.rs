@@ -146,6 +146,11 @@ pub struct ServerConfig {
     /// Deadline for each dependency check of `/readyz`.
     #[serde(with = "humantime_serde")]
     pub readiness_timeout: Duration,
+    /// Threads of the async runtime that run every request, session and flow. `0`: one per core (or
+    /// `TOKIO_WORKER_THREADS` when set). Fewer than the cores suits a host the process shares with other busy
+    /// processes: an idle worker is woken to steal every burst of work, and on a crowded host those wake-ups cost
+    /// more than the parallelism gives (docs/performance.md, "Worker threads").
+    pub worker_threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -165,6 +170,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
+            worker_threads: 0,
         }
     }
 }

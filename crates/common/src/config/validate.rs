@@ -9,6 +9,8 @@ use super::load::ConfigError;
 
 /// Longest `engine.progress_hold` accepted.
 const MAX_PROGRESS_HOLD: Duration = Duration::from_secs(1);
+/// More runtime threads than this is a typo, not a host: each one is an OS thread with its own stack.
+const MAX_WORKER_THREADS: usize = 1024;
 
 /// Checks that need more than a type: values whose shape is right but meaning is not.
 pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
@@ -142,6 +144,12 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "metadata_proxy_max_response_bytes, metadata_proxy_cache_max_bytes and metadata_proxy_cache_ttl \
                       must be greater than 0"
                 .into(),
+        });
+    }
+    if config.server.worker_threads > MAX_WORKER_THREADS {
+        return Err(ConfigError::Invalid {
+            key: "server.worker_threads".into(),
+            message: format!("must be at most {MAX_WORKER_THREADS} (0: one per core)"),
         });
     }
     if config.server.max_body_bytes == 0 {

@@ -102,6 +102,48 @@ async fn engine_runs_without_any_database_section() {
     assert!(written.is_empty(), "engine wrote {written:?}");
 }
 
+/// The `worker_threads` value of a process's `started` line (tokio's own count of its runtime's workers).
+fn started_workers(w: &Walletd) -> u64 {
+    w.logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "started")
+        .and_then(|v| v["worker_threads"].as_u64())
+        .expect("the started line names its worker threads")
+}
+
+#[tokio::test]
+async fn server_worker_threads_sizes_the_runtime() {
+    let engine = || Config::new().jwt_secret("test-only-shared-secret");
+    for n in [1u64, 3] {
+        let w = walletd()
+            .mode("engine")
+            .with_config(&engine().set("server.worker_threads", n))
+            .spawn()
+            .await
+            .unwrap();
+        assert_eq!(started_workers(&w), n);
+        let (status, _) = get_json(&format!("{}/healthz", w.http_url())).await;
+        assert_eq!(status, StatusCode::OK, "{n} worker(s) serve");
+    }
+    // The environment override of the same key.
+    let w = walletd()
+        .mode("engine")
+        .with_config(&engine())
+        .env("WALLET_SERVER__WORKER_THREADS", "2")
+        .spawn()
+        .await
+        .unwrap();
+    assert_eq!(started_workers(&w), 2);
+    // 0, the default: one per core, unless TOKIO_WORKER_THREADS (inherited from this process) says otherwise.
+    let w = walletd().mode("engine").with_config(&engine()).spawn().await.unwrap();
+    let expected = match std::env::var("TOKIO_WORKER_THREADS") {
+        Ok(n) => n.parse().expect("TOKIO_WORKER_THREADS is a number"),
+        Err(_) => std::thread::available_parallelism().unwrap().get() as u64,
+    };
+    assert_eq!(started_workers(&w), expected);
+}
+
 #[tokio::test]
 async fn all_mode_without_config_uses_sqlite_and_a_generated_key_under_data() {
     let w = walletd().spawn().await.unwrap();
