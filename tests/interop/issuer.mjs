@@ -11,6 +11,8 @@
 //   GET  /test/token_requests -> how each token/PAR request authenticated the client (never the secrets themselves)
 //   GET  /test/encryptions -> the `enc` of every encrypted response sent
 //   POST /test/revoke_refresh_tokens -> forgets every refresh token issued so far
+//   GET  /test/request_log -> with the option request_log: true, [{method, path, arrived_ms, answered_ms}] of every
+//        non-test request in arrival order (milliseconds on this process's monotonic clock); else []
 //
 // Options (ISSUER_OPTIONS, a JSON object):
 //   encryption: true advertises and requires credential_response_encryption (ECDH-ES with A128GCM/A256GCM, or the
@@ -24,6 +26,8 @@
 //   refresh_tokens: true issues refresh tokens (bound to the DPoP key, single use) and accepts the refresh_token grant;
 //   jwks_uri: true publishes the issuer's signing key at the metadata's jwks_uri;
 //   wrong_as_issuer: true makes the AS metadata name another issuer (RFC 8414 §3.3 violation);
+//   authorization_server_path: "/as" makes the issuer metadata name the authorization server `{base}/as`, whose
+//     metadata is at /.well-known/oauth-authorization-server/as (same endpoints; `{base}`'s own stays served too);
 //   signed_metadata: true serves the issuer metadata as a JWT (typ openidvci-issuer-metadata+jwt) signed by a fresh
 //     self-signed P-256 certificate (x5c, made with the openssl CLI); "kid" signs it with the issuer key named by
 //     kid only (pair it with jwks_uri: true); bad_metadata_signature: true signs it with another key;
@@ -31,6 +35,7 @@
 //     `pid-attested` configuration then requires `attestation` proofs, whose key attestation must be signed by the
 //     provider's key (kid in its JWKS), name its issuer, be unexpired, carry our nonce and an unrevoked status list
 //     entry (wallet-provider-trust.mjs);
+//   delays_ms: {path: N} handles each request for path N ms after it arrived (e.g. {"/token": 300});
 //   mdoc_variant: "expired" | "wrong_doctype" | "rogue" | "tampered" | "oversized" | "deep" makes the mso_mdoc
 //     configurations issue broken mdocs (mdoc.mjs); mdoc_iacas_uri: a URL to advertise instead of /mdoc/iacas.
 // mso_mdoc: configurations `pid-mdoc` (eu.europa.ec.eudi.pid.1) and `mdl` (org.iso.18013.5.1.mDL) issue IssuerSigned
@@ -107,6 +112,7 @@ const state = {
   deferred: new Map(), // transaction_id -> {polls, credentials}
   notifications: [],
   tokenRequests: [], // {endpoint, grant_type, client_id, client_auth}
+  requestLog: [], // {method, path, arrived_ms, answered_ms}
   refreshTokens: new Map(), // refresh token -> {configId, dpopJkt}
   assertionJtis: new Set(),
   encryptions: [], // the `enc` of every encrypted response
@@ -469,6 +475,9 @@ async function route(req, res) {
     return send(res, 200, credentialIssuerMetadata);
   }
   if (req.method === 'GET' && (p === '/.well-known/oauth-authorization-server' || p === '/.well-known/openid-configuration')) return send(res, 200, asMetadata);
+  if (req.method === 'GET' && options.authorization_server_path && p === `/.well-known/oauth-authorization-server${options.authorization_server_path}`) {
+    return send(res, 200, { ...asMetadata, issuer: `${base}${options.authorization_server_path}` });
+  }
   if (req.method === 'GET' && p === '/.well-known/jwt-vc-issuer') return send(res, 200, { issuer: base, jwks: { keys: [issuerJwk] } });
   if (req.method === 'POST' && p === '/token') return token(req, url, raw, res);
   if (req.method === 'POST' && p === '/nonce') {
@@ -549,6 +558,7 @@ async function route(req, res) {
   if (req.method === 'GET' && p === '/test/notifications') return send(res, 200, state.notifications);
   if (req.method === 'GET' && p === '/test/encryptions') return send(res, 200, state.encryptions);
   if (req.method === 'GET' && p === '/test/token_requests') return send(res, 200, state.tokenRequests);
+  if (req.method === 'GET' && p === '/test/request_log') return send(res, 200, state.requestLog);
   if (req.method === 'POST' && p === '/test/revoke_refresh_tokens') {
     state.refreshTokens.clear();
     return send(res, 200, {});
@@ -558,9 +568,17 @@ async function route(req, res) {
 }
 
 const server = http.createServer((req, res) => {
-  route(req, res).catch((e) => {
+  if (options.request_log && !req.url.startsWith('/test/')) {
+    const entry = { method: req.method, path: req.url.split('?')[0], arrived_ms: performance.now(), answered_ms: null };
+    state.requestLog.push(entry);
+    res.on('finish', () => { entry.answered_ms = performance.now(); });
+  }
+  const handle = () => route(req, res).catch((e) => {
     if (!res.headersSent) send(res, 500, { error: 'server_error', error_description: String(e.message ?? e).slice(0, 300) });
   });
+  const delay = options.delays_ms && options.delays_ms[req.url.split('?')[0]];
+  if (delay) setTimeout(handle, delay);
+  else handle();
 });
 server.listen(port, '127.0.0.1', () => {
   base = `http://127.0.0.1:${server.address().port}`;
@@ -575,6 +593,7 @@ server.listen(port, '127.0.0.1', () => {
       ? { credential_response_encryption: { alg_values_supported: ['ECDH-ES'], enc_values_supported: encValues(), encryption_required: true } }
       : {}),
     ...(options.jwks_uri ? { jwks_uri: `${base}/jwks` } : {}),
+    ...(options.authorization_server_path ? { authorization_servers: [`${base}${options.authorization_server_path}`] } : {}),
     display: [{ name: 'walletd interop issuer' }],
     mdoc_iacas_uri: options.mdoc_iacas_uri ?? `${base}/mdoc/iacas`,
     credential_configurations_supported: configs(),

@@ -159,14 +159,22 @@ impl FlowCtx {
     where
         F: std::future::Future<Output = Result<T, walletd_egress::EgressError>>,
     {
-        match tokio::time::timeout(self.engine.config().outbound_timeout, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(FlowFailure::egress(code, what, &e)),
-            Err(_) => Err(FlowFailure::new(
-                code,
-                format!("{what}: no answer within the outbound deadline"),
-            )),
-        }
+        outbound(&self.engine, code, what, fut).await
+    }
+}
+
+/// [`FlowCtx::outbound`] for a step that runs beside the flow's own steps and so cannot borrow its context.
+pub(crate) async fn outbound<T, F>(engine: &Engine, code: ErrorCode, what: &str, fut: F) -> FlowResult<T>
+where
+    F: std::future::Future<Output = Result<T, walletd_egress::EgressError>>,
+{
+    match tokio::time::timeout(engine.config().outbound_timeout, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(FlowFailure::egress(code, what, &e)),
+        Err(_) => Err(FlowFailure::new(
+            code,
+            format!("{what}: no answer within the outbound deadline"),
+        )),
     }
 }
 

@@ -142,6 +142,15 @@ impl NodeIssuer {
     pub async fn notifications(&self) -> Value {
         get_json(format!("{}/test/notifications", self.url)).await
     }
+
+    /// The issuer's request log (`{method, path, arrived_ms, answered_ms}` per request; started with
+    /// `request_log: true`, else empty).
+    pub async fn request_log(&self) -> Vec<Value> {
+        match get_json(format!("{}/test/request_log", self.url)).await {
+            Value::Array(entries) => entries,
+            other => panic!("the request log is not a list: {other}"),
+        }
+    }
 }
 
 /// The Node verifier of tests/interop, started on a free port. Killed on drop.

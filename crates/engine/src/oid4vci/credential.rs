@@ -11,8 +11,9 @@ use walletd_protocol::{ErrorCode, SignAction};
 use super::dpop::Dpop;
 use super::encryption;
 use super::token::Tokens;
+use crate::Engine;
 use crate::failure::{FlowFailure, FlowResult};
-use crate::flow::FlowCtx;
+use crate::flow::{FlowCtx, outbound};
 
 /// What the credential endpoint answered.
 pub enum Issued {
@@ -24,16 +25,21 @@ pub enum Issued {
 
 /// A fresh `c_nonce` from the nonce endpoint (POST), else the token response's.
 pub async fn nonce(ctx: &FlowCtx, meta: &CredentialIssuerMetadata, tokens: &Tokens) -> FlowResult<Option<String>> {
-    let Some(endpoint) = meta.str("nonce_endpoint") else {
-        return Ok(tokens.c_nonce.clone());
-    };
+    match meta.str("nonce_endpoint") {
+        Some(endpoint) => fetch_nonce(ctx.engine(), endpoint).await,
+        None => Ok(tokens.c_nonce.clone()),
+    }
+}
+
+/// `POST endpoint` (the issuer's nonce endpoint): its `c_nonce`. Needs no token, so a flow may run it while its
+/// token request is under way (see `super::run`).
+pub async fn fetch_nonce(engine: &Engine, endpoint: &str) -> FlowResult<Option<String>> {
     let code = ErrorCode::CredentialError;
-    let req = ctx
-        .engine()
+    let req = engine
         .egress()
         .request(Method::POST, endpoint)
         .max_bytes(METADATA_MAX_BYTES);
-    let resp = ctx.outbound(code, "nonce request", req.send()).await?;
+    let resp = outbound(engine, code, "nonce request", req.send()).await?;
     if !resp.status.is_success() {
         return Err(FlowFailure::new(
             code,

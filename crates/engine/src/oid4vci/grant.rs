@@ -27,6 +27,18 @@ pub(super) fn client_id_for(start: &FlowStart, pre_authorized: bool) -> Option<S
     })
 }
 
+/// Whether [`obtain_token`] (or a renewal's refresh, `renewal`) waits for the user before its token request: for a
+/// transaction code, or for a fresh authorization. A same-tab resume brings its code along.
+pub(super) fn waits_for_user(start: &FlowStart, offer: &CredentialOffer, renewal: bool) -> bool {
+    if renewal || (start.auth_code.is_some() && start.code_verifier.is_some()) {
+        return false;
+    }
+    match offer.pre_authorized_code() {
+        Some(_) => offer.tx_code().is_some(),
+        None => true,
+    }
+}
+
 /// Obtains the tokens through the grant `start` and `offer` call for.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn obtain_token(

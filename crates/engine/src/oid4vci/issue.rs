@@ -31,13 +31,18 @@ pub(super) struct Batch {
     pub notification_id: Option<String>,
 }
 
-/// Issues `config_id` (whose metadata is `config`) with the flow's token.
+/// A `c_nonce` the flow fetched while its token request ran (`super::run`), for the first credential request.
+pub(super) type EarlyNonce = FlowResult<Option<String>>;
+
+/// Issues `config_id` (whose metadata is `config`) with the flow's token. `early_nonce`, when the flow fetched one,
+/// serves the first credential request; an `invalid_nonce` retry fetches a fresh one as always.
 pub(super) async fn issue(
     ctx: &mut FlowCtx,
     s: &Shared<'_>,
     dpop: &mut Dpop,
     config_id: &str,
     config: &Value,
+    mut early_nonce: Option<EarlyNonce>,
 ) -> FlowResult<Batch> {
     let meta = s.meta;
     let proof_types = credential::proof_types(config);
@@ -60,7 +65,10 @@ pub(super) async fn issue(
     for attempt in 0..2 {
         let mut body = json!({"credential_configuration_id": config_id});
         if let Some(pt) = &proof_types {
-            let n = credential::nonce(ctx, meta, s.tokens).await?;
+            let n = match early_nonce.take() {
+                Some(n) => n?,
+                None => credential::nonce(ctx, meta, s.tokens).await?,
+            };
             // A client with `provider_attestations` has the engine obtain the key attestation (not on renewal:
             // the client re-proves the key its credential is bound to).
             let proofs = if s.reissuance_kid.is_none() && attestation::by_engine(ctx, pt) {

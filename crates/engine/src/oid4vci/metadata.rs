@@ -8,8 +8,9 @@ use walletd_jose::signed_metadata::{self, verify_signed_metadata};
 use walletd_protocol::ErrorCode;
 use walletd_protocol::oid4vci::{CREDENTIAL_ISSUER_WELL_KNOWN, CredentialIssuerMetadata, well_known_url};
 
+use crate::Engine;
 use crate::failure::{FlowFailure, FlowResult};
-use crate::flow::FlowCtx;
+use crate::flow::{FlowCtx, outbound};
 
 /// Fetches `/.well-known/openid-credential-issuer` and checks its `credential_issuer`.
 pub async fn fetch_issuer(ctx: &FlowCtx, issuer: &str) -> FlowResult<CredentialIssuerMetadata> {
@@ -139,40 +140,58 @@ pub async fn fetch_jwks_uri(ctx: &FlowCtx, meta: &CredentialIssuerMetadata) -> O
     parse_jwks(&resp.body).map(|j| j.to_value())
 }
 
-/// Authorization server metadata: RFC 8414 first, then OpenID Connect discovery.
-pub async fn fetch_as(ctx: &FlowCtx, as_issuer: &str) -> FlowResult<Value> {
-    let code = ErrorCode::MetadataFetchError;
-    let mut candidates = Vec::new();
-    if let Some(u) = well_known_url(as_issuer, "oauth-authorization-server") {
-        candidates.push(u.to_string());
-    }
-    candidates.push(format!(
-        "{}/.well-known/openid-configuration",
-        as_issuer.trim_end_matches('/')
-    ));
-    let mut last = FlowFailure::new(code, "authorization server metadata not found");
-    for url in candidates {
-        let resp = ctx
-            .outbound(
-                code,
-                "authorization server metadata",
-                ctx.engine().egress().get(&url, METADATA_MAX_BYTES),
-            )
-            .await;
-        match resp {
-            Ok(r) if r.status.is_success() => match r.json::<Value>() {
-                Ok(v) if v.get("token_endpoint").and_then(Value::as_str).is_some() => return Ok(v),
-                _ => last = FlowFailure::new(code, "authorization server metadata is invalid"),
-            },
-            Ok(r) => {
-                last = FlowFailure::new(
-                    code,
-                    format!("authorization server metadata: HTTP {}", r.status.as_u16()),
-                )
-            }
+/// Authorization server metadata: RFC 8414 first, then OpenID Connect discovery. `first`: the answer of the first
+/// of them when the flow already has it ([`fetch_own_as`]); it is not asked again.
+pub async fn fetch_as(engine: &Engine, as_issuer: &str, mut first: Option<FlowResult<Value>>) -> FlowResult<Value> {
+    let mut last = FlowFailure::new(ErrorCode::MetadataFetchError, "authorization server metadata not found");
+    for url in as_metadata_urls(as_issuer) {
+        let answer = match first.take() {
+            Some(answer) => answer,
+            None => fetch_as_at(engine, &url).await,
+        };
+        match answer {
+            Ok(v) => return Ok(v),
             Err(e) if e.code == ErrorCode::EgressBlocked => return Err(e),
             Err(e) => last = e,
         }
     }
     Err(last)
+}
+
+/// The answer of the first place [`fetch_as`] looks at for `issuer` as its own authorization server (RFC 8414),
+/// the common case: a flow asks for it beside the issuer metadata, before it knows whether the issuer names
+/// another server, and hands it to [`fetch_as`] only when it names none (see `super::run`).
+pub async fn fetch_own_as(engine: &Engine, issuer: &str) -> FlowResult<Value> {
+    let url = as_metadata_urls(issuer).swap_remove(0);
+    fetch_as_at(engine, &url).await
+}
+
+/// Where an authorization server's metadata may be, in the order to try: RFC 8414, then OpenID Connect discovery.
+fn as_metadata_urls(as_issuer: &str) -> Vec<String> {
+    let mut urls = Vec::with_capacity(2);
+    if let Some(u) = well_known_url(as_issuer, "oauth-authorization-server") {
+        urls.push(u.to_string());
+    }
+    urls.push(format!(
+        "{}/.well-known/openid-configuration",
+        as_issuer.trim_end_matches('/')
+    ));
+    urls
+}
+
+/// `GET url`: authorization server metadata with a `token_endpoint`.
+async fn fetch_as_at(engine: &Engine, url: &str) -> FlowResult<Value> {
+    let code = ErrorCode::MetadataFetchError;
+    let get = engine.egress().get(url, METADATA_MAX_BYTES);
+    let r = outbound(engine, code, "authorization server metadata", get).await?;
+    if !r.status.is_success() {
+        return Err(FlowFailure::new(
+            code,
+            format!("authorization server metadata: HTTP {}", r.status.as_u16()),
+        ));
+    }
+    match r.json::<Value>() {
+        Ok(v) if v.get("token_endpoint").and_then(Value::as_str).is_some() => Ok(v),
+        _ => Err(FlowFailure::new(code, "authorization server metadata is invalid")),
+    }
 }

@@ -74,7 +74,11 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     // 2. Metadata
     ctx.progress("fetching_metadata", json!({"credential_issuer": issuer}))
         .await;
-    let meta = metadata::fetch_issuer(ctx, &issuer).await?;
+    // The issuer's own RFC 8414 metadata is asked for at the same time: most issuers are their own authorization
+    // server, and the flow then pays one round trip for both. A failed issuer metadata fetch drops it.
+    let engine = ctx.engine().clone();
+    let own_as = async { Ok(metadata::fetch_own_as(&engine, &issuer).await) };
+    let (meta, own_as_meta) = futures::future::try_join(metadata::fetch_issuer(ctx, &issuer), own_as).await?;
     ctx.progress(
         "metadata_fetched",
         json!({
@@ -116,7 +120,8 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         .and_then(Value::as_str)
         .unwrap_or(&issuer)
         .to_string();
-    let as_meta = metadata::fetch_as(ctx, &as_issuer).await?;
+    let own_as_meta = Some(own_as_meta).filter(|_| as_issuer == issuer);
+    let as_meta = metadata::fetch_as(&engine, &as_issuer, own_as_meta).await?;
     let anonymous = renewal.is_none() && start.auth_code.is_none() && offer.pre_authorized_code().is_some();
     let mut auth = client_auth::client_auth(ctx, &start, &issuer, grant::client_id_for(&start, anonymous)).await?;
     // A client with `provider_attestations` and no authentication of its own: the engine obtains a WIA for it when
@@ -144,17 +149,35 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
         auth = wia_auth;
         instance_id = Some(instance);
     }
-    let tokens = match &renewal {
-        Some(r) => {
-            ctx.progress("exchanging_token", json!({})).await;
-            let form = [
-                ("grant_type", "refresh_token"),
-                ("refresh_token", r.refresh_token.as_str()),
-            ];
-            token::request_token(ctx, &as_meta, &form, &mut dpop, &auth).await?
-        }
-        None => grant::obtain_token(ctx, &start, &offer, &configs, &as_meta, &mut dpop, &mut auth).await?,
+    // The first credential request's nonce is fetched while the token request runs, unless the grant waits for
+    // the user first (a nonce could age past its lifetime there): the nonce endpoint needs no token, so the flow
+    // pays for the token exchange's round trips and not for one more after them.
+    let early_nonce_endpoint = meta
+        .str("nonce_endpoint")
+        .filter(|_| credential::proof_types(&configs[0].1).is_some())
+        .filter(|_| !grant::waits_for_user(&start, &offer, renewal.is_some()));
+    // Never an error here: a failed nonce fetch is reported where the nonce is used, after the token.
+    let early_nonce = async {
+        Ok(match early_nonce_endpoint {
+            Some(endpoint) => Some(credential::fetch_nonce(&engine, endpoint).await),
+            None => None,
+        })
     };
+    let exchange = async {
+        match &renewal {
+            Some(r) => {
+                ctx.progress("exchanging_token", json!({})).await;
+                let form = [
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", r.refresh_token.as_str()),
+                ];
+                token::request_token(ctx, &as_meta, &form, &mut dpop, &auth).await
+            }
+            None => grant::obtain_token(ctx, &start, &offer, &configs, &as_meta, &mut dpop, &mut auth).await,
+        }
+    };
+    // A failed token exchange ends the flow at once, dropping the nonce request.
+    let (tokens, mut early_nonce) = futures::future::try_join(exchange, early_nonce).await?;
     ctx.progress("token_obtained", json!({"token_type": tokens.token_type}))
         .await;
 
@@ -175,7 +198,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: FlowStart) -> FlowResult<FlowC
     let mut credentials = Vec::new();
     let mut notification_ids = Vec::new();
     for (id, config) in &configs {
-        let batch = issue::issue(ctx, &shared, &mut dpop, id, config).await?;
+        let batch = issue::issue(ctx, &shared, &mut dpop, id, config, early_nonce.take()).await?;
         notification_ids.extend(batch.notification_id);
         // Entries of several configurations say which one they belong to (each batch shares one format).
         credentials.extend(batch.credentials.into_iter().map(|mut c| {

@@ -28,6 +28,99 @@ async fn pre_authorized_without_tx_code_web_profile() {
     assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
 }
 
+/// When (issuer clock, ms) the issuer received the first request for `path`, and when it answered the last.
+fn arrived_and_answered(log: &[Value], path: &str) -> (f64, f64) {
+    let of_path: Vec<_> = log.iter().filter(|e| e["path"] == path).collect();
+    let arrived = of_path.first().and_then(|e| e["arrived_ms"].as_f64());
+    let answered = of_path.last().and_then(|e| e["answered_ms"].as_f64());
+    (
+        arrived.unwrap_or_else(|| panic!("no {path} request in {log:?}")),
+        answered.unwrap_or_else(|| panic!("{path} unanswered in {log:?}")),
+    )
+}
+
+#[tokio::test]
+async fn nonce_is_fetched_while_the_token_request_runs_unless_the_user_is_asked_first() {
+    // Each token request (and its DPoP nonce retry) is answered 300 ms after it arrived.
+    let issuer = NodeIssuer::start_with(json!({"delays_ms": {"/token": 300}, "request_log": true}));
+    let w = engine("").await;
+    let mut c = connected(&w, None).await;
+    let holder = Holder::new();
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    let done = c
+        .run_issuance(&holder, "early", json!({"offer": offer["offer"]}), None, None)
+        .await
+        .unwrap();
+    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
+    let log = issuer.request_log().await;
+    let (token_arrived, token_answered) = arrived_and_answered(&log, "/token");
+    let (nonce_arrived, _) = arrived_and_answered(&log, "/nonce");
+    assert!(
+        token_arrived <= nonce_arrived && nonce_arrived < token_answered,
+        "the nonce request went out while the token exchange ran: {log:?}"
+    );
+
+    // A transaction code is asked for before the token request: the nonce waits for the token.
+    let issuer = NodeIssuer::start_with(json!({"request_log": true}));
+    let offer = issuer.offer(json!({"grant": "pre", "tx_code": true})).await;
+    let pin = offer["tx_code_value"].as_str().unwrap();
+    let done = c
+        .run_issuance(&holder, "tx", json!({"offer": offer["offer"]}), Some(pin), None)
+        .await
+        .unwrap();
+    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
+    let log = issuer.request_log().await;
+    let (_, token_answered) = arrived_and_answered(&log, "/token");
+    let (nonce_arrived, _) = arrived_and_answered(&log, "/nonce");
+    assert!(nonce_arrived >= token_answered, "{log:?}");
+}
+
+const ISSUER_METADATA: &str = "/.well-known/openid-credential-issuer";
+const OWN_AS_METADATA: &str = "/.well-known/oauth-authorization-server";
+
+#[tokio::test]
+async fn own_authorization_server_metadata_is_fetched_beside_the_issuer_metadata() {
+    // The issuer metadata is answered 300 ms after it arrived.
+    let issuer = NodeIssuer::start_with(json!({"delays_ms": {ISSUER_METADATA: 300}, "request_log": true}));
+    let w = engine("").await;
+    let mut c = connected(&w, None).await;
+    let holder = Holder::new();
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    let done = c
+        .run_issuance(&holder, "own-as", json!({"offer": offer["offer"]}), None, None)
+        .await
+        .unwrap();
+    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
+    let log = issuer.request_log().await;
+    let (meta_arrived, meta_answered) = arrived_and_answered(&log, ISSUER_METADATA);
+    let (as_arrived, _) = arrived_and_answered(&log, OWN_AS_METADATA);
+    assert!(
+        meta_arrived <= as_arrived && as_arrived < meta_answered,
+        "the AS metadata request went out beside the issuer metadata request: {log:?}"
+    );
+    assert_eq!(
+        log.iter().filter(|e| e["path"] == OWN_AS_METADATA).count(),
+        1,
+        "fetched once: {log:?}"
+    );
+
+    // An issuer naming another authorization server: the guess is dropped and the named server's metadata used.
+    let issuer = NodeIssuer::start_with(json!({"authorization_server_path": "/as", "request_log": true}));
+    let offer = issuer.offer(json!({"grant": "pre"})).await;
+    let done = c
+        .run_issuance(&holder, "named-as", json!({"offer": offer["offer"]}), None, None)
+        .await
+        .unwrap();
+    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
+    let log = issuer.request_log().await;
+    let named = format!("{OWN_AS_METADATA}/as");
+    let (issuer_answered, named_arrived) = (
+        arrived_and_answered(&log, ISSUER_METADATA).1,
+        arrived_and_answered(&log, &named).0,
+    );
+    assert!(named_arrived > issuer_answered, "{log:?}");
+}
+
 #[tokio::test]
 async fn pre_authorized_with_tx_code_and_wrong_pin() {
     let issuer = NodeIssuer::start();
