@@ -53,10 +53,11 @@ async fn nonce_is_fetched_while_the_token_request_runs_unless_the_user_is_asked_
         .unwrap();
     assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
     let log = issuer.request_log().await;
-    let (token_arrived, token_answered) = arrived_and_answered(&log, "/token");
+    // Sent side by side, either may reach the issuer first; sequential, the nonce would follow the token's answer.
+    let (_, token_answered) = arrived_and_answered(&log, "/token");
     let (nonce_arrived, _) = arrived_and_answered(&log, "/nonce");
     assert!(
-        token_arrived <= nonce_arrived && nonce_arrived < token_answered,
+        nonce_arrived < token_answered,
         "the nonce request went out while the token exchange ran: {log:?}"
     );
 
@@ -92,10 +93,10 @@ async fn own_authorization_server_metadata_is_fetched_beside_the_issuer_metadata
         .unwrap();
     assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
     let log = issuer.request_log().await;
-    let (meta_arrived, meta_answered) = arrived_and_answered(&log, ISSUER_METADATA);
+    let (_, meta_answered) = arrived_and_answered(&log, ISSUER_METADATA);
     let (as_arrived, _) = arrived_and_answered(&log, OWN_AS_METADATA);
     assert!(
-        meta_arrived <= as_arrived && as_arrived < meta_answered,
+        as_arrived < meta_answered,
         "the AS metadata request went out beside the issuer metadata request: {log:?}"
     );
     assert_eq!(
