@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use walletd_wallet::Holder;
-use walletd_wallet::client::{ClientError, code_and_state};
+use walletd_wallet::client::{ClientError, EngineClient, code_and_state};
 
 use super::engine;
 use walletd_testkit::holder::browser;
@@ -28,6 +28,28 @@ async fn pre_authorized_without_tx_code_web_profile() {
     assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
 }
 
+/// One issuance of a fresh offer (`offer` options) from a Node issuer started with `options` and its request log,
+/// the credential checked; answers the issuer's request log.
+async fn issuance_log(
+    c: &mut EngineClient,
+    holder: &Holder,
+    flow_id: &str,
+    options: Value,
+    offer: Value,
+) -> Vec<Value> {
+    let mut options = options;
+    options["request_log"] = json!(true);
+    let issuer = NodeIssuer::start_with(options);
+    let offer = issuer.offer(offer).await;
+    let pin = offer["tx_code_value"].as_str();
+    let done = c
+        .run_issuance(holder, flow_id, json!({"offer": offer["offer"]}), pin, None)
+        .await
+        .unwrap();
+    assert_eq!(verify_all(&issuer, holder, &done).await, 1);
+    issuer.request_log().await
+}
+
 /// When (issuer clock, ms) the issuer received the first request for `path`, and when it answered the last.
 fn arrived_and_answered(log: &[Value], path: &str) -> (f64, f64) {
     let of_path: Vec<_> = log.iter().filter(|e| e["path"] == path).collect();
@@ -41,18 +63,12 @@ fn arrived_and_answered(log: &[Value], path: &str) -> (f64, f64) {
 
 #[tokio::test]
 async fn nonce_is_fetched_while_the_token_request_runs_unless_the_user_is_asked_first() {
-    // Each token request (and its DPoP nonce retry) is answered 300 ms after it arrived.
-    let issuer = NodeIssuer::start_with(json!({"delays_ms": {"/token": 300}, "request_log": true}));
     let w = engine("").await;
     let mut c = connected(&w, None).await;
     let holder = Holder::new();
-    let offer = issuer.offer(json!({"grant": "pre"})).await;
-    let done = c
-        .run_issuance(&holder, "early", json!({"offer": offer["offer"]}), None, None)
-        .await
-        .unwrap();
-    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
-    let log = issuer.request_log().await;
+    // Each token request (and its DPoP nonce retry) is answered 300 ms after it arrived.
+    let delayed = json!({"delays_ms": {"/token": 300}});
+    let log = issuance_log(&mut c, &holder, "early", delayed, json!({"grant": "pre"})).await;
     // Sent side by side, either may reach the issuer first; sequential, the nonce would follow the token's answer.
     let (_, token_answered) = arrived_and_answered(&log, "/token");
     let (nonce_arrived, _) = arrived_and_answered(&log, "/nonce");
@@ -62,15 +78,8 @@ async fn nonce_is_fetched_while_the_token_request_runs_unless_the_user_is_asked_
     );
 
     // A transaction code is asked for before the token request: the nonce waits for the token.
-    let issuer = NodeIssuer::start_with(json!({"request_log": true}));
-    let offer = issuer.offer(json!({"grant": "pre", "tx_code": true})).await;
-    let pin = offer["tx_code_value"].as_str().unwrap();
-    let done = c
-        .run_issuance(&holder, "tx", json!({"offer": offer["offer"]}), Some(pin), None)
-        .await
-        .unwrap();
-    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
-    let log = issuer.request_log().await;
+    let with_pin = json!({"grant": "pre", "tx_code": true});
+    let log = issuance_log(&mut c, &holder, "tx", json!({}), with_pin).await;
     let (_, token_answered) = arrived_and_answered(&log, "/token");
     let (nonce_arrived, _) = arrived_and_answered(&log, "/nonce");
     assert!(nonce_arrived >= token_answered, "{log:?}");
@@ -81,18 +90,12 @@ const OWN_AS_METADATA: &str = "/.well-known/oauth-authorization-server";
 
 #[tokio::test]
 async fn own_authorization_server_metadata_is_fetched_beside_the_issuer_metadata() {
-    // The issuer metadata is answered 300 ms after it arrived.
-    let issuer = NodeIssuer::start_with(json!({"delays_ms": {ISSUER_METADATA: 300}, "request_log": true}));
     let w = engine("").await;
     let mut c = connected(&w, None).await;
     let holder = Holder::new();
-    let offer = issuer.offer(json!({"grant": "pre"})).await;
-    let done = c
-        .run_issuance(&holder, "own-as", json!({"offer": offer["offer"]}), None, None)
-        .await
-        .unwrap();
-    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
-    let log = issuer.request_log().await;
+    // The issuer metadata is answered 300 ms after it arrived.
+    let delayed = json!({"delays_ms": {ISSUER_METADATA: 300}});
+    let log = issuance_log(&mut c, &holder, "own-as", delayed, json!({"grant": "pre"})).await;
     let (_, meta_answered) = arrived_and_answered(&log, ISSUER_METADATA);
     let (as_arrived, _) = arrived_and_answered(&log, OWN_AS_METADATA);
     assert!(
@@ -106,19 +109,10 @@ async fn own_authorization_server_metadata_is_fetched_beside_the_issuer_metadata
     );
 
     // An issuer naming another authorization server: the guess is dropped and the named server's metadata used.
-    let issuer = NodeIssuer::start_with(json!({"authorization_server_path": "/as", "request_log": true}));
-    let offer = issuer.offer(json!({"grant": "pre"})).await;
-    let done = c
-        .run_issuance(&holder, "named-as", json!({"offer": offer["offer"]}), None, None)
-        .await
-        .unwrap();
-    assert_eq!(verify_all(&issuer, &holder, &done).await, 1);
-    let log = issuer.request_log().await;
-    let named = format!("{OWN_AS_METADATA}/as");
-    let (issuer_answered, named_arrived) = (
-        arrived_and_answered(&log, ISSUER_METADATA).1,
-        arrived_and_answered(&log, &named).0,
-    );
+    let named_as = json!({"authorization_server_path": "/as"});
+    let log = issuance_log(&mut c, &holder, "named-as", named_as, json!({"grant": "pre"})).await;
+    let (_, issuer_answered) = arrived_and_answered(&log, ISSUER_METADATA);
+    let (named_arrived, _) = arrived_and_answered(&log, &format!("{OWN_AS_METADATA}/as"));
     assert!(named_arrived > issuer_answered, "{log:?}");
 }
 
