@@ -169,6 +169,7 @@ impl WalletdBuilder {
             http: addr("http").ok_or("started line without http address")?,
             ws: addr("ws"),
             admin: addr("admin"),
+            started,
             dir: self.dir,
         })
     }
@@ -181,6 +182,8 @@ pub struct Walletd {
     http: String,
     ws: Option<String>,
     admin: Option<String>,
+    /// The `started` log line (JSON), which the start waited for.
+    started: serde_json::Value,
     dir: tempfile::TempDir,
 }
 
@@ -193,6 +196,11 @@ impl Walletd {
     /// `ws://127.0.0.1:<port>` of the WebSocket-only listener, when one runs.
     pub fn ws_url(&self) -> Option<String> {
         self.ws.as_ref().map(|a| format!("ws://{a}"))
+    }
+
+    /// The process's `started` log line: its listeners' addresses, `startup_ms`, `worker_threads`, ...
+    pub fn started_line(&self) -> &serde_json::Value {
+        &self.started
     }
 
     /// `http://127.0.0.1:<port>` of the admin listener, when one runs.

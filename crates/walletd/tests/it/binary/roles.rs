@@ -104,11 +104,8 @@ async fn engine_runs_without_any_database_section() {
 
 /// The `worker_threads` value of a process's `started` line (tokio's own count of its runtime's workers).
 fn started_workers(w: &Walletd) -> u64 {
-    w.logs()
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["message"] == "started")
-        .and_then(|v| v["worker_threads"].as_u64())
+    w.started_line()["worker_threads"]
+        .as_u64()
         .expect("the started line names its worker threads")
 }
 
