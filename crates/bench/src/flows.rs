@@ -134,18 +134,28 @@ pub fn flows(root: &Path, bench: &str, concurrency: usize, total: usize, rounds:
         ratio: ratios[ratios.len() / 2],
         target: Some(0.9),
         latency: format!(
-            "p50 {:.1}/{:.1} ms, p99 {:.1}/{:.1} ms, p99 overhead {:+.1} ms (goal < 5 ms at c=4)",
+            "p50 {:.1}/{:.1} ms, p99 {:.1}/{:.1} ms, p99 overhead {:+.1} ms (goal < 5 ms at c=4); rounds' ratios {}",
             med(&eng, |s| s.p50),
             med(&dir, |s| s.p50),
             med(&eng, |s| s.p99),
             med(&dir, |s| s.p99),
-            p99o[p99o.len() / 2]
+            p99o[p99o.len() / 2],
+            spread(&ratios)
         ),
         load: load_range(&loads),
         errors: eng.iter().chain(&dir).map(|s| s.failures).sum(),
         rounds,
         concurrency,
     })
+}
+
+/// The lowest and highest of sorted per-round ratios ("0.88-0.95x"), so a reader of the table sees how far the
+/// median could have fallen in another run.
+fn spread(sorted: &[f64]) -> String {
+    match (sorted.first(), sorted.last()) {
+        (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}x"),
+        _ => "none".into(),
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +169,13 @@ mod tests {
         let e = parse_side(out, "engine").unwrap();
         assert_eq!((e.rate, e.p50, e.p99, e.failures), (254.8, 14.1, 29.1, 2));
         assert!(parse_side(out, "nothing").is_none());
+    }
+
+    #[test]
+    fn the_spread_names_the_lowest_and_highest_round() {
+        assert_eq!(spread(&[0.871, 0.9, 0.956]), "0.87-0.96x");
+        assert_eq!(spread(&[1.0]), "1.00-1.00x");
+        assert_eq!(spread(&[]), "none");
     }
 
     #[test]
