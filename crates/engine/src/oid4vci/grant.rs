@@ -27,16 +27,41 @@ pub(super) fn client_id_for(start: &FlowStart, pre_authorized: bool) -> Option<S
     })
 }
 
+/// The grant a flow uses, in the order [`obtain_token`] tries them: the code a same-tab resume brought back, else the
+/// offer's pre-authorized code, else a fresh authorization. One decision, read by [`obtain_token`] and by
+/// [`waits_for_user`], so the two cannot disagree about which grant comes first.
+enum Grant<'a> {
+    /// Same-tab resume: the authorization code and PKCE verifier the client brought back.
+    Resume { code: &'a str, verifier: &'a str },
+    /// The offer's pre-authorized code, and the offer's `tx_code` object when the user must type one.
+    PreAuthorized { code: &'a str, tx_code: Option<&'a Value> },
+    /// A fresh authorization: the client is sent to the authorization URL.
+    Authorization,
+}
+
+impl<'a> Grant<'a> {
+    fn of(start: &'a FlowStart, offer: &'a CredentialOffer) -> Grant<'a> {
+        if let (Some(code), Some(verifier)) = (&start.auth_code, &start.code_verifier) {
+            return Grant::Resume { code, verifier };
+        }
+        match offer.pre_authorized_code() {
+            Some(code) => Grant::PreAuthorized {
+                code,
+                tx_code: offer.tx_code(),
+            },
+            None => Grant::Authorization,
+        }
+    }
+}
+
 /// Whether [`obtain_token`] (or a renewal's refresh, `renewal`) waits for the user before its token request: for a
 /// transaction code, or for a fresh authorization. A same-tab resume brings its code along.
 pub(super) fn waits_for_user(start: &FlowStart, offer: &CredentialOffer, renewal: bool) -> bool {
-    if renewal || (start.auth_code.is_some() && start.code_verifier.is_some()) {
-        return false;
-    }
-    match offer.pre_authorized_code() {
-        Some(_) => offer.tx_code().is_some(),
-        None => true,
-    }
+    !renewal
+        && matches!(
+            Grant::of(start, offer),
+            Grant::PreAuthorized { tx_code: Some(_), .. } | Grant::Authorization
+        )
 }
 
 /// Obtains the tokens through the grant `start` and `offer` call for.
@@ -51,45 +76,47 @@ pub(super) async fn obtain_token(
     auth: &mut ClientAuth,
 ) -> FlowResult<Tokens> {
     let issuer = offer.credential_issuer.clone();
-    // Same-tab resume: straight to the token request with the code the client brought back.
-    if let (Some(code), Some(verifier)) = (&start.auth_code, &start.code_verifier) {
-        let redirect = start.redirect_uri.clone().unwrap_or_default();
-        ctx.progress("exchanging_token", json!({})).await;
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("code_verifier", verifier.as_str()),
-            ("redirect_uri", redirect.as_str()),
-        ];
-        return token::request_token(ctx, as_meta, &form, dpop, auth).await;
-    }
-    if let Some(pre) = offer.pre_authorized_code() {
-        let pre = pre.to_string();
-        let mut tx_value = None;
-        if let Some(tx) = offer.tx_code() {
-            let mut tx_obj = tx.clone();
-            if let Some(mode) = tx.get("input_mode").cloned() {
-                tx_obj["inputMode"] = mode;
-            }
-            let mut payload = json!({
-                "type": "tx_code",
-                "pre_authorized_code": pre,
-                "tx_code": tx_obj,
-                "credential_issuer": issuer,
-            });
-            if let Some(d) = tx.get("description") {
-                payload["message"] = d.clone();
-            }
-            ctx.progress("authorization_required", payload).await;
-            let timeout = ctx.engine().config().user_action_timeout;
-            let a = ctx
-                .wait_action(&["provide_pin"], timeout, ErrorCode::TokenError)
-                .await?;
-            tx_value = Some(a.payload_str("tx_code").unwrap_or_default().to_string());
+    match Grant::of(start, offer) {
+        Grant::Resume { code, verifier } => {
+            // Straight to the token request with the code the client brought back.
+            let redirect = start.redirect_uri.clone().unwrap_or_default();
+            ctx.progress("exchanging_token", json!({})).await;
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("code_verifier", verifier),
+                ("redirect_uri", redirect.as_str()),
+            ];
+            return token::request_token(ctx, as_meta, &form, dpop, auth).await;
         }
-        ctx.progress("exchanging_token", json!({})).await;
-        let form = token::pre_authorized_form(&pre, tx_value.as_deref());
-        return token::request_token(ctx, as_meta, &form, dpop, auth).await;
+        Grant::PreAuthorized { code, tx_code } => {
+            let mut tx_value = None;
+            if let Some(tx) = tx_code {
+                let mut tx_obj = tx.clone();
+                if let Some(mode) = tx.get("input_mode").cloned() {
+                    tx_obj["inputMode"] = mode;
+                }
+                let mut payload = json!({
+                    "type": "tx_code",
+                    "pre_authorized_code": code,
+                    "tx_code": tx_obj,
+                    "credential_issuer": issuer,
+                });
+                if let Some(d) = tx.get("description") {
+                    payload["message"] = d.clone();
+                }
+                ctx.progress("authorization_required", payload).await;
+                let timeout = ctx.engine().config().user_action_timeout;
+                let a = ctx
+                    .wait_action(&["provide_pin"], timeout, ErrorCode::TokenError)
+                    .await?;
+                tx_value = Some(a.payload_str("tx_code").unwrap_or_default().to_string());
+            }
+            ctx.progress("exchanging_token", json!({})).await;
+            let form = token::pre_authorized_form(code, tx_value.as_deref());
+            return token::request_token(ctx, as_meta, &form, dpop, auth).await;
+        }
+        Grant::Authorization => {}
     }
     // Authorization code.
     let grant = offer.authorization_code().cloned().unwrap_or(json!({}));
@@ -165,4 +192,53 @@ pub(super) async fn obtain_token(
         ("redirect_uri", redirect.as_str()),
     ];
     token::request_token(ctx, as_meta, &form, dpop, auth).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(grants: Value) -> CredentialOffer {
+        CredentialOffer {
+            credential_issuer: "https://issuer.example".into(),
+            credential_configuration_ids: vec!["pid".into()],
+            grants,
+        }
+    }
+
+    #[test]
+    fn only_a_transaction_code_or_a_fresh_authorization_waits_for_the_user() {
+        let pre = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+        let plain = offer(json!({pre: {"pre-authorized_code": "c"}}));
+        let with_pin = offer(json!({pre: {"pre-authorized_code": "c", "tx_code": {"length": 4}}}));
+        let auth = offer(json!({"authorization_code": {"issuer_state": "s"}}));
+        let fresh = FlowStart::default();
+        let resumed = FlowStart {
+            auth_code: Some("code".into()),
+            code_verifier: Some("verifier".into()),
+            ..FlowStart::default()
+        };
+        // A code without its verifier is not a resume: obtain_token starts a fresh authorization for it.
+        let half_resumed = FlowStart {
+            auth_code: Some("code".into()),
+            ..FlowStart::default()
+        };
+        assert!(!waits_for_user(&fresh, &plain, false));
+        assert!(waits_for_user(&fresh, &with_pin, false));
+        assert!(waits_for_user(&fresh, &auth, false));
+        assert!(waits_for_user(&half_resumed, &auth, false));
+        // A resume brings its code, whatever the offer names, and comes before the pre-authorized code.
+        assert!(!waits_for_user(&resumed, &auth, false));
+        assert!(!waits_for_user(&resumed, &with_pin, false));
+        assert!(matches!(Grant::of(&resumed, &with_pin), Grant::Resume { .. }));
+        assert!(matches!(
+            Grant::of(&fresh, &with_pin),
+            Grant::PreAuthorized {
+                code: "c",
+                tx_code: Some(_)
+            }
+        ));
+        // A renewal refreshes its token without asking.
+        assert!(!waits_for_user(&fresh, &auth, true));
+    }
 }
