@@ -266,6 +266,22 @@ impl Walletd {
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+
+    /// Waits up to `within` for a log line containing `needle`; whether one came. Lines reach [`Walletd::logs`] from
+    /// a reader thread a moment after walletd wrote them, so a test that reads the logs as soon as a response
+    /// arrives can miss a line written before that response was sent.
+    pub async fn wait_for_log(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.logs().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for Walletd {

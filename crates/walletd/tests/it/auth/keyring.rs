@@ -347,14 +347,11 @@ async fn another_key_file_has_a_ring_of_its_own(db: TestDatabase) {
     assert_eq!((ka.len(), kb.len()), (1, 1));
     assert_ne!(ka, kb, "each key file signs with and publishes its own ring");
     // Checked shortly after start-up (walletd_common::background::FIRST_RUN_AFTER_START), off its path.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !b.logs().iter().any(|l| l.contains("signing keys of other key files")) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the second ring is pointed out shortly after start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    assert!(
+        b.wait_for_log("signing keys of other key files", std::time::Duration::from_secs(15))
+            .await,
+        "the second ring is pointed out shortly after start"
+    );
     let mut va = VirtualAuthenticator::new();
     let reg = register(&a, &mut va, None, b"pd").await;
     let token = reg.body["appToken"].as_str().unwrap();

@@ -2,6 +2,8 @@
 //! their metadata's `mdoc_iacas_uri` (the real Node issuer of tests/interop), fetched through the egress guard with
 //! the engine's bounded, cached fetch; an address the guard blocks is never fetched and is named with its reason.
 
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use walletd_testkit::interop::NodeIssuer;
@@ -73,10 +75,16 @@ async fn the_list_holds_the_issuers_iacas_and_names_a_blocked_one() {
     assert_eq!(unavailable[0]["credential_issuer"], json!(blocked.url));
     let why = unavailable[0]["error"].as_str().unwrap();
     assert!(why.contains("mdoc_iacas_uri") && why.contains("blocked"), "{why}");
+    assert!(
+        w.wait_for_log("an issuer's IACAs are unavailable", Duration::from_secs(5))
+            .await,
+        "the refusal is logged"
+    );
     let logs = w.logs().join("\n");
     assert!(
-        logs.contains("an issuer's IACAs are unavailable") && logs.contains("blocked"),
-        "the reason is logged"
+        logs.lines()
+            .any(|l| l.contains("an issuer's IACAs are unavailable") && l.contains("blocked")),
+        "the reason is logged: {logs}"
     );
 
     // Another tenant sees only its own issuers; an unknown one is refused; no header is the default tenant.
@@ -118,5 +126,9 @@ async fn the_fetch_is_bounded_by_the_configured_limits() {
             .contains("exceeds the limit of 16 bytes"),
         "{body}"
     );
-    assert!(w.logs().join("\n").contains("engine.mdoc_iacas_max_issuers"));
+    assert!(
+        w.wait_for_log("engine.mdoc_iacas_max_issuers", Duration::from_secs(5))
+            .await,
+        "the skipped issuers are logged with the setting that skipped them"
+    );
 }

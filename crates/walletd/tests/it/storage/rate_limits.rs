@@ -197,10 +197,14 @@ async fn a_redis_outage_degrades_to_per_process_limits_and_recovers() {
         "{during:?}"
     );
     assert_eq!(during.iter().filter(|s| ok(s)).count(), 3, "{during:?}");
-    let logs = w.logs().join("\n");
     assert!(
-        logs.contains("redis unavailable; rate limits are counted per process"),
-        "no log line about the outage:\n{logs}"
+        w.wait_for_log(
+            "redis unavailable; rate limits are counted per process",
+            Duration::from_secs(5)
+        )
+        .await,
+        "no log line about the outage:\n{}",
+        w.logs().join("\n")
     );
     let m = walletd_testkit::metrics_text(&w).await;
     let fallbacks = m
