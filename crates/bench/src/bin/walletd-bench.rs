@@ -270,9 +270,8 @@ fn main() {
         // 600 flows per side and round. A round's side must outlast the machine's swings: at c=4 on 2 cores 80 flows
         // took about 0.2 s per side and 240 about 0.55 s (four blocks of 0.14 s), and the issuance ratio then moved
         // by +-0.05 between identical runs (0.83-0.92x) and its p99 (the 3rd slowest flow) by several ms. With 600
-        // (about 1.3 s per side, blocks of 0.3 s) eight of nine quiet and loaded runs read 0.92-1.04x; the ninth, beside
-        // two builds at once, 0.82x (2026-12-06, docs/performance.md "Findings (eleventh session)"). Costs about 2
-        // minutes more in `all`.
+        // (about 1.3 s per side, blocks of 0.3 s) the runs are in docs/performance.md "Findings (eleventh session)".
+        // Costs about 2 minutes more in `all`.
         let total = args.num("flows", 600, 2000).max(1);
         // The flow rows move more between rounds than the HTTP rows (each round is a process with its own
         // start-up, and a loaded machine's drift hits them harder): more rounds by default.

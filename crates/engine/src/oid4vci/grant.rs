@@ -75,7 +75,6 @@ pub(super) async fn obtain_token(
     dpop: &mut Dpop,
     auth: &mut ClientAuth,
 ) -> FlowResult<Tokens> {
-    let issuer = offer.credential_issuer.clone();
     match Grant::of(start, offer) {
         Grant::Resume { code, verifier } => {
             // Straight to the token request with the code the client brought back.
@@ -100,7 +99,7 @@ pub(super) async fn obtain_token(
                     "type": "tx_code",
                     "pre_authorized_code": code,
                     "tx_code": tx_obj,
-                    "credential_issuer": issuer,
+                    "credential_issuer": offer.credential_issuer,
                 });
                 if let Some(d) = tx.get("description") {
                     payload["message"] = d.clone();
